@@ -1,0 +1,34 @@
+# The commands people run. `make run` and `make test` do all set-up themselves.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+SIM    := data/raw/simulated
+
+.PHONY: install run test bench ui clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## run: the main job on the embedded default (simulate -> validate -> summarise)
+run: install
+	$(BIN)/clout simulate --preset default --seed 7 --out $(SIM)
+	$(BIN)/clout data validate $(SIM)
+	$(BIN)/clout data summary $(SIM)
+
+## test: the whole test suite (real-data tests skip when ../shared/data is absent)
+test: install
+	$(BIN)/python -m pytest
+
+## bench: speed and plausibility measurements that print tables (minutes, not seconds)
+bench: install
+	$(BIN)/python benchmarks/simulate.py
+	$(BIN)/python benchmarks/plausibility.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

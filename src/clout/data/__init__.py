@@ -1,0 +1,1 @@
+"""Data stage: the contract, validation, loaders for real datasets and the simulator."""

@@ -1,0 +1,135 @@
+"""Adapters that turn the public datasets (see ../shared/data/README.md) into the contract.
+
+Each loader reads the raw files, never changes them, and returns a `Dataset` built with
+`conform`, so its tables have exactly the contract's columns and dtypes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from clout.data.dataset import Dataset
+from clout.data.schema import conform
+
+TWITTER_TIME = "%a %b %d %H:%M:%S %z %Y"  # e.g. "Tue May 03 15:01:09 +0000 2016"
+
+
+def _require(path: Path, *names: str) -> None:
+    missing = [n for n in names if not (path / n).exists()]
+    if missing:
+        raise FileNotFoundError(f"{path} lacks {', '.join(missing)}; see ../shared/data/README.md")
+
+
+def load_congress(path: str | Path) -> Dataset:
+    """Congress timelines: accounts with one profile snapshot, posts with observed counts.
+
+    Profile counters and post counts were observed at collection time (May 2016), so they are
+    marked with `observed_at` / `counts_observed_at`: features at an earlier cutoff must not use
+    them. Retweet rows are kept as posts with `is_repost=True` and no counts, because their counts
+    belong to the retweeted tweet, not to this account. No events, no follower graph.
+    """
+    path = Path(path)
+    _require(path, "profiles.csv", "tweets.csv.gz")
+    profiles = pd.read_csv(path / "profiles.csv")
+    tweets = pd.read_csv(path / "tweets.csv.gz")
+    snapshot = pd.to_datetime(profiles["snapshot_at"], format=TWITTER_TIME, utc=True)
+    # Two profiles have no tweets and no snapshot time; the crawl's last time stands in for it.
+    snapshot = snapshot.fillna(snapshot.max())
+    accounts = pd.DataFrame({
+        "account_id": profiles["user_id"],
+        "network": "twitter",
+        "created_at": pd.to_datetime(profiles["created_at"], format=TWITTER_TIME, utc=True),
+        "followers_count": profiles["followers_count"],
+        "following_count": profiles["friends_count"],
+        "listed_count": profiles["listed_count"],
+        "posts_count": profiles["statuses_count"],
+        "verified": profiles["verified"].astype(bool),
+        "observed_at": snapshot,
+    })
+    is_repost = tweets["is_retweet"].astype(bool)
+    observed = tweets["user_id"].map(accounts.set_index("account_id")["observed_at"])
+    received = ~is_repost  # counts of a retweet row are the original tweet's
+    posts = pd.DataFrame({
+        "post_id": tweets["tweet_id"],
+        "account_id": tweets["user_id"],
+        "created_at": pd.to_datetime(tweets["created_at"], format=TWITTER_TIME, utc=True),
+        "has_link": tweets["n_urls"] > 0,
+        "has_media": tweets["has_media"].astype(bool),
+        "is_reply": tweets["is_reply"].astype(bool),
+        "is_repost": is_repost,
+        "is_quote": tweets["is_quote"].astype(bool),
+        "length_chars": tweets["text_len"],
+        "retweets": tweets["retweet_count"].where(received).astype("Int64"),
+        "likes": tweets["favorite_count"].where(received).astype("Int64"),
+        "counts_observed_at": observed.where(received),
+    })
+    return Dataset(accounts=conform(accounts, "accounts"), posts=conform(posts, "posts"))
+
+
+HIGGS_KINDS = {"RT": "retweet", "MT": "mention", "RE": "reply"}
+
+
+def load_higgs(path: str | Path) -> Dataset:
+    """SNAP Higgs activity: retweet, mention and reply events between anonymous accounts.
+
+    No posts (events carry no post id), no profiles, no follower graph. The weekly edge lists are
+    aggregates of these same events and are not loaded.
+    """
+    path = Path(path)
+    _require(path, "higgs-activity_time.txt.gz")
+    events = pd.read_csv(path / "higgs-activity_time.txt.gz", sep=" ",
+                         names=["user_a", "user_b", "unix_time", "kind"])
+    unknown = sorted(set(events["kind"]) - set(HIGGS_KINDS))
+    if unknown:
+        raise ValueError(f"higgs activity has unknown kinds {unknown}; expected {list(HIGGS_KINDS)}")
+    ids = np.unique(np.concatenate([events["user_a"], events["user_b"]]))
+    accounts = pd.DataFrame({"account_id": ids, "network": "twitter"})
+    engagements = pd.DataFrame({
+        "actor_id": events["user_a"],
+        "account_id": events["user_b"],
+        "kind": pd.Categorical(events["kind"].map(HIGGS_KINDS)),
+        "created_at": pd.to_datetime(events["unix_time"], unit="s", utc=True),
+    })
+    return Dataset(accounts=conform(accounts, "accounts"),
+                   engagements=conform(engagements, "engagements"))
+
+
+UPWORTHY_ACCOUNT_ID = 1
+
+
+def load_upworthy(path: str | Path) -> Dataset:
+    """Upworthy Research Archive: headline packages shown in randomised tests, with impressions
+    and clicks. One account (the site); each package is a post, each test a `campaign_id`, so a
+    click model can compare headlines that competed for the same visitors.
+
+    A package's time is the Monday of its test week; its counts are taken as observed at the end
+    of that week. `post_id` is the package's row number in the archive file.
+    """
+    path = Path(path)
+    _require(path, "upworthy_clean.parquet")
+    packages = pd.read_parquet(path / "upworthy_clean.parquet")
+    week_start = pd.to_datetime(packages["test_week"].astype(str) + "-1", format="%Y%W-%w",
+                                utc=True)
+    accounts = pd.DataFrame({"account_id": [UPWORTHY_ACCOUNT_ID], "network": "upworthy"})
+    posts = pd.DataFrame({
+        "post_id": np.arange(1, len(packages) + 1),
+        "account_id": UPWORTHY_ACCOUNT_ID,
+        "created_at": week_start,
+        "has_link": True,
+        "has_media": packages["eyecatcher_id"].notna(),
+        "length_chars": packages["headline"].str.len(),
+        "campaign_id": packages["clickability_test_id"],
+        "impressions": packages["impressions"],
+        "clicks": packages["clicks"],
+        "counts_observed_at": week_start + pd.Timedelta(days=7),
+    })
+    return Dataset(accounts=conform(accounts, "accounts"), posts=conform(posts, "posts"))
+
+
+LOADERS: dict[str, Callable[[str | Path], Dataset]] = {
+    "congress": load_congress, "higgs": load_higgs, "upworthy": load_upworthy,
+}

@@ -1,0 +1,548 @@
+"""A social-network simulator that writes datasets in the contract: the embedded default source.
+
+The world (all randomness from one seed):
+- accounts with latent traits: posting rate (heavy-tailed), content quality, audience activity,
+  a topic mix with one primary topic, a taste for links and media;
+- a follower graph grown by preferential attachment (batched Price model: newcomers follow
+  earlier accounts with probability ~ (followers + a0) x fitness, fitness rising with quality),
+  with topic homophily; each follow has a time, so audiences grow during the window;
+- posts with time of day, topic, link, media; a post's followers see it and click (links only),
+  retweet, reply and like with probability ~ base rate x post quality x the follower's activity
+  x topic match; a retweet shows the post to the retweeter's followers, down to `max_depth` hops;
+- manipulation: accounts that buy followers from a farm of fake accounts that never engage,
+  engagement rings whose members retweet and like each other's every post, and bots that retweet
+  most of what the accounts they follow post.
+
+Ground truth (`truth/ground_truth.parquet`, never a model input) gives each account's role and
+true influence: the expected genuine engagements per post (clicks, retweets, replies, likes from
+real followers, first and second hop), before rings and bots add theirs.
+
+Engagement counts per post are Poisson draws whose mean sums the per-follower probabilities; each
+event's actor is then drawn from the author's followers in proportion to activity x topic match
+(one cumulative-sum table over the edge list, so a draw is a binary search). Events from a follow
+made after the event are dropped, as that follower had not seen the post yet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from pydantic import BaseModel, ConfigDict, Field
+
+from clout.data.dataset import TRUTH_DIR, Dataset
+from clout.data.schema import arrow_schema, conform
+
+KINDS = ("click", "retweet", "reply", "like")  # what the simulated audience does
+_CLICK, _RETWEET, _REPLY, _LIKE = range(4)
+_DAY = np.timedelta64(86_400_000_000, "us")
+_US = np.timedelta64(1, "us")
+_MINUTE = 60_000_000  # microseconds
+# Share of posts by hour of day (UTC): quiet nights, a morning and an evening peak.
+_DIURNAL = np.array([2, 1, 1, 1, 1, 2, 3, 5, 6, 7, 7, 6, 6, 6, 6, 6, 6, 7, 7, 7, 6, 5, 4, 3], float)
+
+
+class SimulationConfig(BaseModel):
+    """Parameters of a simulated world. Rates are per day; probabilities per exposed follower."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    seed: int = 7
+    n_accounts: int = Field(5_000, ge=50, description="genuine accounts (bots and fakes extra)")
+    days: int = Field(182, ge=7, description="length of the observed window")
+    start: str = "2024-01-01"
+    chunk_days: int = Field(7, ge=1, description="posts are simulated and written per chunk")
+    n_topics: int = Field(8, ge=1)
+    history_years: float = Field(4.0, gt=0, description="accounts exist up to this long before")
+    new_account_share: float = Field(0.15, ge=0, lt=1, description="created inside the window")
+    # graph
+    mean_following: float = Field(60.0, gt=0)
+    attachment_offset: float = Field(3.0, gt=0, description="a0 of preferential attachment")
+    fitness_quality_power: float = Field(1.0, ge=0)
+    homophily: float = Field(4.0, ge=0, description="extra weight of a same-topic account")
+    follow_delay_days: float = Field(90.0, gt=0, description="mean delay from arrival to follow")
+    # behaviour
+    posts_per_day_median: float = Field(0.5, gt=0)
+    posts_per_day_sigma: float = Field(1.2, ge=0)
+    quality_sigma: float = Field(0.9, ge=0)
+    activity_sigma: float = Field(1.0, ge=0)
+    post_quality_sigma: float = Field(0.6, ge=0)
+    media_boost: float = Field(1.5, gt=0)
+    base_rates: dict[str, float] = Field(
+        default_factory=lambda: {"click": 0.08, "retweet": 0.02, "reply": 0.004, "like": 0.05})
+    cascade_decay: float = Field(0.5, ge=0, le=1)
+    max_depth: int = Field(3, ge=1)
+    # manipulation
+    buyer_share: float = Field(0.02, ge=0, le=1)
+    bought_followers: tuple[int, int] = (500, 3000)
+    ring_count: int = Field(10, ge=0)
+    ring_size: tuple[int, int] = (5, 12)
+    ring_engage_probability: float = Field(0.85, ge=0, le=1)
+    bot_share: float = Field(0.01, ge=0, le=1)
+    bot_following: tuple[int, int] = (100, 400)
+    bot_retweet_probability: tuple[float, float] = (0.5, 0.9)
+
+    @property
+    def start_ts(self) -> np.datetime64:
+        return np.datetime64(pd.Timestamp(self.start, tz="UTC").tz_convert(None), "us")
+
+    @property
+    def end_ts(self) -> np.datetime64:
+        return self.start_ts + self.days * _DAY
+
+
+PRESETS: dict[str, dict] = {
+    "tiny": {"n_accounts": 300, "days": 70, "ring_count": 3, "bought_followers": (100, 300)},
+    "small": {"n_accounts": 1_500, "days": 126, "ring_count": 5},
+    "default": {},
+    "large": {"n_accounts": 120_000, "days": 182, "ring_count": 200,
+              "bought_followers": (1_000, 8_000)},
+}
+
+Preset = Literal["tiny", "small", "default", "large"]
+
+
+def preset(name: str, **overrides) -> SimulationConfig:
+    """A named configuration, with `overrides` on top."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+    return SimulationConfig(**{**PRESETS[name], **overrides})
+
+
+@dataclass
+class Chunk:
+    posts: pd.DataFrame
+    engagements: pd.DataFrame
+
+
+class World:
+    """The accounts, their traits and the follower graph; `chunks()` then plays out the posts."""
+
+    def __init__(self, config: SimulationConfig):
+        self.config = c = config
+        self.rng = rng = np.random.default_rng(c.seed)
+        n = c.n_accounts
+        n_bots = int(round(c.bot_share * n))
+        n_buyers = int(round(c.buyer_share * n))
+        n_fakes = int(c.bought_followers[1] * 1.5) if n_buyers else 0
+        self.n_genuine, self.n_bots, self.n_fakes = n, n_bots, n_fakes
+        self.n_total = total = n + n_bots + n_fakes
+        genuine, bots = np.arange(n), np.arange(n, n + n_bots)
+        fakes = np.arange(n + n_bots, total)
+
+        # -- traits (index = internal account number; public ids are shuffled below) --
+        self.quality = rng.lognormal(-c.quality_sigma**2 / 2, c.quality_sigma, total)
+        self.activity = rng.lognormal(-c.activity_sigma**2 / 2, c.activity_sigma, total)
+        self.activity[n:] = 0.0  # bots and fakes never engage genuinely
+        self.posts_per_day = np.minimum(
+            rng.lognormal(np.log(c.posts_per_day_median), c.posts_per_day_sigma, total), 40.0)
+        self.posts_per_day[bots] = rng.uniform(5, 20, n_bots)
+        self.posts_per_day[fakes] = 0.0
+        self.quality[bots] *= 0.1
+        k = c.n_topics
+        self.primary_topic = rng.integers(0, k, total)
+        mix = 0.3 * rng.dirichlet(np.ones(k), total)
+        mix[np.arange(total), self.primary_topic] += 0.7
+        self.topic_cdf = np.cumsum(mix, axis=1)
+        self.link_share = rng.beta(2, 3, total)
+        self.media_share = rng.beta(1.5, 4, total)
+
+        # -- creation times: most accounts predate the window, some arrive inside it --
+        start, end = c.start_ts, c.end_ts
+        history = int(c.history_years * 365 * 86_400 * 1e6)
+        created = start - rng.integers(0, history, total).astype("timedelta64[us]")
+        newcomers = rng.random(total) < c.new_account_share
+        newcomers[n:] = False
+        created[newcomers] = start + rng.integers(0, (end - start) // _US,
+                                                  newcomers.sum()).astype("timedelta64[us]")
+        self.created_at = created
+
+        # -- roles --
+        self.role = np.array(["genuine"] * total, dtype=object)
+        self.role[bots], self.role[fakes] = "bot", "fake_follower"
+        self.ring_id = np.full(total, -1)
+        pool = rng.permutation(genuine)
+        buyers, pool = pool[:n_buyers], pool[n_buyers:]
+        self.role[buyers] = "bought_followers"
+        self.bought = np.zeros(total, np.int64)
+        rings = []
+        for r in range(c.ring_count):
+            size = int(rng.integers(c.ring_size[0], c.ring_size[1] + 1))
+            members, pool = pool[:size], pool[size:]
+            if len(members) < 2:
+                break
+            self.ring_id[members], self.role[members] = r, "ring"
+            rings.append(members)
+        self.rings = rings
+
+        src, dst, when = self._grow_graph(genuine)
+        parts = [(src, dst, when)]
+        for members in rings:  # ring members follow each other
+            a, b = np.meshgrid(members, members)
+            keep = a != b
+            t = np.maximum(created[a[keep]], created[b[keep]]) + _DAY
+            parts.append((a[keep], b[keep], t))
+        for buyer in buyers:  # a farm sells followers in one burst, at some time in the window
+            m = min(int(rng.integers(c.bought_followers[0], c.bought_followers[1] + 1)), n_fakes)
+            earliest = max(created[buyer], start - 60 * _DAY)
+            at = earliest + np.timedelta64(int(rng.integers(0, (end - earliest) // _US)), "us")
+            jitter = rng.integers(0, 2 * 86_400, m) * 1_000_000
+            parts.append((rng.choice(fakes, m, replace=False), np.full(m, buyer), at + jitter))
+            self.bought[buyer] = m
+        popular = np.argsort(-np.bincount(dst, minlength=total)[:n])[: max(50, n // 20)]
+        bot_src, bot_dst = [], []
+        for bot in bots:  # bots follow popular accounts to retweet them
+            m = min(int(rng.integers(*c.bot_following)), len(popular))
+            bot_dst.append(rng.choice(popular, m, replace=False))
+            bot_src.append(np.full(m, bot))
+        if n_bots:
+            bs, bd = np.concatenate(bot_src), np.concatenate(bot_dst)
+            parts.append((bs, bd, np.maximum(created[bs], created[bd]) + _DAY))
+        self.bot_retweet_probability = np.zeros(total)
+        self.bot_retweet_probability[bots] = rng.uniform(*c.bot_retweet_probability, n_bots)
+
+        follower = np.concatenate([p[0] for p in parts])
+        followee = np.concatenate([p[1] for p in parts])
+        follow_at = np.concatenate([np.asarray(p[2], "datetime64[us]") for p in parts])
+        keep = (follower != followee) & ~pd.DataFrame(
+            {"a": follower, "b": followee}).duplicated().to_numpy()
+        follower, followee, follow_at = follower[keep], followee[keep], follow_at[keep]
+        if n_fakes:  # a fake account appears shortly before its first sale
+            first = pd.Series(follow_at).groupby(follower).min()
+            fake_first = first.reindex(fakes).to_numpy()
+            ok = ~pd.isna(fake_first)
+            self.created_at[fakes[ok]] = fake_first[ok] - rng.integers(1, 30, ok.sum()) * _DAY
+        self._index_graph(follower, followee, follow_at)
+        self.account_id = rng.permutation(total).astype(np.int64) + 1_000  # ids carry no order
+
+    # ------------------------------------------------------------------------------------------
+    def _grow_graph(self, genuine: np.ndarray):
+        """Batched Price model with fitness and topic homophily among genuine accounts."""
+        c, rng = self.config, self.rng
+        order = genuine[np.argsort(self.created_at[genuine])]
+        n = len(order)
+        fitness = self.quality[:n] ** c.fitness_quality_power * rng.lognormal(0, 0.5, n)
+        out_degree = np.maximum(1, rng.lognormal(np.log(c.mean_following) - 0.5, 1.0, n)).astype(int)
+        indegree = np.zeros(n)
+        core = max(20, n // 100)
+        src, dst = [], []
+        arrived = core
+        # the first accounts follow each other at random
+        k = np.minimum(out_degree[order[:core]], core - 1)
+        src.append(np.repeat(order[:core], k))
+        dst.append(order[:core][rng.integers(0, core, k.sum())])
+        np.add.at(indegree, dst[-1], 1)
+        for batch in np.array_split(order[core:], 60):
+            if not len(batch):
+                continue
+            existing = order[:arrived]
+            weight = (indegree[existing] + c.attachment_offset) * fitness[existing]
+            for topic in range(c.n_topics):
+                members = batch[self.primary_topic[batch] == topic]
+                if not len(members):
+                    continue
+                k = np.minimum(out_degree[members], len(existing))
+                w = weight * np.where(self.primary_topic[existing] == topic, 1 + c.homophily, 1.0)
+                cdf = np.cumsum(w)
+                picks = np.searchsorted(cdf, rng.random(k.sum()) * cdf[-1], side="right")
+                src.append(np.repeat(members, k))
+                dst.append(existing[np.minimum(picks, len(existing) - 1)])
+                np.add.at(indegree, dst[-1], 1)
+            arrived += len(batch)
+        src, dst = np.concatenate(src), np.concatenate(dst)
+        # follows happen some time after the follower arrives (and after the followee exists)
+        delay = rng.exponential(c.follow_delay_days * 86_400, len(src)).astype(np.int64) * 1_000_000
+        when = np.maximum(self.created_at[src], self.created_at[dst]) + delay
+        return src, dst, when
+
+    def _index_graph(self, follower, followee, follow_at):
+        """Edges sorted by (followee, follower's topic) with a cumulative activity table, so a
+        follower can be drawn ~ activity, optionally within one topic, by binary search."""
+        k, total = self.config.n_topics, self.n_total
+        observed = follow_at < self.config.end_ts  # follows after the window are not data
+        follower, followee, follow_at = follower[observed], followee[observed], follow_at[observed]
+        self.follows = (follower, followee, follow_at)
+        bots = self.role[follower] == "bot"
+        self.bot_edges = (follower[bots], followee[bots], follow_at[bots])
+        order = np.lexsort((self.primary_topic[follower], followee))
+        self.edge_follower, self.edge_time = follower[order], follow_at[order]
+        key = followee[order] * k + self.primary_topic[self.edge_follower]
+        self.ptr_topic = np.searchsorted(key, np.arange(total * k + 1))
+        self.ptr = self.ptr_topic[::k]
+        self.cum_activity = np.concatenate([[0.0], np.cumsum(self.activity[self.edge_follower])])
+        # audience weight per (account, topic): sum over followers of activity x topic match
+        all_ = self._segment_sum(self.ptr[:-1], self.ptr[1:])
+        same = self._segment_sum(self.ptr_topic[:-1], self.ptr_topic[1:]).reshape(total, k)
+        self.audience = all_[:, None] + self.config.homophily * same
+        # bots: CSR by followee over bot edges
+        bf, be, bt = self.bot_edges
+        order = np.argsort(be, kind="stable")
+        self.bot_follower, self.bot_time = bf[order], bt[order]
+        self.bot_ptr = np.searchsorted(be[order], np.arange(total + 1))
+
+    def _segment_sum(self, lo, hi):
+        return self.cum_activity[hi] - self.cum_activity[lo]
+
+    # ------------------------------------------------------------------------------------------
+    def true_rates(self) -> dict[str, np.ndarray]:
+        """Expected genuine engagements per post of each kind (hops 1 and 2), per account."""
+        c = self.config
+        base = np.array([c.base_rates[k] for k in KINDS])
+        mix = np.diff(np.concatenate([np.zeros((self.n_total, 1)), self.topic_cdf], axis=1), axis=1)
+        media = 1 + self.media_share * (c.media_boost - 1)
+        q1 = self.quality * media  # E[post quality]: post factor has mean 1
+        # E[(post quality)^2]: the lognormal post factor has E[x^2] = exp(sigma^2)
+        q2 = self.quality**2 * (1 + self.media_share * (c.media_boost**2 - 1)) \
+            * np.exp(c.post_quality_sigma**2)
+        # hop 2: each hop-1 retweeter f brings base x decay x audience[f]
+        second = np.zeros_like(self.audience)
+        for t in range(c.n_topics):
+            w = self.activity[self.edge_follower] * (
+                1 + c.homophily * (self.primary_topic[self.edge_follower] == t))
+            contrib = w * self.audience[self.edge_follower, t]
+            cum = np.concatenate([[0.0], np.cumsum(contrib)])
+            second[:, t] = cum[self.ptr[1:]] - cum[self.ptr[:-1]]
+        hop1 = (mix * self.audience).sum(axis=1)
+        hop2 = (mix * second).sum(axis=1) * c.cascade_decay * base[_RETWEET]
+        out = {}
+        for code, kind in enumerate(KINDS):
+            link = self.link_share if kind == "click" else 1.0
+            out[kind] = base[code] * link * (q1 * hop1 + q2 * hop2)
+        return out
+
+    def ground_truth(self) -> pd.DataFrame:
+        rates = self.true_rates()
+        truth = pd.DataFrame({
+            "account_id": self.account_id,
+            "role": self.role.astype(str),
+            "ring_id": pd.array(np.where(self.ring_id >= 0, self.ring_id, None), "Int64"),
+            "bought_followers": self.bought,
+            "quality": self.quality,
+            "activity": self.activity,
+            "posts_per_day": self.posts_per_day,
+            "primary_topic": [f"topic_{t}" for t in self.primary_topic],
+            **{f"true_{k}s_per_post": v for k, v in rates.items()},
+        })
+        truth["true_influence"] = sum(rates.values())
+        return truth
+
+    def accounts(self) -> pd.DataFrame:
+        return conform(pd.DataFrame({
+            "account_id": self.account_id, "network": "simulated",
+            "created_at": pd.to_datetime(self.created_at).tz_localize("UTC"),
+        }), "accounts")
+
+    def follows_frame(self) -> pd.DataFrame:
+        follower, followee, at = self.follows
+        return conform(pd.DataFrame({
+            "follower_id": self.account_id[follower], "followee_id": self.account_id[followee],
+            "created_at": pd.to_datetime(at).tz_localize("UTC"),
+        }), "follows")
+
+    # ------------------------------------------------------------------------------------------
+    def chunks(self) -> Iterator[Chunk]:
+        """Play out the window chunk by chunk; each chunk's posts and all their engagements."""
+        c = self.config
+        next_post_id = 1
+        chunk_start = c.start_ts
+        while chunk_start < c.end_ts:
+            chunk_end = min(chunk_start + c.chunk_days * _DAY, c.end_ts)
+            posts = self._posts(chunk_start, chunk_end, next_post_id)
+            next_post_id += len(posts["author"])
+            events = self._engagements(posts)
+            yield self._frames(posts, events)
+            chunk_start = chunk_end
+
+    def _posts(self, lo, hi, first_id) -> dict[str, np.ndarray]:
+        c, rng = self.config, self.rng
+        alive_from = np.maximum(self.created_at, lo)
+        span = np.clip((hi - alive_from) / _DAY, 0, None)
+        count = rng.poisson(self.posts_per_day * span)
+        author = np.repeat(np.arange(self.n_total), count)
+        m = len(author)
+        day_us = (rng.random(m) * span[author] // 1).astype(np.int64)
+        hour = rng.choice(24, m, p=_DIURNAL / _DIURNAL.sum())
+        at = alive_from[author].astype("datetime64[D]").astype("datetime64[us]") \
+            + day_us * _DAY + hour * 3_600_000_000 + rng.integers(0, 3_600_000_000, m)
+        at = np.clip(at, alive_from[author], hi - 1)
+        order = np.argsort(at, kind="stable")
+        author, at = author[order], at[order]
+        topic = (self.topic_cdf[author] < rng.random(m)[:, None]).sum(axis=1)
+        has_link = rng.random(m) < self.link_share[author]
+        has_media = rng.random(m) < self.media_share[author]
+        quality = self.quality[author] * np.where(has_media, c.media_boost, 1.0) * rng.lognormal(
+            -c.post_quality_sigma**2 / 2, c.post_quality_sigma, m)
+        return {"post_id": np.arange(first_id, first_id + m), "author": author, "at": at,
+                "topic": np.minimum(topic, c.n_topics - 1), "has_link": has_link,
+                "has_media": has_media, "quality": quality,
+                "is_reply": rng.random(m) < 0.1,
+                "length": np.clip(rng.normal(140, 60, m), 5, 280).astype(np.int64)}
+
+    def _draw_followers(self, owner, topic, n):
+        """Draw n[j] followers of owner[j] ~ activity x (1 + homophily x same topic).
+        Returns (row index into owner, edge index)."""
+        c, rng = self.config, self.rng
+        row = np.repeat(np.arange(len(owner)), n)
+        i, t = owner[row], topic[row]
+        k = c.n_topics
+        lo_all, hi_all = self.ptr[i], self.ptr[i + 1]
+        lo_t, hi_t = self.ptr_topic[i * k + t], self.ptr_topic[i * k + t + 1]
+        all_w = self._segment_sum(lo_all, hi_all)
+        same_w = c.homophily * self._segment_sum(lo_t, hi_t)
+        in_topic = rng.random(len(row)) * (all_w + same_w) < same_w
+        lo, hi = np.where(in_topic, lo_t, lo_all), np.where(in_topic, hi_t, hi_all)
+        u = self.cum_activity[lo] + rng.random(len(row)) * (self.cum_activity[hi] - self.cum_activity[lo])
+        edge = np.clip(np.searchsorted(self.cum_activity, u, side="right") - 1, lo, hi - 1)
+        return row, edge
+
+    def _delays(self, n, median_minutes=45.0):
+        return (self.rng.lognormal(np.log(median_minutes), 1.3, n) * _MINUTE).astype(np.int64)
+
+    def _engagements(self, posts) -> dict[str, np.ndarray]:
+        c, rng = self.config, self.rng
+        base = np.array([c.base_rates[k] for k in KINDS])
+        pieces = []  # (post row, actor, kind, time, depth)
+        # hop 1 from the author's followers, then each retweet opens the next hop
+        src_row = np.arange(len(posts["author"]))
+        src_account, src_time = posts["author"], posts["at"]
+        for depth in range(1, c.max_depth + 1):
+            if not len(src_row):
+                break
+            t = posts["topic"][src_row]
+            weight = posts["quality"][src_row] * self.audience[src_account, t] \
+                * c.cascade_decay ** (depth - 1)
+            retweets = None
+            for code in range(len(KINDS)):
+                lam = base[code] * weight
+                if code == _CLICK:
+                    lam = lam * posts["has_link"][src_row]
+                row, edge = self._draw_followers(src_account, t, rng.poisson(lam))
+                when = src_time[row] + self._delays(len(row), 20.0 if code == _CLICK else 45.0)
+                seen = self.edge_time[edge] <= when  # the follow predates the event
+                row, edge, when = row[seen], edge[seen], when[seen]
+                pieces.append((src_row[row], self.edge_follower[edge], code, when, depth))
+                if code == _RETWEET:
+                    retweets = (src_row[row], self.edge_follower[edge], when)
+            src_row, src_account, src_time = retweets
+        pieces += self._ring_events(posts) + self._bot_events(posts)
+        post_row = np.concatenate([p[0] for p in pieces])
+        actor = np.concatenate([p[1] for p in pieces])
+        kind = np.concatenate([np.full(len(p[0]), p[2], np.int8) for p in pieces])
+        when = np.concatenate([p[3] for p in pieces])
+        depth = np.concatenate([np.full(len(p[0]), p[4], np.int8) for p in pieces])
+        # one engagement of a kind per (post, actor): seeing a post twice does not double it
+        frame = pd.DataFrame({"row": post_row, "actor": actor, "kind": kind, "when": when,
+                              "depth": depth}).sort_values(["when"], kind="stable")
+        frame = frame[~frame.duplicated(["row", "actor", "kind"])]
+        frame = frame[frame["when"].to_numpy() < c.end_ts]  # not yet happened when observed
+        return {k: frame[k].to_numpy() for k in frame}
+
+    def _ring_events(self, posts):
+        """Every other ring member retweets and likes a member's post within minutes."""
+        c, rng = self.config, self.rng
+        rows = np.flatnonzero(self.ring_id[posts["author"]] >= 0)
+        if not len(rows):
+            return []
+        ring_members = [self.rings[self.ring_id[posts["author"][r]]] for r in rows]
+        row = np.repeat(rows, [len(m) for m in ring_members])
+        actor = np.concatenate(ring_members)
+        keep = actor != posts["author"][row]
+        row, actor = row[keep], actor[keep]
+        out = []
+        for code in (_RETWEET, _LIKE):
+            hit = rng.random(len(row)) < c.ring_engage_probability
+            when = posts["at"][row[hit]] + self._delays(hit.sum(), 5.0)
+            out.append((row[hit], actor[hit], code, when, 1))
+        return out
+
+    def _bot_events(self, posts):
+        """Bots retweet what the accounts they follow post, most of the time, fast."""
+        rng = self.rng
+        lo, hi = self.bot_ptr[posts["author"]], self.bot_ptr[posts["author"] + 1]
+        n = hi - lo
+        if not n.sum():
+            return []
+        row = np.repeat(np.arange(len(n)), n)
+        edge = lo[row] + (np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n))
+        bot = self.bot_follower[edge]
+        when = posts["at"][row] + self._delays(len(row), 3.0)
+        hit = (rng.random(len(row)) < self.bot_retweet_probability[bot]) & (self.bot_time[edge] <= when)
+        return [(row[hit], bot[hit], _RETWEET, when[hit], 1)]
+
+    def _frames(self, posts, events) -> Chunk:
+        ids = self.account_id
+        post_frame = pd.DataFrame({
+            "post_id": posts["post_id"],
+            "account_id": ids[posts["author"]],
+            "created_at": pd.to_datetime(posts["at"]).tz_localize("UTC"),
+            "topic": pd.Categorical.from_codes(posts["topic"], [f"topic_{t}" for t in
+                                                               range(self.config.n_topics)]),
+            "has_link": posts["has_link"], "has_media": posts["has_media"],
+            "is_reply": posts["is_reply"], "is_repost": False, "is_quote": False,
+            "length_chars": posts["length"],
+        })
+        row = events["row"]
+        engagement_frame = pd.DataFrame({
+            "actor_id": ids[events["actor"]],
+            "account_id": ids[posts["author"][row]],
+            "post_id": posts["post_id"][row],
+            "kind": pd.Categorical.from_codes(events["kind"], KINDS),
+            "created_at": pd.to_datetime(events["when"]).tz_localize("UTC"),
+            "cascade_depth": events["depth"],
+        })
+        return Chunk(conform(post_frame, "posts"), engagement_frame)
+
+
+def simulate(config: SimulationConfig) -> tuple[Dataset, pd.DataFrame]:
+    """Simulate in memory: the dataset and its ground truth. For small configs and tests."""
+    world = World(config)
+    chunks = list(world.chunks())
+    dataset = Dataset(
+        accounts=world.accounts(), follows=world.follows_frame(),
+        posts=pd.concat([ch.posts for ch in chunks], ignore_index=True),
+        engagements=pd.concat([ch.engagements for ch in chunks], ignore_index=True))
+    return dataset, world.ground_truth()
+
+
+@dataclass
+class SimulationSummary:
+    directory: Path
+    accounts: int
+    follows: int
+    posts: int
+    engagements: int
+
+
+def write_simulation(config: SimulationConfig, directory: str | Path,
+                     on_chunk: Callable[[int, int], None] | None = None) -> SimulationSummary:
+    """Simulate straight to Parquet, one row group per chunk, so memory stays flat however many
+    events there are. `on_chunk(done, total)` reports progress."""
+    directory = Path(directory)
+    (directory / TRUTH_DIR).mkdir(parents=True, exist_ok=True)
+    world = World(config)
+    accounts, follows = world.accounts(), world.follows_frame()
+    accounts.to_parquet(directory / "accounts.parquet", index=False)
+    follows.to_parquet(directory / "follows.parquet", index=False)
+    world.ground_truth().to_parquet(directory / TRUTH_DIR / "ground_truth.parquet", index=False)
+    n_chunks = -(-config.days // config.chunk_days)
+    n_posts = n_events = 0
+    post_schema = arrow_schema("posts", dictionary=("topic",))
+    event_schema = arrow_schema("engagements", dictionary=("kind",))
+    with pq.ParquetWriter(directory / "posts.parquet", post_schema) as post_writer, \
+            pq.ParquetWriter(directory / "engagements.parquet", event_schema) as event_writer:
+        for done, chunk in enumerate(world.chunks(), start=1):
+            post_writer.write_table(pa.Table.from_pandas(chunk.posts, post_schema,
+                                                         preserve_index=False))
+            event_writer.write_table(pa.Table.from_pandas(chunk.engagements, event_schema,
+                                                          preserve_index=False))
+            n_posts += len(chunk.posts)
+            n_events += len(chunk.engagements)
+            if on_chunk:
+                on_chunk(done, n_chunks)
+    return SimulationSummary(directory, len(accounts), len(follows), n_posts, n_events)
