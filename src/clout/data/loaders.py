@@ -36,9 +36,10 @@ def load_congress(path: str | Path) -> Dataset:
     _require(path, "profiles.csv", "tweets.csv.gz")
     profiles = pd.read_csv(path / "profiles.csv")
     tweets = pd.read_csv(path / "tweets.csv.gz")
-    snapshot = pd.to_datetime(profiles["snapshot_at"], format=TWITTER_TIME, utc=True)
-    # Two profiles have no tweets and no snapshot time; the crawl's last time stands in for it.
-    snapshot = snapshot.fillna(snapshot.max())
+    # The profiles were crawled once, in May 2016; `snapshot_at` is only each account's latest
+    # tweet (2013 for some). Counters were seen at the crawl, so the crawl's last time is when
+    # they were observed: an earlier time would let a 2014 feature read 2016 counters.
+    crawled_at = pd.to_datetime(profiles["snapshot_at"], format=TWITTER_TIME, utc=True).max()
     accounts = pd.DataFrame({
         "account_id": profiles["user_id"],
         "network": "twitter",
@@ -48,10 +49,9 @@ def load_congress(path: str | Path) -> Dataset:
         "listed_count": profiles["listed_count"],
         "posts_count": profiles["statuses_count"],
         "verified": profiles["verified"].astype(bool),
-        "observed_at": snapshot,
+        "observed_at": crawled_at,
     })
     is_repost = tweets["is_retweet"].astype(bool)
-    observed = tweets["user_id"].map(accounts.set_index("account_id")["observed_at"])
     received = ~is_repost  # counts of a retweet row are the original tweet's
     posts = pd.DataFrame({
         "post_id": tweets["tweet_id"],
@@ -65,7 +65,7 @@ def load_congress(path: str | Path) -> Dataset:
         "length_chars": tweets["text_len"],
         "retweets": tweets["retweet_count"].where(received).astype("Int64"),
         "likes": tweets["favorite_count"].where(received).astype("Int64"),
-        "counts_observed_at": observed.where(received),
+        "counts_observed_at": pd.Series(crawled_at, index=tweets.index).where(received),
     })
     return Dataset(accounts=conform(accounts, "accounts"), posts=conform(posts, "posts"))
 

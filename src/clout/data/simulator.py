@@ -14,13 +14,12 @@ The world (all randomness from one seed):
   most of what the accounts they follow post.
 
 Ground truth (`truth/ground_truth.parquet`, never a model input) gives each account's role and
-true influence: the expected genuine engagements per post (clicks, retweets, replies, likes from
-real followers, first and second hop), before rings and bots add theirs.
+true influence: the expected genuine engagements per post (clicks, retweets, replies, likes) from
+its own followers, before cascades carry a post further and before rings and bots add theirs.
 
-Engagement counts per post are Poisson draws whose mean sums the per-follower probabilities; each
-event's actor is then drawn from the author's followers in proportion to activity x topic match
-(one cumulative-sum table over the edge list, so a draw is a binary search). Events from a follow
-made after the event are dropped, as that follower had not seen the post yet.
+Each follower engages at most once per post and kind, with probability 1 - exp(-rate); see
+`World._engagers` for the two exact ways this is drawn fast. Events from a follow made after the
+event are dropped, as that follower had not seen the post yet.
 """
 
 from __future__ import annotations
@@ -40,9 +39,10 @@ from clout.data.dataset import TRUTH_DIR, Dataset
 from clout.data.schema import arrow_schema, conform
 
 KINDS = ("click", "retweet", "reply", "like")  # what the simulated audience does
-_CLICK, _RETWEET, _REPLY, _LIKE = range(4)
+_CLICK, _RETWEET, _LIKE = KINDS.index("click"), KINDS.index("retweet"), KINDS.index("like")
 _DAY = np.timedelta64(86_400_000_000, "us")
 _US = np.timedelta64(1, "us")
+_DENSE_SHARE = 0.05  # expected draws above this share of the audience: one Bernoulli per follower
 _MINUTE = 60_000_000  # microseconds
 # Share of posts by hour of day (UTC): quiet nights, a morning and an evening peak.
 _DIURNAL = np.array([2, 1, 1, 1, 1, 2, 3, 5, 6, 7, 7, 6, 6, 6, 6, 6, 6, 7, 7, 7, 6, 5, 4, 3], float)
@@ -62,20 +62,25 @@ class SimulationConfig(BaseModel):
     history_years: float = Field(4.0, gt=0, description="accounts exist up to this long before")
     new_account_share: float = Field(0.15, ge=0, lt=1, description="created inside the window")
     # graph
-    mean_following: float = Field(60.0, gt=0)
-    attachment_offset: float = Field(3.0, gt=0, description="a0 of preferential attachment")
-    fitness_quality_power: float = Field(1.0, ge=0)
+    mean_following: float = Field(100.0, gt=0)
+    attachment_offset: float = Field(60.0, gt=0, description="a0 of preferential attachment")
+    fitness_quality_power: float = Field(0.5, ge=0)
+    fitness_sigma: float = Field(0.5, ge=0, description="lognormal noise on fitness")
     homophily: float = Field(4.0, ge=0, description="extra weight of a same-topic account")
+    audience_exponent: float = Field(
+        0.85, gt=0, le=1, description="past `audience_knee`, engagements grow as "
+        "audience^this: followers of big accounts see each post less (crowded feeds)")
+    audience_knee: float = Field(20.0, gt=0, description="activity-weighted audience size")
     follow_delay_days: float = Field(90.0, gt=0, description="mean delay from arrival to follow")
     # behaviour
     posts_per_day_median: float = Field(0.5, gt=0)
     posts_per_day_sigma: float = Field(1.2, ge=0)
     quality_sigma: float = Field(0.9, ge=0)
     activity_sigma: float = Field(1.0, ge=0)
-    post_quality_sigma: float = Field(0.6, ge=0)
+    post_quality_sigma: float = Field(1.2, ge=0)
     media_boost: float = Field(1.5, gt=0)
     base_rates: dict[str, float] = Field(
-        default_factory=lambda: {"click": 0.08, "retweet": 0.02, "reply": 0.004, "like": 0.05})
+        default_factory=lambda: {"click": 0.05, "retweet": 0.012, "reply": 0.0025, "like": 0.03})
     cascade_decay: float = Field(0.5, ge=0, le=1)
     max_depth: int = Field(3, ge=1)
     # manipulation
@@ -84,9 +89,10 @@ class SimulationConfig(BaseModel):
     ring_count: int = Field(10, ge=0)
     ring_size: tuple[int, int] = (5, 12)
     ring_engage_probability: float = Field(0.85, ge=0, le=1)
-    bot_share: float = Field(0.01, ge=0, le=1)
-    bot_following: tuple[int, int] = (100, 400)
-    bot_retweet_probability: tuple[float, float] = (0.5, 0.9)
+    bot_share: float = Field(0.005, ge=0, le=1)
+    bot_following: tuple[int, int] = (50, 200)
+    bot_targets_share: float = Field(0.25, gt=0, le=1, description="bots follow the most-followed")
+    bot_retweet_probability: tuple[float, float] = (0.4, 0.9)
 
     @property
     def start_ts(self) -> np.datetime64:
@@ -101,7 +107,7 @@ PRESETS: dict[str, dict] = {
     "tiny": {"n_accounts": 300, "days": 70, "ring_count": 3, "bought_followers": (100, 300)},
     "small": {"n_accounts": 1_500, "days": 126, "ring_count": 5},
     "default": {},
-    "large": {"n_accounts": 120_000, "days": 182, "ring_count": 200,
+    "large": {"n_accounts": 24_000, "days": 182, "ring_count": 50,
               "bought_followers": (1_000, 8_000)},
 }
 
@@ -195,7 +201,8 @@ class World:
             jitter = rng.integers(0, 2 * 86_400, m) * 1_000_000
             parts.append((rng.choice(fakes, m, replace=False), np.full(m, buyer), at + jitter))
             self.bought[buyer] = m
-        popular = np.argsort(-np.bincount(dst, minlength=total)[:n])[: max(50, n // 20)]
+        popular = np.argsort(-np.bincount(dst, minlength=total)[:n])[
+            : max(50, int(c.bot_targets_share * n))]
         bot_src, bot_dst = [], []
         for bot in bots:  # bots follow popular accounts to retweet them
             m = min(int(rng.integers(*c.bot_following)), len(popular))
@@ -227,7 +234,7 @@ class World:
         c, rng = self.config, self.rng
         order = genuine[np.argsort(self.created_at[genuine])]
         n = len(order)
-        fitness = self.quality[:n] ** c.fitness_quality_power * rng.lognormal(0, 0.5, n)
+        fitness = self.quality[:n] ** c.fitness_quality_power * rng.lognormal(0, c.fitness_sigma, n)
         out_degree = np.maximum(1, rng.lognormal(np.log(c.mean_following) - 0.5, 1.0, n)).astype(int)
         indegree = np.zeros(n)
         core = max(20, n // 100)
@@ -271,7 +278,8 @@ class World:
         bots = self.role[follower] == "bot"
         self.bot_edges = (follower[bots], followee[bots], follow_at[bots])
         order = np.lexsort((self.primary_topic[follower], followee))
-        self.edge_follower, self.edge_time = follower[order], follow_at[order]
+        self.edge_follower, self.edge_owner, self.edge_time = \
+            follower[order], followee[order], follow_at[order]
         key = followee[order] * k + self.primary_topic[self.edge_follower]
         self.ptr_topic = np.searchsorted(key, np.arange(total * k + 1))
         self.ptr = self.ptr_topic[::k]
@@ -280,6 +288,10 @@ class World:
         all_ = self._segment_sum(self.ptr[:-1], self.ptr[1:])
         same = self._segment_sum(self.ptr_topic[:-1], self.ptr_topic[1:]).reshape(total, k)
         self.audience = all_[:, None] + self.config.homophily * same
+        # expected engagers: linear in the audience while small, ~audience^exponent when big
+        c = self.config
+        self.reach = self.audience * (1 + self.audience / c.audience_knee) ** (
+            c.audience_exponent - 1)
         # bots: CSR by followee over bot edges
         bf, be, bt = self.bot_edges
         order = np.argsort(be, kind="stable")
@@ -291,29 +303,36 @@ class World:
 
     # ------------------------------------------------------------------------------------------
     def true_rates(self) -> dict[str, np.ndarray]:
-        """Expected genuine engagements per post of each kind (hops 1 and 2), per account."""
+        """Expected genuine engagements per post of each kind from the author's own followers
+        (the first hop), per account, on the follower graph at the end of the window.
+
+        Follower f engages with a post of quality Q with probability 1 - exp(-Q c_f); Q is
+        lognormal around the author's quality, so the expectation over Q goes through a tabulated
+        F(x) = E_Z[1 - exp(-x exp(sigma Z - sigma^2 / 2))] (Gauss-Hermite)."""
         c = self.config
-        base = np.array([c.base_rates[k] for k in KINDS])
-        mix = np.diff(np.concatenate([np.zeros((self.n_total, 1)), self.topic_cdf], axis=1), axis=1)
-        media = 1 + self.media_share * (c.media_boost - 1)
-        q1 = self.quality * media  # E[post quality]: post factor has mean 1
-        # E[(post quality)^2]: the lognormal post factor has E[x^2] = exp(sigma^2)
-        q2 = self.quality**2 * (1 + self.media_share * (c.media_boost**2 - 1)) \
-            * np.exp(c.post_quality_sigma**2)
-        # hop 2: each hop-1 retweeter f brings base x decay x audience[f]
-        second = np.zeros_like(self.audience)
+        z, weight = np.polynomial.hermite_e.hermegauss(32)
+        weight = weight / weight.sum()
+        log_grid = np.linspace(np.log(1e-9), np.log(1e4), 600)
+        spread = np.exp(c.post_quality_sigma * z - c.post_quality_sigma**2 / 2)
+        table = -np.expm1(-np.exp(log_grid)[:, None] * spread[None, :]) @ weight
+
+        def saturated(x):
+            return np.interp(np.log(np.maximum(x, 1e-12)), log_grid, table)
+
+        mix = np.diff(self.topic_cdf, axis=1, prepend=0.0)
+        per_draw = np.divide(self.reach, self.audience, out=np.zeros_like(self.reach),
+                             where=self.audience > 0)  # lam per unit of audience weight
+        edges = np.arange(len(self.edge_follower))
+        owner = self.edge_owner
+        out = {kind: np.zeros(self.n_total) for kind in KINDS}
         for t in range(c.n_topics):
-            w = self.activity[self.edge_follower] * (
-                1 + c.homophily * (self.primary_topic[self.edge_follower] == t))
-            contrib = w * self.audience[self.edge_follower, t]
-            cum = np.concatenate([[0.0], np.cumsum(contrib)])
-            second[:, t] = cum[self.ptr[1:]] - cum[self.ptr[:-1]]
-        hop1 = (mix * self.audience).sum(axis=1)
-        hop2 = (mix * second).sum(axis=1) * c.cascade_decay * base[_RETWEET]
-        out = {}
-        for code, kind in enumerate(KINDS):
-            link = self.link_share if kind == "click" else 1.0
-            out[kind] = base[code] * link * (q1 * hop1 + q2 * hop2)
+            x_topic = self.quality[owner] * per_draw[owner, t] * self._edge_weight(edges, t)
+            for boost, share in ((1.0, 1 - self.media_share), (c.media_boost, self.media_share)):
+                for kind in KINDS:
+                    engaged = saturated(c.base_rates[kind] * boost * x_topic)
+                    cum = np.concatenate([[0.0], np.cumsum(engaged)])
+                    link = self.link_share if kind == "click" else 1.0
+                    out[kind] += mix[:, t] * share * link * (cum[self.ptr[1:]] - cum[self.ptr[:-1]])
         return out
 
     def ground_truth(self) -> pd.DataFrame:
@@ -384,22 +403,58 @@ class World:
                 "is_reply": rng.random(m) < 0.1,
                 "length": np.clip(rng.normal(140, 60, m), 5, 280).astype(np.int64)}
 
-    def _draw_followers(self, owner, topic, n):
-        """Draw n[j] followers of owner[j] ~ activity x (1 + homophily x same topic).
+    def _engagers(self, owner, topic, lam):
+        """Followers of owner[j] who engage with post j, where lam[j] is the expected number of
+        engagement draws: follower f of owner i engages with probability 1 - exp(-lam r_f), with
+        r_f = activity_f (1 + homophily [same topic]) / audience[i, topic].
+
+        Two exact ways to draw that: Poisson(lam) draws ~ r_f then merging repeats (cheap when
+        lam is small against the audience), or one Bernoulli per follower (cheap when it is not).
         Returns (row index into owner, edge index)."""
+        rng = self.rng
+        degree = self.ptr[owner + 1] - self.ptr[owner]
+        dense = lam > _DENSE_SHARE * degree
+        rows, edges = [], []
+        # sparse rows: Poisson draws, repeats merged later
+        sparse = np.flatnonzero(~dense)
+        row = np.repeat(sparse, rng.poisson(lam[sparse]))
+        rows.append(row)
+        edges.append(self._draw_edges(owner[row], topic[row]))
+        # dense rows: walk every follower once
+        dense = np.flatnonzero(dense)
+        row, edge = self._expand(dense, self.ptr[owner[dense]], degree[dense])
+        weight = self._edge_weight(edge, topic[row]) / self.audience[owner[row], topic[row]]
+        hit = rng.random(len(row)) < -np.expm1(-lam[row] * weight)
+        rows.append(row[hit])
+        edges.append(edge[hit])
+        return np.concatenate(rows), np.concatenate(edges)
+
+    @staticmethod
+    def _expand(rows, start, count):
+        """Every (row, start + k) for k < count: the edges of a set of CSR segments."""
+        row = np.repeat(rows, count)
+        offset = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
+        return row, np.repeat(start, count) + offset
+
+    def _edge_weight(self, edge, topic):
+        follower = self.edge_follower[edge]
+        return self.activity[follower] * (
+            1 + self.config.homophily * (self.primary_topic[follower] == topic))
+
+    def _draw_edges(self, owner, topic):
+        """One follower edge of each owner[j], drawn ~ activity x (1 + homophily x same topic):
+        a mixture of 'any follower ~ activity' and 'a same-topic follower ~ activity'."""
         c, rng = self.config, self.rng
-        row = np.repeat(np.arange(len(owner)), n)
-        i, t = owner[row], topic[row]
         k = c.n_topics
-        lo_all, hi_all = self.ptr[i], self.ptr[i + 1]
-        lo_t, hi_t = self.ptr_topic[i * k + t], self.ptr_topic[i * k + t + 1]
+        lo_all, hi_all = self.ptr[owner], self.ptr[owner + 1]
+        lo_t, hi_t = self.ptr_topic[owner * k + topic], self.ptr_topic[owner * k + topic + 1]
         all_w = self._segment_sum(lo_all, hi_all)
         same_w = c.homophily * self._segment_sum(lo_t, hi_t)
-        in_topic = rng.random(len(row)) * (all_w + same_w) < same_w
+        in_topic = rng.random(len(owner)) * (all_w + same_w) < same_w
         lo, hi = np.where(in_topic, lo_t, lo_all), np.where(in_topic, hi_t, hi_all)
-        u = self.cum_activity[lo] + rng.random(len(row)) * (self.cum_activity[hi] - self.cum_activity[lo])
-        edge = np.clip(np.searchsorted(self.cum_activity, u, side="right") - 1, lo, hi - 1)
-        return row, edge
+        cum = self.cum_activity
+        u = cum[lo] + rng.random(len(owner)) * (cum[hi] - cum[lo])
+        return np.clip(np.searchsorted(cum, u, side="right") - 1, lo, hi - 1)
 
     def _delays(self, n, median_minutes=45.0):
         return (self.rng.lognormal(np.log(median_minutes), 1.3, n) * _MINUTE).astype(np.int64)
@@ -415,14 +470,14 @@ class World:
             if not len(src_row):
                 break
             t = posts["topic"][src_row]
-            weight = posts["quality"][src_row] * self.audience[src_account, t] \
+            weight = posts["quality"][src_row] * self.reach[src_account, t] \
                 * c.cascade_decay ** (depth - 1)
             retweets = None
             for code in range(len(KINDS)):
                 lam = base[code] * weight
                 if code == _CLICK:
                     lam = lam * posts["has_link"][src_row]
-                row, edge = self._draw_followers(src_account, t, rng.poisson(lam))
+                row, edge = self._engagers(src_account, t, lam)
                 when = src_time[row] + self._delays(len(row), 20.0 if code == _CLICK else 45.0)
                 seen = self.edge_time[edge] <= when  # the follow predates the event
                 row, edge, when = row[seen], edge[seen], when[seen]
@@ -468,8 +523,7 @@ class World:
         n = hi - lo
         if not n.sum():
             return []
-        row = np.repeat(np.arange(len(n)), n)
-        edge = lo[row] + (np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n))
+        row, edge = self._expand(np.arange(len(n)), lo, n)
         bot = self.bot_follower[edge]
         when = posts["at"][row] + self._delays(len(row), 3.0)
         hit = (rng.random(len(row)) < self.bot_retweet_probability[bot]) & (self.bot_time[edge] <= when)

@@ -1,0 +1,204 @@
+"""The `clout` command line. Thin: each command parses options, calls the package, prints."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from clout.data.dataset import read_dataset, read_ground_truth, write_dataset
+from clout.data.loaders import LOADERS
+from clout.data.schema import TABLES, schema_frame
+from clout.data.simulator import PRESETS, preset, write_simulation
+from clout.data.summary import engagement_summary, table_summary
+from clout.data.validation import DataValidationError, validate, write_quarantine
+
+app = typer.Typer(help="clout: an open, calibrated, explainable 1-100 influence score.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+data_app = typer.Typer(help="The data contract: schema, validation, loaders, summaries.",
+                       no_args_is_help=True)
+app.add_typer(data_app, name="data")
+console = Console()
+
+PresetName = Enum("PresetName", {name: name for name in PRESETS}, type=str)
+Source = Enum("Source", {name: name for name in LOADERS}, type=str)
+
+
+class OnBadRows(str, Enum):
+    error = "error"
+    quarantine = "quarantine"
+
+
+def _cell(value) -> str:
+    if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and value != value):
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    if isinstance(value, pd.Timestamp):
+        return f"{value:%Y-%m-%d %H:%M}"
+    return str(value)
+
+
+def print_frame(frame: pd.DataFrame, title: str | None = None) -> None:
+    table = Table(title=title, title_justify="left")
+    for col in frame.columns:
+        table.add_column(str(col), overflow="fold")
+    for row in frame.astype(object).itertuples(index=False):
+        table.add_row(*map(_cell, row))
+    console.print(table)
+
+
+def fail(message: str, code: int = 1) -> None:
+    console.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(code)
+
+
+@app.command()
+def simulate(
+    out: Annotated[Path, typer.Option(help="Directory to write the dataset to.")] =
+        Path("data/raw/simulated"),
+    preset_name: Annotated[PresetName, typer.Option("--preset", help="Size of the world.")] =
+        "default",
+    seed: Annotated[int, typer.Option(help="Random seed: same seed, same dataset.")] = 7,
+    accounts: Annotated[Optional[int], typer.Option(help="Override: genuine accounts.")] = None,
+    days: Annotated[Optional[int], typer.Option(help="Override: days in the window.")] = None,
+) -> None:
+    """Simulate a social network and write it in the data contract (ground truth in truth/)."""
+    overrides = {k: v for k, v in {"n_accounts": accounts, "days": days}.items() if v is not None}
+    config = preset(preset_name.value, seed=seed, **overrides)
+    with Progress(TextColumn("simulating {task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console) as progress:
+        task = progress.add_task(f"{config.days} days", total=None)
+        summary = write_simulation(config, out,
+                                   on_chunk=lambda done, total: progress.update(
+                                       task, completed=done, total=total))
+    console.print(f"wrote {out}: {summary.accounts:,} accounts, {summary.follows:,} follows, "
+                  f"{summary.posts:,} posts, {summary.engagements:,} engagements "
+                  f"(seed {seed}, preset {preset_name.value})")
+
+
+@data_app.command("schema")
+def data_schema(
+    table: Annotated[Optional[str], typer.Option(help="Only this table.")] = None,
+) -> None:
+    """Print the data contract: every table's columns with type, unit, nullability and meaning."""
+    frame = schema_frame()
+    if table is not None:
+        if table not in TABLES:
+            fail(f"unknown table {table!r}; the contract has {', '.join(TABLES)}", 2)
+        frame = frame[frame["table"] == table]
+    for name, columns in frame.groupby("table", sort=False):
+        console.print(f"\n[bold]{name}[/] — {TABLES[name].meaning}")
+        print_frame(columns.drop(columns="table"))
+
+
+@data_app.command("validate")
+def data_validate(
+    path: Annotated[Path, typer.Argument(help="Dataset directory (one Parquet per table).")],
+    on_bad_rows: Annotated[OnBadRows, typer.Option(
+        help="'error' stops on any bad row; 'quarantine' sets bad rows apart and goes on.")] =
+        OnBadRows.error,
+    quarantine_dir: Annotated[Path, typer.Option(help="Where quarantined rows go.")] =
+        Path("data/quarantine"),
+    output: Annotated[Optional[Path], typer.Option(
+        help="Write the good rows here as a clean dataset.")] = None,
+) -> None:
+    """Check a dataset against the contract; each failure names table, column, rule and rows."""
+    try:
+        dataset = read_dataset(path)
+        clean, report = validate(dataset, on_bad_rows=on_bad_rows.value)
+    except FileNotFoundError as err:
+        fail(str(err), 2)
+    except DataValidationError as err:
+        print_frame(err.report.failures_frame(), title=f"{path} breaks the data contract")
+        fail(f"{len(err.report.failures)} failures; bad rows can be set apart with "
+             "--on-bad-rows quarantine" if not err.report.schema_failures else
+             f"{len(err.report.failures)} failures, some of whole columns: fix the source")
+    if not report.ok:
+        print_frame(report.failures_frame(), title="failures (rows quarantined)")
+    for written in write_quarantine(report, quarantine_dir):
+        console.print(f"quarantined rows written to {written}")
+    print_frame(report.counts(), title=f"{path}: rows per table")
+    if output is not None:
+        write_dataset(clean, output)
+        console.print(f"clean dataset written to {output}")
+    console.print("[green]valid[/]" if report.ok else
+                  f"[yellow]{sum(len(q) for q in report.quarantine.values()):,} rows quarantined[/]")
+
+
+@data_app.command("load")
+def data_load(
+    source: Annotated[Source, typer.Argument(help="Which public dataset.")],
+    path: Annotated[Optional[Path], typer.Option(
+        help="Folder of the raw files (default: ../shared/data/SOURCE).")] = None,
+    out: Annotated[Optional[Path], typer.Option(
+        help="Where to write the contract tables (default: data/interim/SOURCE).")] = None,
+) -> None:
+    """Convert a public dataset into the contract, validate it, and write it as Parquet."""
+    path = path or Path("../shared/data") / source.value
+    out = out or Path("data/interim") / source.value
+    try:
+        with console.status(f"loading {source.value} from {path}"):
+            dataset = LOADERS[source.value](path)
+            clean, _ = validate(dataset)
+    except FileNotFoundError as err:
+        fail(str(err), 2)
+    except DataValidationError as err:
+        fail(str(err))
+    write_dataset(clean, out)
+    print_frame(table_summary(clean), title=f"{source.value} -> {out}")
+
+
+@data_app.command("summary")
+def data_summary(
+    path: Annotated[Path, typer.Argument(help="Dataset directory.")],
+) -> None:
+    """Rows, accounts and time span per table, and engagement totals per kind."""
+    try:
+        dataset = read_dataset(path)
+    except FileNotFoundError as err:
+        fail(str(err), 2)
+    print_frame(table_summary(dataset), title=f"{path}")
+    print_frame(engagement_summary(dataset), title="engagement by kind")
+    try:
+        truth = read_ground_truth(path)
+    except FileNotFoundError:
+        return
+    roles = truth.groupby("role").agg(accounts=("account_id", "size"),
+                                      median_true_influence=("true_influence", "median"))
+    print_frame(roles.reset_index(), title="ground truth (simulated): roles")
+
+
+@data_app.command("plausibility")
+def data_plausibility(
+    path: Annotated[Path, typer.Argument(help="A simulated dataset directory.")],
+    congress: Annotated[Path, typer.Option(help="The Congress dataset folder.")] =
+        Path("../shared/data/congress"),
+) -> None:
+    """Compare a simulated dataset's followers and retweets per post with the Congress data."""
+    from clout.data.plausibility import compare
+
+    try:
+        sim, truth = read_dataset(path), read_ground_truth(path)
+        real = LOADERS["congress"](congress)
+    except FileNotFoundError as err:
+        fail(str(err), 2)
+    window_start = sim.posts["created_at"].min().floor("D")
+    table = compare(sim, truth, real, window_start)
+    print_frame(table, title="simulated vs Congress")
+    if not table["ok"].all():
+        fail(f"{(~table['ok']).sum()} statistics outside tolerance")
+
+
+if __name__ == "__main__":
+    app()

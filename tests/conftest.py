@@ -1,0 +1,60 @@
+"""Shared fixtures: tiny hand-made tables, a tiny simulated world, the real datasets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from clout.data.dataset import Dataset
+from clout.data.schema import conform
+from clout.data.simulator import preset, simulate
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+def utc(text: str) -> pd.Timestamp:
+    return pd.Timestamp(text, tz="UTC")
+
+
+@pytest.fixture
+def three_rows() -> Dataset:
+    """Three accounts, two follows, three posts, three engagements: all valid."""
+    accounts = conform(pd.DataFrame({
+        "account_id": [1, 2, 3], "network": "test",
+        "created_at": [utc("2023-01-01")] * 3,
+        "followers_count": pd.array([2, 0, 1], "Int64"),
+        "observed_at": [utc("2024-01-31")] * 3,
+    }), "accounts")
+    follows = conform(pd.DataFrame({
+        "follower_id": [2, 3], "followee_id": [1, 1],
+        "created_at": [utc("2023-06-01"), utc("2023-07-01")],
+    }), "follows")
+    posts = conform(pd.DataFrame({
+        "post_id": [10, 11, 12], "account_id": [1, 1, 3],
+        "created_at": [utc("2024-01-01 10:00"), utc("2024-01-02 10:00"), utc("2024-01-03")],
+        "has_link": [True, False, True],
+    }), "posts")
+    engagements = conform(pd.DataFrame({
+        "actor_id": [2, 3, 1], "account_id": [1, 1, 3], "post_id": [10, 10, 12],
+        "kind": ["click", "retweet", "like"],
+        "created_at": [utc("2024-01-01 11:00"), utc("2024-01-01 12:00"), utc("2024-01-03 01:00")],
+        "cascade_depth": [1, 1, 1],
+    }), "engagements")
+    return Dataset(accounts, follows, posts, engagements)
+
+
+@pytest.fixture(scope="session")
+def tiny_world():
+    """The tiny preset, simulated in memory once per test session: (dataset, ground truth)."""
+    return simulate(preset("tiny"))
+
+
+def shared_dataset(name: str) -> Path:
+    """Folder of a real dataset; skips the test with the reason when it is not on this machine."""
+    path = SHARED_DATA / name
+    if not path.is_dir():
+        pytest.skip(f"real dataset {name!r} not found at {path} (only present beside the project)")
+    return path

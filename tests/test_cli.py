@@ -1,0 +1,70 @@
+"""The data commands end to end, including a corrupted copy of a real dataset."""
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from clout.cli import app
+from clout.data.dataset import read_dataset, write_dataset
+from clout.data.loaders import load_congress
+from conftest import shared_dataset
+
+runner = CliRunner()
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+
+def test_simulate_validate_summary(tmp_path):
+    out = tmp_path / "sim"
+    result = invoke("simulate", "--preset", "tiny", "--out", out)
+    assert result.exit_code == 0, result.output
+    assert "engagements" in result.output
+    assert invoke("data", "validate", out).exit_code == 0
+    summary = invoke("data", "summary", out)
+    assert summary.exit_code == 0 and "fake_follower" in summary.output
+
+
+def test_schema_prints_every_table():
+    result = invoke("data", "schema")
+    assert result.exit_code == 0
+    for table in ("accounts", "follows", "posts", "engagements"):
+        assert table in result.output
+    assert invoke("data", "schema", "--table", "nope").exit_code == 2
+
+
+def test_missing_dataset_is_a_clear_error(tmp_path):
+    result = invoke("data", "validate", tmp_path / "nothing")
+    assert result.exit_code == 2 and "not found" in result.output
+
+
+@pytest.mark.realdata
+def test_corrupted_congress_is_refused_then_quarantined_without_losing_good_rows(tmp_path):
+    congress = load_congress(shared_dataset("congress"))
+    posts = congress.posts.copy()
+    posts.loc[posts.index[:7], "retweets"] = -3                      # negative counts
+    posts.loc[posts.index[10:15], "post_id"] = posts["post_id"].iloc[20]  # 6 rows share an id
+    posts.loc[posts.index[30:34], "account_id"] = 123                 # unknown author
+    posts.loc[posts.index[40:42], "created_at"] = pd.Timestamp("2099-01-01", tz="UTC")
+    congress.posts = posts
+    raw = write_dataset(congress, tmp_path / "raw")
+
+    refused = invoke("data", "validate", raw)
+    assert refused.exit_code == 1
+    for words in ("negative count", "duplicate id", "unknown account", "future"):
+        assert words in refused.output, words
+
+    quarantine, clean_dir = tmp_path / "quarantine", tmp_path / "clean"
+    result = invoke("data", "validate", raw, "--on-bad-rows", "quarantine",
+                    "--quarantine-dir", quarantine, "--output", clean_dir)
+    assert result.exit_code == 0, result.output
+    bad = pd.read_parquet(quarantine / "posts.parquet")
+    assert len(bad) == 7 + 6 + 4 + 2
+    clean = read_dataset(clean_dir)
+    assert len(clean.posts) + len(bad) == len(posts)  # every row is somewhere
+    assert len(clean.accounts) == len(congress.accounts)
+    assert posts["post_id"].iloc[20] not in set(clean.posts["post_id"])  # no copy is kept
+    untouched = posts.drop(index=posts.index[list(range(7)) + list(range(10, 15)) + [20]
+                                            + list(range(30, 34)) + [40, 41]])
+    assert set(untouched["post_id"]) <= set(clean.posts["post_id"])

@@ -1,0 +1,39 @@
+"""The project's own promises: dependencies listed twice agree, every command has --help."""
+
+import re
+import tomllib
+
+import pytest
+import typer
+import yaml
+from typer.testing import CliRunner
+
+from clout.cli import app
+from conftest import ROOT
+
+
+def _normalise(spec: str) -> str:
+    return re.sub(r"\s+", "", spec).lower()
+
+
+def test_environment_yml_lists_the_same_dependencies_as_pyproject():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = project["dependencies"] + project["optional-dependencies"]["dev"]
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    conda = [d for d in env["dependencies"] if isinstance(d, str) and not d.startswith(("python", "pip"))]
+    assert sorted(map(_normalise, conda)) == sorted(map(_normalise, wanted))
+
+
+def _commands(group: typer.Typer, prefix=()):
+    for command in group.registered_commands:
+        yield prefix + (command.name or command.callback.__name__.replace("_", "-"),)
+    for sub in group.registered_groups:
+        yield prefix + (sub.name,)
+        yield from _commands(sub.typer_instance, prefix + (sub.name,))
+
+
+@pytest.mark.parametrize("path", list(_commands(app)), ids=" ".join)
+def test_every_command_has_help(path):
+    result = CliRunner().invoke(app, [*path, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage" in result.output and len(result.output.splitlines()) > 4
