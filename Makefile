@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 SIM    := data/raw/simulated
 
-.PHONY: install run test bench ui clean
+.PHONY: install run test lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ run: install
 ## test: the whole test suite (real-data tests skip when ../shared/data is absent)
 test: install
 	$(BIN)/python -m pytest
+
+## lint: style and import order (ruff)
+lint: install
+	$(BIN)/ruff check src tests benchmarks
 
 ## bench: speed and plausibility measurements that print tables (minutes, not seconds)
 bench: install

@@ -20,7 +20,8 @@ def test_environment_yml_lists_the_same_dependencies_as_pyproject():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     wanted = project["dependencies"] + project["optional-dependencies"]["dev"]
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
-    conda = [d for d in env["dependencies"] if isinstance(d, str) and not d.startswith(("python", "pip"))]
+    conda = [d for d in env["dependencies"]
+             if isinstance(d, str) and not d.startswith(("python", "pip"))]
     assert sorted(map(_normalise, conda)) == sorted(map(_normalise, wanted))
 
 

@@ -40,7 +40,8 @@ def test_empty_frames_and_arrow_schema_agree_with_the_contract():
 
 
 def test_missing_and_extra_columns_are_schema_failures(three_rows):
-    broken = replace(three_rows, posts=three_rows.posts.drop(columns="has_link").assign(colour="red"))
+    posts = three_rows.posts.drop(columns="has_link").assign(colour="red")
+    broken = replace(three_rows, posts=posts)
     failures = only_failure(broken, on_bad_rows="quarantine")  # columns cannot be quarantined
     assert ("posts", "has_link", "missing column", 3) in failures
     assert ("posts", "colour", "extra column (not in the contract)", 3) in failures
@@ -48,7 +49,8 @@ def test_missing_and_extra_columns_are_schema_failures(three_rows):
 
 def test_wrong_type_and_non_utc_timestamps(three_rows):
     posts = three_rows.posts.assign(length_chars=["long", "short", "long"])
-    follows = three_rows.follows.assign(created_at=three_rows.follows["created_at"].dt.tz_convert(None))
+    naive = three_rows.follows["created_at"].dt.tz_convert(None)
+    follows = three_rows.follows.assign(created_at=naive)
     accounts = three_rows.accounts.assign(
         created_at=three_rows.accounts["created_at"].dt.tz_convert("Europe/Paris"))
     failures = only_failure(replace(three_rows, posts=posts, follows=follows, accounts=accounts))
@@ -74,7 +76,8 @@ def test_missing_required_table_is_named():
      "network", "null in a non-nullable column", 1),
     ("posts", lambda f: f.assign(account_id=[1, 99, 3]), "account_id",
      "points to an unknown account (accounts.account_id)", 1),
-    ("posts", lambda f: f.assign(created_at=[utc("2024-01-01"), utc("2999-01-01"), utc("2024-01-03")]),
+    ("posts", lambda f: f.assign(created_at=[utc("2024-01-01"), utc("2999-01-01"),
+                                             utc("2024-01-03")]),
      "created_at", "timestamp in the future (after 2025-01-01 00:00 UTC)", 1),
     ("follows", lambda f: f.assign(follower_id=[2, 2], followee_id=[1, 1]),
      "follower_id+followee_id", "duplicate id", 2),
@@ -88,12 +91,14 @@ def test_missing_required_table_is_named():
     ("engagements", lambda f: f.assign(account_id=[1, 3, 3]), "account_id",
      "does not match the post's author", 1),
 ])
-def test_row_rules_name_table_column_rule_and_count(three_rows, table, change, column, rule, n_rows):
+def test_row_rules_name_table_column_rule_and_count(three_rows, table, change, column, rule,
+                                                    n_rows):
     broken = replace(three_rows, **{table: change(getattr(three_rows, table))})
     failures = only_failure(broken, as_of=utc("2025-01-01"))
     assert (table, column, rule, n_rows) in failures
     # the error message a user sees carries the same facts
-    with pytest.raises(DataValidationError, match=re.escape(f"{table}.{column}: {rule} ({n_rows:,} rows)")):
+    message = re.escape(f"{table}.{column}: {rule} ({n_rows:,} rows)")
+    with pytest.raises(DataValidationError, match=message):
         validate(broken, as_of=utc("2025-01-01"))
 
 
@@ -122,8 +127,9 @@ def test_quarantine_keeps_every_good_row_and_says_why(three_rows, tmp_path):
 
 
 def test_several_rules_on_one_row_are_all_given(three_rows):
-    accounts = three_rows.accounts.assign(followers_count=pd.array([-1, 0, 1], "Int64"),
-                                          observed_at=[pd.NaT, utc("2024-01-31"), utc("2024-01-31")])
+    accounts = three_rows.accounts.assign(
+        followers_count=pd.array([-1, 0, 1], "Int64"),
+        observed_at=[pd.NaT, utc("2024-01-31"), utc("2024-01-31")])
     _, report = validate(replace(three_rows, accounts=accounts), on_bad_rows="quarantine")
     reason = report.quarantine["accounts"]["reason"].iloc[0]
     assert "negative count" in reason and "observation time is missing" in reason

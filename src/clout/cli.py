@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import Enum, StrEnum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import pandas as pd
 import typer
@@ -30,20 +30,20 @@ PresetName = Enum("PresetName", {name: name for name in PRESETS}, type=str)
 Source = Enum("Source", {name: name for name in LOADERS}, type=str)
 
 
-class OnBadRows(str, Enum):
+class OnBadRows(StrEnum):
     error = "error"
     quarantine = "quarantine"
 
 
 def _cell(value) -> str:
-    if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and value != value):
+    if value is None or value is pd.NA or value is pd.NaT:
         return ""
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, int):
         return f"{value:,}"
     if isinstance(value, float):
-        return f"{value:.3f}"
+        return "" if value != value else f"{value:.3f}"  # NaN prints empty
     if isinstance(value, pd.Timestamp):
         return f"{value:%Y-%m-%d %H:%M}"
     return str(value)
@@ -70,8 +70,8 @@ def simulate(
     preset_name: Annotated[PresetName, typer.Option("--preset", help="Size of the world.")] =
         "default",
     seed: Annotated[int, typer.Option(help="Random seed: same seed, same dataset.")] = 7,
-    accounts: Annotated[Optional[int], typer.Option(help="Override: genuine accounts.")] = None,
-    days: Annotated[Optional[int], typer.Option(help="Override: days in the window.")] = None,
+    accounts: Annotated[int | None, typer.Option(help="Override: genuine accounts.")] = None,
+    days: Annotated[int | None, typer.Option(help="Override: days in the window.")] = None,
 ) -> None:
     """Simulate a social network and write it in the data contract (ground truth in truth/)."""
     overrides = {k: v for k, v in {"n_accounts": accounts, "days": days}.items() if v is not None}
@@ -89,7 +89,7 @@ def simulate(
 
 @data_app.command("schema")
 def data_schema(
-    table: Annotated[Optional[str], typer.Option(help="Only this table.")] = None,
+    table: Annotated[str | None, typer.Option(help="Only this table.")] = None,
 ) -> None:
     """Print the data contract: every table's columns with type, unit, nullability and meaning."""
     frame = schema_frame()
@@ -110,7 +110,7 @@ def data_validate(
         OnBadRows.error,
     quarantine_dir: Annotated[Path, typer.Option(help="Where quarantined rows go.")] =
         Path("data/quarantine"),
-    output: Annotated[Optional[Path], typer.Option(
+    output: Annotated[Path | None, typer.Option(
         help="Write the good rows here as a clean dataset.")] = None,
 ) -> None:
     """Check a dataset against the contract; each failure names table, column, rule and rows."""
@@ -132,16 +132,17 @@ def data_validate(
     if output is not None:
         write_dataset(clean, output)
         console.print(f"clean dataset written to {output}")
-    console.print("[green]valid[/]" if report.ok else
-                  f"[yellow]{sum(len(q) for q in report.quarantine.values()):,} rows quarantined[/]")
+    quarantined = sum(len(rows) for rows in report.quarantine.values())
+    console.print("[green]valid[/]" if report.ok
+                  else f"[yellow]{quarantined:,} rows quarantined[/]")
 
 
 @data_app.command("load")
 def data_load(
     source: Annotated[Source, typer.Argument(help="Which public dataset.")],
-    path: Annotated[Optional[Path], typer.Option(
+    path: Annotated[Path | None, typer.Option(
         help="Folder of the raw files (default: ../shared/data/SOURCE).")] = None,
-    out: Annotated[Optional[Path], typer.Option(
+    out: Annotated[Path | None, typer.Option(
         help="Where to write the contract tables (default: data/interim/SOURCE).")] = None,
 ) -> None:
     """Convert a public dataset into the contract, validate it, and write it as Parquet."""

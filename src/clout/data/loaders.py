@@ -85,7 +85,8 @@ def load_higgs(path: str | Path) -> Dataset:
                          names=["user_a", "user_b", "unix_time", "kind"])
     unknown = sorted(set(events["kind"]) - set(HIGGS_KINDS))
     if unknown:
-        raise ValueError(f"higgs activity has unknown kinds {unknown}; expected {list(HIGGS_KINDS)}")
+        raise ValueError(f"higgs activity has unknown kinds {unknown}; "
+                         f"expected {list(HIGGS_KINDS)}")
     ids = np.unique(np.concatenate([events["user_a"], events["user_b"]]))
     accounts = pd.DataFrame({"account_id": ids, "network": "twitter"})
     engagements = pd.DataFrame({

@@ -1,8 +1,9 @@
 """Is the simulator plausible? Compare its distributions with the Congress timelines.
 
 Two distributions, on the simulated accounts most like Congress's: established (created before
-the window), genuine (no bots, fakes or follower buyers) and notable (the most-followed `NOTABLE_SHARE` of them;
-Congress members are the visible tail of their network, not its typical user):
+the window), genuine (no bots, fakes or follower buyers) and notable (the most-followed
+`NOTABLE_SHARE` of them: Congress members are the visible tail of their network, not its typical
+user):
 - followers per account, by shape: log10(quantile / median). A simulated world of thousands of
   accounts cannot give Congress's absolute counts (median ~10k), but it should give the same
   spread and tail;

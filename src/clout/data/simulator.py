@@ -27,7 +27,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -111,9 +110,6 @@ PRESETS: dict[str, dict] = {
               "bought_followers": (1_000, 8_000)},
 }
 
-Preset = Literal["tiny", "small", "default", "large"]
-
-
 def preset(name: str, **overrides) -> SimulationConfig:
     """A named configuration, with `overrides` on top."""
     if name not in PRESETS:
@@ -132,23 +128,44 @@ class World:
 
     def __init__(self, config: SimulationConfig):
         self.config = c = config
-        self.rng = rng = np.random.default_rng(c.seed)
+        self.rng = np.random.default_rng(c.seed)
         n = c.n_accounts
         n_bots = int(round(c.bot_share * n))
         n_buyers = int(round(c.buyer_share * n))
+        # one farm big enough that no buyer gets all of it
         n_fakes = int(c.bought_followers[1] * 1.5) if n_buyers else 0
-        self.n_genuine, self.n_bots, self.n_fakes = n, n_bots, n_fakes
-        self.n_total = total = n + n_bots + n_fakes
+        self.n_total = n + n_bots + n_fakes
         genuine, bots = np.arange(n), np.arange(n, n + n_bots)
-        fakes = np.arange(n + n_bots, total)
+        fakes = np.arange(n + n_bots, self.n_total)
+        self._draw_traits(genuine, bots, fakes)
+        self._draw_creation_times(genuine)
+        buyers = self._assign_roles(genuine, bots, fakes, n_buyers)
 
-        # -- traits (index = internal account number; public ids are shuffled below) --
+        follows = [self._grow_graph(genuine)]
+        follows += self._ring_follows() + self._sold_follows(buyers, fakes)
+        follows += self._bot_follows(bots, popular=np.argsort(
+            -np.bincount(follows[0][1], minlength=n))[: max(50, int(c.bot_targets_share * n))])
+        follower, followee, follow_at = (
+            np.concatenate(parts) for parts in zip(*follows, strict=True))
+        keep = (follower != followee) & ~pd.DataFrame(
+            {"a": follower, "b": followee}).duplicated().to_numpy()
+        follower, followee, follow_at = follower[keep], followee[keep], follow_at[keep]
+        if n_fakes:  # a fake account appears shortly before its first sale
+            first_sale = pd.Series(follow_at).groupby(follower).min().reindex(fakes).to_numpy()
+            sold = ~pd.isna(first_sale)
+            self.created_at[fakes[sold]] = first_sale[sold] - self.rng.integers(
+                1, 30, sold.sum()) * _DAY
+        self._index_graph(follower, followee, follow_at)
+        self.account_id = self.rng.permutation(self.n_total).astype(np.int64) + 1_000  # no order
+
+    def _draw_traits(self, genuine, bots, fakes):
+        c, rng, total = self.config, self.rng, self.n_total
         self.quality = rng.lognormal(-c.quality_sigma**2 / 2, c.quality_sigma, total)
         self.activity = rng.lognormal(-c.activity_sigma**2 / 2, c.activity_sigma, total)
-        self.activity[n:] = 0.0  # bots and fakes never engage genuinely
+        self.activity[bots] = self.activity[fakes] = 0.0  # they never engage genuinely
         self.posts_per_day = np.minimum(
             rng.lognormal(np.log(c.posts_per_day_median), c.posts_per_day_sigma, total), 40.0)
-        self.posts_per_day[bots] = rng.uniform(5, 20, n_bots)
+        self.posts_per_day[bots] = rng.uniform(5, 20, len(bots))
         self.posts_per_day[fakes] = 0.0
         self.quality[bots] *= 0.1
         k = c.n_topics
@@ -159,74 +176,72 @@ class World:
         self.link_share = rng.beta(2, 3, total)
         self.media_share = rng.beta(1.5, 4, total)
 
-        # -- creation times: most accounts predate the window, some arrive inside it --
+    def _draw_creation_times(self, genuine):
+        """Most accounts predate the window by up to `history_years`; some arrive inside it."""
+        c, rng = self.config, self.rng
         start, end = c.start_ts, c.end_ts
         history = int(c.history_years * 365 * 86_400 * 1e6)
-        created = start - rng.integers(0, history, total).astype("timedelta64[us]")
-        newcomers = rng.random(total) < c.new_account_share
-        newcomers[n:] = False
+        created = start - rng.integers(0, history, self.n_total).astype("timedelta64[us]")
+        newcomers = rng.random(self.n_total) < c.new_account_share
+        newcomers[len(genuine):] = False
         created[newcomers] = start + rng.integers(0, (end - start) // _US,
                                                   newcomers.sum()).astype("timedelta64[us]")
         self.created_at = created
 
-        # -- roles --
-        self.role = np.array(["genuine"] * total, dtype=object)
+    def _assign_roles(self, genuine, bots, fakes, n_buyers):
+        """Mark bots, fakes, follower buyers and ring members; returns the buyers."""
+        c, rng = self.config, self.rng
+        self.role = np.array(["genuine"] * self.n_total, dtype=object)
         self.role[bots], self.role[fakes] = "bot", "fake_follower"
-        self.ring_id = np.full(total, -1)
+        self.ring_id = np.full(self.n_total, -1)
+        self.bought = np.zeros(self.n_total, np.int64)
         pool = rng.permutation(genuine)
         buyers, pool = pool[:n_buyers], pool[n_buyers:]
         self.role[buyers] = "bought_followers"
-        self.bought = np.zeros(total, np.int64)
-        rings = []
+        self.rings = []
         for r in range(c.ring_count):
             size = int(rng.integers(c.ring_size[0], c.ring_size[1] + 1))
             members, pool = pool[:size], pool[size:]
             if len(members) < 2:
                 break
             self.ring_id[members], self.role[members] = r, "ring"
-            rings.append(members)
-        self.rings = rings
+            self.rings.append(members)
+        return buyers
 
-        src, dst, when = self._grow_graph(genuine)
-        parts = [(src, dst, when)]
-        for members in rings:  # ring members follow each other
+    def _ring_follows(self):
+        """Ring members follow each other."""
+        out = []
+        for members in self.rings:
             a, b = np.meshgrid(members, members)
-            keep = a != b
-            t = np.maximum(created[a[keep]], created[b[keep]]) + _DAY
-            parts.append((a[keep], b[keep], t))
-        for buyer in buyers:  # a farm sells followers in one burst, at some time in the window
-            m = min(int(rng.integers(c.bought_followers[0], c.bought_followers[1] + 1)), n_fakes)
-            earliest = max(created[buyer], start - 60 * _DAY)
-            at = earliest + np.timedelta64(int(rng.integers(0, (end - earliest) // _US)), "us")
-            jitter = rng.integers(0, 2 * 86_400, m) * 1_000_000
-            parts.append((rng.choice(fakes, m, replace=False), np.full(m, buyer), at + jitter))
-            self.bought[buyer] = m
-        popular = np.argsort(-np.bincount(dst, minlength=total)[:n])[
-            : max(50, int(c.bot_targets_share * n))]
-        bot_src, bot_dst = [], []
-        for bot in bots:  # bots follow popular accounts to retweet them
-            m = min(int(rng.integers(*c.bot_following)), len(popular))
-            bot_dst.append(rng.choice(popular, m, replace=False))
-            bot_src.append(np.full(m, bot))
-        if n_bots:
-            bs, bd = np.concatenate(bot_src), np.concatenate(bot_dst)
-            parts.append((bs, bd, np.maximum(created[bs], created[bd]) + _DAY))
-        self.bot_retweet_probability = np.zeros(total)
-        self.bot_retweet_probability[bots] = rng.uniform(*c.bot_retweet_probability, n_bots)
+            a, b = a[a != b], b[a != b]
+            out.append((a, b, np.maximum(self.created_at[a], self.created_at[b]) + _DAY))
+        return out
 
-        follower = np.concatenate([p[0] for p in parts])
-        followee = np.concatenate([p[1] for p in parts])
-        follow_at = np.concatenate([np.asarray(p[2], "datetime64[us]") for p in parts])
-        keep = (follower != followee) & ~pd.DataFrame(
-            {"a": follower, "b": followee}).duplicated().to_numpy()
-        follower, followee, follow_at = follower[keep], followee[keep], follow_at[keep]
-        if n_fakes:  # a fake account appears shortly before its first sale
-            first = pd.Series(follow_at).groupby(follower).min()
-            fake_first = first.reindex(fakes).to_numpy()
-            ok = ~pd.isna(fake_first)
-            self.created_at[fakes[ok]] = fake_first[ok] - rng.integers(1, 30, ok.sum()) * _DAY
-        self._index_graph(follower, followee, follow_at)
-        self.account_id = rng.permutation(total).astype(np.int64) + 1_000  # ids carry no order
+    def _sold_follows(self, buyers, fakes):
+        """A farm sells each buyer followers in one burst, at some time up to the window's end."""
+        c, rng = self.config, self.rng
+        out = []
+        for buyer in buyers:
+            m = min(int(rng.integers(c.bought_followers[0], c.bought_followers[1] + 1)), len(fakes))
+            earliest = max(self.created_at[buyer], c.start_ts - 60 * _DAY)
+            at = earliest + np.timedelta64(int(rng.integers(0, (c.end_ts - earliest) // _US)), "us")
+            jitter = rng.integers(0, 2 * 86_400, m) * 1_000_000
+            out.append((rng.choice(fakes, m, replace=False), np.full(m, buyer), at + jitter))
+            self.bought[buyer] = m
+        return out
+
+    def _bot_follows(self, bots, popular):
+        """Bots follow popular accounts, whose posts they will retweet."""
+        c, rng = self.config, self.rng
+        self.bot_retweet_probability = np.zeros(self.n_total)
+        self.bot_retweet_probability[bots] = rng.uniform(*c.bot_retweet_probability, len(bots))
+        out = []
+        for bot in bots:
+            m = min(int(rng.integers(*c.bot_following)), len(popular))
+            followed = rng.choice(popular, m, replace=False)
+            at = np.maximum(self.created_at[bot], self.created_at[followed]) + _DAY
+            out.append((np.full(m, bot), followed, at))
+        return out
 
     # ------------------------------------------------------------------------------------------
     def _grow_graph(self, genuine: np.ndarray):
@@ -235,7 +250,8 @@ class World:
         order = genuine[np.argsort(self.created_at[genuine])]
         n = len(order)
         fitness = self.quality[:n] ** c.fitness_quality_power * rng.lognormal(0, c.fitness_sigma, n)
-        out_degree = np.maximum(1, rng.lognormal(np.log(c.mean_following) - 0.5, 1.0, n)).astype(int)
+        out_degree = np.maximum(
+            1, rng.lognormal(np.log(c.mean_following) - 0.5, 1.0, n)).astype(int)
         indegree = np.zeros(n)
         core = max(20, n // 100)
         src, dst = [], []
@@ -460,7 +476,7 @@ class World:
         return (self.rng.lognormal(np.log(median_minutes), 1.3, n) * _MINUTE).astype(np.int64)
 
     def _engagements(self, posts) -> dict[str, np.ndarray]:
-        c, rng = self.config, self.rng
+        c = self.config
         base = np.array([c.base_rates[k] for k in KINDS])
         pieces = []  # (post row, actor, kind, time, depth)
         # hop 1 from the author's followers, then each retweet opens the next hop
@@ -526,7 +542,8 @@ class World:
         row, edge = self._expand(np.arange(len(n)), lo, n)
         bot = self.bot_follower[edge]
         when = posts["at"][row] + self._delays(len(row), 3.0)
-        hit = (rng.random(len(row)) < self.bot_retweet_probability[bot]) & (self.bot_time[edge] <= when)
+        hit = (rng.random(len(row)) < self.bot_retweet_probability[bot]) \
+            & (self.bot_time[edge] <= when)
         return [(row[hit], bot[hit], _RETWEET, when[hit], 1)]
 
     def _frames(self, posts, events) -> Chunk:

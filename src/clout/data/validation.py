@@ -156,7 +156,8 @@ def _row_rules(frame: pd.DataFrame, spec: Table, usable: set[str],
             else:
                 yield col.name, rule, _mask(~values.isin(good[ref_table][ref_col]) & values.notna())
     if spec.key and set(spec.key) <= usable:
-        yield "+".join(spec.key), "duplicate id", frame.duplicated(list(spec.key), keep=False).to_numpy()
+        duplicated = frame.duplicated(list(spec.key), keep=False).to_numpy()
+        yield "+".join(spec.key), "duplicate id", duplicated
     if spec.name in OBSERVED_COUNTERS:
         counters, when = OBSERVED_COUNTERS[spec.name]
         if {when, *counters} <= usable:
@@ -180,7 +181,9 @@ def _check_rows(frame, spec, usable, good, as_of):
         if n := int(bad.sum()):
             failures.append(Failure(spec.name, column, rule, n))
             broken.append((f"{column}: {rule}", bad))
-    any_bad = np.logical_or.reduce([bad for _, bad in broken]) if broken else np.zeros(len(frame), bool)
+    any_bad = np.zeros(len(frame), bool)
+    for _, bad in broken:
+        any_bad |= bad
     reasons = pd.Series("", index=np.flatnonzero(any_bad), dtype=object)
     for text, bad in broken:
         hit = bad[reasons.index]
