@@ -124,6 +124,10 @@ def test_quarantine_keeps_every_good_row_and_says_why(three_rows, tmp_path):
     assert sorted(p.name for p in written) == ["engagements.parquet", "posts.parquet"]
     back = pd.read_parquet(tmp_path / "posts.parquet")
     assert back["post_id"].tolist() == [11] and "reason" in back
+    # a later clean run leaves no stale quarantine behind
+    _, clean_report = validate(three_rows, on_bad_rows="quarantine")
+    assert write_quarantine(clean_report, tmp_path) == []
+    assert not list(tmp_path.glob("*.parquet"))
 
 
 def test_several_rules_on_one_row_are_all_given(three_rows):

@@ -228,12 +228,16 @@ def validate(dataset: Dataset, on_bad_rows: OnBadRows = "error",
 
 
 def write_quarantine(report: ValidationReport, directory: str | Path) -> list[Path]:
-    """Write each table's bad rows to `<directory>/<table>.parquet` (with `reason`)."""
+    """Write each table's bad rows to `<directory>/<table>.parquet` (with `reason`). A table
+    without bad rows this time loses its old file, so the folder always tells of the last run."""
     directory = Path(directory)
     written = []
-    for name, rows in report.quarantine.items():
-        directory.mkdir(parents=True, exist_ok=True)
+    for name in TABLE_ORDER:
         path = directory / f"{name}.parquet"
-        rows.to_parquet(path, index=False)
-        written.append(path)
+        if name in report.quarantine:
+            directory.mkdir(parents=True, exist_ok=True)
+            report.quarantine[name].to_parquet(path, index=False)
+            written.append(path)
+        else:
+            path.unlink(missing_ok=True)
     return written
