@@ -195,7 +195,8 @@ class World:
         self.role[bots], self.role[fakes] = "bot", "fake_follower"
         self.ring_id = np.full(self.n_total, -1)
         self.bought = np.zeros(self.n_total, np.int64)
-        pool = rng.permutation(genuine)
+        # manipulators are drawn from accounts that exist when the window opens
+        pool = rng.permutation(genuine[self.created_at[genuine] < c.start_ts])
         buyers, pool = pool[:n_buyers], pool[n_buyers:]
         self.role[buyers] = "bought_followers"
         self.rings = []

@@ -130,6 +130,11 @@ def _utc_naive(values: pd.Series) -> np.ndarray:
     return values.dt.tz_convert(None).to_numpy()
 
 
+# who acts in a row, so that it cannot happen before that account exists
+_DOER = {"posts": ("account_id", "author"), "engagements": ("actor_id", "actor"),
+         "follows": ("follower_id", "follower")}
+
+
 def _row_rules(frame: pd.DataFrame, spec: Table, usable: set[str],
                good: dict[str, pd.DataFrame], as_of: pd.Timestamp):
     """Yield (column, rule, mask of bad rows) for every row rule that applies to `frame`."""
@@ -163,6 +168,13 @@ def _row_rules(frame: pd.DataFrame, spec: Table, usable: set[str],
         if {when, *counters} <= usable:
             yield (when, "counters set but their observation time is missing",
                    _mask(frame[counters].notna().any(axis=1) & frame[when].isna()))
+    if spec.name in _DOER and "accounts" in good and {_DOER[spec.name][0], "created_at"} <= usable:
+        column, role = _DOER[spec.name]
+        accounts = good["accounts"]
+        at = pd.Index(accounts["account_id"]).get_indexer(frame[column])
+        created = _utc_naive(accounts["created_at"])[np.maximum(at, 0)]
+        yield ("created_at", f"dated before its {role} account was created",
+               (at >= 0) & (_utc_naive(frame["created_at"]) < created))  # NaT compares False
     if spec.name == "engagements" and "posts" in good \
             and {"post_id", "created_at", "account_id"} <= usable:
         posts = good["posts"]

@@ -1,0 +1,1 @@
+"""Features stage: point-in-time features and labels per (account, cutoff), from the catalogue."""

@@ -1,0 +1,226 @@
+"""The feature catalogue: the one place that says what each feature is.
+
+Every column `build_features` writes is named here, with its family, unit, definition and the
+tables it needs; `clout features catalogue` prints this table and writes docs/features.md from it,
+and a test checks that the builder writes exactly the catalogued columns a source allows.
+
+Names are templates: `{w}` is a window in days, `{kinds}` an engagement kind in the plural
+("retweets"), `{h}` the label horizon in days.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from clout.data.schema import ENGAGEMENT_KINDS
+
+PLURAL = {"click": "clicks", "retweet": "retweets", "reply": "replies", "like": "likes",
+          "mention": "mentions", "quote": "quotes"}
+assert set(PLURAL) == set(ENGAGEMENT_KINDS)
+
+#: What a source can offer; a feature lists what it needs.
+POSTS, RECEIVED, RETWEETS, EVENTS, FOLLOWS, CREATED, TOPICS, DEPTH, SNAPSHOT = (
+    "posts", "received", "retweets", "events", "follows", "created_at", "topics", "cascade_depth",
+    "profile_snapshot")
+NEEDS_MEANING = {
+    POSTS: "a posts table",
+    RECEIVED: "engagement received: events, or post counts",
+    RETWEETS: "retweets received: events, or post counts",
+    EVENTS: "individual engagement events (who engaged)",
+    FOLLOWS: "a follower graph with follow times",
+    CREATED: "account creation times",
+    TOPICS: "post topics",
+    DEPTH: "cascade depth on events",
+    SNAPSHOT: "profile counters (a snapshot)",
+}
+
+RECENCY_HALF_LIFE_DAYS = 14
+PAGERANK_DAMPING = 0.85
+
+
+@dataclass(frozen=True)
+class Feature:
+    name: str  # template
+    family: str
+    unit: str
+    definition: str
+    needs: tuple[str, ...]
+    leaks: bool = False  # uses data observed after the cutoff: never in the honest set
+    zero_when_absent: bool = False  # a count: no activity means 0, not unknown
+
+    @property
+    def windowed(self) -> bool:
+        return "{w}" in self.name
+
+    @property
+    def per_kind(self) -> bool:
+        return "{kinds}" in self.name
+
+    def columns(self, windows, kinds) -> list[str]:
+        """Concrete column names for these windows and engagement kinds."""
+        names = [self.name]
+        if self.per_kind:
+            names = [n.replace("{kinds}", PLURAL[k]) for n in names for k in kinds]
+        if self.windowed:
+            names = [n.replace("{w}", str(w)) for n in names for w in windows]
+        return names
+
+
+F = Feature
+FEATURES: tuple[Feature, ...] = (
+    # activity
+    F("posts_{w}d", "activity", "posts", "Posts published in the w days before the cutoff.",
+      (POSTS,), zero_when_absent=True),
+    F("active_days_{w}d", "activity", "days", "Days with at least one post in the window.",
+      (POSTS,), zero_when_absent=True),
+    F("posting_burstiness_{w}d", "activity", "ratio",
+      "Coefficient of variation of daily post counts over the window's w days (0 = as regular "
+      "as possible; null without posts).", (POSTS,)),
+    F("days_since_last_post", "activity", "days",
+      "Days from the last post before the cutoff to the cutoff (null if none yet).", (POSTS,)),
+    F("account_age_days", "activity", "days", "Days from account creation to the cutoff.",
+      (CREATED,)),
+    # reach
+    F("followers", "reach", "accounts", "Followers at the cutoff (follows made before it).",
+      (FOLLOWS,), zero_when_absent=True),
+    F("following", "reach", "accounts", "Accounts followed at the cutoff.", (FOLLOWS,),
+      zero_when_absent=True),
+    F("followers_growth_{w}d", "reach", "ratio",
+      "Relative growth of followers over the window: (now - then) / max(then, 1).", (FOLLOWS,)),
+    F("unique_engagers_{w}d", "reach", "accounts",
+      "Distinct accounts that engaged with the account in the window (true reach; self "
+      "excluded).", (EVENTS,), zero_when_absent=True),
+    F("engaged_follower_share_{w}d", "reach", "share",
+      "Share of followers at the cutoff who engaged in the window.", (EVENTS, FOLLOWS)),
+    # amplification
+    F("{kinds}_per_post_{w}d", "amplification", "events/post",
+      "Engagement of this kind received in the window per post published in it. From events "
+      "before the cutoff; where a source only has counts per post, from the counts of posts "
+      "published at least `settle_days` before the cutoff (counts observed later, taken as "
+      "settled).", (POSTS, RECEIVED)),
+    F("{kinds}_per_post_decay14d", "amplification", "events/post",
+      "Like {kinds}_per_post but over all history before the cutoff, days weighted by "
+      "0.5^(age / 14 days): recent behaviour counts most.", (POSTS, RECEIVED)),
+    F("{kinds}_{w}d", "amplification", "events",
+      "Engagement of this kind received in the window (for sources with events but no posts).",
+      (RECEIVED,), zero_when_absent=True),
+    F("retweeted_post_share_{w}d", "amplification", "share",
+      "Share of the window's posts retweeted at least once before the cutoff.",
+      (POSTS, RETWEETS)),
+    F("second_hand_retweet_share_{w}d", "amplification", "share",
+      "Share of the window's retweets made by accounts that saw the post through another "
+      "retweet (cascade depth 2 or more): how far posts travel.", (DEPTH,)),
+    # network
+    F("pagerank", "network", "x mean",
+      "PageRank of the account on the engagement graph (engager -> engaged, weighted by events) "
+      "of the longest window before the cutoff, divided by the mean over the graph's accounts.",
+      (EVENTS,)),
+    F("engager_pagerank_{w}d", "network", "x mean",
+      "Event-weighted mean PageRank of the accounts that engaged in the window: are the engagers "
+      "themselves influential?", (EVENTS,)),
+    # audience quality
+    F("engager_selectivity_{w}d", "audience", "share",
+      "Event-weighted mean of 1 / (accounts each engager engaged with in the window): an engager "
+      "who engages with everyone counts little.", (EVENTS,)),
+    F("engager_concentration_{w}d", "audience", "HHI",
+      "Herfindahl index of engagement over engagers in the window (1 = one engager does all).",
+      (EVENTS,)),
+    F("reciprocity_{w}d", "audience", "share",
+      "Share of the window's engagers that the account engaged with in the same window "
+      "(engagement rings are reciprocal).", (EVENTS,)),
+    F("follower_following_ratio", "audience", "ratio",
+      "Followers / (following + 1) at the cutoff.", (FOLLOWS,)),
+    F("silent_follower_share", "audience", "share",
+      "Share of followers at the cutoff who never engaged with the account before it (bought "
+      "followers stay silent).", (EVENTS, FOLLOWS)),
+    # content
+    F("link_share_{w}d", "content", "share", "Share of the window's posts with a link.",
+      (POSTS,)),
+    F("media_share_{w}d", "content", "share", "Share of the window's posts with media.",
+      (POSTS,)),
+    F("reply_share_{w}d", "content", "share", "Share of the window's posts that are replies.",
+      (POSTS,)),
+    F("repost_share_{w}d", "content", "share",
+      "Share of the window's posts that re-share someone else's post.", (POSTS,)),
+    F("mean_post_length_{w}d", "content", "characters",
+      "Mean length of the window's posts.", (POSTS,)),
+    F("topic_entropy_{w}d", "content", "bits",
+      "Entropy of the topic mix of the window's posts (0 = one topic).", (POSTS, TOPICS)),
+    # snapshot counters: observed once, usually after the cutoff
+    F("snapshot_followers", "reach", "accounts",
+      "Profile follower counter as observed at `observed_at`: leaks when observed after the "
+      "cutoff (as on Congress data).", (SNAPSHOT,), leaks=True),
+    F("snapshot_following", "reach", "accounts", "Profile following counter, as observed.",
+      (SNAPSHOT,), leaks=True),
+    F("snapshot_listed", "reach", "lists", "Public lists holding the account, as observed.",
+      (SNAPSHOT,), leaks=True),
+    F("snapshot_posts", "activity", "posts", "Profile posts counter, as observed.",
+      (SNAPSHOT,), leaks=True),
+)
+
+LABELS: tuple[Feature, ...] = (
+    F("label_posts_{h}d", "label", "posts",
+      "Posts published in the h days from the cutoff that can carry engagement (for count-only "
+      "sources: those with counts): the exposure of the per-post labels.",
+      (POSTS,)),
+    F("label_{kinds}_{h}d", "label", "events",
+      "Engagement of this kind on the horizon's posts, made before the horizon ends (where only "
+      "counts exist, the counts as observed). For sources with events but no posts: all "
+      "engagement of this kind received in the horizon.", (RECEIVED,)),
+    F("label_{kinds}_per_post_{h}d", "label", "events/post",
+      "label_{kinds} / label_posts (null without posts in the horizon).", (POSTS, RECEIVED)),
+)
+
+FEATURES_BY_NAME = {f.name: f for f in FEATURES + LABELS}
+
+
+def catalogue_frame(windows=(7, 28, 90), kinds=ENGAGEMENT_KINDS, horizon=14) -> pd.DataFrame:
+    """One row per feature template: name, family, unit, needs, leaks, definition."""
+    rows = []
+    for f in FEATURES + LABELS:
+        example = f.columns(windows, kinds[:1])[0].replace("{h}", str(horizon))
+        rows.append({"name": f.name, "family": f.family, "unit": f.unit,
+                     "needs": ", ".join(f.needs), "leaks": f.leaks,
+                     "zero_when_absent": f.zero_when_absent,
+                     "example": example, "definition": f.definition})
+    return pd.DataFrame(rows)
+
+
+def markdown(windows=(7, 28, 90), horizon=14) -> str:
+    """docs/features.md, generated from the catalogue."""
+    lines = [
+        "# Feature catalogue",
+        "",
+        "Generated by `clout features catalogue --write docs/features.md` from",
+        "`src/clout/features/catalogue.py`; do not edit by hand.",
+        "",
+        "Every feature of an account at cutoff T uses only what happened before T; labels use",
+        "[T, T+h). `{w}` is a window in days (default " + ", ".join(map(str, windows)) + "),",
+        "`{kinds}` an engagement kind the source has (clicks, retweets, replies, likes, mentions,",
+        f"quotes), `{{h}}` the label horizon (default {horizon}). A source lacking what a feature",
+        "needs simply lacks the feature. Features marked *leaks* use data observed after the",
+        "cutoff and are left out of the honest feature set unless asked for. Counts marked *0*",
+        "are 0 for an account with no such activity; other features are then null (unknown).",
+        "",
+        "What a feature can need: " + "; ".join(f"`{k}` = {v}" for k, v in NEEDS_MEANING.items())
+        + ".",
+        "",
+    ]
+    frame = catalogue_frame(windows=windows, horizon=horizon)
+    for family, group in frame.groupby("family", sort=False):
+        lines += [f"## {family}", "", "| name | unit | needs | definition |", "|---|---|---|---|"]
+        for row in group.itertuples():
+            leak = (" **(leaks)**" if row.leaks else "") + (" *0*" if row.zero_when_absent else "")
+            lines.append(f"| `{row.name}`{leak} | {row.unit} | {row.needs} | {row.definition} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def write_markdown(path: str | Path, **kwargs) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(markdown(**kwargs))
+    return path

@@ -1,0 +1,32 @@
+"""PageRank on a weighted engagement graph, with SciPy sparse matrices."""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+
+def pagerank(source: np.ndarray, target: np.ndarray, weight: np.ndarray, n_nodes: int,
+             damping: float = 0.85, tol: float = 1e-10, max_iter: int = 200) -> np.ndarray:
+    """PageRank of nodes 0..n_nodes-1 on edges source -> target (node indices) with weights.
+
+    Rank flows from an engager to the accounts it engages with. Nodes without out-edges spread
+    their rank evenly (the usual dangling-node fix). Returned scaled so the mean is 1: an
+    account at 3.0 holds three times the average rank, whatever the graph's size.
+    """
+    if n_nodes == 0:
+        return np.zeros(0)
+    out_weight = np.bincount(source, weights=weight, minlength=n_nodes)
+    # transposed transition matrix: entry (j, i) is the share of i's outgoing weight sent to j
+    transition_t = sp.csr_matrix((weight / out_weight[source], (target, source)),
+                                 shape=(n_nodes, n_nodes))
+    dangling = out_weight == 0
+    rank = np.full(n_nodes, 1.0 / n_nodes)
+    for _ in range(max_iter):
+        new = damping * (transition_t @ rank + rank[dangling].sum() / n_nodes) \
+            + (1 - damping) / n_nodes
+        done = np.abs(new - rank).sum() < tol
+        rank = new
+        if done:
+            break
+    return rank * n_nodes

@@ -1,0 +1,118 @@
+"""The contract's tables as Polars frames, in the form the feature code reads.
+
+- Time is whole UTC days since 1970-01-01 (`day`): cutoffs fall on midnights, so "before the
+  cutoff" is exactly `day < cutoff_day`.
+- Account ids become dense indices 0..n-1 in every id column (`account_id`, `actor_id`,
+  `follower_id`, `followee_id`), so that an (account, other account) pair packs into one 64-bit
+  key and group-bys stay cheap; `Tables.ids` maps an index back to the original id.
+- A directory is scanned with Polars column by column: a large dataset never passes through
+  pandas.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from clout.data.dataset import Dataset, table_path
+from clout.data.schema import ENGAGEMENT_KINDS, OBSERVED_COUNTERS
+
+COUNT_KINDS = {"clicks": "click", "retweets": "retweet", "replies": "reply", "likes": "like"}
+SNAPSHOT_COLUMNS = OBSERVED_COUNTERS["accounts"][0][:4]  # followers, following, listed, posts
+KIND = pl.Enum(ENGAGEMENT_KINDS)  # compared as small integers, not strings
+INDEX = pl.Int32
+
+
+def _day(column: str) -> pl.Expr:
+    return pl.col(column).dt.epoch("d").cast(pl.Int32)
+
+
+@dataclass
+class Tables:
+    """What the feature builder reads. Optional tables are None when the source lacks them."""
+
+    ids: pl.Series  # original account id of each dense index
+    accounts: pl.DataFrame  # account_id (index), created_day, snapshot counters, observed_day
+    posts: pl.DataFrame | None  # post_id, account_id, day, content flags, counts
+    events: pl.DataFrame | None  # actor_id, account_id, post_id, kind, day, cascade_depth
+    follows: pl.DataFrame | None  # follower_id, followee_id, day (known times only)
+    follows_without_time: int  # left out of the follower graph: when they happened is unknown
+    event_kinds: tuple[str, ...]  # kinds present as events
+    count_kinds: tuple[str, ...]  # kinds known only as counts on posts
+
+    @property
+    def kinds(self) -> list[str]:
+        return sorted(set(self.event_kinds) | set(self.count_kinds))
+
+    @property
+    def last_day(self) -> int:
+        """The last day with any post or event: labels past it would be incomplete."""
+        days = [t["day"].max() for t in (self.posts, self.events) if t is not None and len(t)]
+        if not days:
+            raise ValueError("the dataset has no posts and no engagement events: nothing to "
+                             "build features from")
+        return int(max(days))
+
+
+def _prepare(accounts: pl.LazyFrame, posts: pl.LazyFrame | None,
+             events: pl.LazyFrame | None, follows: pl.LazyFrame | None) -> Tables:
+    accounts = accounts.select(
+        "account_id", _day("created_at").alias("created_day"), *SNAPSHOT_COLUMNS,
+        _day("observed_at").alias("observed_day")).collect().sort("account_id")
+    ids = accounts["account_id"]
+
+    def dense(column: str) -> pl.Expr:
+        # every id must be a known account: the contract's validation guarantees it
+        return pl.col(column).replace_strict(ids, pl.int_range(len(ids), dtype=INDEX, eager=True),
+                                             return_dtype=INDEX)
+
+    accounts = accounts.with_columns(account_id=pl.int_range(len(ids), dtype=INDEX))
+    if posts is not None:
+        posts = posts.select(
+            "post_id", dense("account_id"), _day("created_at").alias("day"),
+            *(pl.col(c).fill_null(False) for c in ("has_link", "has_media", "is_reply",
+                                                   "is_repost")),
+            "length_chars", pl.col("topic").cast(pl.String), *COUNT_KINDS).collect()
+    event_kinds: tuple[str, ...] = ()
+    if events is not None:
+        events = events.select(
+            dense("actor_id"), dense("account_id"), "post_id",
+            pl.col("kind").cast(pl.String).cast(KIND), _day("created_at").alias("day"),
+            "cascade_depth").collect()
+        event_kinds = tuple(k for k in ENGAGEMENT_KINDS if (events["kind"] == k).any())
+    count_kinds = () if posts is None else tuple(
+        kind for column, kind in COUNT_KINDS.items()
+        if posts[column].null_count() < len(posts) and kind not in event_kinds)
+    untimed = 0
+    if follows is not None:
+        follows = follows.select(dense("follower_id"), dense("followee_id"),
+                                 _day("created_at").alias("day")).collect()
+        untimed = follows["day"].null_count()
+        follows = follows.drop_nulls("day") if untimed < len(follows) else None
+    return Tables(ids, accounts, posts, events, follows, untimed, event_kinds, count_kinds)
+
+
+def tables_from_dataset(dataset: Dataset) -> Tables:
+    """From an in-memory (validated) dataset."""
+    def lazy(frame):
+        return None if frame is None else pl.from_pandas(frame).lazy()
+
+    return _prepare(lazy(dataset.accounts), lazy(dataset.posts), lazy(dataset.engagements),
+                    lazy(dataset.follows))
+
+
+def tables_from_directory(directory: str | Path) -> Tables:
+    """From a dataset directory, scanning Parquet with Polars (no pandas detour)."""
+    directory = Path(directory)
+
+    def scan(name):
+        path = table_path(directory, name)
+        return None if path is None else pl.scan_parquet(path if path.is_file() else
+                                                         path / "*.parquet")
+
+    accounts = scan("accounts")
+    if accounts is None:
+        raise FileNotFoundError(f"{directory} has no accounts table (accounts.parquet)")
+    return _prepare(accounts, scan("posts"), scan("engagements"), scan("follows"))
