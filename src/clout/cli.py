@@ -23,7 +23,10 @@ app = typer.Typer(help="clout: an open, calibrated, explainable 1-100 influence 
                   no_args_is_help=True, pretty_exceptions_enable=False)
 data_app = typer.Typer(help="The data contract: schema, validation, loaders, summaries.",
                        no_args_is_help=True)
+features_app = typer.Typer(help="Point-in-time features and labels per (account, cutoff).",
+                           no_args_is_help=True)
 app.add_typer(data_app, name="data")
+app.add_typer(features_app, name="features")
 console = Console()
 
 PresetName = Enum("PresetName", {name: name for name in PRESETS}, type=str)
@@ -199,6 +202,70 @@ def data_plausibility(
     print_frame(table, title="simulated vs Congress")
     if not table["ok"].all():
         fail(f"{(~table['ok']).sum()} statistics outside tolerance")
+
+
+def _windows(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(w) for w in text.split(","))
+    except ValueError:
+        raise typer.BadParameter(f"expected day counts separated by commas, got {text!r}")
+
+
+@features_app.command("build")
+def features_build(
+    path: Annotated[Path, typer.Argument(help="Dataset directory in the data contract.")],
+    out: Annotated[Path, typer.Option(help="Parquet file to write.")] =
+        Path("data/processed/features.parquet"),
+    weeks: Annotated[int, typer.Option(
+        help="Number of weekly cutoffs (Mondays), the latest whose horizon fits the data.")] = 12,
+    cutoff: Annotated[list[str] | None, typer.Option(
+        help="Explicit cutoff dates (UTC midnights); repeat the option. Overrides --weeks.")] =
+        None,
+    windows: Annotated[str, typer.Option(help="Window lengths in days.")] = "7,28,90",
+    horizon: Annotated[int, typer.Option(help="Label horizon in days.")] = 14,
+    settle_days: Annotated[int, typer.Option(
+        help="Count-only sources: use a post's counts once it is this many days old.")] = 3,
+    include_leaking: Annotated[bool, typer.Option(
+        help="Add features observed after the cutoff (never for honest benchmarks).")] = False,
+) -> None:
+    """Build the feature table: one row per (account, cutoff), features then labels."""
+    from clout.features.build import FeatureConfig, build_features, load_tables, weekly_cutoffs
+    from clout.features.build import write_features
+
+    config = FeatureConfig(windows=_windows(windows), horizon_days=horizon,
+                           settle_days=settle_days, include_leaking=include_leaking)
+    try:
+        with console.status(f"reading {path}"):
+            tables = load_tables(path)
+        cutoffs = ([pd.Timestamp(c, tz="UTC") for c in cutoff] if cutoff
+                   else weekly_cutoffs(tables, weeks, horizon))
+        with Progress(TextColumn("features"), BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), console=console) as progress:
+            task = progress.add_task("cutoffs", total=len(cutoffs))
+            frame = build_features(tables, cutoffs, config, progress=lambda done, total:
+                                   progress.update(task, completed=done))
+    except (FileNotFoundError, ValueError) as err:
+        fail(str(err), 2)
+    write_features(frame, out)
+    if tables.follows_without_time:
+        console.print(f"[yellow]{tables.follows_without_time:,} follows without a time were "
+                      "left out of the follower graph[/]")
+    console.print(f"wrote {out}: {len(frame):,} rows ({frame['cutoff'].nunique()} cutoffs, "
+                  f"{frame['cutoff'].min():%Y-%m-%d} to {frame['cutoff'].max():%Y-%m-%d}), "
+                  f"{frame.shape[1] - 2} columns")
+
+
+@features_app.command("catalogue")
+def features_catalogue(
+    write: Annotated[Path | None, typer.Option(
+        help="Also write the catalogue as Markdown here (e.g. docs/features.md).")] = None,
+) -> None:
+    """Print every feature with its family, unit, needs and definition."""
+    from clout.features.catalogue import catalogue_frame, write_markdown
+
+    print_frame(catalogue_frame().drop(columns="example"), title="feature catalogue")
+    if write is not None:
+        console.print(f"wrote {write_markdown(write)}")
 
 
 if __name__ == "__main__":

@@ -510,13 +510,14 @@ def labels_at(p: Partials, tables: Tables, cutoff: int, config: FeatureConfig) -
         exposed = "counted_posts" if tables.count_kinds else "posts"
         posts = (_in_window(p.post_days, cutoff, end).group_by("account_id")
                  .agg(pl.col(exposed).sum().alias(f"label_posts_{h}d")))
-        engaged = (_in_window(p.label_events, cutoff, end, "post_day")
-                   .filter(pl.col("day") < end)  # made before the horizon ends
-                   .group_by("account_id")
-                   .agg(pl.col("n").filter(pl.col("kind") == k).sum().alias(f"n_{k}")
-                        for k in kinds))
-        out = rows.join(posts, on="account_id", how="left").join(engaged, on="account_id",
-                                                                 how="left")
+        out = rows.join(posts, on="account_id", how="left")
+        if kinds:
+            engaged = (_in_window(p.label_events, cutoff, end, "post_day")
+                       .filter(pl.col("day") < end)  # made before the horizon ends
+                       .group_by("account_id")
+                       .agg(pl.col("n").filter(pl.col("kind") == k).sum().alias(f"n_{k}")
+                            for k in kinds))
+            out = out.join(engaged, on="account_id", how="left")
         exposure = pl.col(f"label_posts_{h}d").fill_null(0)
         out = out.with_columns(exposure.alias(f"label_posts_{h}d"), *(
             pl.col(f"n_{k}").fill_null(0).alias(f"label_{PLURAL[k]}_{h}d") for k in kinds))

@@ -1,0 +1,142 @@
+"""Point-in-time features: hand-computed values, the pandas reference, the catalogue, sources."""
+
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from clout.data.schema import conform
+from clout.data.validation import validate
+from clout.features.build import (
+    FeatureConfig, build_features, feature_columns, label_columns, load_tables, weekly_cutoffs,
+)
+from clout.features.catalogue import FEATURES, LABELS, catalogue_frame, markdown
+from clout.features.reference import REFERENCE_FEATURES, reference_features
+from conftest import ROOT, utc
+
+CONFIG = FeatureConfig(windows=(1, 7), horizon_days=1)
+
+
+def row(frame, account, cutoff):
+    return frame[(frame["account_id"] == account) & (frame["cutoff"] == utc(cutoff))].iloc[0]
+
+
+def test_hand_computed_values_on_three_rows(three_rows):
+    # cutoff 2024-01-03: posts 10, 11 (account 1) are before it, post 12 (account 3) is not
+    features = build_features(three_rows, [utc("2024-01-03")], CONFIG)
+    one = row(features, 1, "2024-01-03")
+    assert one["posts_7d"] == 2 and one["posts_1d"] == 1  # 11 is on 2 Jan, 10 on 1 Jan
+    assert one["active_days_7d"] == 2 and one["days_since_last_post"] == 1
+    assert one["followers"] == 2 and one["following"] == 0
+    assert one["unique_engagers_7d"] == 2  # accounts 2 (click) and 3 (retweet)
+    assert one["retweets_per_post_7d"] == 0.5 and one["clicks_per_post_7d"] == 0.5
+    assert one["retweets_per_post_1d"] == 0  # no engagement on 2 Jan, one post that day
+    assert one["engaged_follower_share_7d"] == 1.0 and one["silent_follower_share"] == 0.0
+    assert one["engager_concentration_7d"] == 0.5  # two engagers, one event each
+    assert one["link_share_7d"] == 0.5
+    assert one["account_age_days"] == 367  # created 2023-01-01
+    # labels over [3 Jan, 4 Jan): account 3 posts post 12 and gets a like on it
+    three = row(features, 3, "2024-01-03")
+    assert three["label_posts_1d"] == 1 and three["label_likes_1d"] == 1
+    assert three["label_likes_per_post_1d"] == 1.0
+    assert pd.isna(three["retweets_per_post_7d"])  # no posts in the window: unknown, not 0
+    assert pd.isna(row(features, 1, "2024-01-03")["label_retweets_per_post_1d"])
+
+
+def test_population_is_accounts_existing_before_the_cutoff(three_rows):
+    newcomer = conform(pd.DataFrame({"account_id": [4], "network": "test",
+                                     "created_at": [utc("2024-01-02 12:00")]}), "accounts")
+    dataset = replace(three_rows, accounts=pd.concat([three_rows.accounts, newcomer],
+                                                     ignore_index=True))
+    validate(dataset)
+    features = build_features(dataset, [utc("2024-01-02"), utc("2024-01-03")], CONFIG)
+    assert set(features.loc[features["cutoff"] == utc("2024-01-02"), "account_id"]) == {1, 2, 3}
+    assert set(features.loc[features["cutoff"] == utc("2024-01-03"), "account_id"]) == {
+        1, 2, 3, 4}
+
+
+def test_cutoffs_must_be_midnights_and_labels_complete(three_rows):
+    with pytest.raises(ValueError, match="not a UTC midnight"):
+        build_features(three_rows, [utc("2024-01-03 12:00")], CONFIG)
+    with pytest.raises(ValueError, match="labels would be incomplete"):
+        build_features(three_rows, [utc("2024-01-03")], FeatureConfig(horizon_days=14))
+    # without labels any cutoff goes
+    features = build_features(three_rows, [utc("2024-01-03")], FeatureConfig(horizon_days=14),
+                              labels=False)
+    assert not any(c.startswith("label_") for c in features.columns)
+
+
+def test_fast_path_matches_the_pandas_reference(tiny_world):
+    dataset, _ = tiny_world
+    tables = load_tables(dataset)
+    cutoffs = weekly_cutoffs(tables, 3, 14)
+    config = FeatureConfig(windows=(7, 28), horizon_days=14)
+    fast = build_features(tables, cutoffs, config).set_index(["cutoff", "account_id"])
+    for cutoff in cutoffs:
+        expected = reference_features(dataset, cutoff, config.windows, config.horizon_days)
+        got = fast.loc[cutoff].loc[expected.index, expected.columns]
+        pd.testing.assert_frame_equal(got.astype(float), expected.astype(float), atol=1e-9,
+                                      check_names=False)
+    assert {n.replace("{w}", "7").replace("{h}", "14") for n in REFERENCE_FEATURES} <= set(
+        fast.columns)
+
+
+def test_same_input_same_features(tiny_world):
+    tables = load_tables(tiny_world[0])
+    cutoffs = weekly_cutoffs(tables, 2, 14)
+    pd.testing.assert_frame_equal(build_features(tables, cutoffs), build_features(tables, cutoffs))
+
+
+def test_built_columns_are_exactly_the_catalogued_ones(tiny_world):
+    tables = load_tables(tiny_world[0])
+    config = FeatureConfig()
+    features = build_features(tables, weekly_cutoffs(tables, 1, 14), config)
+    expected = ["account_id", "cutoff", *feature_columns(tables, config),
+                *label_columns(tables, config)]
+    assert list(features.columns) == expected
+    templates = {f.name for f in FEATURES + LABELS}
+    assert len(templates) == len(FEATURES + LABELS)  # one definition per name
+    # the simulator has every table, so every honest template is built
+    honest = {f.name for f in FEATURES if not f.leaks}
+    built = set(features.columns)
+    for name in honest:
+        assert any(f.columns(config.windows, tables.kinds)[0] == c for f in FEATURES
+                   if f.name == name for c in built), name
+
+
+def test_catalogue_documents_every_feature_and_docs_are_current():
+    frame = catalogue_frame()
+    assert frame["definition"].str.len().min() > 20
+    assert set(frame["family"]) >= {"activity", "reach", "amplification", "network",
+                                    "audience", "content", "label"}
+    docs = (ROOT / "docs" / "features.md").read_text()
+    assert docs == markdown(), "docs/features.md is stale: run `clout features catalogue --write`"
+
+
+def test_a_source_without_events_or_graph_simply_lacks_those_features(three_rows):
+    only_posts = replace(three_rows, engagements=None, follows=None)
+    features = build_features(only_posts, [utc("2024-01-03")], CONFIG)
+    assert "posts_7d" in features and "unique_engagers_7d" not in features
+    assert "followers" not in features and "pagerank" not in features
+
+
+def test_follows_without_times_are_left_out_of_the_graph(three_rows):
+    untimed = three_rows.follows.assign(created_at=pd.Series([pd.NaT, pd.NaT],
+                                                             dtype="datetime64[us, UTC]"))
+    tables = load_tables(replace(three_rows, follows=untimed))
+    assert tables.follows is None and tables.follows_without_time == 2
+    assert "followers" not in feature_columns(tables, CONFIG)
+
+
+def test_count_only_sources_use_settled_counts(three_rows):
+    """Counts observed later count only for posts older than settle_days."""
+    posts = three_rows.posts.assign(retweets=pd.array([4, 2, 0], "Int64"),
+                                    counts_observed_at=utc("2024-02-01"))
+    dataset = replace(three_rows, posts=conform(posts, "posts"), engagements=None)
+    config = FeatureConfig(windows=(7,), horizon_days=1, settle_days=1)
+    features = build_features(dataset, [utc("2024-01-03")], config)
+    one = row(features, 1, "2024-01-03")
+    # post 10 (1 Jan) has settled by 3 Jan, post 11 (2 Jan) has not: 4 retweets / 1 post
+    assert one["retweets_per_post_7d"] == 4.0
+    assert one["retweeted_post_share_7d"] == 0.5  # post 10 known retweeted; post 11 not yet
