@@ -2,14 +2,18 @@
 
 from dataclasses import replace
 
-import numpy as np
 import pandas as pd
 import pytest
 
 from clout.data.schema import conform
 from clout.data.validation import validate
 from clout.features.build import (
-    FeatureConfig, build_features, feature_columns, label_columns, load_tables, weekly_cutoffs,
+    FeatureConfig,
+    build_features,
+    feature_columns,
+    label_columns,
+    load_tables,
+    weekly_cutoffs,
 )
 from clout.features.catalogue import FEATURES, LABELS, catalogue_frame, markdown
 from clout.features.reference import REFERENCE_FEATURES, reference_features

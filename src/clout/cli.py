@@ -208,7 +208,8 @@ def _windows(text: str) -> tuple[int, ...]:
     try:
         return tuple(int(w) for w in text.split(","))
     except ValueError:
-        raise typer.BadParameter(f"expected day counts separated by commas, got {text!r}")
+        raise typer.BadParameter(
+            f"expected day counts separated by commas, got {text!r}") from None
 
 
 @features_app.command("build")
@@ -229,8 +230,13 @@ def features_build(
         help="Add features observed after the cutoff (never for honest benchmarks).")] = False,
 ) -> None:
     """Build the feature table: one row per (account, cutoff), features then labels."""
-    from clout.features.build import FeatureConfig, build_features, load_tables, weekly_cutoffs
-    from clout.features.build import write_features
+    from clout.features.build import (
+        FeatureConfig,
+        build_features,
+        load_tables,
+        weekly_cutoffs,
+        write_features,
+    )
 
     config = FeatureConfig(windows=_windows(windows), horizon_days=horizon,
                            settle_days=settle_days, include_leaking=include_leaking)
