@@ -15,11 +15,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## run: the main job on the embedded default (simulate -> validate -> summarise)
+## run: the main job on the embedded default (simulate -> validate -> summarise -> features)
 run: install
 	$(BIN)/clout simulate --preset default --seed 7 --out $(SIM)
 	$(BIN)/clout data validate $(SIM)
 	$(BIN)/clout data summary $(SIM)
+	$(BIN)/clout features build $(SIM) --out data/processed/features.parquet
 
 ## test: the whole test suite (real-data tests skip when ../shared/data is absent)
 test: install
@@ -33,6 +34,7 @@ lint: install
 bench: install
 	$(BIN)/python benchmarks/simulate.py
 	$(BIN)/python benchmarks/plausibility.py
+	$(BIN)/python benchmarks/features.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

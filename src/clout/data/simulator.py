@@ -80,7 +80,7 @@ class SimulationConfig(BaseModel):
     media_boost: float = Field(1.5, gt=0)
     base_rates: dict[str, float] = Field(
         default_factory=lambda: {"click": 0.05, "retweet": 0.012, "reply": 0.0025, "like": 0.03})
-    cascade_decay: float = Field(0.5, ge=0, le=1)
+    cascade_decay: float = Field(0.35, ge=0, le=1, description="hop n+1 engages this x hop n")
     max_depth: int = Field(3, ge=1)
     # manipulation
     buyer_share: float = Field(0.02, ge=0, le=1)
@@ -106,7 +106,7 @@ PRESETS: dict[str, dict] = {
     "tiny": {"n_accounts": 300, "days": 70, "ring_count": 3, "bought_followers": (100, 300)},
     "small": {"n_accounts": 1_500, "days": 126, "ring_count": 5},
     "default": {},
-    "large": {"n_accounts": 24_000, "days": 182, "ring_count": 50,
+    "large": {"n_accounts": 21_000, "days": 182, "ring_count": 50,
               "bought_followers": (1_000, 8_000)},
 }
 

@@ -124,11 +124,11 @@ class Partials:
     first_seen: pl.DataFrame  # account_id, first_day (created, or first activity)
     post_days: pl.DataFrame | None
     topic_days: pl.DataFrame | None
-    received_days: pl.DataFrame | None  # account_id, day, <kinds>, rate_<kinds>_posts, ...
+    received_days: pl.DataFrame | None  # account_id, day, <kinds>, event/settled_posts, depth
     pair_days: pl.DataFrame | None  # pair (engaged x n + engager), day, n; sorted
     first_pairs: pl.DataFrame | None  # pair, first_day
     first_retweets: pl.DataFrame | None  # account_id, post_day, first_retweet_day
-    label_events: pl.DataFrame | None  # account_id, post_day, kind, last_day_counted, n
+    label_events: pl.DataFrame | None  # account_id, post_day, kind, day (of the event), n
     follow_days: pl.DataFrame | None  # follower_id, followee_id, day
 
 
@@ -336,16 +336,14 @@ def features_at(p: Partials, tables: Tables, cutoff: int, config: FeatureConfig)
 
 
 def _activity_and_content(p: Partials, cutoff, windows, topics: bool) -> pl.DataFrame:
-    sums = _window_sums(p.post_days.with_columns(squared=pl.col("posts") ** 2), cutoff, windows,
-                        ["posts", "squared", "link_posts", "media_posts", "reply_posts",
-                         "repost_posts", "length_sum", "length_known"])
-    days = _in_window(p.post_days, cutoff - max(windows), cutoff).group_by("account_id").agg(
-        pl.col("day").filter(pl.col("day") >= cutoff - w).n_unique().alias(f"active_days@{w}")
-        for w in windows)
+    # a post_days row is one active day of one account
+    daily = p.post_days.with_columns(squared=pl.col("posts") ** 2, active_days=pl.lit(1))
+    sums = _window_sums(daily, cutoff, windows,
+                        ["posts", "squared", "active_days", "link_posts", "media_posts",
+                         "reply_posts", "repost_posts", "length_sum", "length_known"])
     last = (p.post_days.filter(pl.col("day") < cutoff).group_by("account_id")
             .agg((cutoff - pl.col("day").max()).alias("days_since_last_post")))
-    out = sums.join(days, on="account_id", how="full", coalesce=True).join(
-        last, on="account_id", how="full", coalesce=True)
+    out = sums.join(last, on="account_id", how="full", coalesce=True)
     exprs = []
     for w in windows:
         posts = pl.col(f"posts@{w}").fill_null(0)
