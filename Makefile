@@ -32,9 +32,11 @@ lint: install
 
 ## bench: speed and plausibility measurements that print tables (minutes, not seconds)
 bench: install
+	$(BIN)/python -m pip install --quiet -e ".[dev,bench]"
 	$(BIN)/python benchmarks/simulate.py
 	$(BIN)/python benchmarks/plausibility.py
 	$(BIN)/python benchmarks/features.py
+	$(BIN)/python benchmarks/engines.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

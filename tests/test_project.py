@@ -18,7 +18,7 @@ def _normalise(spec: str) -> str:
 
 def test_environment_yml_lists_the_same_dependencies_as_pyproject():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    wanted = project["dependencies"] + project["optional-dependencies"]["dev"]
+    wanted = project["dependencies"] + sum(project["optional-dependencies"].values(), [])
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     conda = [d for d in env["dependencies"]
              if isinstance(d, str) and not d.startswith(("python", "pip"))]
