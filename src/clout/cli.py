@@ -14,10 +14,19 @@ from rich.table import Table
 
 from clout.data.dataset import read_dataset, read_ground_truth, write_dataset
 from clout.data.loaders import LOADERS
+from clout.data.plausibility import compare
 from clout.data.schema import TABLES, schema_frame
 from clout.data.simulator import PRESETS, preset, write_simulation
 from clout.data.summary import engagement_summary, table_summary
 from clout.data.validation import DataValidationError, validate, write_quarantine
+from clout.features.build import (
+    FeatureConfig,
+    build_features,
+    load_tables,
+    weekly_cutoffs,
+    write_features,
+)
+from clout.features.catalogue import catalogue_frame, write_markdown
 
 app = typer.Typer(help="clout: an open, calibrated, explainable 1-100 influence score.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -190,8 +199,6 @@ def data_plausibility(
         Path("../shared/data/congress"),
 ) -> None:
     """Compare a simulated dataset's followers and retweets per post with the Congress data."""
-    from clout.data.plausibility import compare
-
     try:
         sim, truth = read_dataset(path), read_ground_truth(path)
         real = LOADERS["congress"](congress)
@@ -230,14 +237,6 @@ def features_build(
         help="Add features observed after the cutoff (never for honest benchmarks).")] = False,
 ) -> None:
     """Build the feature table: one row per (account, cutoff), features then labels."""
-    from clout.features.build import (
-        FeatureConfig,
-        build_features,
-        load_tables,
-        weekly_cutoffs,
-        write_features,
-    )
-
     config = FeatureConfig(windows=_windows(windows), horizon_days=horizon,
                            settle_days=settle_days, include_leaking=include_leaking)
     try:
@@ -267,8 +266,6 @@ def features_catalogue(
         help="Also write the catalogue as Markdown here (e.g. docs/features.md).")] = None,
 ) -> None:
     """Print every feature with its family, unit, needs and definition."""
-    from clout.features.catalogue import catalogue_frame, write_markdown
-
     print_frame(catalogue_frame().drop(columns="example"), title="feature catalogue")
     if write is not None:
         console.print(f"wrote {write_markdown(write)}")
