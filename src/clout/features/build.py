@@ -453,6 +453,7 @@ def _engager_features(p: Partials, rows: pl.DataFrame, cutoff, windows, n_accoun
     nodes = rows["account_id"].to_numpy()
     node_of = np.full(n_accounts, -1)
     node_of[nodes] = np.arange(len(nodes))
+    assert (node_of[engager] >= 0).all(), "an engager outside the population at the cutoff"
     rank = np.full(n_accounts, np.nan)
     rank[nodes] = pagerank(node_of[engager], node_of[engaged], counts[max(windows)], len(nodes),
                            PAGERANK_DAMPING)
