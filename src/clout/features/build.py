@@ -13,6 +13,7 @@ read [T, T + horizon). The column names and definitions come from `catalogue.py`
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -151,9 +152,17 @@ def partials(tables: Tables, config: FeatureConfig) -> Partials:
         "first_retweets": _first_retweets(tables, settle),
         "label_events": _label_events(tables),
     }
+    # Sorted, so that every later float sum adds its terms in the same order: the same data
+    # then gives bit-identical features, run after run (group-by output order is not fixed).
+    keys = {"pair_days": ["pair", "day"], "first_pairs": ["pair"],
+            "first_retweets": ["account_id", "post_day", "first_retweet_day"],
+            "label_events": ["account_id", "post_day", "kind", "day"],
+            "topic_days": ["account_id", "day", "topic"]}
     planned = [name for name, plan in plans.items() if plan is not None]
-    done = dict(zip(planned, pl.collect_all([plans[n] for n in planned]), strict=True))
-    if "pair_days" in done:  # sorted by construction; the flag makes group-bys on it fast
+    done = dict(zip(planned, pl.collect_all(
+        [plans[n].sort(keys.get(n, ["account_id", "day"][: 1 if n == "first_seen" else 2]))
+         for n in planned]), strict=True))
+    if "pair_days" in done:  # the flag makes group-bys on it fast
         done["pair_days"] = done["pair_days"].with_columns(pl.col("pair").set_sorted())
     return Partials(**{name: done.get(name) for name in plans}, follow_days=tables.follows)
 
@@ -368,6 +377,7 @@ def _activity_and_content(p: Partials, cutoff, windows, topics: bool) -> pl.Data
 
 def _topic_entropy(p: Partials, cutoff, windows) -> pl.DataFrame:
     per_topic = _window_sums(p.topic_days, cutoff, windows, ["n"], by=("account_id", "topic"))
+    per_topic = per_topic.sort("account_id", "topic")  # a fixed order for the float sums below
     out = per_topic.select("account_id").unique()
     for w in windows:
         share = pl.col(f"n@{w}") / pl.col(f"n@{w}").sum().over("account_id")
@@ -583,14 +593,22 @@ def build_features(source: Dataset | Tables | str | Path, cutoffs: Sequence,
             f"cutoff {from_day(days[-1]).date()} + {config.horizon_days}-day horizon runs past "
             f"the data's last day {from_day(tables.last_day).date()}: labels would be incomplete")
     p = partials(tables, config)
-    frames = []
-    for done, day in enumerate(days, start=1):
+
+    def at_cutoff(day: int) -> pl.DataFrame:
         frame = features_at(p, tables, day, config)
         if labels:
             frame = frame.join(labels_at(p, tables, day, config), on="account_id", how="left")
-        frames.append(frame.with_columns(cutoff=pl.lit(from_day(day)).dt.cast_time_unit("us")))
-        if progress:
-            progress(done, len(days))
+        return frame.with_columns(cutoff=pl.lit(from_day(day)).dt.cast_time_unit("us"))
+
+    # Two cutoffs at a time: their NumPy and Polars steps overlap on two cores. Each cutoff's
+    # result does not depend on the other's, and float sums run in a fixed order (see
+    # `partials`), so the table is the same as one built cutoff by cutoff.
+    frames = []
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for done, frame in enumerate(pool.map(at_cutoff, days), start=1):
+            frames.append(frame)
+            if progress:
+                progress(done, len(days))
     table = pl.concat(frames)
     table = table.with_columns(account_id=tables.ids.gather(table["account_id"]))  # original ids
     return table.select("account_id", "cutoff", pl.exclude("account_id", "cutoff")).to_pandas()
