@@ -42,9 +42,6 @@ class Table:
     def column_names(self) -> list[str]:
         return [c.name for c in self.columns]
 
-    def column(self, name: str) -> Column:
-        return next(c for c in self.columns if c.name == name)
-
 
 def _count(name: str, meaning: str) -> Column:
     return Column(name, "int", "count", True, meaning, nonnegative=True)

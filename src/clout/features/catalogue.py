@@ -174,8 +174,6 @@ LABELS: tuple[Feature, ...] = (
       "label_{kinds} / label_posts (null without posts in the horizon).", (POSTS, RECEIVED)),
 )
 
-FEATURES_BY_NAME = {f.name: f for f in FEATURES + LABELS}
-
 
 def catalogue_frame(windows=(7, 28, 90), kinds=ENGAGEMENT_KINDS, horizon=14) -> pd.DataFrame:
     """One row per feature template: name, family, unit, needs, leaks, definition."""
