@@ -35,7 +35,6 @@ from clout.features.catalogue import (
     POSTS,
     RECEIVED,
     RECENCY_HALF_LIFE_DAYS,
-    RETWEETS,
     SNAPSHOT,
     TOPICS,
     Feature,
@@ -74,35 +73,10 @@ class FeatureConfig(BaseModel):
 
 
 # ---------------------------------------------------------------------------------------------
-# what a source offers
-
-def offers(tables: Tables) -> set[str]:
-    """The catalogue's `needs` this source satisfies."""
-    have = set()
-    if tables.posts is not None and len(tables.posts):
-        have.add(POSTS)
-        if tables.posts["topic"].null_count() < len(tables.posts):
-            have.add(TOPICS)
-    if tables.kinds:
-        have.add(RECEIVED)
-    if "retweet" in tables.kinds:
-        have.add(RETWEETS)
-    if tables.events is not None and len(tables.events):
-        have.add(EVENTS)
-        if tables.events["cascade_depth"].null_count() < len(tables.events):
-            have.add(DEPTH)
-    if tables.follows is not None:
-        have.add(FOLLOWS)
-    if tables.accounts["created_day"].null_count() < len(tables.accounts):
-        have.add(CREATED)
-    if any(tables.accounts[c].null_count() < len(tables.accounts) for c in SNAPSHOT_COLUMNS):
-        have.add(SNAPSHOT)
-    return have
-
+# which catalogue features a source gets
 
 def _applicable(specs: Sequence[Feature], tables: Tables, include_leaking: bool):
-    have = offers(tables)
-    return [f for f in specs if set(f.needs) <= have and (include_leaking or not f.leaks)]
+    return [f for f in specs if set(f.needs) <= tables.offers and (include_leaking or not f.leaks)]
 
 
 def feature_columns(tables: Tables, config: FeatureConfig) -> list[str]:
@@ -311,19 +285,19 @@ def population(p: Partials, cutoff: int) -> pl.DataFrame:
 
 def features_at(p: Partials, tables: Tables, cutoff: int, config: FeatureConfig) -> pl.DataFrame:
     """Every applicable catalogue feature for the accounts that exist at `cutoff` (a day)."""
-    windows, have = config.windows, offers(tables)
+    windows, have = config.windows, tables.offers
     rows = population(p, cutoff)
     parts = []
     if POSTS in have:
         parts.append(_activity_and_content(p, cutoff, windows, TOPICS in have))
     if RECEIVED in have:
         parts.append(_amplification(p, tables, cutoff, windows, have))
-    followers = None
+    follows = None
     if FOLLOWS in have:
-        parts.append(_follow_features(p, cutoff, windows))
-        followers = parts[-1].select("account_id", "followers")
+        follows = p.follow_days.filter(pl.col("day") < cutoff)
+        parts.append(_follow_features(follows, cutoff, windows))
     if EVENTS in have:
-        parts.append(_engager_features(p, rows, cutoff, windows, len(tables.ids), followers))
+        parts.append(_engager_features(p, rows, cutoff, windows, len(tables.ids), follows))
     out = rows
     for part in parts:
         out = out.join(part, on="account_id", how="left")
@@ -335,12 +309,12 @@ def features_at(p: Partials, tables: Tables, cutoff: int, config: FeatureConfig)
         out = out.join(tables.accounts.select(
             "account_id", *(pl.col(c).alias("snapshot_" + c.removesuffix("_count"))
                             for c in SNAPSHOT_COLUMNS)), on="account_id", how="left")
-    columns = feature_columns(tables, config)
+    specs = _applicable(FEATURES, tables, config.include_leaking)
+    columns = [c for f in specs for c in f.columns(windows, tables.kinds)]
     missing = sorted(set(columns) - set(out.columns))
     if missing:
         raise AssertionError(f"catalogued features not built: {missing}")
-    zeros = [c for f in _applicable(FEATURES, tables, config.include_leaking) if f.zero_when_absent
-             for c in f.columns(windows, tables.kinds)]
+    zeros = [c for f in specs if f.zero_when_absent for c in f.columns(windows, tables.kinds)]
     return out.select("account_id", *columns).with_columns(pl.col(zeros).fill_null(0))
 
 
@@ -427,8 +401,8 @@ def _amplification(p: Partials, tables: Tables, cutoff, windows, have) -> pl.Dat
     return out
 
 
-def _follow_features(p: Partials, cutoff, windows) -> pl.DataFrame:
-    before = p.follow_days.filter(pl.col("day") < cutoff)
+def _follow_features(before: pl.DataFrame, cutoff, windows) -> pl.DataFrame:
+    """`before`: the follows made before the cutoff."""
     followers = before.group_by(pl.col("followee_id").alias("account_id")).agg(
         pl.len().alias("followers"),
         *(pl.col("day").filter(pl.col("day") < cutoff - w).len().alias(f"then@{w}")
@@ -450,9 +424,9 @@ def _member(query: np.ndarray, keys: np.ndarray) -> np.ndarray:
 
 
 def _engager_features(p: Partials, rows: pl.DataFrame, cutoff, windows, n_accounts: int,
-                      followers: pl.DataFrame | None) -> pl.DataFrame:
+                      follows: pl.DataFrame | None) -> pl.DataFrame:
     """Who engages: reach, their rank, selectivity, concentration, reciprocity, and (with a
-    follower graph) which of them follow. `followers`: account_id, followers at the cutoff.
+    follower graph) which of them follow. `follows`: the follows made before the cutoff.
 
     Works on (engaged, engager) pair keys with NumPy: per-account sums are bincounts and
     membership tests are hash look-ups of pair keys."""
@@ -477,17 +451,15 @@ def _engager_features(p: Partials, rows: pl.DataFrame, cutoff, windows, n_accoun
                      maintain_order="left")["row"].fill_null(-1).to_numpy().astype(np.int64))
     has_reverse = reverse >= 0
     out = {"pagerank": rank}
-    if followers is not None:
-        follower_count = np.zeros(n_accounts)
-        follower_count[followers["account_id"].to_numpy()] = followers["followers"].to_numpy()
-        follows = p.follow_days.filter(pl.col("day") < cutoff)
+    if follows is not None:
+        follower_count = np.bincount(follows["followee_id"].to_numpy(), minlength=n_accounts)
         follow_keys = follows.select(pair_key(
             pl.col("followee_id"), pl.col("follower_id"), n_accounts)).to_series().to_numpy()
         is_follower = _member(key, follow_keys)
         ever = p.first_pairs.filter(pl.col("first_day") < cutoff)["pair"].to_numpy()
         silent = ~_member(follow_keys, ever)
     with np.errstate(divide="ignore", invalid="ignore"):  # 0/0 -> NaN -> null below
-        if followers is not None:
+        if follows is not None:
             out["silent_follower_share"] = np.bincount(
                 follow_keys[silent] // n_accounts, minlength=n_accounts) / follower_count
         for w in windows:
@@ -502,7 +474,7 @@ def _engager_features(p: Partials, rows: pl.DataFrame, cutoff, windows, n_accoun
                 np.where(active, c / np.maximum(targets, 1), 0)) / total
             out[f"engager_concentration_{w}d"] = per_account(c**2) / total**2
             out[f"reciprocity_{w}d"] = per_account(back) / engagers
-            if followers is not None:
+            if follows is not None:
                 out[f"engaged_follower_share_{w}d"] = (
                     per_account(active & is_follower) / follower_count)
     return pl.DataFrame({"account_id": nodes, **{k: v[nodes] for k, v in out.items()}},

@@ -12,12 +12,24 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import polars as pl
 
 from clout.data.dataset import Dataset, table_path
 from clout.data.schema import ENGAGEMENT_KINDS, OBSERVED_COUNTERS
+from clout.features.catalogue import (
+    CREATED,
+    DEPTH,
+    EVENTS,
+    FOLLOWS,
+    POSTS,
+    RECEIVED,
+    RETWEETS,
+    SNAPSHOT,
+    TOPICS,
+)
 
 COUNT_KINDS = {"clicks": "click", "retweets": "retweet", "replies": "reply", "likes": "like"}
 SNAPSHOT_COLUMNS = OBSERVED_COUNTERS["accounts"][0][:4]  # followers, following, listed, posts
@@ -45,6 +57,25 @@ class Tables:
     @property
     def kinds(self) -> list[str]:
         return sorted(set(self.event_kinds) | set(self.count_kinds))
+
+    @cached_property
+    def offers(self) -> frozenset[str]:
+        """The catalogue's `needs` this source satisfies (computed once: it scans columns)."""
+        def has_values(frame, column):
+            return frame is not None and frame[column].null_count() < len(frame)
+
+        have = {
+            POSTS: self.posts is not None and len(self.posts) > 0,
+            TOPICS: has_values(self.posts, "topic"),
+            RECEIVED: bool(self.kinds),
+            RETWEETS: "retweet" in self.kinds,
+            EVENTS: self.events is not None and len(self.events) > 0,
+            DEPTH: has_values(self.events, "cascade_depth"),
+            FOLLOWS: self.follows is not None,
+            CREATED: has_values(self.accounts, "created_day"),
+            SNAPSHOT: any(has_values(self.accounts, c) for c in SNAPSHOT_COLUMNS),
+        }
+        return frozenset(need for need, met in have.items() if met)
 
     @property
     def last_day(self) -> int:
