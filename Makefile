@@ -3,9 +3,8 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
-SIM    := data/raw/simulated
 
-.PHONY: install run test lint bench clean
+.PHONY: install run ui test lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,12 +14,16 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## run: the main job on the embedded default (simulate -> validate -> summarise -> features)
+## run: the main job on the embedded default: the default experiment end to end (simulated
+## world -> features -> heads -> calibration -> score -> evaluation, one MLflow run in
+## mlflow.db), then today's scores for every account
 run: install
-	$(BIN)/clout simulate --preset default --seed 7 --out $(SIM)
-	$(BIN)/clout data validate $(SIM)
-	$(BIN)/clout data summary $(SIM)
-	$(BIN)/clout features build $(SIM) --out data/processed/features.parquet
+	$(BIN)/clout train experiments/default.yaml
+	$(BIN)/clout score experiments/default.yaml
+
+## ui: the MLflow UI on the runs in mlflow.db (http://127.0.0.1:5000)
+ui: install
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --host 127.0.0.1 --port 5000
 
 ## test: the whole test suite (real-data tests skip when ../shared/data is absent)
 test: install

@@ -58,3 +58,39 @@ def shared_dataset(name: str) -> Path:
     if not path.is_dir():
         pytest.skip(f"real dataset {name!r} not found at {path} (only present beside the project)")
     return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def mlflow_in_a_temporary_folder(tmp_path_factory):
+    """Every test's MLflow runs go to a throw-away sqlite store, never the project's mlflow.db."""
+    folder = tmp_path_factory.mktemp("mlflow")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{(folder / 'mlflow.db').as_posix()}")
+        yield folder
+
+
+TINY_EXPERIMENT = """\
+name: tiny
+seed: 3
+data: {source: simulator, preset: tiny}
+cutoffs: {weeks: 8}
+model:
+  params: {learning_rate: 0.1, num_leaves: 7, min_data_in_leaf: 20}
+"""
+
+
+@pytest.fixture(scope="session")
+def tiny_experiment_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("experiments") / "tiny.yaml"
+    path.write_text(TINY_EXPERIMENT)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tiny_experiment_file, tmp_path_factory):
+    """The tiny experiment trained once and logged to the temporary MLflow store."""
+    from clout.config import load_experiment
+    from clout.pipeline import train
+
+    out = tmp_path_factory.mktemp("tiny-run")
+    return train(load_experiment(tiny_experiment_file), out=out, say=lambda text: None), out

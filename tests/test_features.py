@@ -49,6 +49,18 @@ def test_hand_computed_values_on_three_rows(three_rows):
     assert pd.isna(row(features, 1, "2024-01-03")["label_retweets_per_post_1d"])
 
 
+def test_independent_labels_leave_out_engagement_traded_back(three_rows):
+    # Account 1 likes post 12 of account 3 on 3 Jan; account 3 retweeted account 1 on 1 Jan.
+    # Within the 7-day window that like is traded back, so it is not independent engagement;
+    # with a 1-day window, 1 Jan is too long ago and the like counts.
+    three = row(build_features(three_rows, [utc("2024-01-03")], CONFIG), 3, "2024-01-03")
+    assert three["label_likes_1d"] == 1 and three["label_likes_independent_1d"] == 0
+    assert three["label_likes_independent_per_post_1d"] == 0.0
+    short = FeatureConfig(windows=(1,), horizon_days=1)
+    three = row(build_features(three_rows, [utc("2024-01-03")], short), 3, "2024-01-03")
+    assert three["label_likes_independent_1d"] == 1
+
+
 def test_population_is_accounts_existing_before_the_cutoff(three_rows):
     newcomer = conform(pd.DataFrame({"account_id": [4], "network": "test",
                                      "created_at": [utc("2024-01-02 12:00")]}), "accounts")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -36,7 +37,8 @@ features_app = typer.Typer(help="Point-in-time features and labels per (account,
                            no_args_is_help=True)
 app.add_typer(data_app, name="data")
 app.add_typer(features_app, name="features")
-console = Console()
+# Wide enough for the metric tables when the output is a log rather than a terminal.
+console = Console(width=None if sys.stdout.isatty() else 140)
 
 PresetName = Enum("PresetName", {name: name for name in PRESETS}, type=str)
 Source = Enum("Source", {name: name for name in LOADERS}, type=str)
@@ -269,6 +271,105 @@ def features_catalogue(
     print_frame(catalogue_frame().drop(columns="example"), title="feature catalogue")
     if write is not None:
         console.print(f"wrote {write_markdown(write)}")
+
+
+# -- models: train and score ---------------------------------------------------------------
+# The model stack (LightGBM, MLflow) is imported inside these commands, so that the data and
+# feature commands start quickly.
+
+ExperimentFile = Annotated[Path, typer.Argument(
+    help="Experiment YAML, e.g. experiments/default.yaml.")]
+DataPath = Annotated[Path | None, typer.Option(
+    help="Override the experiment's data.path (real data or a dataset directory).")]
+TrackingUri = Annotated[str | None, typer.Option(
+    help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db here).")]
+
+
+def _experiment(path: Path, data_path: Path | None):
+    from clout.config import ExperimentError, load_experiment
+
+    try:
+        return load_experiment(path, **({"data.path": str(data_path)} if data_path else {}))
+    except ExperimentError as err:
+        fail(str(err), 2)
+
+
+@app.command()
+def train(
+    experiment: ExperimentFile,
+    data_path: DataPath = None,
+    tracking_uri: TrackingUri = None,
+    out: Annotated[Path | None, typer.Option(
+        help="Also write features, test scores and the model here "
+             "(default: data/processed/<experiment>).")] = None,
+    log: Annotated[bool, typer.Option(help="Record the run in MLflow.")] = True,
+) -> None:
+    """Run an experiment: features, heads, calibration, score, evaluation; one MLflow run."""
+    from clout.pipeline import train as run_training
+
+    spec = _experiment(experiment, data_path)
+    out = out or Path("data/processed") / spec.name
+    try:
+        result = run_training(spec, tracking_uri, out=out, log=log,
+                              say=lambda text: console.print(f"[dim]{text}[/]"))
+    except (FileNotFoundError, ValueError) as err:
+        fail(str(err), 2)
+    ev, score_map = result.evaluation, result.model.score_map
+    print_frame(ev.metrics[["head", "predictor", "accounts", "poisson_deviance",
+                            "deviance_improvement", "spearman", "relative_ece", "calibration"]],
+                title=f"test cutoff {result.split.test:%Y-%m-%d}: per-post rates by head")
+    if ev.truth_gaps is not None:
+        print_frame(ev.truth_gaps, title="score against true influence, by role "
+                    "(gap: points above genuine accounts of the same true influence)")
+    console.print(
+        f"score: median {ev.scores['score'].median():.0f}; +10 points = "
+        f"x{score_map.factor(10):.2f} expected engagement; map {score_map.id}; model "
+        f"{result.model.version}" + "".join(
+            f"; {k.removeprefix('score.')} {v:.3f}" for k, v in ev.summary.items()
+            if k.startswith("score.spearman")))
+    console.print(f"wrote {out}/ (features.parquet, scores.parquet, model/)")
+
+
+@app.command()
+def score(
+    experiment: ExperimentFile,
+    run: Annotated[str | None, typer.Option(
+        help="MLflow run whose model to use (default: the experiment's latest run).")] = None,
+    model: Annotated[Path | None, typer.Option(
+        help="A saved model directory instead of an MLflow run.")] = None,
+    cutoff: Annotated[str | None, typer.Option(
+        help="Score accounts as of this UTC midnight (default: the day after the data ends).")
+    ] = None,
+    data_path: DataPath = None,
+    tracking_uri: TrackingUri = None,
+    out: Annotated[Path | None, typer.Option(
+        help="Parquet file (default: data/processed/<experiment>/scores-<cutoff>.parquet).")
+    ] = None,
+) -> None:
+    """Score every account at a cutoff with a trained model; writes Parquet with versions."""
+    from mlflow.exceptions import MlflowException
+
+    from clout import tracking
+    from clout.pipeline import load_source, score_accounts
+    from clout.scoring.score import InfluenceModel
+
+    spec = _experiment(experiment, data_path)
+    try:
+        if model is None:
+            run = run or tracking.latest_run(spec.mlflow_experiment, spec.name, tracking_uri)
+            model = tracking.download_model(run, tracking_uri)
+        influence = InfluenceModel.load(model)
+        source = load_source(spec.data, spec.seed)
+        scores = score_accounts(influence, source.dataset, cutoff)
+    except (FileNotFoundError, LookupError, ValueError, MlflowException) as err:
+        fail(str(err), 2)
+    day = scores["cutoff"].iloc[0]
+    out = out or Path("data/processed") / spec.name / f"scores-{day:%Y-%m-%d}.parquet"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    scores.to_parquet(out, index=False)
+    console.print(f"wrote {out}: {len(scores):,} accounts at {day:%Y-%m-%d}, median score "
+                  f"{scores['score'].median():.0f}, model {influence.version}, "
+                  f"map {influence.score_map.id}")
 
 
 if __name__ == "__main__":

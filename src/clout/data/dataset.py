@@ -3,6 +3,7 @@ per table in a directory. Ground truth, when a source has it, sits apart in `tru
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -28,6 +29,14 @@ class Dataset:
         """The tables present, in contract order."""
         return {f.name: getattr(self, f.name) for f in fields(self)
                 if getattr(self, f.name) is not None}
+
+    def fingerprint(self) -> str:
+        """A digest of every table's columns and values: same fingerprint, same data."""
+        digest = hashlib.sha256()
+        for name, frame in self.tables().items():
+            digest.update(f"{name}:{','.join(frame.columns)}:{len(frame)}".encode())
+            digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+        return digest.hexdigest()[:16]
 
 
 # Arrow -> pandas without detours through float (ids above 2**53 would lose digits) or object.

@@ -88,7 +88,7 @@ def feature_columns(tables: Tables, config: FeatureConfig) -> list[str]:
 def label_columns(tables: Tables, config: FeatureConfig) -> list[str]:
     h = str(config.horizon_days)
     return [c.replace("{h}", h) for f in _applicable(LABELS, tables, False)
-            for c in f.columns((), tables.kinds)]
+            for c in f.columns((), tables.event_kinds if EVENTS in f.needs else tables.kinds)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -104,6 +104,8 @@ class Partials:
     first_pairs: pl.DataFrame | None  # pair, first_day
     first_retweets: pl.DataFrame | None  # account_id, post_day, first_retweet_day
     label_events: pl.DataFrame | None  # account_id, post_day, kind, day (of the event), n
+    # events from an engager the author engaged with at some time; reverse: that pair's key
+    traded_events: pl.DataFrame | None  # account_id, post_day, kind, day, reverse, n
     follow_days: pl.DataFrame | None  # follower_id, followee_id, day
 
 
@@ -125,12 +127,14 @@ def partials(tables: Tables, config: FeatureConfig) -> Partials:
             pair_days.group_by("pair").agg(pl.col("day").min().alias("first_day"))),
         "first_retweets": _first_retweets(tables, settle),
         "label_events": _label_events(tables),
+        "traded_events": None if pair_days is None or posts is None else _traded_events(tables),
     }
     # Sorted, so that every later float sum adds its terms in the same order: the same data
     # then gives bit-identical features, run after run (group-by output order is not fixed).
     keys = {"pair_days": ["pair", "day"], "first_pairs": ["pair"],
             "first_retweets": ["account_id", "post_day", "first_retweet_day"],
             "label_events": ["account_id", "post_day", "kind", "day"],
+            "traded_events": ["account_id", "post_day", "kind", "day", "reverse"],
             "topic_days": ["account_id", "day", "topic"]}
     planned = [name for name, plan in plans.items() if plan is not None]
     done = dict(zip(planned, pl.collect_all(
@@ -257,6 +261,22 @@ def _label_events(tables: Tables) -> pl.LazyFrame | None:
                 pl.lit(kind, dtype=KIND).alias("kind"), pl.col("day"),
                 pl.col(column).cast(pl.UInt32).alias("n")))
     return pl.concat(parts, how="vertical_relaxed").with_columns(pl.col("n").cast(pl.Int64))
+
+
+def _traded_events(tables: Tables) -> pl.LazyFrame:
+    """Events on posts whose engager the author also engaged with, at some time: the only ones
+    that can be traded engagement at a given cutoff (usually a small share)."""
+    n = len(tables.ids)
+    events = tables.events.lazy().drop_nulls("post_id").filter(
+        pl.col("actor_id") != pl.col("account_id"))
+    authors_engaging = events.select(
+        pair_key(pl.col("account_id"), pl.col("actor_id"), n).alias("reverse")).unique()
+    return (events.join(tables.posts.lazy().select("post_id", pl.col("day").alias("post_day")),
+                        on="post_id")
+            .with_columns(pair_key(pl.col("actor_id"), pl.col("account_id"), n).alias("reverse"))
+            .join(authors_engaging, on="reverse", how="semi")
+            .group_by("account_id", "post_day", "kind", "day", "reverse").len("n")
+            .with_columns(pl.col("n").cast(pl.Int64)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -465,7 +485,8 @@ def _engager_features(p: Partials, rows: pl.DataFrame, cutoff, windows, n_accoun
         for w in windows:
             c = counts[w]
             active = c > 0
-            total, engagers = per_account(c), per_account(active)
+            # counts from bincount without weights: always integers, even with no pairs
+            total, engagers = per_account(c), np.bincount(engaged[active], minlength=n_accounts)
             targets = np.bincount(engager[active], minlength=n_accounts)[engager]
             back = active & has_reverse & active[reverse]
             out[f"unique_engagers_{w}d"] = engagers
@@ -479,6 +500,22 @@ def _engager_features(p: Partials, rows: pl.DataFrame, cutoff, windows, n_accoun
                     per_account(active & is_follower) / follower_count)
     return pl.DataFrame({"account_id": nodes, **{k: v[nodes] for k, v in out.items()}},
                         schema_overrides={"account_id": INDEX}).fill_nan(None)
+
+
+def _independent_labels(p: Partials, out: pl.DataFrame, cutoff: int, end: int,
+                        config: FeatureConfig, kinds) -> pl.DataFrame:
+    """Each event label minus the engagement traded back: events from an engager whom the author
+    engaged with in [cutoff - longest window, end)."""
+    h = config.horizon_days
+    author_engaged = _in_window(p.pair_days, cutoff - max(config.windows), end)["pair"]
+    traded = (_in_window(p.traded_events, cutoff, end, "post_day")
+              .filter((pl.col("day") < end) & pl.col("reverse").is_in(author_engaged.implode()))
+              .group_by("account_id")
+              .agg(pl.col("n").filter(pl.col("kind") == k).sum().alias(f"t_{k}") for k in kinds))
+    out = out.join(traded, on="account_id", how="left")
+    return out.with_columns(
+        (pl.col(f"label_{PLURAL[k]}_{h}d") - pl.col(f"t_{k}").fill_null(0))
+        .alias(f"label_{PLURAL[k]}_independent_{h}d") for k in kinds)
 
 
 def labels_at(p: Partials, tables: Tables, cutoff: int, config: FeatureConfig) -> pl.DataFrame:
@@ -502,9 +539,13 @@ def labels_at(p: Partials, tables: Tables, cutoff: int, config: FeatureConfig) -
         exposure = pl.col(f"label_posts_{h}d").fill_null(0)
         out = out.with_columns(exposure.alias(f"label_posts_{h}d"), *(
             pl.col(f"n_{k}").fill_null(0).alias(f"label_{PLURAL[k]}_{h}d") for k in kinds))
-        out = out.with_columns(
-            _ratio(pl.col(f"label_{PLURAL[k]}_{h}d"), exposure)
-            .alias(f"label_{PLURAL[k]}_per_post_{h}d") for k in kinds)
+        labels = [f"label_{PLURAL[k]}_{h}d" for k in kinds]
+        if p.traded_events is not None:
+            out = _independent_labels(p, out, cutoff, end, config, tables.event_kinds)
+            labels += [f"label_{PLURAL[k]}_independent_{h}d" for k in tables.event_kinds]
+        out = out.with_columns(_ratio(pl.col(c), exposure).alias(c.replace(f"_{h}d",
+                                                                           f"_per_post_{h}d"))
+                               for c in labels)
     else:  # events without posts: everything received in the horizon
         received = _in_window(p.received_days, cutoff, end).group_by("account_id").agg(
             pl.col(PLURAL[k]).sum().alias(f"label_{PLURAL[k]}_{h}d") for k in kinds)

@@ -172,7 +172,20 @@ LABELS: tuple[Feature, ...] = (
       "engagement of this kind received in the horizon.", (RECEIVED,)),
     F("label_{kinds}_per_post_{h}d", "label", "events/post",
       "label_{kinds} / label_posts (null without posts in the horizon).", (POSTS, RECEIVED)),
+    F("label_{kinds}_independent_{h}d", "label", "events",
+      "Like label_{kinds}, without engagement from accounts the author itself engaged with in "
+      "the longest window before the cutoff or during the horizon: engagement traded back and "
+      "forth (as engagement rings do) is not influence. Needs events (who engaged).",
+      (POSTS, EVENTS)),
+    F("label_{kinds}_independent_per_post_{h}d", "label", "events/post",
+      "label_{kinds}_independent / label_posts (null without posts in the horizon).",
+      (POSTS, EVENTS)),
 )
+
+
+def families(windows) -> dict[str, str]:
+    """The family of every feature column these windows can produce (any engagement kind)."""
+    return {column: f.family for f in FEATURES for column in f.columns(windows, ENGAGEMENT_KINDS)}
 
 
 def catalogue_frame(windows=(7, 28, 90), kinds=ENGAGEMENT_KINDS, horizon=14) -> pd.DataFrame:

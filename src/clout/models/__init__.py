@@ -1,0 +1,1 @@
+"""Models: LightGBM heads per engagement kind, their metrics and their calibration."""

@@ -1,0 +1,64 @@
+"""A head against its baselines on the test cutoff: metrics, reliability tables, plots.
+
+Baselines, each a per-post rate for every account:
+- `constant`: the training mean rate (what deviance improvement is measured against);
+- `historical_mean`: the account's own rate over the longest window before the cutoff (the
+  training mean when it has no posts there);
+- `followers_only`: a LightGBM head on the follower count alone (where the source has follows).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure  # no pyplot: no display, no global state
+
+from clout.models.heads import exposure_label, labelled
+from clout.models.metrics import rate_metrics, reliability_table
+
+
+def historical_mean(frame: pd.DataFrame, kind: str, windows, base_rate: float) -> np.ndarray:
+    column = f"{kind}_per_post_{max(windows)}d"
+    if column not in frame.columns:
+        return np.full(len(frame), base_rate)
+    return frame[column].fillna(base_rate).to_numpy(float)
+
+
+def evaluate(kind: str, label: str, test: pd.DataFrame, predictions: dict[str, np.ndarray],
+             base_rate: float, horizon: int) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """Metrics per predictor (one row each) against `label`, and its reliability table, on the
+    rows with posts in the horizon.
+
+    `predictions` maps a predictor name to per-post rates aligned with `test`'s rows.
+    """
+    mask = (test[exposure_label(horizon)] > 0).to_numpy()
+    _, rate, exposure = labelled(test, label, horizon)
+    rows, tables = [], {}
+    for name, predicted in predictions.items():
+        predicted = np.asarray(predicted, float)[mask]
+        rows.append({"head": kind, "label": label, "predictor": name,
+                     "accounts": int(mask.sum()),
+                     **rate_metrics(rate, predicted, exposure, base_rate)})
+        tables[name] = reliability_table(rate, predicted, exposure)
+    return pd.DataFrame(rows), tables
+
+
+def reliability_plot(kind: str, tables: dict[str, pd.DataFrame]) -> Figure:
+    """Predicted against observed rate per decile, on log axes, one line per predictor (not the
+    constant: it is one vertical line)."""
+    tables = {name: table for name, table in tables.items() if name != "constant"}
+    fig = Figure(figsize=(5, 5))
+    ax = fig.subplots()
+    values = pd.concat([t[["predicted", "observed"]] for t in tables.values()]).to_numpy()
+    positive = values[values > 0]
+    lo, hi = (positive.min() / 1.5, positive.max() * 1.5) if positive.size else (1e-3, 1)
+    ax.plot([lo, hi], [lo, hi], color="grey", lw=1, ls="--", label="perfect calibration")
+    for name, table in tables.items():
+        ax.plot(table["predicted"].clip(lower=lo), table["observed"].clip(lower=lo),
+                marker="o", ms=4, label=name)
+    ax.set(xscale="log", yscale="log", xlim=(lo, hi), ylim=(lo, hi),
+           xlabel=f"predicted {kind} per post (decile mean)",
+           ylabel=f"observed {kind} per post", title=f"Reliability: {kind}, test cutoff")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,179 @@
+"""LightGBM heads: one per engagement kind, predicting engagement per post.
+
+A head is fit on the per-post rate `label_<kind>_<h>d / label_posts_<h>d` with the posts as
+weights and a Poisson (or Tweedie) objective. For Poisson this is the same fit as counts with
+log(posts) as an offset: the loss differs by a constant. Accounts with no posts in the horizon
+carry no label and are not fit on, but they are still predicted and scored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+
+from clout.features.catalogue import PLURAL
+from clout.models.calibration import Calibrator, choose_calibrator
+from clout.models.metrics import FLOOR
+
+
+def rate_label(kind: str, horizon: int, independent: bool = False) -> str:
+    """The per-post label a head learns: all engagement, or only independent engagement (none
+    from accounts the author engages with itself: see the feature catalogue)."""
+    return f"label_{kind}{'_independent' if independent else ''}_per_post_{horizon}d"
+
+
+def exposure_label(horizon: int) -> str:
+    return f"label_posts_{horizon}d"
+
+
+def available_heads(frame: pd.DataFrame, horizon: int, independent: bool = False) -> list[str]:
+    """The kinds (plural: clicks, retweets, ...) with that per-post label in the table."""
+    return [kind for kind in PLURAL.values()
+            if rate_label(kind, horizon, independent) in frame.columns]
+
+
+@dataclass(frozen=True)
+class Split:
+    """Cutoffs for training, for early stopping and calibration, and for the report.
+
+    The label horizons of the three parts do not overlap: a training cutoff's horizon ends by the
+    validation cutoff, and the validation horizon ends by the test cutoff, so no outcome seen in
+    training is also one the model is checked on. Cutoffs in between are left out.
+    """
+
+    train: tuple[pd.Timestamp, ...]
+    validation: pd.Timestamp
+    test: pd.Timestamp
+
+    @classmethod
+    def by_time(cls, cutoffs: Sequence, horizon_days: int) -> Split:
+        cutoffs = sorted(set(pd.Timestamp(c) for c in cutoffs))
+        horizon = pd.Timedelta(days=horizon_days)
+        test = cutoffs[-1]
+        earlier = [c for c in cutoffs if c + horizon <= test]
+        if not earlier:
+            raise ValueError(f"no cutoff {horizon_days} days before the test cutoff {test.date()}"
+                             ": add weeks so validation and test horizons do not overlap")
+        validation = earlier[-1]
+        train = tuple(c for c in earlier if c + horizon <= validation)
+        if not train:
+            raise ValueError(f"no training cutoff {horizon_days} days before the validation "
+                             f"cutoff {validation.date()}: add weeks")
+        return cls(train, validation, test)
+
+    def part(self, frame: pd.DataFrame, name: str) -> pd.DataFrame:
+        cutoffs = self.train if name == "train" else (getattr(self, name),)
+        return frame[frame["cutoff"].isin(cutoffs)]
+
+    def describe(self) -> dict[str, str]:
+        return {"train_cutoffs": ",".join(f"{c:%Y-%m-%d}" for c in self.train),
+                "validation_cutoff": f"{self.validation:%Y-%m-%d}",
+                "test_cutoff": f"{self.test:%Y-%m-%d}"}
+
+
+def labelled(frame: pd.DataFrame, label: str, horizon: int):
+    """The rows with posts in the horizon, their rate `label` and their exposure."""
+    rows = frame[frame[exposure_label(horizon)] > 0]
+    return rows, rows[label].to_numpy(float), rows[exposure_label(horizon)].to_numpy(float)
+
+
+def lgb_params(objective: str, params: dict, seed: int, num_threads: int) -> dict:
+    """LightGBM parameters with the settings that make the same seed give the same model."""
+    return {**params, "objective": objective, "seed": seed, "deterministic": True,
+            "force_row_wise": True, "num_threads": num_threads, "verbosity": -1}
+
+
+@dataclass(frozen=True)
+class HistoryOffset:
+    """Where the booster starts from: the account's own per-post rate over a window, shrunk
+    towards the base rate by `prior_posts` posts' worth of it. The trees then learn corrections
+    to the account's history (as log factors) rather than the rate from scratch, so they start
+    as good as the historical mean and still apply when rates drift above anything in training.
+    """
+
+    rate_column: str
+    posts_column: str
+    prior_posts: float
+
+    @classmethod
+    def for_kind(cls, kind: str, windows, prior_posts: float) -> HistoryOffset:
+        w = max(windows)
+        return cls(f"{kind}_per_post_{w}d", f"posts_{w}d", prior_posts)
+
+    def __call__(self, frame: pd.DataFrame, base_rate: float) -> np.ndarray:
+        posts = frame[self.posts_column].fillna(0).to_numpy(float)
+        events = frame[self.rate_column].fillna(0).to_numpy(float) * posts
+        return (events + self.prior_posts * base_rate) / (posts + self.prior_posts)
+
+    def log(self, frame: pd.DataFrame, base_rate: float) -> np.ndarray:
+        return np.log(np.maximum(self(frame, base_rate), FLOOR))
+
+
+@dataclass
+class Head:
+    """One engagement kind: the label it learns, a booster on named features, the history it
+    starts from (if any), and its calibrator."""
+
+    kind: str
+    label: str  # the per-post label column it was fit on
+    features: list[str]
+    booster: lgb.Booster
+    calibrator: Calibrator
+    base_rate: float  # posts-weighted mean rate of the training rows
+    calibration_deviances: dict[str, float]
+    offset: HistoryOffset | None = None
+
+    def margin(self, frame: pd.DataFrame) -> np.ndarray:
+        """log of the uncalibrated rate: the booster's output plus the history's log rate."""
+        margin = self.booster.predict(frame[self.features], raw_score=True, num_threads=1)
+        return margin if self.offset is None else margin + self.offset.log(frame, self.base_rate)
+
+    def raw(self, frame: pd.DataFrame) -> np.ndarray:
+        """The uncalibrated predicted rate (events per post)."""
+        return np.exp(self.margin(frame))
+
+    def __call__(self, frame: pd.DataFrame) -> np.ndarray:
+        """The calibrated predicted rate (events per post)."""
+        return self.calibrator(self.raw(frame))
+
+
+def fit_head(kind: str, label: str, features: list[str], train: pd.DataFrame,
+             validation: pd.DataFrame, horizon: int, params: dict, num_boost_round: int,
+             early_stopping_rounds: int, calibration: str, seed: int,
+             offset: HistoryOffset | None = None) -> Head:
+    """Fit on the training cutoffs, stop early and calibrate on the validation cutoff."""
+    train, y_train, w_train = labelled(train, label, horizon)
+    validation, y_val, w_val = labelled(validation, label, horizon)
+    if len(train) == 0 or len(validation) == 0:
+        raise ValueError(f"head {kind}: no accounts with posts in the horizon to "
+                         f"{'train' if len(train) == 0 else 'validate'} on")
+    base_rate = float(np.average(y_train, weights=w_train))
+
+    def start(frame):  # the history's log rate, where the booster starts from
+        return None if offset is None else offset.log(frame, base_rate)
+    train_set = lgb.Dataset(train[features], y_train, weight=w_train, init_score=start(train),
+                            free_raw_data=False)
+    val_set = lgb.Dataset(validation[features], y_val, weight=w_val,
+                          init_score=start(validation), reference=train_set)
+    booster = lgb.train(params, train_set, num_boost_round=num_boost_round,
+                        valid_sets=[val_set], valid_names=["validation"],
+                        callbacks=[lgb.early_stopping(early_stopping_rounds, verbose=False)])
+    booster.free_dataset()
+    head = Head(kind, label, list(features), booster, Calibrator(), base_rate, {}, offset)
+    head.calibrator, head.calibration_deviances = choose_calibrator(
+        calibration, head.raw(validation), y_val, w_val, seed)
+    return head
+
+
+def importance(head: Head) -> pd.DataFrame:
+    """Gain and split importance of one head, gain as a share of the total."""
+    gain = head.booster.feature_importance("gain")
+    return pd.DataFrame({
+        "head": head.kind, "feature": head.features,
+        "gain": gain, "gain_share": gain / gain.sum() if gain.sum() > 0 else 0.0,
+        "split": head.booster.feature_importance("split"),
+    }).sort_values("gain", ascending=False, ignore_index=True)

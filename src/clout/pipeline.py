@@ -1,0 +1,281 @@
+"""An experiment end to end: data -> features -> heads -> calibration -> score -> evaluation,
+recorded as one MLflow run. Each step is a function of its inputs; `train` strings them together.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+
+from clout import tracking
+from clout.config import COMPONENTS, DataSpec, Experiment
+from clout.data.dataset import Dataset, read_dataset, read_ground_truth
+from clout.data.loaders import LOADERS
+from clout.data.simulator import preset, simulate
+from clout.data.validation import validate
+from clout.features.build import (
+    FeatureConfig,
+    build_features,
+    from_day,
+    load_tables,
+    to_day,
+    weekly_cutoffs,
+)
+from clout.features.catalogue import families
+from clout.features.tables import Tables
+from clout.models.evaluation import evaluate, historical_mean, reliability_plot
+from clout.models.heads import (
+    Head,
+    HistoryOffset,
+    Split,
+    available_heads,
+    fit_head,
+    importance,
+    lgb_params,
+    rate_label,
+)
+from clout.scoring.evaluation import score_distribution_plot, truth_metrics
+from clout.scoring.score import InfluenceModel, ScoreMap, normalise_weights
+
+Say = Callable[[str], None]
+
+
+@dataclass
+class Source:
+    dataset: Dataset
+    truth: pd.DataFrame | None  # the simulator's ground truth, for evaluation only
+    quarantined: dict[str, int] = field(default_factory=dict)
+
+
+def load_source(spec: DataSpec, seed: int) -> Source:
+    """The experiment's data, validated against the contract (bad rows stop the run, or go to
+    quarantine and are counted, as `on_bad_rows` says)."""
+    truth = None
+    if spec.source == "simulator":
+        dataset, truth = simulate(preset(spec.preset, seed=seed if spec.seed is None
+                                         else spec.seed))
+    elif spec.source == "directory":
+        dataset = read_dataset(spec.path)
+        try:
+            truth = read_ground_truth(spec.path)
+        except FileNotFoundError:
+            pass
+    else:
+        dataset = LOADERS[spec.source](spec.resolved_path())
+    clean, report = validate(dataset, on_bad_rows=spec.on_bad_rows)
+    return Source(clean, truth, {t: report.rows_quarantined(t) for t in report.rows_in})
+
+
+def feature_names(frame: pd.DataFrame) -> list[str]:
+    return [c for c in frame.columns if c not in ("account_id", "cutoff")
+            and not c.startswith("label_")]
+
+
+def cutoffs_for(experiment: Experiment, tables: Tables) -> list[pd.Timestamp]:
+    spec = experiment.cutoffs
+    if spec.dates:
+        return [pd.Timestamp(d, tz="UTC") for d in spec.dates]
+    return weekly_cutoffs(tables, spec.weeks, experiment.features.horizon_days)
+
+
+def head_labels(experiment: Experiment, frame: pd.DataFrame) -> dict[str, str]:
+    """The per-post label each head learns, by kind, as the experiment's `model` asks."""
+    horizon, spec = experiment.features.horizon_days, experiment.model
+    has_independent = bool(available_heads(frame, horizon, independent=True))
+    if spec.target == "independent" and not has_independent:
+        raise ValueError("model.target: independent engagement needs events (who engaged); "
+                         "this source has only counts: use target all or auto")
+    independent = spec.target == "independent" or (spec.target == "auto" and has_independent)
+    offered = available_heads(frame, horizon, independent)
+    kinds = spec.heads or offered
+    if missing := sorted(set(kinds) - set(offered)):
+        raise ValueError(f"model.heads: {', '.join(missing)} not in this source (it has "
+                         f"{', '.join(offered) or 'no per-post labels'})")
+    return {kind: rate_label(kind, horizon, independent) for kind in kinds}
+
+
+def fit_heads(experiment: Experiment, labels: dict[str, str], features: list[str],
+              train: pd.DataFrame, validation: pd.DataFrame) -> dict[str, Head]:
+    spec = experiment.model
+    params = lgb_params(spec.objective, spec.params, experiment.seed, experiment.num_threads)
+
+    def offset(kind):
+        if not spec.history_offset:
+            return None
+        history = HistoryOffset.for_kind(kind, experiment.features.windows, spec.prior_posts)
+        return history if history.rate_column in train.columns else None
+    return {kind: fit_head(kind, label, features, train, validation,
+                           experiment.features.horizon_days, params, spec.num_boost_round,
+                           spec.early_stopping_rounds, spec.calibration, experiment.seed,
+                           offset(kind))
+            for kind, label in labels.items()}
+
+
+def fit_model(experiment: Experiment, frame: pd.DataFrame, split: Split, say: Say = print
+              ) -> InfluenceModel:
+    """Heads on every feature, and per component on that family's features alone; weights;
+    and the score map, frozen on the validation cutoff's population."""
+    labels = head_labels(experiment, frame)
+    features = feature_names(frame)
+    train, validation = split.part(frame, "train"), split.part(frame, "validation")
+    say(f"heads {', '.join(labels.values())} on {len(features)} features, "
+        f"{len(train):,} training rows")
+    heads = fit_heads(experiment, labels, features, train, validation)
+    components = {}
+    if experiment.model.components:
+        family = families(experiment.features.windows)
+        for name in COMPONENTS:
+            own = [f for f in features if family.get(f) == name]
+            if own:
+                say(f"component {name}: {len(own)} features")
+                components[name] = fit_heads(experiment, labels, own, train, validation)
+    model = InfluenceModel(heads, components, normalise_weights(list(labels),
+                                                                experiment.score.weights),
+                           ScoreMap(0.0, 1.0), info={
+                               "experiment": experiment.name, "seed": experiment.seed,
+                               "features": experiment.features.model_dump(mode="json"),
+                               **split.describe()})
+    # The scale is set by the accounts that post: accounts that never do (fake followers, pure
+    # readers) would otherwise fill the bottom of the scale and squeeze everyone else.
+    posting = f"posts_{max(experiment.features.windows)}d"
+    anchor = validation[validation[posting] > 0] if posting in validation.columns else validation
+    expected = model.expected_engagement(model.predict_rates(anchor))
+    model.score_map = ScoreMap.fit(expected, experiment.score.low_quantile,
+                                   experiment.score.high_quantile)
+    return model
+
+
+def followers_only(experiment: Experiment, labels, frame, split) -> dict[str, Head]:
+    if "followers" not in frame.columns:
+        return {}
+    plain = experiment.model.model_copy(update={"calibration": "none", "history_offset": False})
+    return fit_heads(experiment.model_copy(update={"model": plain}), labels, ["followers"],
+        split.part(frame, "train"), split.part(frame, "validation"))
+
+
+@dataclass
+class Evaluation:
+    metrics: pd.DataFrame  # one row per (head, predictor) on the test cutoff
+    reliability: dict[str, dict[str, pd.DataFrame]]  # head -> predictor -> table
+    scores: pd.DataFrame  # every account at the test cutoff
+    truth_gaps: pd.DataFrame | None
+    summary: dict[str, float]  # the headline numbers
+
+
+def evaluate_model(experiment: Experiment, model: InfluenceModel, frame: pd.DataFrame,
+                   split: Split, truth: pd.DataFrame | None) -> Evaluation:
+    test = split.part(frame, "test")
+    horizon = experiment.features.horizon_days
+    baseline_heads = followers_only(experiment, {k: h.label for k, h in model.heads.items()},
+                                    frame, split)
+    rows, reliability = [], {}
+    for kind, head in model.heads.items():
+        predictions = {"model": head(test), "model_uncalibrated": head.raw(test),
+                       "historical_mean": historical_mean(test, kind,
+                                                          experiment.features.windows,
+                                                          head.base_rate),
+                       "constant": np.full(len(test), head.base_rate)}
+        if kind in baseline_heads:
+            predictions["followers_only"] = baseline_heads[kind](test)
+        metrics, reliability[kind] = evaluate(kind, head.label, test, predictions,
+                                              head.base_rate, horizon)
+        rows.append(metrics.assign(calibration=head.calibrator.method,
+                                   best_iteration=head.booster.best_iteration))
+    metrics = pd.concat(rows, ignore_index=True)
+    scores = model.score(test)
+    summary = {f"{r.head}.{r.predictor}.{m}": getattr(r, m) for r in metrics.itertuples()
+               for m in ("poisson_deviance", "deviance_improvement", "spearman", "relative_ece")}
+    summary["score.factor_per_10_points"] = model.score_map.factor(10)
+    summary["score.median"] = float(scores["score"].median())
+    gaps = None
+    if truth is not None:
+        truth_summary, gaps = truth_metrics(scores, truth)
+        summary |= {f"score.{k}": v for k, v in truth_summary.items()}
+    return Evaluation(metrics, reliability, scores, gaps, summary)
+
+
+@dataclass
+class TrainResult:
+    experiment: Experiment
+    model: InfluenceModel
+    split: Split
+    features: pd.DataFrame
+    evaluation: Evaluation
+    data_fingerprint: str
+    run_id: str | None = None
+
+
+def train(experiment: Experiment, tracking_uri: str | None = None, out: Path | None = None,
+          log: bool = True, say: Say = print) -> TrainResult:
+    """Run the experiment and record it as one MLflow run (unless `log=False`). `out`, when
+    given, receives the feature table, the test scores and the model."""
+    say(f"data: {experiment.data.source}")
+    source = load_source(experiment.data, experiment.seed)
+    tables = load_tables(source.dataset)
+    cutoffs = cutoffs_for(experiment, tables)
+    say(f"features: {len(cutoffs)} cutoffs, {cutoffs[0]:%Y-%m-%d} to {cutoffs[-1]:%Y-%m-%d}")
+    frame = build_features(tables, cutoffs, experiment.features)
+    split = Split.by_time(frame["cutoff"].unique(), experiment.features.horizon_days)
+    model = fit_model(experiment, frame, split, say)
+    say("evaluating on the test cutoff")
+    evaluation = evaluate_model(experiment, model, frame, split, source.truth)
+    result = TrainResult(experiment, model, split, frame, evaluation,
+                         source.dataset.fingerprint())
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        frame.to_parquet(out / "features.parquet", index=False)
+        evaluation.scores.to_parquet(out / "scores.parquet", index=False)
+        model.save(out / "model")
+    if log:
+        result.run_id = log_run(result, source, tracking_uri)
+        say(f"MLflow run {result.run_id} in experiment {experiment.mlflow_experiment!r} "
+            f"at {tracking.tracking_uri(tracking_uri)}")
+    return result
+
+
+def log_run(result: TrainResult, source: Source, uri: str | None = None) -> str:
+    experiment, model, evaluation = result.experiment, result.model, result.evaluation
+    tags = {"data_fingerprint": result.data_fingerprint, "git_commit": tracking.git_commit(),
+            "model_version": model.version, "score_version": model.score_map.id,
+            "data_source": experiment.data.source}
+    with tracking.run(experiment.mlflow_experiment, experiment.name, uri, tags) as active:
+        mlflow.log_params(tracking.flatten(experiment.model_dump(mode="json")))
+        mlflow.log_params({**result.split.describe(),
+                           **{f"calibration.{k}": h.calibrator.method
+                              for k, h in model.heads.items()},
+                           **{f"rows_quarantined.{t}": n for t, n in source.quarantined.items()}})
+        mlflow.log_metrics(evaluation.summary)
+        mlflow.log_text(experiment.to_yaml(), "experiment.yaml")
+        mlflow.log_table(evaluation.metrics, "metrics.json")
+        for kind, tables in evaluation.reliability.items():
+            mlflow.log_figure(reliability_plot(kind, tables), f"calibration/{kind}.png")
+            mlflow.log_table(pd.concat(tables, names=["predictor"]).reset_index(level=0),
+                             f"calibration/{kind}.json")
+        mlflow.log_table(pd.concat([importance(h) for h in model.heads.values()]),
+                         "importance.json")
+        mlflow.log_dict({**model.score_map.__dict__, "id": model.score_map.id,
+                         "factor_per_10_points": model.score_map.factor(10)}, "score_map.json")
+        mlflow.log_figure(score_distribution_plot(evaluation.scores, model.score_map),
+                          "score_distribution.png")
+        if evaluation.truth_gaps is not None:
+            mlflow.log_table(evaluation.truth_gaps, "score_vs_truth.json")
+        with tempfile.TemporaryDirectory() as tmp:
+            mlflow.log_artifacts(str(model.save(Path(tmp) / "model")), "model")
+        return active.info.run_id
+
+
+def score_accounts(model: InfluenceModel, dataset: Dataset | Tables | str | Path,
+                   cutoff=None) -> pd.DataFrame:
+    """Scores of every account that exists at `cutoff` (default: the day after the data ends),
+    from features built exactly as the model was trained."""
+    tables = load_tables(dataset)
+    day = tables.last_day + 1 if cutoff is None else to_day(cutoff)
+    config = FeatureConfig(**model.info["features"])
+    frame = build_features(tables, [from_day(day)], config, labels=False)
+    return model.score(frame)

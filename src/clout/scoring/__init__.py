@@ -1,0 +1,1 @@
+"""Scoring: calibrated heads combined into expected engagement, mapped onto 1-100."""

@@ -1,0 +1,194 @@
+"""From calibrated heads to the 1-100 score and its components.
+
+Expected engagement combines the heads' calibrated per-post rates, each divided by its base rate
+so that every head counts on the same footing: `E = sum_k c_k * rate_k / base_k` with the
+contributions `c_k` summing to 1 (equal by default). E = 1 is an account with average
+engagement per post on every kind; E = 2 expects twice that.
+
+The score is linear in log10(E), frozen when the model is trained: the low quantile of the
+validation population maps to 1 and the high one to 100. A point therefore always means the same
+factor of expected engagement, whatever the month: see `ScoreMap.factor(points)`.
+Components (reach, amplification, network) are the same map applied to the expected engagement
+predicted from that family of features alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+
+from clout.models.calibration import Calibrator
+from clout.models.heads import Head, HistoryOffset
+
+SCORE_MIN, SCORE_MAX = 1, 100
+FLOOR = 1e-6  # expected engagement below this scores as if it were this
+
+
+@dataclass(frozen=True)
+class ScoreMap:
+    """score = clip(round(1 + 99 * (log10 E - low) / (high - low)), 1, 100)."""
+
+    low: float  # log10 E that scores 1
+    high: float  # log10 E that scores 100
+    version: str = "log10-linear-v1"
+
+    @classmethod
+    def fit(cls, expected, low_quantile: float, high_quantile: float) -> ScoreMap:
+        log_e = np.log10(np.maximum(np.asarray(expected, float), FLOOR))
+        low, high = np.quantile(log_e, [low_quantile, high_quantile])
+        if not high > low:
+            raise ValueError("expected engagement is the same for the whole population: "
+                             "there is nothing to score")
+        return cls(float(low), float(high))
+
+    def continuous(self, expected) -> np.ndarray:
+        log_e = np.log10(np.maximum(np.asarray(expected, float), FLOOR))
+        return SCORE_MIN + (SCORE_MAX - SCORE_MIN) * (log_e - self.low) / (self.high - self.low)
+
+    def __call__(self, expected) -> np.ndarray:
+        return np.clip(np.rint(self.continuous(expected)), SCORE_MIN, SCORE_MAX).astype(np.int16)
+
+    def factor(self, points: float = 10) -> float:
+        """How many times more expected engagement `points` more points mean."""
+        return float(10 ** (points * (self.high - self.low) / (SCORE_MAX - SCORE_MIN)))
+
+    def expected_at(self, score) -> np.ndarray:
+        """The expected engagement a score stands for (the inverse map)."""
+        score = np.asarray(score, float)
+        return 10 ** (self.low + (score - SCORE_MIN) * (self.high - self.low)
+                      / (SCORE_MAX - SCORE_MIN))
+
+    @property
+    def id(self) -> str:
+        digest = hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()
+        return f"{self.version}-{digest[:8]}"
+
+
+def normalise_weights(heads: list[str], weights: dict[str, float] | None) -> dict[str, float]:
+    """Contributions per head summing to 1; equal when not given."""
+    if weights is None:
+        return {k: 1 / len(heads) for k in heads}
+    unknown = set(weights) - set(heads)
+    if unknown:
+        raise ValueError(f"score.weights names heads the model does not have: "
+                         f"{', '.join(sorted(unknown))} (heads: {', '.join(heads)})")
+    total = sum(weights.get(k, 0.0) for k in heads)
+    return {k: weights.get(k, 0.0) / total for k in heads}
+
+
+@dataclass
+class InfluenceModel:
+    """Everything from a feature row to the score: heads, calibrators, weights, frozen map."""
+
+    heads: dict[str, Head]
+    components: dict[str, dict[str, Head]]
+    weights: dict[str, float]
+    score_map: ScoreMap
+    info: dict = field(default_factory=dict)  # experiment name, feature config, split, seed
+
+    @property
+    def features(self) -> list[str]:
+        return sorted({f for head in self._all_heads() for f in head.features})
+
+    def _all_heads(self):
+        yield from self.heads.values()
+        for heads in self.components.values():
+            yield from heads.values()
+
+    def predict_rates(self, frame: pd.DataFrame, heads: dict[str, Head] | None = None
+                      ) -> dict[str, np.ndarray]:
+        """Calibrated expected engagement per post for each kind."""
+        return {kind: head(frame) for kind, head in (heads or self.heads).items()}
+
+    def expected_engagement(self, rates: dict[str, np.ndarray]) -> np.ndarray:
+        """Relative expected engagement per post: 1 = average on every kind."""
+        return sum(self.weights[k] * rates[k] / self.heads[k].base_rate for k in self.heads)
+
+    def check_columns(self, frame: pd.DataFrame) -> None:
+        missing = [f for f in self.features if f not in frame.columns]
+        if missing:
+            raise ValueError(f"feature table lacks {len(missing)} column(s) the model needs: "
+                             f"{', '.join(missing[:10])}{' ...' if len(missing) > 10 else ''}")
+
+    def score(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """One row per input row: score, components, expected engagement and rate per kind,
+        and the versions of the model and of the score map that produced them."""
+        self.check_columns(frame)
+        rates = self.predict_rates(frame)
+        expected = self.expected_engagement(rates)
+        out = frame[[c for c in ("account_id", "cutoff") if c in frame.columns]].copy()
+        out["score"] = self.score_map(expected)
+        for name, heads in self.components.items():
+            out[name] = self.score_map(self.expected_engagement(self.predict_rates(frame, heads)))
+        out["expected_engagement"] = expected
+        for kind, rate in rates.items():
+            out[f"expected_{kind}_per_post"] = rate
+        out["model_version"] = self.version
+        out["score_version"] = self.score_map.id
+        return out.reset_index(drop=True)
+
+    # -- persistence: one JSON file and LightGBM's own text format per booster -----------------
+
+    def _booster_files(self) -> dict[str, Head]:
+        files = {f"heads/score-{kind}.txt": head for kind, head in self.heads.items()}
+        for name, heads in self.components.items():
+            files.update({f"heads/{name}-{kind}.txt": head for kind, head in heads.items()})
+        return files
+
+    def _manifest(self) -> dict:
+        def head_entry(head: Head) -> dict:
+            return {"label": head.label, "features": head.features, "base_rate": head.base_rate,
+                    "offset": None if head.offset is None else asdict(head.offset),
+                    "calibrator": head.calibrator.to_dict(),
+                    "calibration_deviances": head.calibration_deviances}
+        return {"heads": {k: head_entry(h) for k, h in self.heads.items()},
+                "components": {n: {k: head_entry(h) for k, h in hs.items()}
+                               for n, hs in self.components.items()},
+                "weights": self.weights, "score_map": asdict(self.score_map), "info": self.info}
+
+    @property
+    def version(self) -> str:
+        """A digest of everything that decides a score: same version, same scores."""
+        digest = hashlib.sha256(json.dumps(self._manifest(), sort_keys=True).encode())
+        for name, head in sorted(self._booster_files().items()):
+            digest.update(name.encode() + head.booster.model_to_string().encode())
+        return digest.hexdigest()[:12]
+
+    def save(self, directory: str | Path) -> Path:
+        directory = Path(directory)
+        (directory / "heads").mkdir(parents=True, exist_ok=True)
+        for name, head in self._booster_files().items():
+            head.booster.save_model(directory / name)
+        manifest = {**self._manifest(), "version": self.version}
+        (directory / "model.json").write_text(json.dumps(manifest, indent=1))  # order kept
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | Path) -> InfluenceModel:
+        directory = Path(directory)
+        if not (directory / "model.json").is_file():
+            raise FileNotFoundError(f"{directory} holds no clout model (model.json missing)")
+        manifest = json.loads((directory / "model.json").read_text())
+
+        def head(kind: str, entry: dict, file: str) -> Head:
+            booster = lgb.Booster(model_file=str(directory / file))
+            offset = entry["offset"] and HistoryOffset(**entry["offset"])
+            return Head(kind, entry["label"], entry["features"], booster,
+                        Calibrator.from_dict(entry["calibrator"]), entry["base_rate"],
+                        entry["calibration_deviances"], offset)
+        model = cls(
+            heads={k: head(k, e, f"heads/score-{k}.txt") for k, e in manifest["heads"].items()},
+            components={n: {k: head(k, e, f"heads/{n}-{k}.txt") for k, e in hs.items()}
+                        for n, hs in manifest["components"].items()},
+            weights=manifest["weights"], score_map=ScoreMap(**manifest["score_map"]),
+            info=manifest["info"])
+        if model.version != manifest["version"]:
+            raise ValueError(f"{directory}: model files do not match the version recorded in "
+                             f"model.json ({model.version} != {manifest['version']})")
+        return model

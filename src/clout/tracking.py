@@ -1,0 +1,91 @@
+"""MLflow tracking: where runs go and how a training run is recorded.
+
+By default runs go to a sqlite database in the working directory (`mlflow.db`) with artifacts
+beside it (`mlartifacts/`); `MLFLOW_TRACKING_URI` or an explicit URI overrides that.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from contextlib import contextmanager
+from pathlib import Path
+
+import mlflow
+from mlflow.tracking import MlflowClient
+
+DEFAULT_DB = "mlflow.db"
+
+
+def tracking_uri(uri: str | None = None) -> str:
+    """The explicit `uri`, else MLFLOW_TRACKING_URI, else sqlite in the working directory."""
+    return uri or os.environ.get("MLFLOW_TRACKING_URI") or \
+        f"sqlite:///{(Path.cwd() / DEFAULT_DB).as_posix()}"
+
+
+def _artifact_root(uri: str) -> str | None:
+    """Artifacts beside a sqlite database; other stores decide for themselves."""
+    if uri.startswith("sqlite:///"):
+        return (Path(uri.removeprefix("sqlite:///")).parent / "mlartifacts").as_uri()
+    return None
+
+
+def use_experiment(name: str, uri: str | None = None) -> str:
+    """Point MLflow at the store and experiment `name` (created when new); returns its id."""
+    uri = tracking_uri(uri)
+    mlflow.set_tracking_uri(uri)
+    client = MlflowClient(uri)
+    experiment = client.get_experiment_by_name(name)
+    if experiment is not None:
+        return experiment.experiment_id
+    root = _artifact_root(uri)
+    return client.create_experiment(name, artifact_location=f"{root}/{name}" if root else None)
+
+
+def git_commit() -> str:
+    """The commit of the code that ran, with "-dirty" when it has uncommitted changes."""
+    try:
+        def git(*args):
+            return subprocess.run(["git", *args], capture_output=True, text=True, check=True,
+                                  cwd=Path(__file__).parent).stdout.strip()
+        return git("rev-parse", "HEAD") + ("-dirty" if git("status", "--porcelain") else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def flatten(data: dict, prefix: str = "") -> dict[str, str]:
+    """Nested parameters as dotted keys, the form MLflow shows and compares."""
+    out = {}
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            out.update(flatten(value, f"{name}."))
+        else:
+            out[name] = str(value)
+    return out
+
+
+@contextmanager
+def run(experiment_name: str, run_name: str, uri: str | None = None, tags: dict | None = None):
+    """An MLflow run in the given experiment, ended (and marked failed) when the block ends."""
+    experiment_id = use_experiment(experiment_name, uri)
+    with mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=tags) as active:
+        yield active
+
+
+def download_model(run_id: str, uri: str | None = None, artifact_path: str = "model") -> Path:
+    """The clout model a run logged, downloaded to a local folder."""
+    mlflow.set_tracking_uri(tracking_uri(uri))
+    return Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=artifact_path))
+
+
+def latest_run(experiment_name: str, run_name: str, uri: str | None = None) -> str:
+    """The id of the newest finished run called `run_name` in `experiment_name`."""
+    mlflow.set_tracking_uri(tracking_uri(uri))
+    runs = mlflow.search_runs(
+        experiment_names=[experiment_name], max_results=1, order_by=["start_time DESC"],
+        filter_string=f"tags.mlflow.runName = '{run_name}' and attributes.status = 'FINISHED'")
+    if runs.empty:
+        raise LookupError(f"no finished run {run_name!r} in MLflow experiment "
+                          f"{experiment_name!r} at {tracking_uri(uri)}: train it first")
+    return str(runs["run_id"].iloc[0])

@@ -1,0 +1,62 @@
+"""Experiment files: the shipped ones load, and a bad one names the file and every bad field."""
+
+from __future__ import annotations
+
+import pytest
+
+from clout.config import ExperimentError, load_experiment
+from conftest import ROOT
+
+
+@pytest.mark.parametrize("name", ["default", "congress"])
+def test_shipped_experiments_load(name):
+    experiment = load_experiment(ROOT / "experiments" / f"{name}.yaml")
+    assert experiment.name == name
+    assert experiment.features.horizon_days == 14
+    assert experiment.cutoffs.weeks >= 3
+
+
+def test_congress_reads_the_shared_data_by_default_and_takes_an_override():
+    experiment = load_experiment(ROOT / "experiments" / "congress.yaml")
+    assert experiment.data.resolved_path().as_posix().endswith("shared/data/congress")
+    moved = load_experiment(ROOT / "experiments" / "congress.yaml", **{"data.path": "/x/c"})
+    assert moved.data.resolved_path().as_posix() == "/x/c"
+
+
+def test_errors_name_the_file_and_each_field(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("name: bad\n"
+                    "data: {source: simulator, preset: huge}\n"
+                    "model: {num_boost_round: 0, params: {objective: huber}, colour: red}\n"
+                    "score: {high_quantile: 2}\n")
+    with pytest.raises(ExperimentError) as err:
+        load_experiment(path)
+    message = str(err.value)
+    assert str(path) in message
+    for field in ("data:", "model.num_boost_round", "model.colour", "score.high_quantile"):
+        assert field in message, field
+    assert "preset 'huge' unknown" in message
+
+
+def test_params_may_not_override_what_reproducibility_fixes(tmp_path):
+    path = tmp_path / "seeded.yaml"
+    path.write_text("model: {params: {seed: 3, num_threads: 8}}\n")
+    with pytest.raises(ExperimentError, match="num_threads, seed"):
+        load_experiment(path)
+
+
+def test_missing_and_malformed_files(tmp_path):
+    with pytest.raises(ExperimentError, match="not found"):
+        load_experiment(tmp_path / "absent.yaml")
+    (tmp_path / "list.yaml").write_text("- 1\n- 2\n")
+    with pytest.raises(ExperimentError, match="expected a mapping"):
+        load_experiment(tmp_path / "list.yaml")
+
+
+def test_name_defaults_to_the_file_stem_and_round_trips(tmp_path):
+    path = tmp_path / "quick-try.yaml"
+    path.write_text("data: {preset: tiny}\n")
+    experiment = load_experiment(path)
+    assert experiment.name == "quick-try"
+    path.write_text(experiment.to_yaml())
+    assert load_experiment(path) == experiment

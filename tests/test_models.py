@@ -1,0 +1,141 @@
+"""Heads, metrics and calibration on small synthetic tables with known answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from clout.models.calibration import Calibrator, choose_calibrator
+from clout.models.heads import HistoryOffset, Split, fit_head, lgb_params
+from clout.models.metrics import (
+    calibration_error,
+    poisson_deviance,
+    rate_metrics,
+    reliability_table,
+)
+
+H = 14
+
+
+def synthetic(n: int, seed: int, cutoff: str) -> pd.DataFrame:
+    """Accounts whose true rate is exp(quality), with posts as exposure and Poisson counts."""
+    rng = np.random.default_rng(seed)
+    quality = rng.normal(0, 1, n)
+    posts = rng.integers(1, 20, n)
+    events = rng.poisson(np.exp(quality) * posts)
+    history_posts = rng.integers(0, 30, n)
+    history = rng.poisson(np.exp(quality) * history_posts)
+    return pd.DataFrame({
+        "account_id": np.arange(n), "cutoff": pd.Timestamp(cutoff, tz="UTC"),
+        "quality": quality, "noise": rng.normal(size=n),
+        "posts_90d": history_posts,
+        "retweets_per_post_90d": np.where(history_posts > 0,
+                                          history / np.maximum(history_posts, 1), np.nan),
+        f"label_posts_{H}d": posts, f"label_retweets_{H}d": events,
+        f"label_retweets_per_post_{H}d": events / posts, "true_rate": np.exp(quality)})
+
+
+def test_exposure_weighted_deviance_ranks_models_as_post_level_deviance_does():
+    # Post-level deviance and the exposure-weighted deviance of rates differ by a term that
+    # does not depend on the prediction, so the difference between two predictors is the same.
+    rng = np.random.default_rng(0)
+    posts = rng.integers(1, 6, 200)
+    per_post = [rng.poisson(2.0, p) for p in posts]
+    rate = np.array([c.mean() for c in per_post])
+    a, b = rng.uniform(1, 3, 200), rng.uniform(1, 3, 200)
+
+    def post_level(pred):
+        y = np.concatenate(per_post)
+        mu = np.repeat(pred, posts)
+        return poisson_deviance(y, mu, np.ones_like(y))
+
+    ours = poisson_deviance(rate, a, posts) - poisson_deviance(rate, b, posts)
+    assert ours == pytest.approx(post_level(a) - post_level(b), rel=1e-9)
+
+
+def test_reliability_table_and_calibration_error_by_hand():
+    predicted = np.repeat([1.0, 2.0], 5)
+    observed = np.repeat([1.0, 3.0], 5)
+    table = reliability_table(observed, predicted, np.ones(10), bins=2)
+    assert table["predicted"].tolist() == [1.0, 2.0]
+    assert table["observed"].tolist() == [1.0, 3.0]
+    error = calibration_error(table)
+    assert error["ece"] == pytest.approx(0.5)  # half the posts are off by 1
+    assert error["relative_ece"] == pytest.approx(0.25)  # of an observed mean of 2
+
+
+def test_rate_metrics_of_a_perfect_and_a_constant_prediction():
+    rng = np.random.default_rng(1)
+    truth = rng.gamma(2, 1, 2000)
+    posts = rng.integers(1, 50, 2000)
+    rate = rng.poisson(truth * posts) / posts
+    good = rate_metrics(rate, truth, posts, base_rate=truth.mean())
+    assert good["deviance_improvement"] > 0.5
+    assert good["spearman"] > 0.8
+    assert good["relative_ece"] < 0.05
+
+
+def test_glm_recalibration_undoes_a_scale_error_and_auto_keeps_a_calibrated_model():
+    rng = np.random.default_rng(2)
+    truth = rng.gamma(2, 1, 4000)
+    posts = rng.integers(1, 30, 4000)
+    rate = rng.poisson(truth * posts) / posts
+    calibrator, deviances = choose_calibrator("auto", 2 * truth, rate, posts, seed=0)
+    assert calibrator.method != "none"
+    assert deviances[calibrator.method] < deviances["none"]
+    assert np.allclose(calibrator(2 * truth), truth, rtol=0.1)
+    kept, _ = choose_calibrator("auto", truth, rate, posts, seed=0)
+    assert kept.method == "none"
+    assert kept(truth) is not None and np.array_equal(kept(truth), truth)
+
+
+@pytest.mark.parametrize("method", ["glm", "isotonic"])
+def test_calibrators_are_monotone_positive_and_round_trip(method):
+    rng = np.random.default_rng(3)
+    predicted = rng.gamma(2, 1, 500)
+    rate = rng.poisson(predicted * 3) / 3
+    calibrator = Calibrator.fit(method, predicted, rate, np.full(500, 3.0))
+    grid = np.linspace(0, 10, 200)
+    out = calibrator(grid)
+    assert (np.diff(out) >= 0).all() and (out > 0).all()
+    assert np.array_equal(Calibrator.from_dict(calibrator.to_dict())(grid), out)
+
+
+def test_split_leaves_a_horizon_between_its_parts():
+    weeks = pd.date_range("2024-01-01", periods=12, freq="7D", tz="UTC")
+    split = Split.by_time(weeks, horizon_days=14)
+    assert split.test == weeks[-1]
+    assert split.validation == weeks[-3]  # weeks[-2]'s horizon would reach past the test cutoff
+    assert split.train == tuple(weeks[:-4])
+    assert max(split.train) + pd.Timedelta(days=14) <= split.validation
+    with pytest.raises(ValueError, match="add weeks"):
+        Split.by_time(weeks[:3], horizon_days=14)
+
+
+def test_history_offset_shrinks_towards_the_base_rate():
+    frame = pd.DataFrame({"retweets_per_post_90d": [4.0, np.nan, 10.0],
+                          "posts_90d": [5, 0, 0]})
+    offset = HistoryOffset.for_kind("retweets", (7, 90), prior_posts=5)
+    # 20 events over 5 posts with 5 posts' worth of a base rate of 2: 30 / 10
+    assert offset(frame, base_rate=2.0).tolist() == [3.0, 2.0, 2.0]
+
+
+@pytest.mark.parametrize("with_offset", [False, True])
+def test_a_head_learns_per_post_rates_deterministically(with_offset):
+    train = pd.concat([synthetic(3000, s, f"2024-01-0{s}") for s in (1, 2)])
+    validation, test = synthetic(1500, 8, "2024-02-01"), synthetic(1500, 9, "2024-03-01")
+    offset = HistoryOffset.for_kind("retweets", (90,), 5.0) if with_offset else None
+    label = f"label_retweets_per_post_{H}d"
+    features = ["quality", "noise"]
+
+    def fit():
+        return fit_head("retweets", label, features, train, validation, H,
+                        lgb_params("poisson", {"learning_rate": 0.1, "num_leaves": 7}, 1, 2),
+                        300, 20, "auto", seed=1, offset=offset)
+    head = fit()
+    metrics = rate_metrics(test[label], head(test), test[f"label_posts_{H}d"], head.base_rate)
+    assert metrics["deviance_improvement"] > 0.6
+    assert metrics["relative_ece"] < 0.1
+    assert np.corrcoef(np.log(head(test)), test["quality"])[0, 1] > 0.95
+    assert fit().booster.model_to_string() == head.booster.model_to_string()

@@ -1,0 +1,140 @@
+"""The default pipeline end to end on the tiny world: one MLflow run with everything a reviewer
+needs, reproducible, scored from the CLI; and the Congress experiment on the real data."""
+
+from __future__ import annotations
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from clout.cli import app
+from clout.config import load_experiment
+from clout.pipeline import score_accounts, train
+from conftest import ROOT, shared_dataset
+
+runner = CliRunner()
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+
+def test_the_run_records_parameters_metrics_plots_and_the_model(tiny_run):
+    result, _ = tiny_run
+    client = mlflow.MlflowClient()
+    run = client.get_run(result.run_id)
+    assert run.info.status == "FINISHED"
+    tags, params, metrics = run.data.tags, run.data.params, run.data.metrics
+    assert tags["data_fingerprint"] == result.data_fingerprint
+    assert tags["model_version"] == result.model.version
+    assert len(tags["git_commit"]) >= 40
+    assert params["model.objective"] == "poisson" and params["seed"] == "3"
+    for head in result.model.heads:
+        for predictor in ("model", "historical_mean", "followers_only", "constant"):
+            assert f"{head}.{predictor}.poisson_deviance" in metrics
+    assert "score.spearman_true_influence" in metrics
+    assert "score.score_gap_ring" in metrics
+
+    def files(path=""):
+        for item in client.list_artifacts(result.run_id, path):
+            yield from files(item.path) if item.is_dir else [item.path]
+    logged = set(files())
+    expected = {"experiment.yaml", "metrics.json", "importance.json", "score_map.json",
+                "score_distribution.png", "score_vs_truth.json", "model/model.json",
+                *(f"calibration/{k}.png" for k in result.model.heads)}
+    assert expected <= logged
+    assert any(p.startswith("model/heads/reach-") for p in logged)
+
+
+def test_heads_beat_the_constant_and_followers_and_the_score_tracks_true_influence(tiny_run):
+    result, _ = tiny_run
+    metrics = result.evaluation.metrics.set_index(["head", "predictor"])["poisson_deviance"]
+    for head in result.model.heads:
+        assert metrics[head, "model"] < metrics[head, "constant"]
+        assert metrics[head, "model"] < metrics[head, "followers_only"]
+    assert result.evaluation.summary["score.spearman_true_influence_genuine"] > 0.8
+    # the heads learn engagement that is not traded back, so rings cannot trade their way up
+    assert all(h.label.endswith("_independent_per_post_14d")
+               for h in result.model.heads.values())
+
+
+def test_the_split_keeps_label_horizons_apart(tiny_run):
+    result, _ = tiny_run
+    split, horizon = result.split, pd.Timedelta(days=14)
+    assert max(split.train) + horizon <= split.validation
+    assert split.validation + horizon <= split.test
+    assert result.model.info["test_cutoff"] == f"{split.test:%Y-%m-%d}"
+
+
+def test_same_config_and_seed_give_the_same_model_and_scores(tiny_run, tiny_experiment_file):
+    first, _ = tiny_run
+    again = train(load_experiment(tiny_experiment_file), log=False, say=lambda text: None)
+    assert again.model.version == first.model.version
+    pd.testing.assert_frame_equal(again.evaluation.scores, first.evaluation.scores,
+                                  check_exact=True)
+
+
+def test_scores_today_for_every_account_with_the_trained_features(tiny_run, tiny_world):
+    result, _ = tiny_run
+    dataset, _ = tiny_world
+    scores = score_accounts(result.model, dataset)
+    assert scores["cutoff"].nunique() == 1
+    assert scores["cutoff"].iloc[0] > result.split.test
+    assert scores["score"].between(1, 100).all()
+    assert scores["account_id"].is_unique
+    assert set(scores["account_id"]) <= set(dataset.accounts["account_id"])
+
+
+def test_cli_trains_and_scores(tiny_run, tiny_experiment_file, tmp_path):
+    result, saved = tiny_run
+    out = tmp_path / "scores.parquet"
+    scored = invoke("score", tiny_experiment_file, "--run", result.run_id, "--out", out)
+    assert scored.exit_code == 0, scored.output
+    assert "model " + result.model.version in " ".join(scored.output.split())
+    from_run = pd.read_parquet(out)
+    from_dir = invoke("score", tiny_experiment_file, "--model", saved / "model",
+                      "--out", tmp_path / "again.parquet")
+    assert from_dir.exit_code == 0
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "again.parquet"), from_run)
+    # the default model is the experiment's latest run
+    latest = invoke("score", tiny_experiment_file, "--out", tmp_path / "latest.parquet")
+    assert latest.exit_code == 0 and result.model.version in latest.output
+
+
+def test_cli_errors_are_clear(tmp_path, tiny_experiment_file):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: bad\nmodel: {objective: gamma}\n")
+    failed = invoke("train", bad)
+    assert failed.exit_code == 2 and "model.objective" in failed.output
+    unknown = invoke("score", tiny_experiment_file, "--run", "0123456789abcdef")
+    assert unknown.exit_code == 2 and "error" in unknown.output
+    no_run = tmp_path / "never-trained.yaml"
+    no_run.write_text("data: {preset: tiny}\n")
+    missing = invoke("score", no_run)
+    assert missing.exit_code == 2 and "train it first" in " ".join(missing.output.split())
+
+
+def test_cli_train_without_logging(tmp_path):
+    path = tmp_path / "quick.yaml"
+    path.write_text("data: {preset: tiny}\ncutoffs: {weeks: 6}\nmodel: {components: false}\n")
+    trained = invoke("train", path, "--no-log", "--out", tmp_path / "out")
+    assert trained.exit_code == 0, trained.output
+    assert "historical_mean" in trained.output
+    assert (tmp_path / "out" / "model" / "model.json").is_file()
+
+
+@pytest.mark.realdata
+def test_congress_beats_the_historical_mean_on_deviance():
+    shared_dataset("congress")
+    experiment = load_experiment(ROOT / "experiments" / "congress.yaml",
+                                 **{"model.components": False})
+    result = train(experiment, log=False, say=lambda text: None)
+    metrics = result.evaluation.metrics.set_index(["head", "predictor"])
+    assert {"retweets", "likes"} == set(result.model.heads)  # Congress has no clicks
+    for head in ("retweets", "likes"):
+        assert metrics.loc[(head, "model"), "poisson_deviance"] < \
+            metrics.loc[(head, "historical_mean"), "poisson_deviance"]
+        assert metrics.loc[(head, "model"), "spearman"] > 0.6
+    assert np.isfinite(result.evaluation.scores["score"]).all()

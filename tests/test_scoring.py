@@ -1,0 +1,72 @@
+"""The 1-100 map, the weights, and a saved model that scores exactly as the trained one."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from clout.scoring.score import InfluenceModel, ScoreMap, normalise_weights
+
+
+def test_score_map_is_monotone_bounded_and_means_a_fixed_factor():
+    score_map = ScoreMap.fit(10 ** np.linspace(-2, 2, 1001), 0.0 + 1e-9, 1 - 1e-9)
+    expected = 10 ** np.linspace(-4, 4, 500)
+    scores = score_map(expected)
+    assert scores.min() == 1 and scores.max() == 100
+    assert (np.diff(scores) >= 0).all()
+    # 99 points span four decades: 10 points are 10 ** (40 / 99)
+    assert score_map.factor(10) == pytest.approx(10 ** (40 / 99))
+    assert score_map.expected_at(score_map.continuous(3.0)) == pytest.approx(3.0)
+    assert score_map(np.array([0.0]))[0] == 1  # no engagement at all: the floor
+
+
+def test_score_map_refuses_a_population_with_nothing_to_rank():
+    with pytest.raises(ValueError, match="nothing to score"):
+        ScoreMap.fit(np.ones(100), 0.01, 0.99)
+
+
+def test_weights_default_to_equal_and_are_checked():
+    assert normalise_weights(["clicks", "retweets"], None) == {"clicks": 0.5, "retweets": 0.5}
+    assert normalise_weights(["clicks", "retweets"], {"retweets": 3, "clicks": 1}) == {
+        "clicks": 0.25, "retweets": 0.75}
+    with pytest.raises(ValueError, match="likes"):
+        normalise_weights(["clicks"], {"likes": 1})
+
+
+def test_trained_model_scores_every_account_within_bounds(tiny_run):
+    result, _ = tiny_run
+    scores = result.evaluation.scores
+    assert scores["score"].between(1, 100).all()
+    assert {"reach", "amplification", "network"} <= set(scores.columns)
+    assert scores["model_version"].nunique() == 1
+    assert scores["score_version"].iloc[0] == result.model.score_map.id
+    # the score is the frozen map of expected engagement, which combines the heads' rates
+    model = result.model
+    rates = {k: scores[f"expected_{k}_per_post"].to_numpy() for k in model.heads}
+    assert np.allclose(model.expected_engagement(rates), scores["expected_engagement"])
+    assert (model.score_map(scores["expected_engagement"]) == scores["score"]).all()
+
+
+def test_saved_model_scores_identically_and_detects_tampering(tiny_run, tmp_path):
+    result, _ = tiny_run
+    saved = result.model.save(tmp_path / "model")
+    loaded = InfluenceModel.load(saved)
+    test = result.split.part(result.features, "test")
+    pd.testing.assert_frame_equal(loaded.score(test), result.model.score(test))
+    assert loaded.version == result.model.version
+
+    manifest = json.loads((saved / "model.json").read_text())
+    manifest["score_map"]["high"] += 0.1
+    (saved / "model.json").write_text(json.dumps(manifest))
+    with pytest.raises(ValueError, match="do not match the version"):
+        InfluenceModel.load(saved)
+
+
+def test_a_feature_table_without_the_model_columns_is_refused(tiny_run):
+    result, _ = tiny_run
+    test = result.split.part(result.features, "test").drop(columns=["followers"])
+    with pytest.raises(ValueError, match="lacks 1 column.*followers"):
+        result.model.score(test)
