@@ -40,6 +40,7 @@ bench: install
 	$(BIN)/python benchmarks/plausibility.py
 	$(BIN)/python benchmarks/features.py
 	$(BIN)/python benchmarks/engines.py
+	$(BIN)/python benchmarks/models.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -61,6 +61,17 @@ def test_independent_labels_leave_out_engagement_traded_back(three_rows):
     assert three["label_likes_independent_1d"] == 1
 
 
+def test_traded_engagement_share_by_hand(three_rows):
+    # by 4 Jan: account 1 got a click (from 2) and a retweet (from 3), and liked 3's post, so
+    # half of its engagement was traded back; all of account 3's (1's like) was
+    features = build_features(three_rows, [utc("2024-01-04")], CONFIG, labels=False)
+    assert row(features, 1, "2024-01-04")["traded_engagement_share_7d"] == 0.5
+    assert row(features, 3, "2024-01-04")["traded_engagement_share_7d"] == 1.0
+    # the like came on 3 Jan, after the cutoff of 3 Jan: nothing was traded back before it
+    before = build_features(three_rows, [utc("2024-01-03")], CONFIG, labels=False)
+    assert row(before, 1, "2024-01-03")["traded_engagement_share_7d"] == 0.0
+
+
 def test_population_is_accounts_existing_before_the_cutoff(three_rows):
     newcomer = conform(pd.DataFrame({"account_id": [4], "network": "test",
                                      "created_at": [utc("2024-01-02 12:00")]}), "accounts")

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from clout.cli import app
 from clout.config import load_experiment
-from clout.pipeline import score_accounts, train
+from clout.pipeline import fit_model, score_accounts, train
 from conftest import ROOT, shared_dataset
 
 runner = CliRunner()
@@ -58,6 +58,17 @@ def test_heads_beat_the_constant_and_followers_and_the_score_tracks_true_influen
     # the heads learn engagement that is not traded back, so rings cannot trade their way up
     assert all(h.label.endswith("_independent_per_post_14d")
                for h in result.model.heads.values())
+
+
+def test_excluded_features_are_left_out(tiny_run):
+    result, _ = tiny_run
+    spec = result.experiment.model.model_copy(
+        update={"exclude_features": ["followers*", "pagerank"], "components": False})
+    model = fit_model(result.experiment.model_copy(update={"model": spec}), result.features,
+                      result.split, say=lambda text: None)
+    assert "pagerank" not in model.features
+    assert not any(f.startswith("followers") for f in model.features)
+    assert "engaged_follower_share_7d" in model.features
 
 
 def test_the_split_keeps_label_horizons_apart(tiny_run):

@@ -64,6 +64,9 @@ class ModelSpec(Strict):
     heads: list[str] | None = Field(
         None, description="kinds to predict (clicks, retweets, replies, likes); default: every "
                           "kind the source has")
+    exclude_features: list[str] = Field(
+        default_factory=list, description="feature names or glob patterns the heads do not "
+                                          "see (e.g. counters that can be bought)")
     target: Literal["auto", "independent", "all"] = Field(
         "auto", description="independent: learn engagement that is not traded back (needs "
                             "events); all: every engagement; auto: independent where the "

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from fnmatch import fnmatch
 from pathlib import Path
 
 import mlflow
@@ -41,7 +42,12 @@ from clout.models.heads import (
     rate_label,
 )
 from clout.scoring.evaluation import score_distribution_plot, truth_metrics
-from clout.scoring.score import InfluenceModel, ScoreMap, normalise_weights
+from clout.scoring.score import (
+    InfluenceModel,
+    ScoreMap,
+    expected_engagement,
+    normalise_weights,
+)
 
 Say = Callable[[str], None]
 
@@ -72,9 +78,10 @@ def load_source(spec: DataSpec, seed: int) -> Source:
     return Source(clean, truth, {t: report.rows_quarantined(t) for t in report.rows_in})
 
 
-def feature_names(frame: pd.DataFrame) -> list[str]:
+def feature_names(frame: pd.DataFrame, exclude: list[str] = ()) -> list[str]:
+    """The feature columns of the table, in catalogue order, less those matching `exclude`."""
     return [c for c in frame.columns if c not in ("account_id", "cutoff")
-            and not c.startswith("label_")]
+            and not c.startswith("label_") and not any(fnmatch(c, p) for p in exclude)]
 
 
 def cutoffs_for(experiment: Experiment, tables: Tables) -> list[pd.Timestamp]:
@@ -108,8 +115,10 @@ def fit_heads(experiment: Experiment, labels: dict[str, str], features: list[str
     def offset(kind):
         if not spec.history_offset:
             return None
-        history = HistoryOffset.for_kind(kind, experiment.features.windows, spec.prior_posts)
-        return history if history.rate_column in train.columns else None
+        history = HistoryOffset.for_kind(kind, experiment.features.windows, spec.prior_posts,
+                                         independent="_independent_" in labels[kind])
+        needed = {history.rate_column, history.posts_column, history.traded_column} - {None}
+        return history if needed <= set(train.columns) else None
     return {kind: fit_head(kind, label, features, train, validation,
                            experiment.features.horizon_days, params, spec.num_boost_round,
                            spec.early_stopping_rounds, spec.calibration, experiment.seed,
@@ -122,7 +131,7 @@ def fit_model(experiment: Experiment, frame: pd.DataFrame, split: Split, say: Sa
     """Heads on every feature, and per component on that family's features alone; weights;
     and the score map, frozen on the validation cutoff's population."""
     labels = head_labels(experiment, frame)
-    features = feature_names(frame)
+    features = feature_names(frame, experiment.model.exclude_features)
     train, validation = split.part(frame, "train"), split.part(frame, "validation")
     say(f"heads {', '.join(labels.values())} on {len(features)} features, "
         f"{len(train):,} training rows")
@@ -135,20 +144,17 @@ def fit_model(experiment: Experiment, frame: pd.DataFrame, split: Split, say: Sa
             if own:
                 say(f"component {name}: {len(own)} features")
                 components[name] = fit_heads(experiment, labels, own, train, validation)
-    model = InfluenceModel(heads, components, normalise_weights(list(labels),
-                                                                experiment.score.weights),
-                           ScoreMap(0.0, 1.0), info={
-                               "experiment": experiment.name, "seed": experiment.seed,
-                               "features": experiment.features.model_dump(mode="json"),
-                               **split.describe()})
+    weights = normalise_weights(list(labels), experiment.score.weights)
     # The scale is set by the accounts that post: accounts that never do (fake followers, pure
     # readers) would otherwise fill the bottom of the scale and squeeze everyone else.
     posting = f"posts_{max(experiment.features.windows)}d"
     anchor = validation[validation[posting] > 0] if posting in validation.columns else validation
-    expected = model.expected_engagement(model.predict_rates(anchor))
-    model.score_map = ScoreMap.fit(expected, experiment.score.low_quantile,
-                                   experiment.score.high_quantile)
-    return model
+    expected = expected_engagement({k: h(anchor) for k, h in heads.items()}, heads, weights)
+    score_map = ScoreMap.fit(expected, experiment.score.low_quantile,
+                             experiment.score.high_quantile)
+    return InfluenceModel(heads, components, weights, score_map, info={
+        "experiment": experiment.name, "seed": experiment.seed,
+        "features": experiment.features.model_dump(mode="json"), **split.describe()})
 
 
 def followers_only(experiment: Experiment, labels, frame, split) -> dict[str, Head]:
@@ -259,7 +265,7 @@ def log_run(result: TrainResult, source: Source, uri: str | None = None) -> str:
                              f"calibration/{kind}.json")
         mlflow.log_table(pd.concat([importance(h) for h in model.heads.values()]),
                          "importance.json")
-        mlflow.log_dict({**model.score_map.__dict__, "id": model.score_map.id,
+        mlflow.log_dict({**asdict(model.score_map), "id": model.score_map.id,
                          "factor_per_10_points": model.score_map.factor(10)}, "score_map.json")
         mlflow.log_figure(score_distribution_plot(evaluation.scores, model.score_map),
                           "score_distribution.png")

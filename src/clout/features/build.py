@@ -488,13 +488,14 @@ def _engager_features(p: Partials, rows: pl.DataFrame, cutoff, windows, n_accoun
             # counts from bincount without weights: always integers, even with no pairs
             total, engagers = per_account(c), np.bincount(engaged[active], minlength=n_accounts)
             targets = np.bincount(engager[active], minlength=n_accounts)[engager]
-            back = active & has_reverse & active[reverse]
+            back = active & has_reverse & active[reverse]  # engaged each other: traded
             out[f"unique_engagers_{w}d"] = engagers
             out[f"engager_pagerank_{w}d"] = per_account(c * rank[engager]) / total
             out[f"engager_selectivity_{w}d"] = per_account(
                 np.where(active, c / np.maximum(targets, 1), 0)) / total
             out[f"engager_concentration_{w}d"] = per_account(c**2) / total**2
             out[f"reciprocity_{w}d"] = per_account(back) / engagers
+            out[f"traded_engagement_share_{w}d"] = per_account(np.where(back, c, 0)) / total
             if follows is not None:
                 out[f"engaged_follower_share_{w}d"] = (
                     per_account(active & is_follower) / follower_count)

@@ -131,6 +131,10 @@ FEATURES: tuple[Feature, ...] = (
     F("reciprocity_{w}d", "audience", "share",
       "Share of the window's engagers that the account engaged with in the same window "
       "(engagement rings are reciprocal).", (EVENTS,)),
+    F("traded_engagement_share_{w}d", "audience", "share",
+      "Share of the window's engagement that came from accounts the account engaged with in the "
+      "same window: engagement traded back and forth, as rings do (what the independent labels "
+      "leave out).", (EVENTS,)),
     F("follower_following_ratio", "audience", "ratio",
       "Followers / (following + 1) at the cutoff.", (FOLLOWS,)),
     F("silent_follower_share", "audience", "share",

@@ -98,15 +98,20 @@ class HistoryOffset:
     rate_column: str
     posts_column: str
     prior_posts: float
+    traded_column: str | None = None  # for independent labels: the history's traded share
 
     @classmethod
-    def for_kind(cls, kind: str, windows, prior_posts: float) -> HistoryOffset:
+    def for_kind(cls, kind: str, windows, prior_posts: float,
+                 independent: bool = False) -> HistoryOffset:
         w = max(windows)
-        return cls(f"{kind}_per_post_{w}d", f"posts_{w}d", prior_posts)
+        return cls(f"{kind}_per_post_{w}d", f"posts_{w}d", prior_posts,
+                   f"traded_engagement_share_{w}d" if independent else None)
 
     def __call__(self, frame: pd.DataFrame, base_rate: float) -> np.ndarray:
         posts = frame[self.posts_column].fillna(0).to_numpy(float)
         events = frame[self.rate_column].fillna(0).to_numpy(float) * posts
+        if self.traded_column is not None:  # only what was not traded back
+            events *= 1 - frame[self.traded_column].fillna(0).to_numpy(float)
         return (events + self.prior_posts * base_rate) / (posts + self.prior_posts)
 
     def log(self, frame: pd.DataFrame, base_rate: float) -> np.ndarray:

@@ -82,6 +82,12 @@ def normalise_weights(heads: list[str], weights: dict[str, float] | None) -> dic
     return {k: weights.get(k, 0.0) / total for k in heads}
 
 
+def expected_engagement(rates: dict[str, np.ndarray], heads: dict[str, Head],
+                        weights: dict[str, float]) -> np.ndarray:
+    """Relative expected engagement per post: 1 = average on every kind."""
+    return sum(weights[k] * rates[k] / heads[k].base_rate for k in heads)
+
+
 @dataclass
 class InfluenceModel:
     """Everything from a feature row to the score: heads, calibrators, weights, frozen map."""
@@ -107,8 +113,7 @@ class InfluenceModel:
         return {kind: head(frame) for kind, head in (heads or self.heads).items()}
 
     def expected_engagement(self, rates: dict[str, np.ndarray]) -> np.ndarray:
-        """Relative expected engagement per post: 1 = average on every kind."""
-        return sum(self.weights[k] * rates[k] / self.heads[k].base_rate for k in self.heads)
+        return expected_engagement(rates, self.heads, self.weights)
 
     def check_columns(self, frame: pd.DataFrame) -> None:
         missing = [f for f in self.features if f not in frame.columns]
