@@ -14,6 +14,7 @@ predictor cannot correlate with a label better than about the square root of its
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -27,6 +28,9 @@ def main() -> None:
     parser.add_argument("--path", default="../shared/data/congress")
     parser.add_argument("--cutoff", default="2016-04-18")  # the congress experiment's test cutoff
     args = parser.parse_args()
+    if not Path(args.path).is_dir():
+        print(f"skipping: no Congress data at {args.path}")
+        return
     posts = load_congress(args.path).posts
     posts = posts[~posts["is_repost"].astype(bool) & posts["retweets"].notna()]
     posts = posts.assign(log_retweets=np.log1p(posts["retweets"].astype(float)))
