@@ -191,8 +191,11 @@ def evaluate_model(experiment: Experiment, model: InfluenceModel, frame: pd.Data
             predictions["followers_only"] = baseline_heads[kind](test)
         metrics, reliability[kind] = evaluate(kind, head.label, test, predictions,
                                               head.base_rate, horizon)
-        rows.append(metrics.assign(calibration=head.calibrator.method,
-                                   best_iteration=head.booster.best_iteration))
+        # what the head chose, on the model's own row
+        is_model = metrics["predictor"] == "model"
+        metrics.loc[is_model, "calibration"] = head.calibrator.method
+        metrics.loc[is_model, "best_iteration"] = head.booster.best_iteration
+        rows.append(metrics)
     metrics = pd.concat(rows, ignore_index=True)
     scores = model.score(test)
     summary = {f"{r.head}.{r.predictor}.{m}": getattr(r, m) for r in metrics.itertuples()
