@@ -127,6 +127,21 @@ def test_cli_errors_are_clear(tmp_path, tiny_experiment_file):
     assert missing.exit_code == 2 and "train it first" in " ".join(missing.output.split())
 
 
+def test_a_source_without_posts_is_refused_clearly(tmp_path, three_rows):
+    from dataclasses import replace
+
+    from clout.data.dataset import write_dataset
+    directory = write_dataset(replace(three_rows, posts=None,
+                                      engagements=three_rows.engagements.assign(
+                                          post_id=pd.array([pd.NA] * 3, "Int64"))),
+                              tmp_path / "events-only")
+    path = tmp_path / "events.yaml"
+    path.write_text(f"data: {{source: directory, path: {directory}}}\ncutoffs: {{dates: "
+                    "[2024-01-01, 2024-01-02, 2024-01-03]}\nfeatures: {horizon_days: 1}\n")
+    failed = invoke("train", path, "--no-log")
+    assert failed.exit_code == 2 and "no per-post labels" in failed.output
+
+
 def test_cli_train_without_logging(tmp_path):
     path = tmp_path / "quick.yaml"
     path.write_text("data: {preset: tiny}\ncutoffs: {weeks: 6}\nmodel: {components: false}\n")

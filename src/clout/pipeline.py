@@ -100,6 +100,9 @@ def head_labels(experiment: Experiment, frame: pd.DataFrame) -> dict[str, str]:
                          "this source has only counts: use target all or auto")
     independent = spec.target == "independent" or (spec.target == "auto" and has_independent)
     offered = available_heads(frame, horizon, independent)
+    if not offered:
+        raise ValueError("the source has no per-post labels (it needs posts and engagement on "
+                         "them): there is nothing for the heads to learn")
     kinds = spec.heads or offered
     if missing := sorted(set(kinds) - set(offered)):
         raise ValueError(f"model.heads: {', '.join(missing)} not in this source (it has "
