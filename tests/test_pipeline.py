@@ -42,10 +42,36 @@ def test_the_run_records_parameters_metrics_plots_and_the_model(tiny_run):
             yield from files(item.path) if item.is_dir else [item.path]
     logged = set(files())
     expected = {"experiment.yaml", "metrics.json", "importance.json", "score_map.json",
-                "score_distribution.png", "score_vs_truth.json", "model/model.json",
+                "score_distribution.png", "score_vs_truth.json",
                 *(f"calibration/{k}.png" for k in result.model.heads)}
     assert expected <= logged
-    assert any(p.startswith("model/heads/reach-") for p in logged)
+
+
+def test_the_run_logs_one_pyfunc_model_that_scores_as_the_trained_one(tiny_run):
+    result, _ = tiny_run
+    pyfunc = mlflow.pyfunc.load_model(f"runs:/{result.run_id}/clout")
+    test = result.split.part(result.features, "test")
+    rows = test[["account_id", *result.model.features]]
+    assert pyfunc.metadata.get_input_schema().input_names() == list(rows.columns)
+    served = pyfunc.predict(rows)
+    pd.testing.assert_frame_equal(served, result.model.score(rows))
+    assert {"score", "reach", "amplification", "network", "model_version",
+            "score_version"} <= set(served.columns)
+    with pytest.raises(mlflow.exceptions.MlflowException, match="unique_engagers_7d"):
+        pyfunc.predict(rows.assign(unique_engagers_7d=-1))
+
+
+def test_promote_then_score_with_the_alias(tiny_run, tiny_experiment_file, tmp_path):
+    result, _ = tiny_run
+    promoted = invoke("promote", result.run_id, "--alias", "champion")
+    assert promoted.exit_code == 0, promoted.output
+    assert "models:/clout@champion" in promoted.output
+    out = tmp_path / "champion.parquet"
+    scored = invoke("score", tiny_experiment_file, "--model", "models:/clout@champion",
+                    "--out", out)
+    assert scored.exit_code == 0, scored.output
+    assert (pd.read_parquet(out)["model_version"] == result.model.version).all()
+    assert invoke("promote", "no-such-run").exit_code == 2
 
 
 def test_heads_beat_the_constant_and_followers_and_the_score_tracks_true_influence(tiny_run):

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from clout.scoring.score import InfluenceModel, ScoreMap, normalise_weights
+from clout.scoring.score import InfluenceModel, InvalidFeatures, ScoreMap, normalise_weights
 
 
 def test_score_map_is_monotone_bounded_and_means_a_fixed_factor():
@@ -65,8 +65,16 @@ def test_saved_model_scores_identically_and_detects_tampering(tiny_run, tmp_path
         InfluenceModel.load(saved)
 
 
-def test_a_feature_table_without_the_model_columns_is_refused(tiny_run):
+def test_a_feature_table_the_model_cannot_score_is_refused_with_the_reason(tiny_run):
     result, _ = tiny_run
-    test = result.split.part(result.features, "test").drop(columns=["followers"])
-    with pytest.raises(ValueError, match="lacks 1 column.*followers"):
-        result.model.score(test)
+    test = result.split.part(result.features, "test")
+    with pytest.raises(InvalidFeatures, match="lacks 1 column.*followers"):
+        result.model.score(test.drop(columns=["followers"]))
+    with pytest.raises(InvalidFeatures, match="posts_7d: expected numbers"):
+        result.model.score(test.assign(posts_7d="many"))
+    broken = test.copy()
+    broken.loc[broken.index[:3], "unique_engagers_28d"] = -1
+    with pytest.raises(InvalidFeatures, match="unique_engagers_28d: 3 row.*negative"):
+        result.model.score(broken)
+    shrinking = test.assign(followers_growth_7d=-0.5)  # a ratio that may fall: accepted
+    assert len(result.model.score(shrinking)) == len(test)

@@ -335,8 +335,9 @@ def score(
     experiment: ExperimentFile,
     run: Annotated[str | None, typer.Option(
         help="MLflow run whose model to use (default: the experiment's latest run).")] = None,
-    model: Annotated[Path | None, typer.Option(
-        help="A saved model directory instead of an MLflow run.")] = None,
+    model: Annotated[str | None, typer.Option(
+        help="A model instead of a run: an MLflow URI (models:/clout@champion) or a saved "
+             "model directory.")] = None,
     cutoff: Annotated[str | None, typer.Option(
         help="Score accounts as of this UTC midnight (default: the day after the data ends).")
     ] = None,
@@ -350,15 +351,20 @@ def score(
     from mlflow.exceptions import MlflowException
 
     from clout import tracking
+    from clout.export.mlflow_model import ARTIFACT, load_influence_model
     from clout.pipeline import load_source, score_accounts
     from clout.scoring.score import InfluenceModel
 
     spec = _experiment(experiment, data_path)
     try:
-        if model is None:
-            run = run or tracking.latest_run(spec.mlflow_experiment, spec.name, tracking_uri)
-            model = tracking.download_model(run, tracking_uri)
-        influence = InfluenceModel.load(model)
+        tracking.use_store(tracking_uri)
+        if model is not None and Path(model).is_dir():
+            influence = InfluenceModel.load(model)
+        else:
+            if model is None:
+                run = run or tracking.latest_run(spec.mlflow_experiment, spec.name, tracking_uri)
+                model = f"runs:/{run}/{ARTIFACT}"
+            influence = load_influence_model(model)
         source = load_source(spec.data, spec.seed)
         scores = score_accounts(influence, source.dataset, cutoff)
     except (FileNotFoundError, LookupError, ValueError, MlflowException) as err:
@@ -370,6 +376,27 @@ def score(
     console.print(f"wrote {out}: {len(scores):,} accounts at {day:%Y-%m-%d}, median score "
                   f"{scores['score'].median():.0f}, model {influence.version}, "
                   f"map {influence.score_map.id}")
+
+
+@app.command()
+def promote(
+    run: Annotated[str, typer.Argument(help="MLflow run id of a training run.")],
+    alias: Annotated[str, typer.Option(help="Alias to point at the new version.")] = "champion",
+    tracking_uri: TrackingUri = None,
+) -> None:
+    """Register a run's model as a new version of the `clout` model and set an alias on it."""
+    from mlflow.exceptions import MlflowException
+
+    from clout import tracking
+    from clout.export.mlflow_model import MODEL_NAME
+    from clout.export.mlflow_model import promote as register
+
+    tracking.use_store(tracking_uri)
+    try:
+        version = register(run, alias)
+    except MlflowException as err:
+        fail(f"cannot promote run {run}: {err.message}", 2)
+    console.print(f"models:/{MODEL_NAME}@{alias} is now version {version} (run {run})")
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from clout.data.dataset import Dataset, read_dataset, read_ground_truth
 from clout.data.loaders import LOADERS
 from clout.data.simulator import preset, simulate
 from clout.data.validation import validate
+from clout.export.mlflow_model import log_pyfunc
 from clout.features.build import (
     FeatureConfig,
     build_features,
@@ -278,7 +279,8 @@ def log_run(result: TrainResult, source: Source, uri: str | None = None) -> str:
         if evaluation.truth_gaps is not None:
             mlflow.log_table(evaluation.truth_gaps, "score_vs_truth.json")
         with tempfile.TemporaryDirectory() as tmp:
-            mlflow.log_artifacts(str(model.save(Path(tmp) / "model")), "model")
+            log_pyfunc(model, model.save(Path(tmp) / "model"),
+                       result.split.part(result.features, "test"))
         return active.info.run_id
 
 

@@ -23,6 +23,13 @@ def tracking_uri(uri: str | None = None) -> str:
         f"sqlite:///{(Path.cwd() / DEFAULT_DB).as_posix()}"
 
 
+def use_store(uri: str | None = None) -> str:
+    """Point MLflow (tracking and registry) at the store; returns its URI."""
+    uri = tracking_uri(uri)
+    mlflow.set_tracking_uri(uri)
+    return uri
+
+
 def _artifact_root(uri: str) -> str | None:
     """Artifacts beside a sqlite database; other stores decide for themselves."""
     if uri.startswith("sqlite:///"):
@@ -32,8 +39,7 @@ def _artifact_root(uri: str) -> str | None:
 
 def use_experiment(name: str, uri: str | None = None) -> str:
     """Point MLflow at the store and experiment `name` (created when new); returns its id."""
-    uri = tracking_uri(uri)
-    mlflow.set_tracking_uri(uri)
+    uri = use_store(uri)
     client = MlflowClient(uri)
     experiment = client.get_experiment_by_name(name)
     if experiment is not None:
@@ -73,15 +79,9 @@ def run(experiment_name: str, run_name: str, uri: str | None = None, tags: dict 
         yield active
 
 
-def download_model(run_id: str, uri: str | None = None, artifact_path: str = "model") -> Path:
-    """The clout model a run logged, downloaded to a local folder."""
-    mlflow.set_tracking_uri(tracking_uri(uri))
-    return Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=artifact_path))
-
-
 def latest_run(experiment_name: str, run_name: str, uri: str | None = None) -> str:
     """The id of the newest finished run called `run_name` in `experiment_name`."""
-    mlflow.set_tracking_uri(tracking_uri(uri))
+    use_store(uri)
     runs = mlflow.search_runs(
         experiment_names=[experiment_name], max_results=1, order_by=["start_time DESC"],
         filter_string=f"tags.mlflow.runName = '{run_name}' and attributes.status = 'FINISHED'")

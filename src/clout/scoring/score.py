@@ -23,6 +23,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
+from clout.features.catalogue import NON_NEGATIVE_UNITS, column_features
 from clout.models.calibration import Calibrator
 from clout.models.heads import Head, HistoryOffset
 
@@ -70,6 +71,10 @@ class ScoreMap:
         return f"{self.version}-{digest[:8]}"
 
 
+class InvalidFeatures(ValueError):
+    """A feature table the model cannot score; the message names each column and rule."""
+
+
 def normalise_weights(heads: list[str], weights: dict[str, float] | None) -> dict[str, float]:
     """Contributions per head summing to 1; equal when not given."""
     if weights is None:
@@ -115,16 +120,32 @@ class InfluenceModel:
     def expected_engagement(self, rates: dict[str, np.ndarray]) -> np.ndarray:
         return expected_engagement(rates, self.heads, self.weights)
 
-    def check_columns(self, frame: pd.DataFrame) -> None:
+    def validate(self, frame: pd.DataFrame) -> None:
+        """Refuse a feature table the model cannot score, naming the column, the rule and the
+        number of rows: missing columns, values that are not numbers, negative counts."""
         missing = [f for f in self.features if f not in frame.columns]
         if missing:
-            raise ValueError(f"feature table lacks {len(missing)} column(s) the model needs: "
-                             f"{', '.join(missing[:10])}{' ...' if len(missing) > 10 else ''}")
+            raise InvalidFeatures(f"feature table lacks {len(missing)} column(s) the model "
+                                  f"needs: {', '.join(missing[:10])}"
+                                  f"{' ...' if len(missing) > 10 else ''}")
+        problems = []
+        catalogue = column_features(self.info.get("features", {}).get("windows", ()))
+        for column in self.features:
+            values = frame[column]
+            if not (pd.api.types.is_numeric_dtype(values) or values.isna().all()):
+                problems.append(f"{column}: expected numbers, found {values.dtype} "
+                                f"({len(values)} rows)")
+            elif column in catalogue and catalogue[column].unit in NON_NEGATIVE_UNITS:
+                if (negative := int((values < 0).sum())):
+                    problems.append(f"{column}: {negative} row(s) negative, but a "
+                                    f"{catalogue[column].unit} value cannot be")
+        if problems:
+            raise InvalidFeatures("feature table: " + "; ".join(problems))
 
     def score(self, frame: pd.DataFrame) -> pd.DataFrame:
         """One row per input row: score, components, expected engagement and rate per kind,
         and the versions of the model and of the score map that produced them."""
-        self.check_columns(frame)
+        self.validate(frame)
         rates = self.predict_rates(frame)
         expected = self.expected_engagement(rates)
         out = frame[[c for c in ("account_id", "cutoff") if c in frame.columns]].copy()

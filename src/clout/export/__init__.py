@@ -1,0 +1,1 @@
+"""Export: the trained score as one MLflow pyfunc model, registered and promoted by alias."""

@@ -1,0 +1,40 @@
+"""Log the score as one MLflow pyfunc model, register it under one name, promote by alias."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+from mlflow.models import infer_signature
+
+from clout.export import pyfunc_model
+from clout.scoring.score import InfluenceModel
+
+MODEL_NAME = "clout"  # the registered model every promoted run becomes a version of
+ARTIFACT = "clout"  # where a run's pyfunc model lives: runs:/<run_id>/clout
+
+
+def log_pyfunc(model: InfluenceModel, model_dir: Path, features: pd.DataFrame) -> None:
+    """Log the saved model in `model_dir` as a pyfunc in the active run, with a signature and an
+    input example taken from `features` (a few rows of the feature table)."""
+    example = features[["account_id", *model.features]].head(5).reset_index(drop=True)
+    mlflow.pyfunc.log_model(
+        name=ARTIFACT, python_model=pyfunc_model.__file__,
+        artifacts={"clout_model": str(model_dir)},
+        signature=infer_signature(example, model.score(example)), input_example=example,
+        # served with --env-manager local, in the environment clout is installed in
+        pip_requirements=["clout"])
+
+
+def promote(run_id: str, alias: str) -> int:
+    """Register the run's model as a new version of MODEL_NAME and point `alias` at it;
+    returns the version."""
+    version = mlflow.register_model(f"runs:/{run_id}/{ARTIFACT}", MODEL_NAME)
+    mlflow.MlflowClient().set_registered_model_alias(MODEL_NAME, alias, version.version)
+    return int(version.version)
+
+
+def load_influence_model(uri: str) -> InfluenceModel:
+    """The clout model behind an MLflow model URI (models:/clout@champion, runs:/ID/clout)."""
+    return mlflow.pyfunc.load_model(uri).unwrap_python_model().model
