@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import mlflow
@@ -19,10 +20,14 @@ def log_pyfunc(model: InfluenceModel, model_dir: Path, features: pd.DataFrame) -
     """Log the saved model in `model_dir` as a pyfunc in the active run, with a signature and an
     input example taken from `features` (a few rows of the feature table)."""
     example = features[["account_id", *model.features]].head(5).reset_index(drop=True)
+    with warnings.catch_warnings():
+        # MLflow warns that integer columns cannot hold missing values: ours are counts, which
+        # the feature builder fills with 0, never missing
+        warnings.filterwarnings("ignore", "Hint: Inferred schema contains integer")
+        signature = infer_signature(example, model.score(example))
     mlflow.pyfunc.log_model(
         name=ARTIFACT, python_model=pyfunc_model.__file__,
-        artifacts={"clout_model": str(model_dir)},
-        signature=infer_signature(example, model.score(example)), input_example=example,
+        artifacts={"clout_model": str(model_dir)}, signature=signature, input_example=example,
         # served with --env-manager local, in the environment clout is installed in
         pip_requirements=["clout"])
 

@@ -1,0 +1,96 @@
+"""The pyfunc model served by `mlflow models serve --env-manager local` on loopback: valid rows
+score as in batch; a bad request gets a 4xx that names the problem and the server keeps serving."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def post(url: str, rows: pd.DataFrame) -> tuple[int, str]:
+    body = json.dumps({"dataframe_split": json.loads(rows.to_json(orient="split",
+                                                                   index=False))}).encode()
+    request = urllib.request.Request(url, body, {"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode()
+
+
+@pytest.fixture(scope="module")
+def server(tiny_run, tmp_path_factory):
+    result, _ = tiny_run
+    port = free_port()
+    log = (tmp_path_factory.mktemp("serving") / "server.log").open("w+")
+    bin_dir = Path(sys.executable).parent  # mlflow starts uvicorn from PATH: the venv's
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
+    process = subprocess.Popen(
+        [str(bin_dir / "mlflow"), "models", "serve", "-m", f"runs:/{result.run_id}/clout",
+         "--env-manager", "local", "--host", "127.0.0.1", "--port", str(port)],
+        env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            log.seek(0)
+            pytest.fail(f"server exited: {log.read()[-2000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/ping", timeout=2):
+                break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        process.kill()
+        pytest.fail("server did not answer /ping within 120 s")
+    yield url
+    process.terminate()
+    process.wait(timeout=30)
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def rows(tiny_run):
+    result, _ = tiny_run
+    test = result.split.part(result.features, "test")
+    return test[["account_id", *result.model.features]].head(20).reset_index(drop=True)
+
+
+def test_served_scores_equal_batch_scores(server, rows, tiny_run):
+    result, _ = tiny_run
+    status, body = post(f"{server}/invocations", rows)
+    assert status == 200, body
+    served = pd.DataFrame(json.loads(body)["predictions"])
+    batch = result.model.score(rows)
+    assert served["account_id"].tolist() == batch["account_id"].tolist()
+    assert served["score"].tolist() == batch["score"].tolist()
+    assert (served["expected_engagement"] - batch["expected_engagement"]).abs().max() < 1e-9
+
+
+@pytest.mark.parametrize("breakage, names", [
+    (lambda r: r.drop(columns=["posts_7d"]), "posts_7d"),
+    (lambda r: r.assign(posts_28d="lots"), "posts_28d"),
+    (lambda r: r.assign(unique_engagers_7d=-3), "unique_engagers_7d"),
+])
+def test_bad_requests_get_a_4xx_naming_the_problem_and_the_server_keeps_serving(
+        server, rows, breakage, names):
+    status, body = post(f"{server}/invocations", breakage(rows))
+    assert 400 <= status < 500
+    assert names in body
+    assert post(f"{server}/invocations", rows)[0] == 200
