@@ -399,5 +399,32 @@ def promote(
     console.print(f"models:/{MODEL_NAME}@{alias} is now version {version} (run {run})")
 
 
+@app.command("export")
+def export_model(
+    model: Annotated[str, typer.Argument(
+        help="An MLflow model URI (models:/clout@champion, runs:/RUN_ID/clout) or a saved "
+             "model directory.")],
+    out: Annotated[Path, typer.Option(help="Directory to write model.json and heads/*.onnx.")]
+        = Path("data/processed/onnx"),
+    tracking_uri: TrackingUri = None,
+) -> None:
+    """Export every booster to ONNX beside the model's numbers (offsets, calibrators, map)."""
+    from mlflow.exceptions import MlflowException
+
+    from clout import tracking
+    from clout.export.mlflow_model import saved_model_directory
+    from clout.export.onnx import export_onnx
+
+    tracking.use_store(tracking_uri)
+    try:
+        source = Path(model) if Path(model).is_dir() else saved_model_directory(model)
+        written = export_onnx(source, out)
+    except (FileNotFoundError, ValueError, MlflowException) as err:
+        fail(f"cannot export {model}: {err}", 2)
+    graphs = sorted(p.name for p in (written / "heads").glob("*.onnx"))
+    console.print(f"wrote {written}: model.json and {len(graphs)} ONNX graphs "
+                  f"({', '.join(graphs)})")
+
+
 if __name__ == "__main__":
     app()

@@ -43,3 +43,8 @@ def promote(run_id: str, alias: str) -> int:
 def load_influence_model(uri: str) -> InfluenceModel:
     """The clout model behind an MLflow model URI (models:/clout@champion, runs:/ID/clout)."""
     return mlflow.pyfunc.load_model(uri).unwrap_python_model().model
+
+
+def saved_model_directory(uri: str) -> Path:
+    """The saved model's files behind an MLflow model URI, downloaded locally."""
+    return Path(mlflow.pyfunc.load_model(uri).unwrap_python_model().directory)

@@ -22,7 +22,8 @@ class CloutScore(PythonModel):
     """Feature rows in; score, components, calibrated rate per head and versions out."""
 
     def load_context(self, context) -> None:
-        self.model = InfluenceModel.load(context.artifacts["clout_model"])
+        self.directory = context.artifacts["clout_model"]  # the saved model, as files
+        self.model = InfluenceModel.load(self.directory)
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         try:

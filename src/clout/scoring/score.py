@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import lightgbm as lgb
@@ -178,13 +179,19 @@ class InfluenceModel:
                                for n, hs in self.components.items()},
                 "weights": self.weights, "score_map": asdict(self.score_map), "info": self.info}
 
-    @property
-    def version(self) -> str:
-        """A digest of everything that decides a score: same version, same scores."""
-        digest = hashlib.sha256(json.dumps(self._manifest(), sort_keys=True).encode())
-        for name, head in sorted(self._booster_files().items()):
-            digest.update(name.encode() + head.booster.model_to_string().encode())
+    @staticmethod
+    def _digest(manifest: dict, boosters: dict[str, str]) -> str:
+        digest = hashlib.sha256(json.dumps(manifest, sort_keys=True).encode())
+        for name, text in sorted(boosters.items()):
+            digest.update(name.encode() + text.encode())
         return digest.hexdigest()[:12]
+
+    @cached_property
+    def version(self) -> str:
+        """A digest of the saved form of everything that decides a score: same version, same
+        scores. Computed once (it reads every booster), recorded in model.json."""
+        return self._digest(self._manifest(), {name: head.booster.model_to_string()
+                                               for name, head in self._booster_files().items()})
 
     def save(self, directory: str | Path) -> Path:
         directory = Path(directory)
@@ -196,16 +203,19 @@ class InfluenceModel:
         return directory
 
     @classmethod
-    def load(cls, directory: str | Path) -> InfluenceModel:
+    def load(cls, directory: str | Path, booster=None) -> InfluenceModel:
+        """Read a saved model and check it against its recorded version. `booster(path)` reads
+        one booster file (default: LightGBM; the ONNX export passes its own)."""
         directory = Path(directory)
+        booster = booster or (lambda path: lgb.Booster(model_file=str(path)))
         if not (directory / "model.json").is_file():
             raise FileNotFoundError(f"{directory} holds no clout model (model.json missing)")
         manifest = json.loads((directory / "model.json").read_text())
+        recorded = manifest.pop("version")
 
         def head(kind: str, entry: dict, file: str) -> Head:
-            booster = lgb.Booster(model_file=str(directory / file))
             offset = entry["offset"] and HistoryOffset(**entry["offset"])
-            return Head(kind, entry["label"], entry["features"], booster,
+            return Head(kind, entry["label"], entry["features"], booster(directory / file),
                         Calibrator.from_dict(entry["calibrator"]), entry["base_rate"],
                         entry["calibration_deviances"], offset)
         model = cls(
@@ -214,7 +224,10 @@ class InfluenceModel:
                         for n, hs in manifest["components"].items()},
             weights=manifest["weights"], score_map=ScoreMap(**manifest["score_map"]),
             info=manifest["info"])
-        if model.version != manifest["version"]:
+        # the files as written must digest to the version recorded when they were written
+        texts = {name: (directory / name).read_text() for name in model._booster_files()}
+        if (found := cls._digest(manifest, texts)) != recorded:
             raise ValueError(f"{directory}: model files do not match the version recorded in "
-                             f"model.json ({model.version} != {manifest['version']})")
+                             f"model.json ({found} != {recorded})")
+        model.version = recorded
         return model
