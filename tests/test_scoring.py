@@ -47,7 +47,12 @@ def test_trained_model_scores_every_account_within_bounds(tiny_run):
     model = result.model
     rates = {k: scores[f"expected_{k}_per_post"].to_numpy() for k in model.heads}
     assert np.allclose(model.expected_engagement(rates), scores["expected_engagement"])
-    assert (model.score_map(scores["expected_engagement"]) == scores["score"]).all()
+    # accounts with posts get the frozen map of it; accounts without have shown nothing: 1
+    posting = result.split.part(result.features, "test")["posts_90d"].to_numpy() > 0
+    mapped = model.score_map(scores["expected_engagement"])
+    assert (mapped[posting] == scores["score"][posting]).all()
+    assert (scores.loc[~posting, ["score", "reach", "network"]] == 1).all().all()
+    assert posting.any() and (~posting).any()
 
 
 def test_saved_model_scores_identically_and_detects_tampering(tiny_run, tmp_path):

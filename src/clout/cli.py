@@ -37,6 +37,9 @@ features_app = typer.Typer(help="Point-in-time features and labels per (account,
                            no_args_is_help=True)
 app.add_typer(data_app, name="data")
 app.add_typer(features_app, name="features")
+release_app = typer.Typer(help="Guarded score releases: publish, list, roll back.",
+                          no_args_is_help=True)
+app.add_typer(release_app, name="release")
 # Wide enough for the metric tables when the output is a log rather than a terminal.
 console = Console(width=None if sys.stdout.isatty() else 140)
 
@@ -424,6 +427,63 @@ def export_model(
     graphs = sorted(p.name for p in (written / "heads").glob("*.onnx"))
     console.print(f"wrote {written}: model.json and {len(graphs)} ONNX graphs "
                   f"({', '.join(graphs)})")
+
+
+ReleaseDir = Annotated[Path | None, typer.Option(
+    "--dir", help="Release directory (default: data/releases/<experiment>).")]
+
+
+def _releases(spec, directory: Path | None):
+    from clout.export.release import Releases
+
+    return Releases(directory or Path("data/releases") / spec.name)
+
+
+@release_app.command("publish")
+def release_publish(
+    experiment: ExperimentFile,
+    scores: Annotated[Path, typer.Argument(help="Scores Parquet from `clout score`.")],
+    force: Annotated[bool, typer.Option(help="Publish even if the gate refuses.")] = False,
+    reason: Annotated[str | None, typer.Option(help="Why --force (required with it).")] = None,
+    directory: ReleaseDir = None,
+) -> None:
+    """Publish a scored batch as the next release, unless it looks like a fault."""
+    from clout.export.release import ReleaseRefused
+
+    spec = _experiment(experiment, None)
+    releases = _releases(spec, directory)
+    try:
+        number, checks = releases.publish(pd.read_parquet(scores), spec.release, force, reason)
+    except ReleaseRefused as err:
+        print_frame(pd.DataFrame([c.__dict__ for c in err.checks]), title="gate")
+        fail(f"{err}; release {releases.current} stays served", 1)
+    except (FileNotFoundError, ValueError) as err:
+        fail(str(err), 2)
+    print_frame(pd.DataFrame([c.__dict__ for c in checks]), title="gate")
+    console.print(f"release {number} published and served from {releases.directory}"
+                  + (f" (forced: {reason})" if any(not c.passed for c in checks) else ""))
+
+
+@release_app.command("rollback")
+def release_rollback(experiment: ExperimentFile, directory: ReleaseDir = None) -> None:
+    """Serve the previous release again (every release stays on disk)."""
+    releases = _releases(_experiment(experiment, None), directory)
+    try:
+        number = releases.rollback()
+    except LookupError as err:
+        fail(str(err), 2)
+    console.print(f"release {number} is served again from {releases.directory}")
+
+
+@release_app.command("list")
+def release_list(experiment: ExperimentFile, directory: ReleaseDir = None) -> None:
+    """Every release and which one is served."""
+    releases = _releases(_experiment(experiment, None), directory)
+    rows = [{"release": n, "served": n == releases.current,
+             **{k: releases.info(n).get(k) for k in ("accounts", "cutoff", "model_version",
+                                                     "forced", "reason")}}
+            for n in releases.numbers()]
+    print_frame(pd.DataFrame(rows), title=f"releases in {releases.directory}")
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from clout.data.loaders import LOADERS
 from clout.data.simulator import PRESETS
+from clout.export.release import GateThresholds
 from clout.features.build import FeatureConfig
 
 SHARED_DATA = Path("../shared/data")
@@ -122,6 +123,7 @@ class Experiment(Strict):
     features: FeatureConfig = FeatureConfig()
     model: ModelSpec = ModelSpec()
     score: ScoreSpec = ScoreSpec()
+    release: GateThresholds = GateThresholds()
     mlflow_experiment: str = Field("clout", description="MLflow experiment the run goes to")
     num_threads: int = Field(2, ge=1, description="fixed, so a model is the same on any machine")
 

@@ -9,7 +9,8 @@ The score is linear in log10(E), frozen when the model is trained: the low quant
 validation population maps to 1 and the high one to 100. A point therefore always means the same
 factor of expected engagement, whatever the month: see `ScoreMap.factor(points)`.
 Components (reach, amplification, network) are the same map applied to the expected engagement
-predicted from that family of features alone.
+predicted from that family of features alone. An account with no posts in the longest window has
+shown no influence and scores 1 on all of them (its expected engagement is still reported).
 """
 
 from __future__ import annotations
@@ -150,9 +151,13 @@ class InfluenceModel:
         rates = self.predict_rates(frame)
         expected = self.expected_engagement(rates)
         out = frame[[c for c in ("account_id", "cutoff") if c in frame.columns]].copy()
-        out["score"] = self.score_map(expected)
+        # No posts in the longest window: no influence shown, whatever the heads extrapolate.
+        posting = f"posts_{max(self.info.get('features', {}).get('windows', [0]))}d"
+        silent = (frame[posting] == 0).to_numpy() if posting in frame.columns else False
+        out["score"] = np.where(silent, SCORE_MIN, self.score_map(expected))
         for name, heads in self.components.items():
-            out[name] = self.score_map(self.expected_engagement(self.predict_rates(frame, heads)))
+            out[name] = np.where(silent, SCORE_MIN, self.score_map(
+                self.expected_engagement(self.predict_rates(frame, heads))))
         out["expected_engagement"] = expected
         for kind, rate in rates.items():
             out[f"expected_{kind}_per_post"] = rate
