@@ -41,6 +41,7 @@ bench: install
 	$(BIN)/python benchmarks/features.py
 	$(BIN)/python benchmarks/engines.py
 	$(BIN)/python benchmarks/models.py
+	$(BIN)/python benchmarks/scoring.py
 	$(BIN)/python benchmarks/congress_ceiling.py
 
 clean:

@@ -49,7 +49,7 @@ class OnnxBooster:
         self.session = ort.InferenceSession(str(path), options,
                                             providers=["CPUExecutionProvider"])
 
-    def predict(self, features: pd.DataFrame, raw_score: bool = False, num_threads: int = 1):
+    def predict(self, features: pd.DataFrame, raw_score: bool = False):
         out = self.session.run(None, {"features": features.to_numpy(np.float32)})[0].ravel()
         return np.log(out) if raw_score else out  # heads are log-link (Poisson, Tweedie)
 

@@ -134,7 +134,7 @@ class Head:
 
     def margin(self, frame: pd.DataFrame) -> np.ndarray:
         """log of the uncalibrated rate: the booster's output plus the history's log rate."""
-        margin = self.booster.predict(frame[self.features], raw_score=True, num_threads=1)
+        margin = self.booster.predict(frame[self.features], raw_score=True)
         return margin if self.offset is None else margin + self.offset.log(frame, self.base_rate)
 
     def raw(self, frame: pd.DataFrame) -> np.ndarray:
