@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 import onnxmltools
 import onnxruntime as ort
-import pandas as pd
 from onnxmltools.convert.common.data_types import FloatTensorType
 
 from clout.models.heads import Head
@@ -49,8 +48,8 @@ class OnnxBooster:
         self.session = ort.InferenceSession(str(path), options,
                                             providers=["CPUExecutionProvider"])
 
-    def predict(self, features: pd.DataFrame, raw_score: bool = False):
-        out = self.session.run(None, {"features": features.to_numpy(np.float32)})[0].ravel()
+    def predict(self, features, raw_score: bool = False, **_):
+        out = self.session.run(None, {"features": np.asarray(features, np.float32)})[0].ravel()
         return np.log(out) if raw_score else out  # heads are log-link (Poisson, Tweedie)
 
 

@@ -27,7 +27,7 @@ import pandas as pd
 
 from clout.features.catalogue import NON_NEGATIVE_UNITS, column_features
 from clout.models.calibration import Calibrator
-from clout.models.heads import Head, HistoryOffset
+from clout.models.heads import Columns, Head, HistoryOffset
 
 SCORE_MIN, SCORE_MAX = 1, 100
 FLOOR = 1e-6  # expected engagement below this scores as if it were this
@@ -107,48 +107,54 @@ class InfluenceModel:
 
     @property
     def features(self) -> list[str]:
-        return sorted({f for head in self._all_heads() for f in head.features})
+        """Every column the model reads, sorted: the input it needs."""
+        return sorted({f for head in self._all_heads() for f in head.inputs})
 
     def _all_heads(self):
         yield from self.heads.values()
         for heads in self.components.values():
             yield from heads.values()
 
-    def predict_rates(self, frame: pd.DataFrame, heads: dict[str, Head] | None = None
+    def predict_rates(self, columns: Columns, heads: dict[str, Head] | None = None
                       ) -> dict[str, np.ndarray]:
         """Calibrated expected engagement per post for each kind."""
-        return {kind: head(frame) for kind, head in (heads or self.heads).items()}
+        return {kind: head(columns) for kind, head in (heads or self.heads).items()}
 
     def expected_engagement(self, rates: dict[str, np.ndarray]) -> np.ndarray:
         return expected_engagement(rates, self.heads, self.weights)
 
-    def validate(self, frame: pd.DataFrame) -> None:
-        """Refuse a feature table the model cannot score, naming the column, the rule and the
-        number of rows: missing columns, values that are not numbers, negative counts."""
+    def columns(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+        """The model's input columns as float arrays, refusing a table it cannot score: the
+        message names each column, the rule and the number of rows (missing columns, values
+        that are not numbers, negative counts)."""
         missing = [f for f in self.features if f not in frame.columns]
         if missing:
             raise InvalidFeatures(f"feature table lacks {len(missing)} column(s) the model "
                                   f"needs: {', '.join(missing[:10])}"
                                   f"{' ...' if len(missing) > 10 else ''}")
-        problems = []
-        catalogue = column_features(self.info.get("features", {}).get("windows", ()))
-        for column in self.features:
-            values = frame[column]
-            if not (pd.api.types.is_numeric_dtype(values) or values.isna().all()):
-                problems.append(f"{column}: expected numbers, found {values.dtype} "
-                                f"({len(values)} rows)")
-            elif column in catalogue and catalogue[column].unit in NON_NEGATIVE_UNITS:
-                if (negative := int((values < 0).sum())):
-                    problems.append(f"{column}: {negative} row(s) negative, but a "
-                                    f"{catalogue[column].unit} value cannot be")
+        table = frame[self.features]
+        problems = [f"{c}: expected numbers, found {t} ({len(table)} rows)"
+                    for c, t in table.dtypes.items()
+                    if not (pd.api.types.is_numeric_dtype(t) or table[c].isna().all())]
         if problems:
             raise InvalidFeatures("feature table: " + "; ".join(problems))
+        matrix = table.to_numpy(dtype=np.float64, na_value=np.nan)  # one conversion, not 90
+        units = {c: f.unit for c, f in column_features(
+            self.info.get("features", {}).get("windows", ())).items()}
+        counted = [i for i, c in enumerate(self.features) if units.get(c) in NON_NEGATIVE_UNITS]
+        negatives = (matrix[:, counted] < 0).sum(axis=0)
+        problems = [f"{self.features[i]}: {n} row(s) negative, but a "
+                    f"{units[self.features[i]]} value cannot be"
+                    for i, n in zip(counted, negatives, strict=True) if n]
+        if problems:
+            raise InvalidFeatures("feature table: " + "; ".join(problems))
+        return {c: matrix[:, i] for i, c in enumerate(self.features)}
 
     def score(self, frame: pd.DataFrame) -> pd.DataFrame:
         """One row per input row: score, components, expected engagement and rate per kind,
         and the versions of the model and of the score map that produced them."""
-        self.validate(frame)
-        rates = self.predict_rates(frame)
+        columns = self.columns(frame)
+        rates = self.predict_rates(columns)
         expected = self.expected_engagement(rates)
         out = frame[[c for c in ("account_id", "cutoff") if c in frame.columns]].copy()
         # No posts in the longest window: no influence shown, whatever the heads extrapolate.
@@ -157,7 +163,7 @@ class InfluenceModel:
         out["score"] = np.where(silent, SCORE_MIN, self.score_map(expected))
         for name, heads in self.components.items():
             out[name] = np.where(silent, SCORE_MIN, self.score_map(
-                self.expected_engagement(self.predict_rates(frame, heads))))
+                self.expected_engagement(self.predict_rates(columns, heads))))
         out["expected_engagement"] = expected
         for kind, rate in rates.items():
             out[f"expected_{kind}_per_post"] = rate
