@@ -76,6 +76,7 @@ data: {source: simulator, preset: tiny}
 cutoffs: {weeks: 8}
 model:
   params: {learning_rate: 0.1, num_leaves: 7, min_data_in_leaf: 20}
+  stability_seeds: [4]
 """
 
 

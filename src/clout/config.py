@@ -87,6 +87,9 @@ class ModelSpec(Strict):
         "auto", description="auto: the recalibration with the best cross-fitted validation "
                             "deviance, or none when none improves it")
     components: bool = Field(True, description="also score reach, amplification and network")
+    stability_seeds: list[int] = Field(
+        default_factory=list, description="retrain the heads with these seeds too, to show how "
+                                          "far importance ranks move (audit only)")
 
     @model_validator(mode="after")
     def _check(self):

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from clout import tracking
+from clout.audit.importance import importance_table, rank_stability
 from clout.config import COMPONENTS, DataSpec, Experiment
 from clout.data.dataset import Dataset, read_dataset, read_ground_truth
 from clout.data.loaders import LOADERS
@@ -38,7 +39,6 @@ from clout.models.heads import (
     Split,
     available_heads,
     fit_head,
-    importance,
     lgb_params,
     rate_label,
 )
@@ -176,6 +176,8 @@ class Evaluation:
     scores: pd.DataFrame  # every account at the test cutoff
     truth_gaps: pd.DataFrame | None
     summary: dict[str, float]  # the headline numbers
+    importance: pd.DataFrame  # per head and feature: gain, split, |SHAP|, permutation
+    stability: pd.DataFrame | None  # importance ranks under other seeds
 
 
 def evaluate_model(experiment: Experiment, model: InfluenceModel, frame: pd.DataFrame,
@@ -210,7 +212,18 @@ def evaluate_model(experiment: Experiment, model: InfluenceModel, frame: pd.Data
     if truth is not None:
         truth_summary, gaps = truth_metrics(scores, truth)
         summary |= {f"score.{k}": v for k, v in truth_summary.items()}
-    return Evaluation(metrics, reliability, scores, gaps, summary)
+    windows = experiment.features.windows
+    importance = importance_table(model.heads, test, horizon, windows, experiment.seed)
+    stability = None
+    if seeds := experiment.model.stability_seeds:
+        labels = {k: h.label for k, h in model.heads.items()}
+        heads_by_seed = {experiment.seed: model.heads} | {
+            seed: fit_heads(experiment.model_copy(update={"seed": seed}), labels,
+                            model.heads[next(iter(labels))].features,
+                            split.part(frame, "train"), split.part(frame, "validation"))
+            for seed in seeds}
+        stability = rank_stability(heads_by_seed, test, horizon)
+    return Evaluation(metrics, reliability, scores, gaps, summary, importance, stability)
 
 
 @dataclass
@@ -270,8 +283,9 @@ def log_run(result: TrainResult, source: Source, uri: str | None = None) -> str:
             mlflow.log_figure(reliability_plot(kind, tables), f"calibration/{kind}.png")
             mlflow.log_table(pd.concat(tables, names=["predictor"]).reset_index(level=0),
                              f"calibration/{kind}.json")
-        mlflow.log_table(pd.concat([importance(h) for h in model.heads.values()]),
-                         "importance.json")
+        mlflow.log_table(evaluation.importance, "importance.json")
+        if evaluation.stability is not None:
+            mlflow.log_table(evaluation.stability, "importance_stability.json")
         mlflow.log_dict({**asdict(model.score_map), "id": model.score_map.id,
                          "factor_per_10_points": model.score_map.factor(10)}, "score_map.json")
         mlflow.log_figure(score_distribution_plot(evaluation.scores, model.score_map),

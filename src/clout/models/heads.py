@@ -193,13 +193,3 @@ def fit_head(kind: str, label: str, features: list[str], train: pd.DataFrame,
     head.calibrator, head.calibration_deviances = choose_calibrator(
         calibration, head.raw(validation), y_val, w_val, seed)
     return head
-
-
-def importance(head: Head) -> pd.DataFrame:
-    """Gain and split importance of one head, gain as a share of the total."""
-    gain = head.booster.feature_importance("gain")
-    return pd.DataFrame({
-        "head": head.kind, "feature": head.features,
-        "gain": gain, "gain_share": gain / gain.sum() if gain.sum() > 0 else 0.0,
-        "split": head.booster.feature_importance("split"),
-    }).sort_values("gain", ascending=False, ignore_index=True)

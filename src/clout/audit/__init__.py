@@ -1,0 +1,1 @@
+"""Audit: what drives the score, overall and per account, for reviewers."""

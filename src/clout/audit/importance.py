@@ -1,0 +1,87 @@
+"""What drives each head: gain, split, mean |SHAP| and permutation importance, side by side.
+
+- gain and split: LightGBM's own counts over the trees (how much and how often a feature split);
+- mean |SHAP|: LightGBM's TreeSHAP (`pred_contrib`) on the test cutoff, in the head's log-rate
+  units (a feature's typical push on the log of the predicted rate);
+- permutation: how much the head's posts-weighted Poisson deviance on the test cutoff rises when
+  the feature's column is shuffled (mean over repeats; <= 0 means the head does not need it).
+They disagree for reasons a reviewer should see: gain favours features used early in many trees,
+SHAP measures effect on predictions, permutation measures effect on accuracy and is shared
+between correlated features. Each row carries the feature's family and definition from the
+catalogue. `rank_stability` retrains the heads with other seeds and reports how far each
+feature's SHAP rank moves, so a reviewer knows which ranks to trust.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from clout.features.catalogue import column_features
+from clout.models.heads import Head, exposure_label, labelled
+from clout.models.metrics import poisson_deviance
+
+MEASURES = ("gain_share", "split", "mean_abs_shap", "permutation")
+
+
+def head_importance(head: Head, test: pd.DataFrame, horizon: int, seed: int = 0,
+                    repeats: int = 3) -> pd.DataFrame:
+    """One row per feature of `head`: every measure and its rank (1 = most important)."""
+    rows, rate, exposure = labelled(test, head.label, horizon)
+    columns = {c: rows[c].to_numpy(np.float64, na_value=np.nan) for c in head.inputs}
+    X = np.column_stack([columns[f] for f in head.features])
+    shap = np.abs(head.booster.predict(X, pred_contrib=True)[:, :-1]).mean(axis=0)
+    base = poisson_deviance(rate, head(columns), exposure)
+    rng = np.random.default_rng(seed)
+    permutation = []
+    for feature in head.features:
+        rises = []
+        for _ in range(repeats):
+            shuffled = {**columns, feature: rng.permutation(columns[feature])}
+            rises.append(poisson_deviance(rate, head(shuffled), exposure) - base)
+        permutation.append(float(np.mean(rises)))
+    gain = head.booster.feature_importance("gain")
+    table = pd.DataFrame({
+        "head": head.kind, "feature": head.features,
+        "gain_share": gain / gain.sum() if gain.sum() > 0 else 0.0,
+        "split": head.booster.feature_importance("split"),
+        "mean_abs_shap": shap, "permutation": permutation})
+    for measure in MEASURES:
+        table[f"{measure}_rank"] = table[measure].rank(ascending=False, method="min").astype(int)
+    return table
+
+
+def importance_table(heads: dict[str, Head], test: pd.DataFrame, horizon: int, windows,
+                     seed: int = 0, repeats: int = 3) -> pd.DataFrame:
+    """Every head's features with every measure, its family and its definition, most important
+    (by mean |SHAP|) first within each head."""
+    catalogue = column_features(windows)
+    table = pd.concat([head_importance(h, test, horizon, seed, repeats) for h in heads.values()],
+                      ignore_index=True)
+    table.insert(2, "family", [catalogue[f].family if f in catalogue else ""
+                               for f in table["feature"]])
+    table["definition"] = [catalogue[f].definition if f in catalogue else ""
+                           for f in table["feature"]]
+    return table.sort_values(["head", "mean_abs_shap_rank"], ignore_index=True)
+
+
+def rank_stability(heads_by_seed: dict[int, dict[str, Head]], test: pd.DataFrame,
+                   horizon: int) -> pd.DataFrame:
+    """Per head and feature, the mean |SHAP| rank under each seed's heads, and its spread:
+    a feature whose rank moves a lot between seeds has no rank a reviewer should rely on."""
+    ranks = []
+    for seed, heads in heads_by_seed.items():
+        for head in heads.values():
+            rows = test[test[exposure_label(horizon)] > 0]
+            X = rows[head.features].to_numpy(np.float64, na_value=np.nan)
+            shap = np.abs(head.booster.predict(X, pred_contrib=True)[:, :-1]).mean(axis=0)
+            ranks.append(pd.DataFrame({"head": head.kind, "feature": head.features,
+                                       "seed": seed, "rank": pd.Series(shap).rank(
+                                           ascending=False, method="min").astype(int)}))
+    wide = pd.concat(ranks).pivot_table(index=["head", "feature"], columns="seed",
+                                        values="rank")
+    wide.columns = [f"rank_seed_{s}" for s in wide.columns]
+    wide["best_rank"] = wide.min(axis=1)
+    wide["worst_rank"] = wide.max(axis=1)
+    wide["rank_spread"] = wide["worst_rank"] - wide["best_rank"]
+    return wide.reset_index().sort_values(["head", "best_rank"], ignore_index=True)
