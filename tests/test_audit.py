@@ -4,9 +4,9 @@ must be, with the catalogue's family and definition, and ranks across seeds."""
 from __future__ import annotations
 
 import mlflow
-import pandas as pd
 
 from clout.audit.importance import MEASURES
+from clout.tracking import logged_table
 
 
 def test_every_head_and_feature_has_every_measure_and_its_definition(tiny_run):
@@ -46,6 +46,20 @@ def test_rank_stability_across_seeds_is_reported_and_logged(tiny_run):
     client = mlflow.MlflowClient()
     logged = {a.path for a in client.list_artifacts(result.run_id)}
     assert {"importance.json", "importance_stability.json"} <= logged
-    table = pd.read_json(client.download_artifacts(result.run_id, "importance.json"),
-                         orient="split")
+    table = logged_table(result.run_id, "importance.json")
     assert {"mean_abs_shap", "permutation", "definition"} <= set(table.columns)
+
+
+def test_cli_prints_a_runs_importance(tiny_run):
+    from typer.testing import CliRunner
+
+    from clout.cli import app
+
+    result, _ = tiny_run
+    shown = CliRunner().invoke(app, ["importance", result.run_id, "--head", "retweets",
+                                     "--top", "5"])
+    assert shown.exit_code == 0, shown.output
+    top = result.evaluation.importance.query("head == 'retweets'").iloc[0]["feature"]
+    assert top in shown.output
+    wrong = CliRunner().invoke(app, ["importance", result.run_id, "--head", "shares"])
+    assert wrong.exit_code == 2 and "no head 'shares'" in wrong.output

@@ -429,6 +429,34 @@ def export_model(
                   f"({', '.join(graphs)})")
 
 
+@app.command()
+def importance(
+    run: Annotated[str, typer.Argument(help="MLflow run id of a training run.")],
+    head: Annotated[str | None, typer.Option(help="Only this head (e.g. retweets).")] = None,
+    top: Annotated[int, typer.Option(help="Features per head, by mean |SHAP|.")] = 10,
+    tracking_uri: TrackingUri = None,
+) -> None:
+    """What drives each head of a run: gain, split, mean |SHAP|, permutation, side by side."""
+    from mlflow.exceptions import MlflowException
+
+    from clout import tracking
+
+    tracking.use_store(tracking_uri)
+    try:
+        table = tracking.logged_table(run, "importance.json")
+    except MlflowException as err:
+        fail(f"cannot read the importance of run {run}: {err.message}", 2)
+    if head is not None:
+        if head not in set(table["head"]):
+            heads = ", ".join(sorted(set(table["head"])))
+            fail(f"run {run} has no head {head!r} (heads: {heads})", 2)
+        table = table[table["head"] == head]
+    shown = table.groupby("head", sort=False).head(top)
+    print_frame(shown[["head", "feature", "family", "gain_share", "split", "mean_abs_shap",
+                       "permutation", "mean_abs_shap_rank", "permutation_rank"]],
+                title=f"importance, run {run} (test cutoff)")
+
+
 ReleaseDir = Annotated[Path | None, typer.Option(
     "--dir", help="Release directory (default: data/releases/<experiment>).")]
 

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import mlflow
+import pandas as pd
 from mlflow.tracking import MlflowClient
 
 DEFAULT_DB = "mlflow.db"
@@ -89,3 +90,9 @@ def latest_run(experiment_name: str, run_name: str, uri: str | None = None) -> s
         raise LookupError(f"no finished run {run_name!r} in MLflow experiment "
                           f"{experiment_name!r} at {tracking_uri(uri)}: train it first")
     return str(runs["run_id"].iloc[0])
+
+
+def logged_table(run_id: str, artifact: str) -> pd.DataFrame:
+    """A table a run logged with `mlflow.log_table`."""
+    path = mlflow.MlflowClient().download_artifacts(run_id, artifact)
+    return pd.read_json(path, orient="split")
