@@ -222,7 +222,7 @@ def evaluate_model(experiment: Experiment, model: InfluenceModel, frame: pd.Data
                             model.heads[next(iter(labels))].features,
                             split.part(frame, "train"), split.part(frame, "validation"))
             for seed in seeds}
-        stability = rank_stability(heads_by_seed, test, horizon)
+        stability = rank_stability(heads_by_seed, test, horizon, experiment.seed)
     return Evaluation(metrics, reliability, scores, gaps, summary, importance, stability)
 
 
