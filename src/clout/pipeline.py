@@ -30,7 +30,7 @@ from clout.features.build import (
     to_day,
     weekly_cutoffs,
 )
-from clout.features.catalogue import families
+from clout.features.catalogue import column_features
 from clout.features.tables import Tables
 from clout.models.evaluation import evaluate, historical_mean, reliability_plot
 from clout.models.heads import (
@@ -142,9 +142,9 @@ def fit_model(experiment: Experiment, frame: pd.DataFrame, split: Split, say: Sa
     heads = fit_heads(experiment, labels, features, train, validation)
     components = {}
     if experiment.model.components:
-        family = families(experiment.features.windows)
+        catalogue = column_features(experiment.features.windows)
         for name in COMPONENTS:
-            own = [f for f in features if family.get(f) == name]
+            own = [f for f in features if f in catalogue and catalogue[f].family == name]
             if own:
                 say(f"component {name}: {len(own)} features")
                 components[name] = fit_heads(experiment, labels, own, train, validation)
@@ -219,7 +219,7 @@ def evaluate_model(experiment: Experiment, model: InfluenceModel, frame: pd.Data
         labels = {k: h.label for k, h in model.heads.items()}
         heads_by_seed = {experiment.seed: model.heads} | {
             seed: fit_heads(experiment.model_copy(update={"seed": seed}), labels,
-                            model.heads[next(iter(labels))].features,
+                            feature_names(frame, experiment.model.exclude_features),
                             split.part(frame, "train"), split.part(frame, "validation"))
             for seed in seeds}
         stability = rank_stability(heads_by_seed, test, horizon, experiment.seed)

@@ -192,11 +192,6 @@ def column_features(windows) -> dict[str, Feature]:
     return {column: f for f in FEATURES for column in f.columns(windows, ENGAGEMENT_KINDS)}
 
 
-def families(windows) -> dict[str, str]:
-    """The family of every feature column these windows can produce (any engagement kind)."""
-    return {column: f.family for column, f in column_features(windows).items()}
-
-
 #: Units of features that cannot be negative: a negative value is a broken input.
 NON_NEGATIVE_UNITS = frozenset({"posts", "days", "accounts", "events", "events/post", "lists",
                                 "characters", "share", "bits", "HHI", "x mean"})
