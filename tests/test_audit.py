@@ -4,6 +4,8 @@ must be, with the catalogue's family and definition, and ranks across seeds."""
 from __future__ import annotations
 
 import mlflow
+import numpy as np
+import pytest
 
 from clout.audit.importance import MEASURES
 from clout.tracking import logged_table
@@ -63,3 +65,42 @@ def test_cli_prints_a_runs_importance(tiny_run):
     assert top in shown.output
     wrong = CliRunner().invoke(app, ["importance", result.run_id, "--head", "shares"])
     assert wrong.exit_code == 2 and "no head 'shares'" in wrong.output
+
+
+def test_explanations_add_up_to_the_score_and_work_beyond_training(tiny_run, tiny_world):
+    from clout.audit.explain import explain
+    from clout.features.build import FeatureConfig, build_features, load_tables
+    from clout.pipeline import score_accounts
+
+    result, _ = tiny_run
+    dataset, _ = tiny_world
+    # the day after the data ends: a cutoff no model saw, with every account that exists then
+    today = score_accounts(result.model, dataset)
+    frame = build_features(load_tables(dataset), [today["cutoff"].iloc[0]],
+                           FeatureConfig(**result.model.info["features"]), labels=False)
+    posting = frame.loc[frame["posts_90d"] > 0, "account_id"]
+    for account in posting.head(5):
+        e = explain(result.model, frame, account)
+        assert abs(e.contributions["points"].sum() - (e.continuous - e.baseline)) < 1e-6
+        assert e.score == int(np.clip(np.rint(e.continuous), 1, 100))
+        assert e.score == int(today.loc[today["account_id"] == account, "score"].iloc[0])
+        assert e.contributions["points"].abs().is_monotonic_decreasing
+    silent = frame.loc[frame["posts_90d"] == 0, "account_id"].iloc[0]
+    assert explain(result.model, frame, silent).contributions.empty
+    with pytest.raises(LookupError, match="not in the feature table"):
+        explain(result.model, frame, -42)
+
+
+def test_cli_explains_an_account_and_refuses_an_unknown_one(tiny_run):
+    from typer.testing import CliRunner
+
+    from clout.cli import app
+
+    result, _ = tiny_run
+    account = str(result.evaluation.scores.query("score > 1")["account_id"].iloc[0])
+    shown = CliRunner().invoke(app, ["explain", account, "--run", result.run_id])
+    assert shown.exit_code == 0, shown.output
+    assert "add up to the difference" in shown.output
+    unknown = CliRunner().invoke(app, ["explain", "999999", "--run", result.run_id])
+    assert unknown.exit_code == 2 and "999999" in unknown.output
+    assert "Traceback" not in unknown.output

@@ -457,6 +457,57 @@ def importance(
                 title=f"importance, run {run} (test cutoff)")
 
 
+@app.command()
+def explain(
+    account: Annotated[str, typer.Argument(help="The account id to explain.")],
+    run: Annotated[str | None, typer.Option(
+        help="Training run (default: the latest finished run).")] = None,
+    cutoff: Annotated[str | None, typer.Option(
+        help="As of this UTC midnight (default: the day after the data ends).")] = None,
+    top: Annotated[int, typer.Option(help="Features to show.")] = 10,
+    data_path: DataPath = None,
+    tracking_uri: TrackingUri = None,
+) -> None:
+    """Why an account has its score: features in score points that add up to the score's
+    difference from a typical account, with the account's value and the typical one."""
+    from mlflow.exceptions import MlflowException
+
+    from clout import tracking
+    from clout.audit.explain import explain as explain_account
+    from clout.config import load_experiment
+    from clout.export.mlflow_model import ARTIFACT, load_influence_model
+    from clout.features.build import FeatureConfig, build_features, from_day, load_tables, to_day
+    from clout.pipeline import load_source
+
+    uri = tracking.use_store(tracking_uri)
+    try:
+        run = run or tracking.latest_finished_run()
+        spec = load_experiment(tracking.artifact(run, "experiment.yaml"),
+                               **({"data.path": str(data_path)} if data_path else {}))
+        model = load_influence_model(f"runs:/{run}/{ARTIFACT}")
+        tables = load_tables(load_source(spec.data, spec.seed).dataset)
+        day = tables.last_day + 1 if cutoff is None else to_day(cutoff)
+        frame = build_features(tables, [from_day(day)], FeatureConfig(**model.info["features"]),
+                               labels=False)
+        try:  # the id as the data types it
+            wanted = pd.Series([account]).astype(frame["account_id"].dtype).iloc[0]
+        except (ValueError, TypeError):
+            raise LookupError(f"account {account!r} is not an id of this data "
+                              f"({frame['account_id'].dtype} ids)") from None
+        result = explain_account(model, frame, wanted)
+    except (LookupError, ValueError, FileNotFoundError, MlflowException) as err:
+        fail(str(err) if not isinstance(err, MlflowException) else err.message, 2)
+    parts = ", ".join(f"{k} {v}" for k, v in result.components.items())
+    console.print(f"account {account} at {from_day(day):%Y-%m-%d}: score {result.score}"
+                  + (f" ({parts})" if parts else "") + f"; run {run} at {uri}")
+    if result.contributions.empty:
+        console.print("no posts in the longest window: no influence shown, so the score is 1")
+        return
+    console.print(f"typical account {result.baseline:.1f}, this account {result.continuous:.1f}"
+                  f" (before rounding): the parts below add up to the difference")
+    print_frame(result.top(top), title="what moved the score (points)")
+
+
 ReleaseDir = Annotated[Path | None, typer.Option(
     "--dir", help="Release directory (default: data/releases/<experiment>).")]
 

@@ -92,7 +92,22 @@ def latest_run(experiment_name: str, run_name: str, uri: str | None = None) -> s
     return str(runs["run_id"].iloc[0])
 
 
-def logged_table(run_id: str, artifact: str) -> pd.DataFrame:
+def artifact(run_id: str, path: str) -> Path:
+    """A file a run logged, downloaded to a local path."""
+    return Path(mlflow.MlflowClient().download_artifacts(run_id, path))
+
+
+def logged_table(run_id: str, path: str) -> pd.DataFrame:
     """A table a run logged with `mlflow.log_table`."""
-    path = mlflow.MlflowClient().download_artifacts(run_id, artifact)
-    return pd.read_json(path, orient="split")
+    return pd.read_json(artifact(run_id, path), orient="split")
+
+
+def latest_finished_run(uri: str | None = None) -> str:
+    """The newest finished run in any experiment of the store."""
+    use_store(uri)
+    runs = mlflow.search_runs(search_all_experiments=True, max_results=1,
+                              order_by=["start_time DESC"],
+                              filter_string="attributes.status = 'FINISHED'")
+    if runs.empty:
+        raise LookupError(f"no finished run at {tracking_uri(uri)}: train one first")
+    return str(runs["run_id"].iloc[0])

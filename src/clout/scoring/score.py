@@ -150,6 +150,13 @@ class InfluenceModel:
             raise InvalidFeatures("feature table: " + "; ".join(problems))
         return {c: matrix[:, i] for i, c in enumerate(self.features)}
 
+    def is_silent(self, frame: pd.DataFrame) -> np.ndarray:
+        """No posts in the longest window: no influence shown, whatever the heads extrapolate."""
+        posting = f"posts_{max(self.info.get('features', {}).get('windows', [0]))}d"
+        if posting not in frame.columns:
+            return np.zeros(len(frame), bool)
+        return (frame[posting] == 0).to_numpy()
+
     def score(self, frame: pd.DataFrame) -> pd.DataFrame:
         """One row per input row: score, components, expected engagement and rate per kind,
         and the versions of the model and of the score map that produced them."""
@@ -157,9 +164,7 @@ class InfluenceModel:
         rates = self.predict_rates(columns)
         expected = self.expected_engagement(rates)
         out = frame[[c for c in ("account_id", "cutoff") if c in frame.columns]].copy()
-        # No posts in the longest window: no influence shown, whatever the heads extrapolate.
-        posting = f"posts_{max(self.info.get('features', {}).get('windows', [0]))}d"
-        silent = (frame[posting] == 0).to_numpy() if posting in frame.columns else False
+        silent = self.is_silent(frame)
         out["score"] = np.where(silent, SCORE_MIN, self.score_map(expected))
         for name, heads in self.components.items():
             out[name] = np.where(silent, SCORE_MIN, self.score_map(

@@ -1,0 +1,105 @@
+"""One account's score, explained in score points that add up.
+
+The score is a function of each head's log rate (margin): `S(m) = map(E(m))`, with
+`E = sum_k c_k * calibrated_k(exp(m_k)) / base_k`. A head's margin splits exactly into TreeSHAP
+contributions of its features (`pred_contrib`), its expected value, and the history it starts
+from. The explanation walks the straight path from the baseline margins (every SHAP contribution
+zero, the history at the population's median) to the account's, in STEPS steps; each step's
+change in the continuous score is shared between the heads by their linearised effect, and a
+head's share between its features in proportion to their SHAP values. The parts therefore add
+up exactly to the account's continuous score minus the baseline's; the integer score is that
+value rounded and clipped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from clout.scoring.score import InfluenceModel
+
+STEPS = 64
+HISTORY = "(own history)"  # the pseudo-feature for the rate a head starts from
+
+
+@dataclass
+class Explanation:
+    account_id: object
+    score: int
+    components: dict[str, int]
+    baseline: float  # continuous score of a typical account (all contributions zero)
+    continuous: float  # the account's continuous score
+    contributions: pd.DataFrame  # feature, points, value, typical; largest |points| first
+
+    def top(self, n: int = 10) -> pd.DataFrame:
+        return self.contributions.head(n)
+
+
+def _score_of_margins(model: InfluenceModel, margins: dict[str, float]) -> float:
+    rates = {k: model.heads[k].calibrator(np.exp([m]))[0:1] for k, m in margins.items()}
+    return float(model.score_map.continuous(model.expected_engagement(rates))[0])
+
+
+def explain(model: InfluenceModel, frame: pd.DataFrame, account_id) -> Explanation:
+    """Explain `account_id`'s score among the accounts of `frame` (one cutoff's features)."""
+    matches = frame.index[frame["account_id"] == account_id]
+    if len(matches) == 0:
+        raise LookupError(f"account {account_id!r} is not in the feature table "
+                          f"({len(frame):,} accounts at this cutoff)")
+    row = frame.loc[matches[:1]]
+    scored = model.score(row).iloc[0]
+    components = {c: int(scored[c]) for c in model.components}
+    if model.is_silent(row)[0]:  # no posts in the window: 1, nothing to explain
+        return Explanation(account_id, int(scored["score"]), components, float("nan"),
+                           float("nan"), pd.DataFrame(columns=["feature", "points", "value",
+                                                               "typical"]))
+    columns = model.columns(row)
+    # typical values and the history baseline: the accounts that post, as the score's scale
+    pop_columns = model.columns(frame[~model.is_silent(frame)])
+
+    shap, delta, start = {}, {}, {}
+    for kind, head in model.heads.items():
+        X = np.column_stack([columns[f] for f in head.features])
+        contrib = head.booster.predict(X, pred_contrib=True)[0]
+        parts = dict(zip(head.features, contrib[:-1], strict=True))
+        history_now = history_typical = 0.0
+        if head.offset is not None:
+            history_now = float(head.offset.log(columns, head.base_rate)[0])
+            history_typical = float(np.median(head.offset.log(pop_columns, head.base_rate)))
+            parts[HISTORY] = history_now - history_typical
+        shap[kind] = parts
+        start[kind] = float(contrib[-1]) + history_typical
+        delta[kind] = sum(parts.values())
+
+    # the path from the baseline margins to the account's, shared between heads step by step
+    shares = dict.fromkeys(model.heads, 0.0)
+    previous = _score_of_margins(model, start)
+    baseline = previous
+    for t in np.linspace(0, 1, STEPS + 1)[1:]:
+        at = {k: start[k] + t * delta[k] for k in model.heads}
+        now = _score_of_margins(model, at)
+        effects = {}
+        for k in model.heads:  # linearised effect of head k's part of this step
+            before = {**at, k: at[k] - delta[k] / STEPS}
+            effects[k] = now - _score_of_margins(model, before)
+        total = sum(effects.values())
+        for k in model.heads:
+            weight = effects[k] / total if total else 1 / len(model.heads)
+            shares[k] += (now - previous) * weight
+        previous = now
+
+    points: dict[str, float] = {}
+    for k, parts in shap.items():
+        for feature, value in parts.items():
+            if delta[k]:
+                points[feature] = points.get(feature, 0.0) + shares[k] * value / delta[k]
+    typical = {f: float(np.nanmedian(pop_columns[f])) for f in points if f in pop_columns}
+    table = pd.DataFrame({
+        "feature": list(points), "points": list(points.values()),
+        "value": [float(columns[f][0]) if f in columns else np.nan for f in points],
+        "typical": [typical.get(f, np.nan) for f in points]})
+    table = table.reindex(table["points"].abs().sort_values(ascending=False).index)
+    return Explanation(account_id, int(scored["score"]), components, baseline, previous,
+                       table.reset_index(drop=True))
