@@ -481,7 +481,7 @@ def explain(
 
     uri = tracking.use_store(tracking_uri)
     try:
-        run = run or tracking.latest_finished_run()
+        run = run or tracking.latest_run(uri=tracking_uri)
         spec = load_experiment(tracking.artifact(run, "experiment.yaml"),
                                **({"data.path": str(data_path)} if data_path else {}))
         model = load_influence_model(f"runs:/{run}/{ARTIFACT}")

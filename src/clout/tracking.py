@@ -80,15 +80,23 @@ def run(experiment_name: str, run_name: str, uri: str | None = None, tags: dict 
         yield active
 
 
-def latest_run(experiment_name: str, run_name: str, uri: str | None = None) -> str:
-    """The id of the newest finished run called `run_name` in `experiment_name`."""
+def latest_run(experiment_name: str | None = None, run_name: str | None = None,
+               uri: str | None = None) -> str:
+    """The id of the newest finished run, called `run_name` in `experiment_name` when given
+    (else in any experiment, of any name)."""
     use_store(uri)
+    where = "attributes.status = 'FINISHED'"
+    if run_name is not None:
+        where += f" and tags.mlflow.runName = '{run_name}'"
     runs = mlflow.search_runs(
-        experiment_names=[experiment_name], max_results=1, order_by=["start_time DESC"],
-        filter_string=f"tags.mlflow.runName = '{run_name}' and attributes.status = 'FINISHED'")
+        experiment_names=None if experiment_name is None else [experiment_name],
+        search_all_experiments=experiment_name is None, max_results=1,
+        order_by=["start_time DESC"], filter_string=where)
     if runs.empty:
-        raise LookupError(f"no finished run {run_name!r} in MLflow experiment "
-                          f"{experiment_name!r} at {tracking_uri(uri)}: train it first")
+        wanted = f" {run_name!r}" if run_name else ""
+        place = f" in MLflow experiment {experiment_name!r}" if experiment_name else ""
+        raise LookupError(f"no finished run{wanted}{place} at {tracking_uri(uri)}: "
+                          "train it first")
     return str(runs["run_id"].iloc[0])
 
 
@@ -101,13 +109,3 @@ def logged_table(run_id: str, path: str) -> pd.DataFrame:
     """A table a run logged with `mlflow.log_table`."""
     return pd.read_json(artifact(run_id, path), orient="split")
 
-
-def latest_finished_run(uri: str | None = None) -> str:
-    """The newest finished run in any experiment of the store."""
-    use_store(uri)
-    runs = mlflow.search_runs(search_all_experiments=True, max_results=1,
-                              order_by=["start_time DESC"],
-                              filter_string="attributes.status = 'FINISHED'")
-    if runs.empty:
-        raise LookupError(f"no finished run at {tracking_uri(uri)}: train one first")
-    return str(runs["run_id"].iloc[0])

@@ -123,6 +123,15 @@ class InfluenceModel:
     def expected_engagement(self, rates: dict[str, np.ndarray]) -> np.ndarray:
         return expected_engagement(rates, self.heads, self.weights)
 
+    @cached_property
+    def _counts(self) -> tuple[list[int], list[str]]:
+        """Positions (in `features`) and units of the inputs that cannot be negative, from the
+        catalogue; looked up once, not on every request."""
+        catalogue = column_features(self.info.get("features", {}).get("windows", ()))
+        found = [(i, catalogue[c].unit) for i, c in enumerate(self.features)
+                 if c in catalogue and catalogue[c].unit in NON_NEGATIVE_UNITS]
+        return [i for i, _ in found], [u for _, u in found]
+
     def columns(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
         """The model's input columns as float arrays, refusing a table it cannot score: the
         message names each column, the rule and the number of rows (missing columns, values
@@ -139,13 +148,10 @@ class InfluenceModel:
         if problems:
             raise InvalidFeatures("feature table: " + "; ".join(problems))
         matrix = table.to_numpy(dtype=np.float64, na_value=np.nan)  # one conversion, not 90
-        units = {c: f.unit for c, f in column_features(
-            self.info.get("features", {}).get("windows", ())).items()}
-        counted = [i for i, c in enumerate(self.features) if units.get(c) in NON_NEGATIVE_UNITS]
+        counted, units = self._counts
         negatives = (matrix[:, counted] < 0).sum(axis=0)
-        problems = [f"{self.features[i]}: {n} row(s) negative, but a "
-                    f"{units[self.features[i]]} value cannot be"
-                    for i, n in zip(counted, negatives, strict=True) if n]
+        problems = [f"{self.features[i]}: {n} row(s) negative, but a {unit} value cannot be"
+                    for i, unit, n in zip(counted, units, negatives, strict=True) if n]
         if problems:
             raise InvalidFeatures("feature table: " + "; ".join(problems))
         return {c: matrix[:, i] for i, c in enumerate(self.features)}
