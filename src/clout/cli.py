@@ -508,6 +508,36 @@ def explain(
     print_frame(result.top(top), title="what moved the score (points)")
 
 
+@app.command()
+def report(
+    run: Annotated[str | None, typer.Argument(
+        help="MLflow run id of a training run (default: the latest finished run).")] = None,
+    out: Annotated[Path | None, typer.Option(
+        help="Folder for report.html and report.png (default: reports/<run id>).")] = None,
+    screenshot: Annotated[bool, typer.Option(
+        help="Also render a screenshot with headless Chromium, when one is installed.")] = True,
+    tracking_uri: TrackingUri = None,
+) -> None:
+    """The reviewer report of a run: one self-contained HTML file, logged to the run."""
+    from mlflow.exceptions import MlflowException
+
+    from clout import tracking
+    from clout.audit.report import browser, log_report
+
+    uri = tracking.use_store(tracking_uri)
+    try:
+        run = run or tracking.latest_run(uri=tracking_uri)
+        files = log_report(run, out or Path("reports") / run, screenshot)
+    except LookupError as err:
+        fail(str(err), 2)
+    except MlflowException as err:
+        fail(f"cannot build the report of run {run}: {err.message}", 2)
+    if screenshot and browser() is None:
+        console.print("no Chromium on PATH: report written without a screenshot")
+    console.print(f"wrote {', '.join(map(str, files))}; logged under report/ in run {run} "
+                  f"at {uri}")
+
+
 ReleaseDir = Annotated[Path | None, typer.Option(
     "--dir", help="Release directory (default: data/releases/<experiment>).")]
 

@@ -15,11 +15,14 @@ import numpy as np
 import pandas as pd
 
 from clout import tracking
-from clout.audit.importance import importance_table, rank_stability
+from clout.audit.explain import example_explanations
+from clout.audit.fairness import fairness_plot, fairness_table
+from clout.audit.importance import importance_table, rank_stability, shap_summary_plot
 from clout.config import COMPONENTS, DataSpec, Experiment
 from clout.data.dataset import Dataset, read_dataset, read_ground_truth
 from clout.data.loaders import LOADERS
 from clout.data.simulator import preset, simulate
+from clout.data.summary import engagement_summary, table_summary
 from clout.data.validation import validate
 from clout.export.mlflow_model import log_pyfunc
 from clout.features.build import (
@@ -42,7 +45,7 @@ from clout.models.heads import (
     lgb_params,
     rate_label,
 )
-from clout.scoring.evaluation import score_distribution_plot, truth_metrics
+from clout.scoring.evaluation import gaming_plot, score_distribution_plot, truth_metrics
 from clout.scoring.score import (
     InfluenceModel,
     ScoreMap,
@@ -178,6 +181,8 @@ class Evaluation:
     summary: dict[str, float]  # the headline numbers
     importance: pd.DataFrame  # per head and feature: gain, split, |SHAP|, permutation
     stability: pd.DataFrame | None  # importance ranks under other seeds
+    fairness: pd.DataFrame  # the score by follower-count band and account age
+    explanations: list[dict]  # a few accounts' scores in points per feature
 
 
 def evaluate_model(experiment: Experiment, model: InfluenceModel, frame: pd.DataFrame,
@@ -223,7 +228,9 @@ def evaluate_model(experiment: Experiment, model: InfluenceModel, frame: pd.Data
                             split.part(frame, "train"), split.part(frame, "validation"))
             for seed in seeds}
         stability = rank_stability(heads_by_seed, test, horizon, experiment.seed)
-    return Evaluation(metrics, reliability, scores, gaps, summary, importance, stability)
+    fairness = fairness_table(model, test, horizon, truth)
+    return Evaluation(metrics, reliability, scores, gaps, summary, importance, stability,
+                      fairness, example_explanations(model, test, truth))
 
 
 @dataclass
@@ -283,18 +290,26 @@ def log_run(result: TrainResult, source: Source, uri: str | None = None) -> str:
             mlflow.log_figure(reliability_plot(kind, tables), f"calibration/{kind}.png")
             mlflow.log_table(pd.concat(tables, names=["predictor"]).reset_index(level=0),
                              f"calibration/{kind}.json")
+        mlflow.log_table(table_summary(source.dataset), "data/tables.json")
+        mlflow.log_table(engagement_summary(source.dataset), "data/engagement.json")
+        test = result.split.part(result.features, "test")
         mlflow.log_table(evaluation.importance, "importance.json")
+        mlflow.log_figure(shap_summary_plot(model.heads, test, experiment.features.horizon_days,
+                                            experiment.seed), "shap_summary.png")
         if evaluation.stability is not None:
             mlflow.log_table(evaluation.stability, "importance_stability.json")
+        mlflow.log_table(evaluation.fairness, "fairness.json")
+        mlflow.log_figure(fairness_plot(evaluation.fairness), "fairness.png")
+        mlflow.log_dict(evaluation.explanations, "explanations.json")
         mlflow.log_dict({**asdict(model.score_map), "id": model.score_map.id,
                          "factor_per_10_points": model.score_map.factor(10)}, "score_map.json")
         mlflow.log_figure(score_distribution_plot(evaluation.scores, model.score_map),
                           "score_distribution.png")
         if evaluation.truth_gaps is not None:
             mlflow.log_table(evaluation.truth_gaps, "score_vs_truth.json")
+            mlflow.log_figure(gaming_plot(evaluation.scores, source.truth), "gaming.png")
         with tempfile.TemporaryDirectory() as tmp:
-            log_pyfunc(model, model.save(Path(tmp) / "model"),
-                       result.split.part(result.features, "test"))
+            log_pyfunc(model, model.save(Path(tmp) / "model"), test)
         return active.info.run_id
 
 

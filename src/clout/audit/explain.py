@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from clout.scoring.evaluation import MANIPULATORS
 from clout.scoring.score import InfluenceModel
 
 STEPS = 64
@@ -103,3 +104,27 @@ def explain(model: InfluenceModel, frame: pd.DataFrame, account_id) -> Explanati
     table = table.reindex(table["points"].abs().sort_values(ascending=False).index)
     return Explanation(account_id, int(scored["score"]), components, baseline, previous,
                        table.reset_index(drop=True))
+
+
+def example_explanations(model: InfluenceModel, frame: pd.DataFrame,
+                         truth: pd.DataFrame | None = None, top: int = 8) -> list[dict]:
+    """Explanations a reviewer can read side by side: the highest, median and lowest scoring
+    accounts that post and, with the simulator's truth, the highest scoring account of each
+    manipulation group. As plain data (JSON), `top` features each."""
+    posting = frame[~model.is_silent(frame)]
+    scores = model.score(posting).set_index("account_id")["score"].sort_values(kind="stable")
+    picks = {"highest score": scores.index[-1], "median score": scores.index[len(scores) // 2],
+             "lowest score": scores.index[0]}
+    if truth is not None:
+        roles = truth.set_index("account_id")["role"].reindex(scores.index)
+        picks |= {f"highest-scoring {role}": scores[roles == role].index[-1]
+                  for role in MANIPULATORS if (roles == role).any()}
+    out = []
+    for why, account in picks.items():
+        e = explain(model, frame, account)
+        out.append({"why": why, "account_id": account.item() if hasattr(account, "item")
+                    else account, "score": e.score, "components": e.components,
+                    "baseline": e.baseline, "continuous": e.continuous,
+                    "contributions": e.top(top).astype(object).where(e.top(top).notna(), None)
+                    .to_dict(orient="records")})  # missing as null: JSON has no NaN
+    return out

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 
 from clout.features.catalogue import column_features
 from clout.models.heads import Head, exposure_label, labelled
@@ -26,18 +27,28 @@ MEASURES = ("gain_share", "split", "mean_abs_shap", "permutation")
 SAMPLE = 1000  # test accounts measured (a seeded sample): TreeSHAP costs grow with rows
 
 
-def _sample(frame: pd.DataFrame, seed: int) -> pd.DataFrame:
+def _sample(test: pd.DataFrame, horizon: int, seed: int) -> pd.DataFrame:
+    """The test accounts with posts in the horizon, a seeded sample of SAMPLE when more."""
+    frame = test[test[exposure_label(horizon)] > 0]
     return frame.sample(SAMPLE, random_state=seed) if len(frame) > SAMPLE else frame
+
+
+def shap_values(head: Head, columns: dict[str, np.ndarray]) -> np.ndarray:
+    """TreeSHAP contributions (rows x the head's features), in log-rate units."""
+    X = np.column_stack([columns[f] for f in head.features])
+    return head.booster.predict(X, pred_contrib=True)[:, :-1]
+
+
+def _columns(rows: pd.DataFrame, names) -> dict[str, np.ndarray]:
+    return {c: rows[c].to_numpy(np.float64, na_value=np.nan) for c in names}
 
 
 def head_importance(head: Head, test: pd.DataFrame, horizon: int, seed: int = 0,
                     repeats: int = 3) -> pd.DataFrame:
     """One row per feature of `head`: every measure and its rank (1 = most important)."""
-    rows, rate, exposure = labelled(_sample(test[test[exposure_label(horizon)] > 0], seed),
-                                    head.label, horizon)
-    columns = {c: rows[c].to_numpy(np.float64, na_value=np.nan) for c in head.inputs}
-    X = np.column_stack([columns[f] for f in head.features])
-    shap = np.abs(head.booster.predict(X, pred_contrib=True)[:, :-1]).mean(axis=0)
+    rows, rate, exposure = labelled(_sample(test, horizon, seed), head.label, horizon)
+    columns = _columns(rows, head.inputs)
+    shap = np.abs(shap_values(head, columns)).mean(axis=0)
     base = poisson_deviance(rate, head(columns), exposure)
     rng = np.random.default_rng(seed)
     permutation = []
@@ -77,11 +88,10 @@ def rank_stability(heads_by_seed: dict[int, dict[str, Head]], test: pd.DataFrame
     """Per head and feature, the mean |SHAP| rank under each seed's heads, and its spread:
     a feature whose rank moves a lot between seeds has no rank a reviewer should rely on."""
     ranks = []
-    rows = _sample(test[test[exposure_label(horizon)] > 0], seed)
+    rows = _sample(test, horizon, seed)
     for model_seed, heads in heads_by_seed.items():
         for head in heads.values():
-            X = rows[head.features].to_numpy(np.float64, na_value=np.nan)
-            shap = np.abs(head.booster.predict(X, pred_contrib=True)[:, :-1]).mean(axis=0)
+            shap = np.abs(shap_values(head, _columns(rows, head.features))).mean(axis=0)
             ranks.append(pd.DataFrame({"head": head.kind, "feature": head.features,
                                        "seed": model_seed, "rank": pd.Series(shap).rank(
                                            ascending=False, method="min").astype(int)}))
@@ -92,3 +102,33 @@ def rank_stability(heads_by_seed: dict[int, dict[str, Head]], test: pd.DataFrame
     wide["worst_rank"] = wide.max(axis=1)
     wide["rank_spread"] = wide["worst_rank"] - wide["best_rank"]
     return wide.reset_index().sort_values(["head", "best_rank"], ignore_index=True)
+
+
+def shap_summary_plot(heads: dict[str, Head], test: pd.DataFrame, horizon: int, seed: int = 0,
+                      top: int = 10) -> Figure:
+    """Per head, its `top` features by mean |SHAP|: every sampled account's SHAP value as a dot,
+    coloured by the feature's value (its rank among the accounts: blue low, red high; grey
+    missing). Dots right of 0 raise the predicted rate."""
+    rows = _sample(test, horizon, seed)
+    fig = Figure(figsize=(6 * min(len(heads), 2), 0.35 * top * -(-len(heads) // 2) + 1.5))
+    axes = np.atleast_1d(fig.subplots(-(-len(heads) // 2), min(len(heads), 2))).ravel()
+    rng = np.random.default_rng(seed)
+    for ax, head in zip(axes, heads.values(), strict=False):
+        columns = _columns(rows, head.features)
+        shap = shap_values(head, columns)
+        order = np.argsort(-np.abs(shap).mean(axis=0))[:top]
+        for y, i in enumerate(order[::-1]):
+            value = pd.Series(columns[head.features[i]])
+            colour = value.rank(pct=True).to_numpy()
+            jitter = y + rng.uniform(-0.3, 0.3, len(value))
+            ax.scatter(shap[:, i], jitter, c=np.nan_to_num(colour, nan=0.5), cmap="coolwarm",
+                       s=3, vmin=0, vmax=1, plotnonfinite=True)
+            missing = value.isna().to_numpy()
+            ax.scatter(shap[missing, i], jitter[missing], c="0.6", s=3)
+        ax.axvline(0, c="k", lw=0.5)
+        ax.set_yticks(range(len(order)), [head.features[i] for i in order[::-1]], fontsize=7)
+        ax.set(title=f"{head.kind}: SHAP (log rate)", xlabel="effect on log predicted rate")
+    for ax in axes[len(heads):]:
+        ax.set_visible(False)
+    fig.tight_layout()
+    return fig

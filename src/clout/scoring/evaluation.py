@@ -21,16 +21,27 @@ MANIPULATORS = ("bought_followers", "ring", "bot")
 SCORED_ROLES = ("genuine", *MANIPULATORS)  # fake followers never post: nothing to score
 
 
-def truth_metrics(scores: pd.DataFrame, truth: pd.DataFrame
-                  ) -> tuple[dict[str, float], pd.DataFrame]:
-    """Spearman of score and true influence, and the score gap of each role (points)."""
+def score_gap(score: pd.Series, reference: pd.Series, fit_on: pd.Series) -> np.ndarray:
+    """Each account's score minus the score that `fit_on` accounts with the same `reference`
+    value get (an isotonic fit of score on reference over them), in points."""
+    expected = IsotonicRegression(out_of_bounds="clip").fit(reference[fit_on], score[fit_on])
+    return score.to_numpy(float) - expected.predict(reference)
+
+
+def scored_truth(scores: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
+    """Score, role, true influence and gap (against genuine accounts) of every scored role."""
     frame = scores[["account_id", "score"]].merge(
         truth[["account_id", "role", "true_influence"]], on="account_id", how="inner")
     frame = frame[frame["role"].isin(SCORED_ROLES)]
+    return frame.assign(gap=score_gap(frame["score"], frame["true_influence"],
+                                      frame["role"] == "genuine"))
+
+
+def truth_metrics(scores: pd.DataFrame, truth: pd.DataFrame
+                  ) -> tuple[dict[str, float], pd.DataFrame]:
+    """Spearman of score and true influence, and the score gap of each role (points)."""
+    frame = scored_truth(scores, truth)
     genuine = frame[frame["role"] == "genuine"]
-    expected = IsotonicRegression(out_of_bounds="clip").fit(
-        genuine["true_influence"], genuine["score"])
-    frame = frame.assign(gap=frame["score"] - expected.predict(frame["true_influence"]))
     gaps = (frame.groupby("role").agg(accounts=("score", "size"), mean_score=("score", "mean"),
                                       mean_true_influence=("true_influence", "mean"),
                                       mean_gap=("gap", "mean"), gap_se=("gap", "sem"),
@@ -41,6 +52,29 @@ def truth_metrics(scores: pd.DataFrame, truth: pd.DataFrame
                                                            genuine["true_influence"])}
     metrics |= {f"score_gap_{row.role}": row.mean_gap for row in gaps.itertuples()}
     return metrics, gaps
+
+
+def gaming_plot(scores: pd.DataFrame, truth: pd.DataFrame) -> Figure:
+    """Score against true influence, manipulation groups over the genuine accounts, with the
+    genuine accounts' isotonic curve the gaps are measured from."""
+    frame = scored_truth(scores, truth).sort_values("true_influence")
+    genuine = frame[frame["role"] == "genuine"]
+    fig = Figure(figsize=(7, 4.5))
+    ax = fig.subplots()
+    ax.scatter(genuine["true_influence"], genuine["score"], s=3, c="0.75", label="genuine")
+    curve = genuine["score"] - genuine["gap"]
+    ax.plot(genuine["true_influence"], curve, c="k", lw=1.2, label="genuine (isotonic)")
+    for role, colour in zip(MANIPULATORS, ("tab:orange", "tab:red", "tab:purple"), strict=True):
+        group = frame[frame["role"] == role]
+        if len(group):
+            ax.scatter(group["true_influence"], group["score"], s=10, c=colour,
+                       label=f"{role}: gap {group['gap'].mean():+.1f} "
+                             f"± {group['gap'].sem():.1f}")
+    ax.set(xscale="symlog", xlabel="true influence (simulator)", ylabel="score",
+           title="Manipulation groups against genuine accounts of the same true influence")
+    ax.legend(fontsize=7, markerscale=2)
+    fig.tight_layout()
+    return fig
 
 
 def score_distribution_plot(scores: pd.DataFrame, score_map: ScoreMap,

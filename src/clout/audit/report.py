@@ -1,0 +1,214 @@
+"""The reviewer report: one self-contained HTML file from what a training run logged.
+
+Everything comes from the run's MLflow record (tags, metrics, artifacts), so the report of any
+past run can be rebuilt without retraining; images are embedded as data URIs, so the file opens
+anywhere. Sections whose artifacts a run lacks (the simulator's ground truth on real data,
+stability without `stability_seeds`) are left out. `screenshot` renders the file in headless
+Chromium.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+from mlflow.tracking import MlflowClient
+
+from clout import tracking
+
+BROWSERS = ("chromium", "chromium-browser", "google-chrome")
+IMPORTANCE_COLUMNS = ["head", "feature", "family", "gain_share", "split", "mean_abs_shap",
+                      "permutation", "gain_share_rank", "mean_abs_shap_rank", "permutation_rank"]
+METRIC_COLUMNS = ["head", "predictor", "poisson_deviance", "deviance_improvement", "spearman",
+                  "relative_ece", "calibration"]
+STYLE = """
+body { font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1150px;
+       color: #222; padding: 0 1em; }
+h1 { font-size: 1.6em; } h2 { border-bottom: 1px solid #ccc; margin-top: 2em; }
+table { border-collapse: collapse; margin: 0.6em 0; font-size: 12.5px; }
+th, td { padding: 2px 8px; border-bottom: 1px solid #eee; text-align: right; }
+th { background: #f4f4f4; } td:first-child, th:first-child { text-align: left; }
+img { max-width: 100%; display: block; margin: 0.6em 0; }
+.grid { display: grid; grid-template-columns: 1fr 1fr; gap: 0.5em; }
+.note { color: #555; font-size: 0.92em; max-width: 60em; }
+.bar { display: inline-block; height: 10px; vertical-align: middle; }
+.up { background: #d62728; } .down { background: #1f77b4; }
+pre { background: #f7f7f7; padding: 0.8em; overflow-x: auto; font-size: 12px; }
+"""
+
+
+def _table(frame: pd.DataFrame) -> str:
+    return frame.to_html(index=False, border=0, na_rep="–", escape=True,
+                         float_format=lambda x: f"{x:.4g}")
+
+
+def _image(path: Path, alt: str) -> str:
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+
+
+def _explanation(example: dict) -> str:
+    parts = pd.DataFrame(example["contributions"])
+    scale = max(parts["points"].abs().max(), 1e-9)
+    rows = "".join(
+        f"<tr><td>{html.escape(str(r.feature))}</td><td>{r.points:+.2f}</td>"
+        f"<td style='text-align:left'><span class='bar {'up' if r.points > 0 else 'down'}' "
+        f"style='width:{120 * abs(r.points) / scale:.0f}px'></span></td>"
+        f"<td>{'–' if pd.isna(r.value) else f'{r.value:.4g}'}</td>"
+        f"<td>{'–' if pd.isna(r.typical) else f'{r.typical:.4g}'}</td></tr>"
+        for r in parts.itertuples())
+    components = ", ".join(f"{k} {v}" for k, v in example["components"].items())
+    return (f"<h3>{html.escape(example['why'])}: account {html.escape(str(example['account_id']))}"
+            f", score {example['score']}</h3><p class='note'>components: {components}; a typical "
+            f"account scores {example['baseline']:.1f}, this one {example['continuous']:.1f} "
+            f"before rounding; the points below are the largest of the parts that add up to the "
+            f"difference.</p><table><tr><th>feature</th><th>points</th><th></th><th>value</th>"
+            f"<th>typical</th></tr>{rows}</table>")
+
+
+class _Run:
+    """A run's logged files, fetched on demand."""
+
+    def __init__(self, run_id: str):
+        self.id = run_id
+        self.client = MlflowClient()
+        self.info = self.client.get_run(run_id)
+        self.paths = self._list("")
+
+    def _list(self, folder: str) -> set[str]:
+        found = set()
+        for item in self.client.list_artifacts(self.id, folder or None):
+            found |= self._list(item.path) if item.is_dir else {item.path}
+        return found
+
+    def has(self, path: str) -> bool:
+        return path in self.paths
+
+    def file(self, path: str) -> Path:
+        return tracking.artifact(self.id, path)
+
+    def table(self, path: str) -> pd.DataFrame:
+        return tracking.logged_table(self.id, path)
+
+    def image(self, path: str, alt: str) -> str:
+        return _image(self.file(path), alt) if self.has(path) else ""
+
+
+def build_report(run_id: str) -> str:
+    """The report of a training run as an HTML string (MLflow's current store)."""
+    run = _Run(run_id)
+    tags, metrics = run.info.data.tags, run.info.data.metrics
+    name = tags.get("mlflow.runName", run_id)
+    html_parts = [f"<h1>clout reviewer report: {html.escape(name)}</h1>"]
+    facts = pd.DataFrame([
+        ("run", run_id), ("started", pd.Timestamp(run.info.info.start_time, unit="ms",
+                                                  tz="UTC").strftime("%Y-%m-%d %H:%M UTC")),
+        *[(k, tags[k]) for k in ("data_source", "data_fingerprint", "git_commit",
+                                 "model_version", "score_version") if k in tags],
+        *[(k, f"{v:.4g}") for k, v in sorted(metrics.items()) if k.startswith("score.")]],
+        columns=["", "value"])
+    html_parts += ["<h2>Run</h2>", _table(facts)]
+
+    html_parts.append("<h2>Data</h2>")
+    for path in ("data/tables.json", "data/engagement.json"):
+        if run.has(path):
+            html_parts.append(_table(run.table(path)))
+    quarantined = {k.removeprefix("rows_quarantined."): v for k, v in run.info.data.params.items()
+                   if k.startswith("rows_quarantined.")}
+    if quarantined:
+        html_parts.append(f"<p class='note'>rows quarantined by validation: "
+                          f"{html.escape(json.dumps(quarantined))}</p>")
+
+    html_parts += [
+        "<h2>Heads against baselines (test cutoff)</h2>",
+        "<p class='note'>Poisson deviance per post (lower is better), its improvement over the "
+        "constant, account-level Spearman, and relative expected calibration error, for each "
+        "head's model and the baselines trained or computed on the same split.</p>"]
+    table = run.table("metrics.json")
+    html_parts.append(_table(table[[c for c in METRIC_COLUMNS if c in table]]))
+    html_parts.append("<h2>Calibration</h2><div class='grid'>" + "".join(
+        run.image(p, p) for p in sorted(run.paths) if p.startswith("calibration/")
+        and p.endswith(".png")) + "</div>")
+
+    html_parts += ["<h2>What drives each head</h2>",
+                   "<p class='note'>Top features per head by mean |SHAP|, with gain share, "
+                   "split count and permutation importance (rise in test deviance) side by "
+                   "side, and each measure's rank: where the ranks disagree, read the "
+                   "measures' definitions in the importance module.</p>"]
+    importance = run.table("importance.json")
+    html_parts.append(_table(importance.groupby("head", sort=False).head(10)[
+        [c for c in IMPORTANCE_COLUMNS if c in importance]]))
+    html_parts.append(run.image("shap_summary.png", "SHAP summary"))
+    if run.has("importance_stability.json"):
+        stability = run.table("importance_stability.json")
+        html_parts += ["<h3>Rank stability across seeds (top 8 per head)</h3>",
+                       _table(stability.groupby("head", sort=False).head(8))]
+
+    html_parts.append("<h2>Score</h2>")
+    if run.has("score_map.json"):
+        score_map = json.loads(run.file("score_map.json").read_text())
+        html_parts.append(f"<p class='note'>+10 points = ×{score_map['factor_per_10_points']:.2f}"
+                          f" expected engagement; map {html.escape(score_map['id'])}.</p>")
+    html_parts.append(run.image("score_distribution.png", "score distribution"))
+
+    html_parts += ["<h2>Fairness: follower count and account age</h2>",
+                   "<p class='note'>Per band: the score's quartiles, the median score of "
+                   "accounts whose realised engagement (what their audience did over the "
+                   "horizon) is in the top quarter, and the gap in points to accounts with the "
+                   "same realised engagement (and, on simulated data, the same true influence)."
+                   "</p>", run.image("fairness.png", "fairness"),
+                   _table(run.table("fairness.json"))]
+    if run.has("score_vs_truth.json"):
+        html_parts += ["<h2>Gaming: manipulation groups against true influence</h2>",
+                       run.image("gaming.png", "gaming"), _table(run.table("score_vs_truth.json"))]
+
+    if run.has("explanations.json"):
+        html_parts.append("<h2>Example explanations</h2>")
+        html_parts += [_explanation(e) for e in json.loads(run.file("explanations.json")
+                                                           .read_text())]
+    if run.has("experiment.yaml"):
+        html_parts += ["<h2>Experiment</h2>",
+                       f"<pre>{html.escape(run.file('experiment.yaml').read_text())}</pre>"]
+    return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>clout report "
+            f"{html.escape(name)} {run_id[:8]}</title><style>{STYLE}</style></head><body>"
+            + "\n".join(html_parts) + "</body></html>")
+
+
+def browser() -> str | None:
+    """A headless-capable Chromium on PATH, if any."""
+    return next((found for name in BROWSERS if (found := shutil.which(name))), None)
+
+
+def screenshot(page: Path, png: Path, width: int = 1280, height: int = 6000) -> Path:
+    """A PNG of the HTML file as headless Chromium renders it (the top `height` pixels)."""
+    executable = browser()
+    if executable is None:
+        raise FileNotFoundError(f"no Chromium found on PATH (tried {', '.join(BROWSERS)}); "
+                                "on Debian: apt-get install chromium")
+    with tempfile.TemporaryDirectory() as profile:
+        subprocess.run([executable, "--headless", "--no-sandbox", "--disable-gpu",
+                        "--hide-scrollbars", f"--user-data-dir={profile}",
+                        f"--window-size={width},{height}", f"--screenshot={png.resolve()}",
+                        page.resolve().as_uri()], check=True, capture_output=True, timeout=120)
+    return png
+
+
+def log_report(run_id: str, folder: Path, with_screenshot: bool = True) -> list[Path]:
+    """Write `report.html` into `folder` and log it to the run under `report/`, with its
+    screenshot `report.png` when asked and a Chromium is present; returns the files."""
+    folder.mkdir(parents=True, exist_ok=True)
+    page = folder / "report.html"
+    page.write_text(build_report(run_id), encoding="utf-8")
+    files = [page]
+    if with_screenshot and browser() is not None:
+        files.append(screenshot(page, folder / "report.png"))
+    client = MlflowClient()
+    for path in files:
+        client.log_artifact(run_id, str(path), "report")
+    return files

@@ -1,0 +1,140 @@
+"""Fairness and gaming views, example explanations, and the reviewer report rendered in headless
+Chromium."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import tempfile
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from clout.audit.fairness import BANDS, fairness_table, realised_engagement
+from clout.audit.report import browser, build_report, log_report
+from clout.cli import app
+from clout.scoring.evaluation import MANIPULATORS
+
+
+def test_fairness_bands_cover_every_posting_account_once(tiny_run, tiny_world):
+    result, _ = tiny_run
+    test = result.split.part(result.features, "test")
+    horizon = result.experiment.features.horizon_days
+    table = result.evaluation.fairness
+    posting = realised_engagement(result.model, test, horizon)
+    for dimension in BANDS:
+        rows = table[table["dimension"] == dimension]
+        assert rows["accounts"].sum() == posting[dimension].notna().sum()
+        # isotonic residuals sum to zero: the bands' gaps, weighted by accounts, balance out
+        assert np.average(rows["gap_realised"], weights=rows["accounts"]) == pytest.approx(
+            0, abs=1e-9)
+        assert (rows["score_q25"] <= rows["score_median"]).all()
+        assert (rows["score_median"] <= rows["score_q75"]).all()
+    assert {"gap_truth", "gap_truth_se"} <= set(table.columns)
+    # without ground truth (real data) the same view, less the truth columns
+    plain = fairness_table(result.model, test, horizon)
+    assert "gap_truth" not in plain.columns
+    assert plain["gap_realised"].tolist() == table["gap_realised"].tolist()
+
+
+def test_realised_engagement_is_the_scores_combination_of_the_labels(tiny_run):
+    result, _ = tiny_run
+    model, horizon = result.model, result.experiment.features.horizon_days
+    rows = realised_engagement(model, result.split.part(result.features, "test"), horizon)
+    first = rows.iloc[0]
+    expected = sum(model.weights[k] * first[h.label] / h.base_rate
+                   for k, h in model.heads.items())
+    assert first["realised"] == pytest.approx(expected)
+
+
+def test_example_explanations_cover_the_extremes_and_every_manipulation_group(tiny_run,
+                                                                               tiny_world):
+    result, _ = tiny_run
+    _, truth = tiny_world
+    examples = result.evaluation.explanations
+    whys = [e["why"] for e in examples]
+    assert whys[:3] == ["highest score", "median score", "lowest score"]
+    present = set(truth["role"]) & set(MANIPULATORS)
+    assert {f"highest-scoring {role}" for role in present} <= set(whys)
+    scores = result.evaluation.scores.set_index("account_id")["score"]
+    for example in examples:
+        assert example["score"] == scores[example["account_id"]]
+        assert example["contributions"]
+    assert examples[0]["score"] >= examples[1]["score"] >= examples[2]["score"]
+    json.dumps(examples, allow_nan=False)  # plain JSON: missing values are null
+
+
+def _render_check(page: Path) -> tuple[int, int]:
+    """(images, images that failed to load) as headless Chromium sees the page after load."""
+    probe = ("<script>addEventListener('load', () => document.body.setAttribute('data-images',"
+             " [...document.images].length + ',' + [...document.images].filter("
+             "i => !i.complete || i.naturalWidth === 0).length));</script>")
+    with tempfile.TemporaryDirectory() as folder:
+        copy = Path(folder) / "probe.html"
+        copy.write_text(page.read_text().replace("</body>", probe + "</body>"))
+        dom = subprocess.run([browser(), "--headless", "--no-sandbox", "--disable-gpu",
+                              f"--user-data-dir={folder}/profile", "--virtual-time-budget=10000",
+                              "--dump-dom", copy.as_uri()],
+                             capture_output=True, text=True, timeout=120, check=True).stdout
+    images, broken = re.search(r'data-images="(\d+),(\d+)"', dom).groups()
+    return int(images), int(broken)
+
+
+def test_report_is_self_contained_renders_in_chromium_and_is_logged(tiny_run, tmp_path):
+    if browser() is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI must have Chromium: .ci/run installs it")
+        pytest.skip("no Chromium on this machine (apt-get install chromium)")
+    result, _ = tiny_run
+    page, shot = log_report(result.run_id, tmp_path)
+    text = page.read_text()
+    for section in ("Data", "Heads against baselines", "Calibration", "What drives each head",
+                    "Score", "Fairness", "Gaming", "Example explanations", "Experiment"):
+        assert f"<h2>{section}" in text
+    sources = re.findall(r'<img [^>]*src="([^"]*)"', text)
+    # calibration per head, SHAP summary, score distribution, fairness, gaming
+    assert len(sources) == len(result.model.heads) + 4
+    assert all(s.startswith("data:image/png;base64,") for s in sources)
+    assert "http://" not in text and "https://" not in text  # nothing fetched from outside
+    images, broken = _render_check(page)
+    assert (images, broken) == (len(sources), 0)
+
+    pixels = np.asarray(Image.open(shot).convert("L"))
+    assert pixels.shape[1] == 1280 and pixels.std() > 10  # a page was drawn, not a blank
+    logged = {f.path for f in mlflow.MlflowClient().list_artifacts(result.run_id, "report")}
+    assert logged == {"report/report.html", "report/report.png"}
+
+
+def test_a_broken_image_is_caught_by_the_render_check(tmp_path):
+    # the check above must be able to fail
+    if browser() is None:
+        pytest.skip("no Chromium on this machine")
+    page = tmp_path / "page.html"
+    page.write_text("<html><body><img src='data:image/png;base64,AAAA'></body></html>")
+    assert _render_check(page) == (1, 1)
+
+
+def test_report_of_a_run_without_ground_truth_leaves_the_gaming_section_out(tiny_run,
+                                                                            tmp_path):
+    # a run on real data: the same artifacts less the simulator's truth
+    result, _ = tiny_run
+    client = mlflow.MlflowClient()
+    copy = client.create_run(client.get_run(result.run_id).info.experiment_id).info.run_id
+    client.download_artifacts(result.run_id, "", str(tmp_path))
+    for name in ("score_vs_truth.json", "gaming.png", "report/report.html", "report/report.png"):
+        (tmp_path / name).unlink(missing_ok=True)
+    client.log_artifacts(copy, str(tmp_path))
+    text = build_report(copy)
+    assert "<h2>Gaming" not in text and "<h2>Fairness" in text
+
+
+def test_cli_report_names_an_unknown_run(tiny_run):
+    outcome = CliRunner().invoke(app, ["report", "0" * 32, "--no-screenshot"])
+    assert outcome.exit_code == 2
+    assert "0" * 32 in outcome.output
