@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run ui test lint bench clean
+.PHONY: install run ui lab test lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,11 @@ run: install
 ui: install
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --host 127.0.0.1 --port 5000
 
-## test: the whole test suite (real-data tests skip when ../shared/data is absent)
+## lab: JupyterLab on the numbered notebooks (notebooks/README.md)
+lab: install
+	$(BIN)/jupyter lab notebooks/
+
+## test: the whole test suite and the notebooks (real-data tests skip when ../shared/data is absent)
 test: install
 	$(BIN)/python -m pytest
 

@@ -10,7 +10,10 @@ Each experiment runs in a child process (its own peak memory) and is logged to M
 2. on simulated data: Spearman of the score against true influence, and the mean score gap of
    each manipulation group (points above genuine accounts of the same true influence, with its
    standard error);
-3. wall time and peak memory per experiment.
+3. fairness: per follower-count band and account-age band, the score's median, the median score
+   of highly engaged accounts, and the gap to accounts with the same realised engagement (and
+   true influence);
+4. wall time and peak memory per experiment, and the time `clout report` takes on the run.
 Congress is skipped, with the reason, when ../shared/data/congress is absent.
 """
 
@@ -31,6 +34,9 @@ EXPERIMENTS = [ROOT / "experiments" / "default.yaml", ROOT / "experiments" / "co
 
 def run(path: str) -> dict:
     """Train one experiment in this process; returns its tables as JSON-ready records."""
+    import tempfile
+
+    from clout.audit.report import log_report
     from clout.config import load_experiment
     from clout.pipeline import train
 
@@ -38,8 +44,13 @@ def run(path: str) -> dict:
     start = time.perf_counter()
     result = train(experiment, say=lambda text: None)
     seconds = time.perf_counter() - start
+    with tempfile.TemporaryDirectory() as folder:
+        start = time.perf_counter()
+        log_report(result.run_id, Path(folder))
+        report_seconds = time.perf_counter() - start
     ev = result.evaluation
     return {"experiment": experiment.name, "seconds": seconds, "run_id": result.run_id,
+            "report_seconds": report_seconds, "fairness": ev.fairness.to_dict("records"),
             "peak_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
             "score_map": result.model.score_map.id,
             "factor_10": result.model.score_map.factor(10),
@@ -78,9 +89,18 @@ def main() -> None:
               f"{s['score.spearman_true_influence']:.3f} (every account but the fake followers), "
               f"{s['score.spearman_true_influence_genuine']:.3f} (genuine only)")
         print(pd.DataFrame(r["gaps"]).to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+    for r in results:
+        print(f"\n{r['experiment']}: fairness on the test cutoff (accounts with posts in the "
+              "horizon; gaps in points ± standard error)")
+        fairness = pd.DataFrame(r["fairness"])
+        shown = ["dimension", "band", "accounts", "score_median", "engaged_median_score",
+                 "gap_realised", "gap_realised_se", "gap_truth", "gap_truth_se"]
+        print(fairness[[c for c in shown if c in fairness]].to_string(
+            index=False, float_format=lambda v: f"{v:.2f}"))
     print("\ncost")
-    print(pd.DataFrame([{k: r[k] for k in ("experiment", "seconds", "peak_gib", "score_map",
-                                           "factor_10", "run_id")} for r in results])
+    print(pd.DataFrame([{k: r[k] for k in ("experiment", "seconds", "peak_gib", "report_seconds",
+                                           "score_map", "factor_10", "run_id")}
+                        for r in results])
           .to_string(index=False, float_format=lambda v: f"{v:.2f}"))
 
 

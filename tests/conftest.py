@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 import pytest
 
 from clout.data.dataset import Dataset
 from clout.data.schema import conform
 from clout.data.simulator import preset, simulate
-
-ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = ROOT.parent / "shared" / "data"
-
-
-def utc(text: str) -> pd.Timestamp:
-    return pd.Timestamp(text, tz="UTC")
+from support import utc
 
 
 @pytest.fixture
@@ -50,14 +42,6 @@ def three_rows() -> Dataset:
 def tiny_world():
     """The tiny preset, simulated in memory once per test session: (dataset, ground truth)."""
     return simulate(preset("tiny"))
-
-
-def shared_dataset(name: str) -> Path:
-    """Folder of a real dataset; skips the test with the reason when it is not on this machine."""
-    path = SHARED_DATA / name
-    if not path.is_dir():
-        pytest.skip(f"real dataset {name!r} not found at {path} (only present beside the project)")
-    return path
 
 
 @pytest.fixture(scope="session", autouse=True)

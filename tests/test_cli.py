@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 from clout.cli import app
 from clout.data.dataset import read_dataset, write_dataset
 from clout.data.loaders import load_congress
-from conftest import shared_dataset
+from support import shared_dataset
 
 runner = CliRunner()
 

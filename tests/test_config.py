@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from clout.config import ExperimentError, load_experiment
-from conftest import ROOT
+from support import ROOT
 
 
 @pytest.mark.parametrize("name", ["default", "congress"])

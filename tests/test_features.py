@@ -18,7 +18,7 @@ from clout.features.build import (
 )
 from clout.features.catalogue import FEATURES, LABELS, catalogue_frame, markdown
 from clout.features.reference import REFERENCE_FEATURES, reference_features
-from conftest import ROOT, utc
+from support import ROOT, utc
 
 CONFIG = FeatureConfig(windows=(1, 7), horizon_days=1)
 

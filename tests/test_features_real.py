@@ -12,7 +12,7 @@ from clout.features.build import (
     weekly_cutoffs,
 )
 from clout.features.catalogue import FEATURES
-from conftest import shared_dataset, utc
+from support import shared_dataset, utc
 
 pytestmark = pytest.mark.realdata
 

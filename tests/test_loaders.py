@@ -5,7 +5,7 @@ import pytest
 
 from clout.data.loaders import load_congress, load_higgs, load_upworthy
 from clout.data.validation import validate
-from conftest import shared_dataset
+from support import shared_dataset
 
 pytestmark = pytest.mark.realdata
 

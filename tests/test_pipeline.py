@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from clout.cli import app
 from clout.config import load_experiment
 from clout.pipeline import fit_model, score_accounts, train
-from conftest import ROOT, shared_dataset
+from support import ROOT, shared_dataset
 
 runner = CliRunner()
 

@@ -6,7 +6,7 @@ import pytest
 from clout.data.loaders import load_congress
 from clout.data.plausibility import TOLERANCES, compare
 from clout.data.simulator import preset, simulate
-from conftest import shared_dataset
+from support import shared_dataset
 
 
 @pytest.mark.realdata

@@ -9,7 +9,7 @@ import yaml
 from typer.testing import CliRunner
 
 from clout.cli import app
-from conftest import ROOT
+from support import ROOT
 
 
 def _normalise(spec: str) -> str:
@@ -38,3 +38,14 @@ def test_every_command_has_help(path):
     result = CliRunner().invoke(app, [*path, "--help"])
     assert result.exit_code == 0, result.output
     assert "Usage" in result.output and len(result.output.splitlines()) > 4
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "notebooks").glob("*.ipynb")), ids=lambda p: p.name)
+def test_notebooks_are_committed_without_outputs(path):
+    # outputs carry data and bloat diffs: the tests run the notebooks, git keeps only the code
+    import nbformat
+
+    notebook = nbformat.read(path, as_version=4)
+    code = [c for c in notebook.cells if c.cell_type == "code"]
+    assert code
+    assert all(c.outputs == [] and c.execution_count is None for c in code)

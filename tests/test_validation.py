@@ -9,7 +9,7 @@ import pytest
 from clout.data.dataset import read_dataset, write_dataset
 from clout.data.schema import TABLES, arrow_schema, conform, empty_frame, schema_frame
 from clout.data.validation import DataValidationError, validate, write_quarantine
-from conftest import utc
+from support import utc
 
 
 def only_failure(dataset, **kwargs):

@@ -474,21 +474,12 @@ def explain(
 
     from clout import tracking
     from clout.audit.explain import explain as explain_account
-    from clout.config import load_experiment
-    from clout.export.mlflow_model import ARTIFACT, load_influence_model
-    from clout.features.build import FeatureConfig, build_features, from_day, load_tables, to_day
-    from clout.pipeline import load_source
+    from clout.pipeline import run_features
 
     uri = tracking.use_store(tracking_uri)
     try:
         run = run or tracking.latest_run(uri=tracking_uri)
-        spec = load_experiment(tracking.artifact(run, "experiment.yaml"),
-                               **({"data.path": str(data_path)} if data_path else {}))
-        model = load_influence_model(f"runs:/{run}/{ARTIFACT}")
-        tables = load_tables(load_source(spec.data, spec.seed).dataset)
-        day = tables.last_day + 1 if cutoff is None else to_day(cutoff)
-        frame = build_features(tables, [from_day(day)], FeatureConfig(**model.info["features"]),
-                               labels=False)
+        model, frame = run_features(run, cutoff, data_path)
         try:  # the id as the data types it
             wanted = pd.Series([account]).astype(frame["account_id"].dtype).iloc[0]
         except (ValueError, TypeError):
@@ -498,7 +489,7 @@ def explain(
     except (LookupError, ValueError, FileNotFoundError, MlflowException) as err:
         fail(str(err) if not isinstance(err, MlflowException) else err.message, 2)
     parts = ", ".join(f"{k} {v}" for k, v in result.components.items())
-    console.print(f"account {account} at {from_day(day):%Y-%m-%d}: score {result.score}"
+    console.print(f"account {account} at {frame['cutoff'].iloc[0]:%Y-%m-%d}: score {result.score}"
                   + (f" ({parts})" if parts else "") + f"; run {run} at {uri}")
     if result.contributions.empty:
         console.print("no posts in the longest window: no influence shown, so the score is 1")

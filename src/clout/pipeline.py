@@ -18,13 +18,13 @@ from clout import tracking
 from clout.audit.explain import example_explanations
 from clout.audit.fairness import fairness_plot, fairness_table
 from clout.audit.importance import importance_table, rank_stability, shap_summary_plot
-from clout.config import COMPONENTS, DataSpec, Experiment
+from clout.config import COMPONENTS, DataSpec, Experiment, load_experiment
 from clout.data.dataset import Dataset, read_dataset, read_ground_truth
 from clout.data.loaders import LOADERS
 from clout.data.simulator import preset, simulate
 from clout.data.summary import engagement_summary, table_summary
 from clout.data.validation import validate
-from clout.export.mlflow_model import log_pyfunc
+from clout.export.mlflow_model import ARTIFACT, load_influence_model, log_pyfunc
 from clout.features.build import (
     FeatureConfig,
     build_features,
@@ -322,3 +322,17 @@ def score_accounts(model: InfluenceModel, dataset: Dataset | Tables | str | Path
     config = FeatureConfig(**model.info["features"])
     frame = build_features(tables, [from_day(day)], config, labels=False)
     return model.score(frame)
+
+
+def run_features(run_id: str, cutoff=None, data_path: str | Path | None = None
+                 ) -> tuple[InfluenceModel, pd.DataFrame]:
+    """A logged run's model and the features of its data at `cutoff` (default: the day after
+    the data ends), built as the run built them: what explanations and audits start from.
+    `data_path` points a run on files at another copy of its data."""
+    spec = load_experiment(tracking.artifact(run_id, "experiment.yaml"),
+                           **({"data.path": str(data_path)} if data_path else {}))
+    model = load_influence_model(f"runs:/{run_id}/{ARTIFACT}")
+    tables = load_tables(load_source(spec.data, spec.seed).dataset)
+    day = tables.last_day + 1 if cutoff is None else to_day(cutoff)
+    return model, build_features(tables, [from_day(day)],
+                                 FeatureConfig(**model.info["features"]), labels=False)

@@ -202,9 +202,10 @@ def screenshot(page: Path, png: Path, width: int = 1280, height: int = 6000) -> 
 def log_report(run_id: str, folder: Path, with_screenshot: bool = True) -> list[Path]:
     """Write `report.html` into `folder` and log it to the run under `report/`, with its
     screenshot `report.png` when asked and a Chromium is present; returns the files."""
+    text = build_report(run_id)
     folder.mkdir(parents=True, exist_ok=True)
     page = folder / "report.html"
-    page.write_text(build_report(run_id), encoding="utf-8")
+    page.write_text(text, encoding="utf-8")
     files = [page]
     if with_screenshot and browser() is not None:
         files.append(screenshot(page, folder / "report.png"))
