@@ -354,8 +354,10 @@ def score(
     from mlflow.exceptions import MlflowException
 
     from clout import tracking
+    from clout.compute import session
     from clout.export.mlflow_model import ARTIFACT, load_influence_model
     from clout.pipeline import load_source, score_accounts
+    from clout.scoring.distributed import ScoringFailed
     from clout.scoring.score import InfluenceModel
 
     spec = _experiment(experiment, data_path)
@@ -369,13 +371,18 @@ def score(
                 model = f"runs:/{run}/{ARTIFACT}"
             influence = load_influence_model(model)
         source = load_source(spec.data, spec.seed)
-        scores = score_accounts(influence, source.dataset, cutoff)
+        with session(spec.compute) as engine:
+            scores = score_accounts(influence, source.dataset, cutoff, engine)
     except (FileNotFoundError, LookupError, ValueError, MlflowException) as err:
         fail(str(err), 2)
+    except ScoringFailed as err:
+        fail(str(err), 1)
     day = scores["cutoff"].iloc[0]
     out = out or Path("data/processed") / spec.name / f"scores-{day:%Y-%m-%d}.parquet"
     out.parent.mkdir(parents=True, exist_ok=True)
-    scores.to_parquet(out, index=False)
+    partial = out.with_name(out.name + ".partial")  # renamed only once completely written
+    scores.to_parquet(partial, index=False)
+    partial.replace(out)
     console.print(f"wrote {out}: {len(scores):,} accounts at {day:%Y-%m-%d}, median score "
                   f"{scores['score'].median():.0f}, model {influence.version}, "
                   f"map {influence.score_map.id}")

@@ -117,6 +117,24 @@ class ScoreSpec(Strict):
         return self
 
 
+class ComputeSpec(Strict):
+    """Where the heavy steps run. `local`: this process. `dask`: a Dask cluster at `address`, or
+    with no address a LocalCluster of `workers` processes, started and closed by the run."""
+
+    engine: Literal["local", "dask"] = "local"
+    address: str | None = Field(None, description="scheduler, e.g. tcp://10.0.0.5:8786")
+    workers: int = Field(2, ge=1, description="LocalCluster only: worker processes")
+    threads_per_worker: int = Field(1, ge=1, description="LocalCluster only")
+    partitions: int | None = Field(None, ge=1, description="account partitions (default: "
+                                   "2 per worker)")
+
+    @model_validator(mode="after")
+    def _address_needs_dask(self):
+        if self.address is not None and self.engine != "dask":
+            raise ValueError("compute.address is for engine: dask")
+        return self
+
+
 class Experiment(Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     description: str = ""
@@ -129,6 +147,7 @@ class Experiment(Strict):
     release: GateThresholds = GateThresholds()
     mlflow_experiment: str = Field("clout", description="MLflow experiment the run goes to")
     num_threads: int = Field(2, ge=1, description="fixed, so a model is the same on any machine")
+    compute: ComputeSpec = ComputeSpec()
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)

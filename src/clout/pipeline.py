@@ -18,6 +18,7 @@ from clout import tracking
 from clout.audit.explain import example_explanations
 from clout.audit.fairness import fairness_plot, fairness_table
 from clout.audit.importance import importance_table, rank_stability, shap_summary_plot
+from clout.compute import LOCAL, Engine, session
 from clout.config import COMPONENTS, DataSpec, Experiment, load_experiment
 from clout.data.dataset import Dataset, read_dataset, read_ground_truth
 from clout.data.loaders import LOADERS
@@ -115,7 +116,8 @@ def head_labels(experiment: Experiment, frame: pd.DataFrame) -> dict[str, str]:
 
 
 def fit_heads(experiment: Experiment, labels: dict[str, str], features: list[str],
-              train: pd.DataFrame, validation: pd.DataFrame) -> dict[str, Head]:
+              train: pd.DataFrame, validation: pd.DataFrame, engine: Engine = LOCAL
+              ) -> dict[str, Head]:
     spec = experiment.model
     params = lgb_params(spec.objective, spec.params, experiment.seed, experiment.num_threads)
 
@@ -129,12 +131,12 @@ def fit_heads(experiment: Experiment, labels: dict[str, str], features: list[str
     return {kind: fit_head(kind, label, features, train, validation,
                            experiment.features.horizon_days, params, spec.num_boost_round,
                            spec.early_stopping_rounds, spec.calibration, experiment.seed,
-                           offset(kind))
+                           offset(kind), engine.trainer)
             for kind, label in labels.items()}
 
 
-def fit_model(experiment: Experiment, frame: pd.DataFrame, split: Split, say: Say = print
-              ) -> InfluenceModel:
+def fit_model(experiment: Experiment, frame: pd.DataFrame, split: Split, say: Say = print,
+              engine: Engine = LOCAL) -> InfluenceModel:
     """Heads on every feature, and per component on that family's features alone; weights;
     and the score map, frozen on the validation cutoff's population."""
     labels = head_labels(experiment, frame)
@@ -142,7 +144,7 @@ def fit_model(experiment: Experiment, frame: pd.DataFrame, split: Split, say: Sa
     train, validation = split.part(frame, "train"), split.part(frame, "validation")
     say(f"heads {', '.join(labels.values())} on {len(features)} features, "
         f"{len(train):,} training rows")
-    heads = fit_heads(experiment, labels, features, train, validation)
+    heads = fit_heads(experiment, labels, features, train, validation, engine)
     components = {}
     if experiment.model.components:
         catalogue = column_features(experiment.features.windows)
@@ -150,7 +152,8 @@ def fit_model(experiment: Experiment, frame: pd.DataFrame, split: Split, say: Sa
             own = [f for f in features if f in catalogue and catalogue[f].family == name]
             if own:
                 say(f"component {name}: {len(own)} features")
-                components[name] = fit_heads(experiment, labels, own, train, validation)
+                components[name] = fit_heads(experiment, labels, own, train, validation,
+                                             engine)
     weights = normalise_weights(list(labels), experiment.score.weights)
     # The scale is set by the accounts that post: accounts that never do (fake followers, pure
     # readers) would otherwise fill the bottom of the scale and squeeze everyone else.
@@ -164,12 +167,13 @@ def fit_model(experiment: Experiment, frame: pd.DataFrame, split: Split, say: Sa
         "features": experiment.features.model_dump(mode="json"), **split.describe()})
 
 
-def followers_only(experiment: Experiment, labels, frame, split) -> dict[str, Head]:
+def followers_only(experiment: Experiment, labels, frame, split, engine: Engine = LOCAL
+                   ) -> dict[str, Head]:
     if "followers" not in frame.columns:
         return {}
     plain = experiment.model.model_copy(update={"calibration": "none", "history_offset": False})
     return fit_heads(experiment.model_copy(update={"model": plain}), labels, ["followers"],
-        split.part(frame, "train"), split.part(frame, "validation"))
+                     split.part(frame, "train"), split.part(frame, "validation"), engine)
 
 
 @dataclass
@@ -186,11 +190,12 @@ class Evaluation:
 
 
 def evaluate_model(experiment: Experiment, model: InfluenceModel, frame: pd.DataFrame,
-                   split: Split, truth: pd.DataFrame | None) -> Evaluation:
+                   split: Split, truth: pd.DataFrame | None, engine: Engine = LOCAL
+                   ) -> Evaluation:
     test = split.part(frame, "test")
     horizon = experiment.features.horizon_days
     baseline_heads = followers_only(experiment, {k: h.label for k, h in model.heads.items()},
-                                    frame, split)
+                                    frame, split, engine)
     rows, reliability = [], {}
     for kind, head in model.heads.items():
         predictions = {"model": head(test), "model_uncalibrated": head.raw(test),
@@ -208,7 +213,7 @@ def evaluate_model(experiment: Experiment, model: InfluenceModel, frame: pd.Data
         metrics.loc[is_model, "best_iteration"] = head.booster.best_iteration
         rows.append(metrics)
     metrics = pd.concat(rows, ignore_index=True)
-    scores = model.score(test)
+    scores = engine.score(model, test)
     summary = {f"{r.head}.{r.predictor}.{m}": getattr(r, m) for r in metrics.itertuples()
                for m in ("poisson_deviance", "deviance_improvement", "spearman", "relative_ece")}
     summary["score.factor_per_10_points"] = model.score_map.factor(10)
@@ -225,7 +230,7 @@ def evaluate_model(experiment: Experiment, model: InfluenceModel, frame: pd.Data
         heads_by_seed = {experiment.seed: model.heads} | {
             seed: fit_heads(experiment.model_copy(update={"seed": seed}), labels,
                             feature_names(frame, experiment.model.exclude_features),
-                            split.part(frame, "train"), split.part(frame, "validation"))
+                            split.part(frame, "train"), split.part(frame, "validation"), engine)
             for seed in seeds}
         stability = rank_stability(heads_by_seed, test, horizon, experiment.seed)
     fairness = fairness_table(model, test, horizon, truth)
@@ -252,12 +257,14 @@ def train(experiment: Experiment, tracking_uri: str | None = None, out: Path | N
     source = load_source(experiment.data, experiment.seed)
     tables = load_tables(source.dataset)
     cutoffs = cutoffs_for(experiment, tables)
-    say(f"features: {len(cutoffs)} cutoffs, {cutoffs[0]:%Y-%m-%d} to {cutoffs[-1]:%Y-%m-%d}")
-    frame = build_features(tables, cutoffs, experiment.features)
-    split = Split.by_time(frame["cutoff"].unique(), experiment.features.horizon_days)
-    model = fit_model(experiment, frame, split, say)
-    say("evaluating on the test cutoff")
-    evaluation = evaluate_model(experiment, model, frame, split, source.truth)
+    with session(experiment.compute) as engine:
+        say(f"features: {len(cutoffs)} cutoffs, {cutoffs[0]:%Y-%m-%d} to "
+            f"{cutoffs[-1]:%Y-%m-%d} ({engine.name} engine)")
+        frame = engine.features(tables, cutoffs, experiment.features)
+        split = Split.by_time(frame["cutoff"].unique(), experiment.features.horizon_days)
+        model = fit_model(experiment, frame, split, say, engine)
+        say("evaluating on the test cutoff")
+        evaluation = evaluate_model(experiment, model, frame, split, source.truth, engine)
     result = TrainResult(experiment, model, split, frame, evaluation,
                          source.dataset.fingerprint())
     if out is not None:
@@ -314,14 +321,14 @@ def log_run(result: TrainResult, source: Source, uri: str | None = None) -> str:
 
 
 def score_accounts(model: InfluenceModel, dataset: Dataset | Tables | str | Path,
-                   cutoff=None) -> pd.DataFrame:
+                   cutoff=None, engine: Engine = LOCAL) -> pd.DataFrame:
     """Scores of every account that exists at `cutoff` (default: the day after the data ends),
     from features built exactly as the model was trained."""
     tables = load_tables(dataset)
     day = tables.last_day + 1 if cutoff is None else to_day(cutoff)
     config = FeatureConfig(**model.info["features"])
-    frame = build_features(tables, [from_day(day)], config, labels=False)
-    return model.score(frame)
+    frame = engine.features(tables, [from_day(day)], config, labels=False)
+    return engine.score(model, frame)
 
 
 def run_features(run_id: str, cutoff=None, data_path: str | Path | None = None

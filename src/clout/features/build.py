@@ -129,20 +129,28 @@ def partials(tables: Tables, config: FeatureConfig) -> Partials:
         "label_events": _label_events(tables),
         "traded_events": None if pair_days is None or posts is None else _traded_events(tables),
     }
-    # Sorted, so that every later float sum adds its terms in the same order: the same data
-    # then gives bit-identical features, run after run (group-by output order is not fixed).
-    keys = {"pair_days": ["pair", "day"], "first_pairs": ["pair"],
-            "first_retweets": ["account_id", "post_day", "first_retweet_day"],
-            "label_events": ["account_id", "post_day", "kind", "day"],
-            "traded_events": ["account_id", "post_day", "kind", "day", "reverse"],
-            "topic_days": ["account_id", "day", "topic"]}
     planned = [name for name, plan in plans.items() if plan is not None]
-    done = dict(zip(planned, pl.collect_all(
-        [plans[n].sort(keys.get(n, ["account_id", "day"][: 1 if n == "first_seen" else 2]))
-         for n in planned]), strict=True))
-    if "pair_days" in done:  # the flag makes group-bys on it fast
-        done["pair_days"] = done["pair_days"].with_columns(pl.col("pair").set_sorted())
+    done = dict(zip(planned, pl.collect_all([in_order(n, plans[n]) for n in planned]),
+                    strict=True))
     return Partials(**{name: done.get(name) for name in plans}, follow_days=tables.follows)
+
+
+# Partials are sorted, so that every later float sum adds its terms in the same order: the same
+# data then gives bit-identical features, run after run (group-by output order is not fixed),
+# and however the partials were computed (in one piece, or per account partition).
+PARTIAL_ORDER = {"first_seen": ["account_id"], "pair_days": ["pair", "day"],
+                 "first_pairs": ["pair"],
+                 "first_retweets": ["account_id", "post_day", "first_retweet_day"],
+                 "label_events": ["account_id", "post_day", "kind", "day"],
+                 "traded_events": ["account_id", "post_day", "kind", "day", "reverse"],
+                 "topic_days": ["account_id", "day", "topic"]}
+
+
+def in_order(name: str, frame):
+    """A partial (eager or lazy) in its fixed order, flagged as sorted on its first key: later
+    group-bys on it then take Polars' sorted path (fast, and summing in this order)."""
+    keys = PARTIAL_ORDER.get(name, ["account_id", "day"])
+    return frame.sort(keys).with_columns(pl.col(keys[0]).set_sorted())
 
 
 _DAY_BITS = 16  # a day number (days since 1970) fits in 16 bits until 2149
@@ -589,13 +597,14 @@ def load_tables(source: Dataset | Tables | str | Path) -> Tables:
 
 def build_features(source: Dataset | Tables | str | Path, cutoffs: Sequence,
                    config: FeatureConfig | None = None, labels: bool = True,
-                   progress=None) -> pd.DataFrame:
+                   progress=None, client=None, partitions: int | None = None) -> pd.DataFrame:
     """The feature table: one row per (account, cutoff), features then labels.
 
     `source` is a dataset (validated), a directory in the contract, or prepared `Tables`.
     `cutoffs` are UTC midnights. Labels need the horizon to end within the data; a cutoff whose
     horizon runs past the last day raises (its labels would be silently short). `progress(done,
-    total)` is called after each cutoff.
+    total)` is called after each cutoff. With a Dask `client`, the per-day partials are computed
+    per account partition on the cluster (`features.distributed`); the table is the same.
     """
     config = config or FeatureConfig()
     tables = load_tables(source)
@@ -606,7 +615,11 @@ def build_features(source: Dataset | Tables | str | Path, cutoffs: Sequence,
         raise ValueError(
             f"cutoff {from_day(days[-1]).date()} + {config.horizon_days}-day horizon runs past "
             f"the data's last day {from_day(tables.last_day).date()}: labels would be incomplete")
-    p = partials(tables, config)
+    if client is None:
+        p = partials(tables, config)
+    else:  # imported here: the local path never loads Dask
+        from clout.features.distributed import distributed_partials
+        p = distributed_partials(tables, config, client, partitions)
 
     def at_cutoff(day: int) -> pl.DataFrame:
         frame = features_at(p, tables, day, config)

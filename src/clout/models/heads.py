@@ -167,11 +167,37 @@ class Head:
         return self.calibrator(self.raw(columns))
 
 
+@dataclass
+class BoosterData:
+    """What a booster learns from, for training or validation: features, per-post rate,
+    posts (weights) and the history's log rate it starts from (None without an offset)."""
+
+    X: pd.DataFrame
+    rate: np.ndarray
+    posts: np.ndarray
+    start: np.ndarray | None
+
+
+def local_booster(params: dict, train: BoosterData, validation: BoosterData,
+                  num_boost_round: int, early_stopping_rounds: int) -> lgb.Booster:
+    """LightGBM in this process, stopped early on the validation deviance."""
+    train_set = lgb.Dataset(train.X, train.rate, weight=train.posts, init_score=train.start,
+                            free_raw_data=False)
+    val_set = lgb.Dataset(validation.X, validation.rate, weight=validation.posts,
+                          init_score=validation.start, reference=train_set)
+    booster = lgb.train(params, train_set, num_boost_round=num_boost_round,
+                        valid_sets=[val_set], valid_names=["validation"],
+                        callbacks=[lgb.early_stopping(early_stopping_rounds, verbose=False)])
+    booster.free_dataset()
+    return booster
+
+
 def fit_head(kind: str, label: str, features: list[str], train: pd.DataFrame,
              validation: pd.DataFrame, horizon: int, params: dict, num_boost_round: int,
              early_stopping_rounds: int, calibration: str, seed: int,
-             offset: HistoryOffset | None = None) -> Head:
-    """Fit on the training cutoffs, stop early and calibrate on the validation cutoff."""
+             offset: HistoryOffset | None = None, trainer=local_booster) -> Head:
+    """Fit on the training cutoffs, stop early and calibrate on the validation cutoff.
+    `trainer` fits the booster (`local_booster`, or `models.distributed.dask_booster`)."""
     train, y_train, w_train = labelled(train, label, horizon)
     validation, y_val, w_val = labelled(validation, label, horizon)
     if len(train) == 0 or len(validation) == 0:
@@ -179,16 +205,11 @@ def fit_head(kind: str, label: str, features: list[str], train: pd.DataFrame,
                          f"{'train' if len(train) == 0 else 'validate'} on")
     base_rate = float(np.average(y_train, weights=w_train))
 
-    def start(frame):  # the history's log rate, where the booster starts from
-        return None if offset is None else offset.log(frame, base_rate)
-    train_set = lgb.Dataset(train[features], y_train, weight=w_train, init_score=start(train),
-                            free_raw_data=False)
-    val_set = lgb.Dataset(validation[features], y_val, weight=w_val,
-                          init_score=start(validation), reference=train_set)
-    booster = lgb.train(params, train_set, num_boost_round=num_boost_round,
-                        valid_sets=[val_set], valid_names=["validation"],
-                        callbacks=[lgb.early_stopping(early_stopping_rounds, verbose=False)])
-    booster.free_dataset()
+    def data(frame, rate, posts):  # start: the history's log rate, where boosting begins
+        return BoosterData(frame[features], rate, posts,
+                           None if offset is None else offset.log(frame, base_rate))
+    booster = trainer(params, data(train, y_train, w_train), data(validation, y_val, w_val),
+                      num_boost_round, early_stopping_rounds)
     head = Head(kind, label, list(features), booster, Calibrator(), base_rate, {}, offset)
     head.calibrator, head.calibration_deviances = choose_calibrator(
         calibration, head.raw(validation), y_val, w_val, seed)

@@ -1,0 +1,77 @@
+"""Where an experiment's heavy steps run: `compute: {engine: local}` (this process) or
+`compute: {engine: dask, address: ...}` (a Dask cluster; with no address a LocalCluster that the
+run starts and closes). Nothing else in the experiment changes between the two: the pipeline
+asks its `Engine` for features, a booster trainer and scores, and each engine gives the same
+thing its own way."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from clout.features.build import FeatureConfig, build_features
+from clout.models.heads import local_booster
+
+if TYPE_CHECKING:  # the config imports the feature code, which imports this module's helpers
+    from clout.config import ComputeSpec
+    from clout.scoring.score import InfluenceModel
+
+
+def partitions(client, wanted: int | None = None) -> int:
+    """Account partitions: `wanted`, else two per worker (one running, one waiting)."""
+    return wanted or 2 * len(client.scheduler_info()["workers"])
+
+
+@dataclass(frozen=True)
+class Engine:
+    client: object | None = None  # a dask.distributed.Client; None: this process
+    partitions: int | None = None
+
+    @property
+    def name(self) -> str:
+        return "local" if self.client is None else "dask"
+
+    def features(self, tables, cutoffs, config: FeatureConfig, labels: bool = True
+                 ) -> pd.DataFrame:
+        return build_features(tables, cutoffs, config, labels, client=self.client,
+                              partitions=self.partitions)
+
+    @property
+    def trainer(self):
+        if self.client is None:
+            return local_booster
+        from clout.models.distributed import dask_booster
+        return dask_booster(self.client, partitions(self.client, self.partitions))
+
+    def score(self, model: InfluenceModel, frame: pd.DataFrame) -> pd.DataFrame:
+        if self.client is None:
+            return model.score(frame)
+        from clout.scoring.distributed import score_frame
+        return score_frame(model, frame, self.client,
+                           partitions(self.client, self.partitions))
+
+
+LOCAL = Engine()
+
+
+@contextmanager
+def session(spec: ComputeSpec) -> Iterator[Engine]:
+    """The engine for a run; a cluster it started is closed when the block ends."""
+    if spec.engine == "local":
+        yield LOCAL
+        return
+    from dask.distributed import Client, LocalCluster
+
+    if spec.address is not None:
+        with Client(spec.address) as client:
+            yield Engine(client, spec.partitions)
+        return
+    # dashboard on a free port: two clusters on one machine do not fight over 8787
+    with LocalCluster(n_workers=spec.workers, threads_per_worker=spec.threads_per_worker,
+                      processes=True, dashboard_address=":0") as cluster, \
+            Client(cluster) as client:
+        yield Engine(client, spec.partitions)
