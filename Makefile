@@ -47,6 +47,7 @@ bench: install
 	$(BIN)/python benchmarks/models.py
 	$(BIN)/python benchmarks/scoring.py
 	$(BIN)/python benchmarks/congress_ceiling.py
+	$(BIN)/python benchmarks/scale.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
