@@ -306,15 +306,17 @@ def _ratio(numerator: pl.Expr, denominator: pl.Expr) -> pl.Expr:
     return pl.when(denominator > 0).then(numerator / denominator)
 
 
-def population(p: Partials, cutoff: int) -> pl.DataFrame:
-    """Accounts known to exist before the cutoff."""
-    return p.first_seen.filter(pl.col("first_day") < cutoff).select("account_id").sort("account_id")
+def population(first_seen: pl.DataFrame, cutoff: int) -> pl.DataFrame:
+    """Accounts known to exist before the cutoff (`first_seen`: a Partials field)."""
+    return first_seen.filter(pl.col("first_day") < cutoff).select("account_id").sort("account_id")
 
 
-def features_at(p: Partials, tables: Tables, cutoff: int, config: FeatureConfig) -> pl.DataFrame:
-    """Every applicable catalogue feature for the accounts that exist at `cutoff` (a day)."""
+def features_at(p: Partials, tables: Tables, cutoff: int, config: FeatureConfig,
+                graph: Graph | None = None) -> pl.DataFrame:
+    """Every applicable catalogue feature for the accounts that exist at `cutoff` (a day).
+    `graph`: the whole engagement graph's part, when `p` is one account partition's."""
     windows, have = config.windows, tables.offers
-    rows = population(p, cutoff)
+    rows = population(p.first_seen, cutoff)
     parts = []
     if POSTS in have:
         parts.append(_activity_and_content(p, cutoff, windows, TOPICS in have))
@@ -325,7 +327,8 @@ def features_at(p: Partials, tables: Tables, cutoff: int, config: FeatureConfig)
         follows = p.follow_days.filter(pl.col("day") < cutoff)
         parts.append(_follow_features(follows, cutoff, windows))
     if EVENTS in have:
-        parts.append(_engager_features(p, rows, cutoff, windows, len(tables.ids), follows))
+        parts.append(_engager_features(p, rows, cutoff, windows, len(tables.ids), follows,
+                                       graph))
     out = rows
     for part in parts:
         out = out.join(part, on="account_id", how="left")
@@ -451,24 +454,55 @@ def _member(query: np.ndarray, keys: np.ndarray) -> np.ndarray:
     return pl.Series(query).is_in(pl.Series(keys, dtype=pl.Int64).implode()).to_numpy()
 
 
-def _engager_features(p: Partials, rows: pl.DataFrame, cutoff, windows, n_accounts: int,
-                      follows: pl.DataFrame | None) -> pl.DataFrame:
-    """Who engages: reach, their rank, selectivity, concentration, reciprocity, and (with a
-    follower graph) which of them follow. `follows`: the follows made before the cutoff.
+def window_pairs(p: Partials, cutoff: int, windows) -> pl.DataFrame:
+    """Engagements per (engaged, engager) pair in each window before the cutoff, by pair."""
+    return _window_sums(p.pair_days, cutoff, windows, ["n"], by=("pair",)).sort("pair")
 
-    Works on (engaged, engager) pair keys with NumPy: per-account sums are bincounts and
-    membership tests are hash look-ups of pair keys."""
-    pairs = _window_sums(p.pair_days, cutoff, windows, ["n"], by=("pair",)).sort("pair")
+
+@dataclass(frozen=True)
+class Graph:
+    """What the engager features need from the whole engagement graph at one cutoff, indexed
+    by account: PageRank, and per window how many accounts each engager engaged with."""
+
+    rank: np.ndarray
+    targets: dict[int, np.ndarray]
+
+
+def engagement_graph(pairs: pl.DataFrame, nodes: np.ndarray, windows, n_accounts: int
+                     ) -> Graph:
+    """The Graph from every pair's window counts (`window_pairs`) and the accounts that exist
+    at the cutoff (`nodes`)."""
     key = pairs["pair"].to_numpy()
     engaged, engager = key // n_accounts, key % n_accounts
-    counts = {w: pairs[f"n@{w}"].to_numpy().astype(float) for w in windows}
-    nodes = rows["account_id"].to_numpy()
     node_of = np.full(n_accounts, -1)
     node_of[nodes] = np.arange(len(nodes))
     assert (node_of[engager] >= 0).all(), "an engager outside the population at the cutoff"
     rank = np.full(n_accounts, np.nan)
-    rank[nodes] = pagerank(node_of[engager], node_of[engaged], counts[max(windows)], len(nodes),
+    rank[nodes] = pagerank(node_of[engager], node_of[engaged],
+                           pairs[f"n@{max(windows)}"].to_numpy().astype(float), len(nodes),
                            PAGERANK_DAMPING)
+    # counts from bincount without weights: always integers, even with no pairs
+    targets = {w: np.bincount(engager[pairs[f"n@{w}"].to_numpy() > 0], minlength=n_accounts)
+               for w in windows}
+    return Graph(rank, targets)
+
+
+def _engager_features(p: Partials, rows: pl.DataFrame, cutoff, windows, n_accounts: int,
+                      follows: pl.DataFrame | None, graph: Graph | None = None
+                      ) -> pl.DataFrame:
+    """Who engages: reach, their rank, selectivity, concentration, reciprocity, and (with a
+    follower graph) which of them follow. `follows`: the follows made before the cutoff.
+    `graph`: the whole graph's part, when `p` holds only some accounts' pairs (Dask).
+
+    Works on (engaged, engager) pair keys with NumPy: per-account sums are bincounts and
+    membership tests are hash look-ups of pair keys."""
+    pairs = window_pairs(p, cutoff, windows)
+    key = pairs["pair"].to_numpy()
+    engaged, engager = key // n_accounts, key % n_accounts
+    counts = {w: pairs[f"n@{w}"].to_numpy().astype(float) for w in windows}
+    nodes = rows["account_id"].to_numpy()
+    graph = graph or engagement_graph(pairs, nodes, windows, n_accounts)
+    rank = graph.rank
 
     def per_account(values):
         return np.bincount(engaged, weights=values, minlength=n_accounts)
@@ -495,7 +529,7 @@ def _engager_features(p: Partials, rows: pl.DataFrame, cutoff, windows, n_accoun
             active = c > 0
             # counts from bincount without weights: always integers, even with no pairs
             total, engagers = per_account(c), np.bincount(engaged[active], minlength=n_accounts)
-            targets = np.bincount(engager[active], minlength=n_accounts)[engager]
+            targets = graph.targets[w][engager]
             back = active & has_reverse & active[reverse]  # engaged each other: traded
             out[f"unique_engagers_{w}d"] = engagers
             out[f"engager_pagerank_{w}d"] = per_account(c * rank[engager]) / total
@@ -530,7 +564,7 @@ def _independent_labels(p: Partials, out: pl.DataFrame, cutoff: int, end: int,
 def labels_at(p: Partials, tables: Tables, cutoff: int, config: FeatureConfig) -> pl.DataFrame:
     """Labels over [cutoff, cutoff + horizon) for the accounts that exist at the cutoff."""
     h, end = config.horizon_days, cutoff + config.horizon_days
-    rows = population(p, cutoff)
+    rows = population(p.first_seen, cutoff)
     kinds = tables.kinds
     if tables.posts is not None:
         # exposure: the posts that can carry the label (for counts: those that have them)
@@ -587,6 +621,15 @@ def weekly_cutoffs(tables: Tables, n: int, horizon_days: int, weekday: int = 0) 
     return [latest - pd.Timedelta(weeks=k) for k in range(n - 1, -1, -1)]
 
 
+def cutoff_table(p: Partials, tables: Tables, day: int, config: FeatureConfig, labels: bool,
+                 graph: Graph | None = None) -> pl.DataFrame:
+    """One cutoff's rows: features, then labels when asked, and the cutoff."""
+    frame = features_at(p, tables, day, config, graph)
+    if labels:
+        frame = frame.join(labels_at(p, tables, day, config), on="account_id", how="left")
+    return frame.with_columns(cutoff=pl.lit(from_day(day)).dt.cast_time_unit("us"))
+
+
 def load_tables(source: Dataset | Tables | str | Path) -> Tables:
     if isinstance(source, Tables):
         return source
@@ -617,26 +660,20 @@ def build_features(source: Dataset | Tables | str | Path, cutoffs: Sequence,
             f"the data's last day {from_day(tables.last_day).date()}: labels would be incomplete")
     if client is None:
         p = partials(tables, config)
+        # Two cutoffs at a time: their NumPy and Polars steps overlap on two cores. Each
+        # cutoff's result does not depend on the other's, and float sums run in a fixed order
+        # (see `partials`), so the table is the same as one built cutoff by cutoff.
+        frames = []
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            for done, frame in enumerate(pool.map(
+                    lambda day: cutoff_table(p, tables, day, config, labels), days), start=1):
+                frames.append(frame)
+                if progress:
+                    progress(done, len(days))
+        table = pl.concat(frames)
     else:  # imported here: the local path never loads Dask
-        from clout.features.distributed import distributed_partials
-        p = distributed_partials(tables, config, client, partitions)
-
-    def at_cutoff(day: int) -> pl.DataFrame:
-        frame = features_at(p, tables, day, config)
-        if labels:
-            frame = frame.join(labels_at(p, tables, day, config), on="account_id", how="left")
-        return frame.with_columns(cutoff=pl.lit(from_day(day)).dt.cast_time_unit("us"))
-
-    # Two cutoffs at a time: their NumPy and Polars steps overlap on two cores. Each cutoff's
-    # result does not depend on the other's, and float sums run in a fixed order (see
-    # `partials`), so the table is the same as one built cutoff by cutoff.
-    frames = []
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        for done, frame in enumerate(pool.map(at_cutoff, days), start=1):
-            frames.append(frame)
-            if progress:
-                progress(done, len(days))
-    table = pl.concat(frames)
+        from clout.features.distributed import distributed_table
+        table = distributed_table(tables, days, config, labels, client, partitions, progress)
     table = table.with_columns(account_id=tables.ids.gather(table["account_id"]))  # original ids
     return table.select("account_id", "cutoff", pl.exclude("account_id", "cutoff")).to_pandas()
 

@@ -1,17 +1,21 @@
-"""The per-day partials on a Dask cluster, one task per account partition.
+"""The feature build on a Dask cluster, partitioned by account, with the local build's code.
 
-Stage 1 of the feature build (`build.partials`: events, posts and follows down to per-day
-aggregates) is where the rows are; it runs here per partition, with the same code. Accounts go
-to partitions by a hash of their index. A partition holds what its accounts posted and received
-and the follows to them, plus a halo: the engagement its accounts gave and the follows they
-made. With the halo, everything a partial needs about an account is inside its partition:
-when it was first seen (also as an engager or follower) and whom it engaged back (traded
-engagement). Each task keeps only its own accounts' rows (pairs by their engaged account), so
-the partitions' partials concatenate, in the fixed order, to exactly the single-machine ones.
+Accounts go to partitions by a hash of their index. A partition holds what its accounts posted
+and received and the follows to them, plus a *halo*: the engagement its accounts gave and the
+follows they made. With the halo, everything about an account is inside its partition: when it
+was first seen (also as an engager or follower), whom it engaged back (traded engagement), whom
+it follows.
 
-Stage 2 (windows, PageRank and the engager features at each cutoff) reads those aggregates,
-not the events, and runs on the client: PageRank needs the whole engagement graph (see the
-README on scaling it out).
+1. Partials (`build.partials`): one task per partition, kept on its worker. Rows keyed by an
+   account keep only the partition's own accounts; pair and follow rows keep the halo too.
+2. Each cutoff, graph-wide first: every partition sends its own pairs' window counts (the
+   engagement graph, far smaller than the events) and the client computes PageRank and each
+   engager's number of targets (`build.engagement_graph`), broadcast back. Then one task per
+   partition builds its accounts' rows (`build.cutoff_table`, given that graph).
+
+The client gathers the rows in account order: the table is the local engine's, bit for bit.
+PageRank runs on the client (SciPy): it is the one single-machine step, on the window's pair
+counts rather than the events.
 """
 
 from __future__ import annotations
@@ -21,10 +25,19 @@ from dataclasses import fields, replace
 import polars as pl
 
 from clout import compute
-from clout.features.build import FeatureConfig, Partials, in_order, partials
+from clout.features.build import (
+    FeatureConfig,
+    Partials,
+    cutoff_table,
+    engagement_graph,
+    partials,
+    population,
+    window_pairs,
+)
 from clout.features.tables import Tables
 
 _MIX = 2654435761  # Knuth's multiplicative hash: neighbouring indices spread over partitions
+_WITH_HALO = {"pair_days", "first_pairs", "follow_days"}  # kept whole in a partition's partials
 
 
 def partition_of(account: pl.Expr, partitions: int) -> pl.Expr:
@@ -34,53 +47,64 @@ def partition_of(account: pl.Expr, partitions: int) -> pl.Expr:
 
 def split(tables: Tables, partitions: int) -> list[Tables]:
     """The tables of each partition: its accounts' rows and their halo."""
-    def mine(column: str, k: int) -> pl.Expr:
-        return partition_of(pl.col(column), partitions) == k
-
     def part(k: int) -> Tables:
         def keep(frame, *columns):
             if frame is None:
                 return None
-            return frame.filter(pl.any_horizontal(mine(c, k) for c in columns))
-        return replace(tables, accounts=keep(tables.accounts, "account_id"),
-                       posts=keep(tables.posts, "account_id"),
-                       events=keep(tables.events, "account_id", "actor_id"),
-                       follows=keep(tables.follows, "followee_id", "follower_id"))
+            return frame.filter(pl.any_horizontal(
+                partition_of(pl.col(c), partitions) == k for c in columns))
+        piece = replace(tables, accounts=keep(tables.accounts, "account_id"),
+                        posts=keep(tables.posts, "account_id"),
+                        events=keep(tables.events, "account_id", "actor_id"),
+                        follows=keep(tables.follows, "followee_id", "follower_id"))
+        piece.__dict__["offers"] = tables.offers  # a partition offers what the source offers
+        return piece
     return [part(k) for k in range(partitions)]
 
 
-# the account each partial's row belongs to
-_OWNER = {"pair_days": "pair", "first_pairs": "pair", "follow_days": "followee_id"}
-
-
-def own_partials(tables: Tables, k: int, config: FeatureConfig, partitions: int
-                 ) -> Partials:
-    """Partition k's partials, its own accounts' rows only (the halo's are another's)."""
-    n = len(tables.ids)
+def partition_partials(tables: Tables, k: int, config: FeatureConfig, partitions: int
+                       ) -> Partials:
+    """Partition k's partials: its own accounts' rows, and the halo's pairs and follows."""
     result = partials(tables, config)
 
     def own(name, frame):
-        if frame is None:
-            return None
-        column = _OWNER.get(name, "account_id")
-        account = pl.col(column) // n if column == "pair" else pl.col(column)
-        return frame.filter(partition_of(account, partitions) == k)
+        if frame is None or name in _WITH_HALO:
+            return frame
+        return frame.filter(partition_of(pl.col("account_id"), partitions) == k)
     return Partials(**{f.name: own(f.name, getattr(result, f.name)) for f in fields(Partials)})
 
 
-def distributed_partials(tables: Tables, config: FeatureConfig, client,
-                         partitions: int | None = None) -> Partials:
-    """`build.partials` computed per account partition on the cluster behind `client`."""
+def _own_window_pairs(p: Partials, k: int, partitions: int, n_accounts: int, day: int,
+                      windows) -> pl.DataFrame:
+    """The partition's share of the engagement graph: pairs whose engaged account is its own."""
+    pairs = window_pairs(p, day, windows)
+    return pairs.filter(partition_of(pl.col("pair") // n_accounts, partitions) == k)
+
+
+def distributed_table(tables: Tables, days: list[int], config: FeatureConfig, labels: bool,
+                      client, partitions: int | None = None, progress=None) -> pl.DataFrame:
+    """`build_features`' table (dense ids) built on the cluster behind `client`."""
+    n, windows = len(tables.ids), config.windows
     partitions = compute.partitions(client, partitions)
     parts = client.scatter(split(tables, partitions))
-    futures = client.map(own_partials, parts, range(partitions), config=config,
-                         partitions=partitions, pure=False)
-    results = client.gather(futures)  # raises if a task failed for good: never a partial table
+    ks = list(range(partitions))
+    # futures: each partition's partials stay on its worker
+    kept = client.map(partition_partials, parts, ks, config=config, partitions=partitions,
+                      pure=False)
+    first_seen = pl.concat(client.gather(client.map(lambda p: p.first_seen, kept)))
+    frames = []
+    for done, day in enumerate(days, start=1):
+        graph = None
+        if tables.events is not None and len(tables.events):
+            pairs = pl.concat(client.gather(client.map(
+                _own_window_pairs, kept, ks, partitions=partitions, n_accounts=n, day=day,
+                windows=windows, pure=False))).sort("pair")
+            nodes = population(first_seen, day)["account_id"].to_numpy()
+            graph = client.scatter(engagement_graph(pairs, nodes, windows, n), broadcast=True)
+        rows = client.gather(client.map(cutoff_table, kept, parts, day=day, config=config,
+                                        labels=labels, graph=graph, pure=False))
+        frames.append(pl.concat(rows).sort("account_id"))
+        if progress:
+            progress(done, len(days))
+    return pl.concat(frames)
 
-    def combined(name):
-        frames = [getattr(r, name) for r in results]
-        if frames[0] is None:
-            return None
-        frame = pl.concat(frames)
-        return frame if name == "follow_days" else in_order(name, frame)
-    return Partials(**{f.name: combined(f.name) for f in fields(Partials)})
