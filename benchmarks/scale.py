@@ -91,11 +91,21 @@ def run(size: str, engine_name: str) -> dict:
 
 
 def stages(size: str) -> None:
-    """Where a daily scoring run's time goes, on this machine, for one cutoff: stage 1
-    (partials, the part that runs on the workers) and stage 2 (the cutoff, on the client), and
-    scoring. The figures behind the README's estimate for 100 million accounts."""
+    """Where a daily run's feature time goes, on this machine, for one cutoff: stage 1
+    (partials), stage 2 (the cutoff's rows; both per partition on Dask) and the graph step
+    that stays on the client (PageRank and target counts, on the window's distinct pairs).
+    The figures behind the README's estimate for 100 million accounts."""
     from clout.config import load_experiment
-    from clout.features.build import features_at, load_tables, partials, to_day, weekly_cutoffs
+    from clout.features.build import (
+        engagement_graph,
+        features_at,
+        load_tables,
+        partials,
+        population,
+        to_day,
+        weekly_cutoffs,
+        window_pairs,
+    )
     from clout.pipeline import load_source
 
     experiment = load_experiment(ROOT / "experiments" / "default.yaml",
@@ -109,12 +119,18 @@ def stages(size: str) -> None:
     start = time.perf_counter()
     frame = features_at(p, tables, day, config)
     stage2 = time.perf_counter() - start
+    start = time.perf_counter()
+    edges = window_pairs(p, day, config.windows)  # what PageRank runs on, on the client
+    graph = engagement_graph(edges, population(p.first_seen, day)["account_id"].to_numpy(),
+                             config.windows, len(tables.ids))
+    pagerank_s = time.perf_counter() - start
     events = len(tables.events)
     print(pd.DataFrame([{
         "size": size, "accounts": len(tables.ids), "events": events,
         "pair_days_rows": len(p.pair_days), "stage1_s": stage1,
         "stage1_events_per_s": events / stage1, "stage2_one_cutoff_s": stage2,
-        "stage2_accounts_per_s": len(frame) / stage2}]).to_string(
+        "stage2_accounts_per_s": len(frame) / stage2, "graph_edges": len(edges),
+        "graph_s": pagerank_s, "graph_nodes": int((graph.rank >= 0).sum())}]).to_string(
             index=False, float_format=lambda v: f"{v:,.2f}"))
 
 
