@@ -8,13 +8,13 @@ import sys
 
 import cloudpickle
 import dask
-import numpy as np
 import pandas as pd
 import pytest
 from dask.distributed import Client, LocalCluster
 
+from clout import compute
 from clout.compute import Engine
-from clout.config import load_experiment
+from clout.config import ExperimentError, load_experiment
 from clout.data.loaders import LOADERS
 from clout.data.validation import validate
 from clout.features.build import FeatureConfig, build_features, load_tables, weekly_cutoffs
@@ -145,6 +145,13 @@ def test_a_worker_killed_without_retries_fails_the_whole_scoring(scored, tmp_pat
         cluster.close()
 
 
-def test_engine_reports_where_it_runs(client):
+def test_partitions_default_to_two_per_worker_and_the_engine_says_where_it_runs(client):
+    assert compute.partitions(client) == 4 and compute.partitions(client, 6) == 6
     assert Engine().name == "local" and Engine(client).name == "dask"
-    assert np.isclose(Engine(client, 6).partitions, 6)
+
+
+def test_an_address_without_the_dask_engine_is_refused(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text(DASK_EXPERIMENT + "compute: {address: 'tcp://10.0.0.5:8786'}\n")
+    with pytest.raises(ExperimentError, match="compute.address is for engine: dask"):
+        load_experiment(path)
