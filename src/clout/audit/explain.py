@@ -122,9 +122,11 @@ def example_explanations(model: InfluenceModel, frame: pd.DataFrame,
     out = []
     for why, account in picks.items():
         e = explain(model, frame, account)
+        parts = e.top(top)
         out.append({"why": why, "account_id": account.item() if hasattr(account, "item")
                     else account, "score": e.score, "components": e.components,
                     "baseline": e.baseline, "continuous": e.continuous,
-                    "contributions": e.top(top).astype(object).where(e.top(top).notna(), None)
-                    .to_dict(orient="records")})  # missing as null: JSON has no NaN
+                    # missing values as null: JSON has no NaN
+                    "contributions": parts.astype(object).where(parts.notna(), None)
+                    .to_dict(orient="records")})
     return out

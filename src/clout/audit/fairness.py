@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from clout.models.heads import labelled
+from clout.models.heads import exposure_label
 from clout.models.metrics import spearman
 from clout.scoring.evaluation import score_gap
 from clout.scoring.score import InfluenceModel
@@ -38,10 +38,8 @@ def _band_names(edges) -> list[str]:
 def realised_engagement(model: InfluenceModel, test: pd.DataFrame, horizon: int
                         ) -> pd.DataFrame:
     """Accounts with posts in the horizon, with what their audience did, on the score's scale."""
-    rows = None
-    rates = {}
-    for kind, head in model.heads.items():
-        rows, rates[kind], _ = labelled(test, head.label, horizon)
+    rows = test[test[exposure_label(horizon)] > 0]
+    rates = {kind: rows[head.label].to_numpy(float) for kind, head in model.heads.items()}
     return rows.assign(realised=model.expected_engagement(rates))
 
 

@@ -110,8 +110,10 @@ def shap_summary_plot(heads: dict[str, Head], test: pd.DataFrame, horizon: int, 
     coloured by the feature's value (its rank among the accounts: blue low, red high; grey
     missing). Dots right of 0 raise the predicted rate."""
     rows = _sample(test, horizon, seed)
-    fig = Figure(figsize=(6 * min(len(heads), 2), 0.35 * top * -(-len(heads) // 2) + 1.5))
-    axes = np.atleast_1d(fig.subplots(-(-len(heads) // 2), min(len(heads), 2))).ravel()
+    ncols = min(len(heads), 2)
+    nrows = -(-len(heads) // ncols)  # ceiling division
+    fig = Figure(figsize=(6 * ncols, 0.35 * top * nrows + 1.5))
+    axes = np.atleast_1d(fig.subplots(nrows, ncols)).ravel()
     rng = np.random.default_rng(seed)
     for ax, head in zip(axes, heads.values(), strict=False):
         columns = _columns(rows, head.features)
