@@ -3,16 +3,25 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+# Exact versions and hashes of every dependency (pyproject.toml keeps the ranges): the same
+# libraries on every machine, so the same numbers. `make lock` refreshes it.
+LOCK   := requirements.lock
 
-.PHONY: install run ui lab test lint bench clean
+.PHONY: install lock run ui lab test lint bench quality clean
 
-$(STAMP): pyproject.toml
+$(STAMP): $(LOCK) pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 install: $(STAMP)
+
+## lock: re-resolve pyproject.toml's ranges to the newest versions, with hashes
+lock: install
+	$(BIN)/pip-compile --quiet --upgrade --generate-hashes --allow-unsafe --strip-extras \
+	    --no-emit-index-url --no-emit-find-links --extra dev --extra bench --all-build-deps \
+	    --output-file $(LOCK) pyproject.toml
 
 ## run: the main job on the embedded default: the default experiment end to end (simulated
 ## world -> features -> heads -> calibration -> score -> evaluation, one MLflow run in
@@ -37,9 +46,17 @@ test: install
 lint: install
 	$(BIN)/ruff check src tests benchmarks
 
+## quality: docs/quality.md and the README's quoted headlines, from clout evaluate: the default
+## experiment on four worlds, Congress on six rolling test cutoffs (minutes; Congress needs
+## ../shared/data/congress)
+quality: install
+	$(BIN)/clout evaluate experiments/default.yaml --seeds 7,8,9,4242 --doc docs/quality.md \
+	    --readme README.md
+	$(BIN)/clout evaluate experiments/congress.yaml --rolling 6 --doc docs/quality.md \
+	    --readme README.md
+
 ## bench: speed and plausibility measurements that print tables (minutes, not seconds)
 bench: install
-	$(BIN)/python -m pip install --quiet -e ".[dev,bench]"
 	$(BIN)/python benchmarks/simulate.py
 	$(BIN)/python benchmarks/plausibility.py
 	$(BIN)/python benchmarks/features.py

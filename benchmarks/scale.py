@@ -53,7 +53,7 @@ def run(size: str, engine_name: str) -> dict:
     experiment = load_experiment(ROOT / "experiments" / "default.yaml", **{
         "data.preset": size, "model.components": False, "model.stability_seeds": [],
         "model.num_boost_round": ROUNDS, "compute.engine": engine_name})
-    source = load_source(experiment.data, experiment.seed)
+    source = load_source(experiment.data)
     tables = load_tables(source.dataset)
     cutoffs = cutoffs_for(experiment, tables)
     out = {"size": size, "engine": engine_name, "accounts": len(tables.ids),
@@ -110,7 +110,7 @@ def stages(size: str) -> None:
 
     experiment = load_experiment(ROOT / "experiments" / "default.yaml",
                                  **{"data.preset": size})
-    tables = load_tables(load_source(experiment.data, experiment.seed).dataset)
+    tables = load_tables(load_source(experiment.data).dataset)
     config = experiment.features
     start = time.perf_counter()
     p = partials(tables, config)

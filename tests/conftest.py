@@ -55,10 +55,10 @@ def mlflow_in_a_temporary_folder(tmp_path_factory):
 
 TINY_EXPERIMENT = """\
 name: tiny
-seed: 3
-data: {source: simulator, preset: tiny}
+data: {source: simulator, preset: tiny, seed: 3}
 cutoffs: {weeks: 8}
 model:
+  seed: 3
   params: {learning_rate: 0.1, num_leaves: 7, min_data_in_leaf: 20}
   stability_seeds: [4]
 """

@@ -8,7 +8,7 @@ from clout.config import ExperimentError, load_experiment
 from support import ROOT
 
 
-@pytest.mark.parametrize("name", ["default", "congress"])
+@pytest.mark.parametrize("name", ["default", "small", "congress"])
 def test_shipped_experiments_load(name):
     experiment = load_experiment(ROOT / "experiments" / f"{name}.yaml")
     assert experiment.name == name
@@ -40,9 +40,19 @@ def test_errors_name_the_file_and_each_field(tmp_path):
 
 def test_params_may_not_override_what_reproducibility_fixes(tmp_path):
     path = tmp_path / "seeded.yaml"
-    path.write_text("model: {params: {seed: 3, num_threads: 8}}\n")
-    with pytest.raises(ExperimentError, match="num_threads, seed"):
+    path.write_text("model: {params: {seed: 3, num_threads: 8, force_row_wise: true}}\n")
+    with pytest.raises(ExperimentError, match="force_row_wise, num_threads, seed"):
         load_experiment(path)
+
+
+def test_one_seed_for_the_world_and_one_for_training(tmp_path):
+    path = tmp_path / "one-seed.yaml"
+    path.write_text("seed: 3\n")
+    with pytest.raises(ExperimentError, match="data.seed .* and model.seed"):
+        load_experiment(path)
+    path.write_text("data: {seed: 3}\nmodel: {seed: 4}\n")
+    experiment = load_experiment(path)
+    assert (experiment.data.seed, experiment.model.seed) == (3, 4)
 
 
 def test_missing_and_malformed_files(tmp_path):

@@ -65,10 +65,10 @@ def test_features_of_a_count_only_source_are_identical(client):
 
 DASK_EXPERIMENT = """\
 name: tiny-dask
-seed: 3
-data: {source: simulator, preset: tiny}
+data: {source: simulator, preset: tiny, seed: 3}
 cutoffs: {weeks: 8}
 model:
+  seed: 3
   num_boost_round: 150
   params: {learning_rate: 0.1, num_leaves: 7, min_data_in_leaf: 20}
   components: false

@@ -3,6 +3,7 @@ needs, reproducible, scored from the CLI; and the Congress experiment on the rea
 
 from __future__ import annotations
 
+import lightgbm
 import mlflow
 import numpy as np
 import pandas as pd
@@ -30,7 +31,11 @@ def test_the_run_records_parameters_metrics_plots_and_the_model(tiny_run):
     assert tags["data_fingerprint"] == result.data_fingerprint
     assert tags["model_version"] == result.model.version
     assert len(tags["git_commit"]) >= 40
-    assert params["model.objective"] == "poisson" and params["seed"] == "3"
+    # what it computed with: versions, the machine, the pinned kernels (numerics.py)
+    assert tags["env.lightgbm"] == lightgbm.__version__ and tags["env.cores"].isdigit()
+    assert tags["env.pinned"] == "true" and tags["env.numpy_simd"] == "baseline"
+    assert params["model.objective"] == "poisson" and params["data.seed"] == "3"
+    assert params["model.seed"] == "3"
     for head in result.model.heads:
         for predictor in ("model", "historical_mean", "followers_only", "constant"):
             assert f"{head}.{predictor}.poisson_deviance" in metrics
@@ -111,6 +116,17 @@ def test_same_config_and_seed_give_the_same_model_and_scores(tiny_run, tiny_expe
     assert again.model.version == first.model.version
     pd.testing.assert_frame_equal(again.evaluation.scores, first.evaluation.scores,
                                   check_exact=True)
+
+
+def test_another_model_seed_retrains_on_the_same_world(tiny_run, tiny_experiment_file):
+    first, _ = tiny_run
+    other = train(load_experiment(tiny_experiment_file, **{"model.seed": 4,
+                                                          "model.stability_seeds": []}),
+                  log=False, say=lambda text: None)
+    assert other.data_fingerprint == first.data_fingerprint
+    pd.testing.assert_frame_equal(other.features, first.features, check_exact=True)
+    assert other.model.version != first.model.version
+    assert other.model.info["model_seed"] == 4 and other.model.info["data_seed"] == 3
 
 
 def test_scores_today_for_every_account_with_the_trained_features(tiny_run, tiny_world):

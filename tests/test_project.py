@@ -1,7 +1,11 @@
-"""The project's own promises: dependencies listed twice agree, every command has --help."""
+"""The project's own promises: dependencies listed twice agree and are locked, every command
+has --help, notebooks are committed without outputs."""
 
 import re
 import tomllib
+from importlib import metadata
+
+from packaging.requirements import Requirement
 
 import pytest
 import typer
@@ -20,9 +24,41 @@ def test_environment_yml_lists_the_same_dependencies_as_pyproject():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     wanted = project["dependencies"] + sum(project["optional-dependencies"].values(), [])
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
-    conda = [d for d in env["dependencies"]
-             if isinstance(d, str) and not d.startswith(("python", "pip"))]
+    conda = [d for d in env["dependencies"]  # all but the interpreter and pip themselves
+             if isinstance(d, str) and re.split(r"[=<>]", d)[0] not in ("python", "pip")]
     assert sorted(map(_normalise, conda)) == sorted(map(_normalise, wanted))
+
+
+def _locked() -> dict[str, tuple[str, list[str]]]:
+    """requirements.lock as name -> (version, hashes)."""
+    text = (ROOT / "requirements.lock").read_text().replace("\\\n", " ")
+    locked = {}
+    for line in text.splitlines():
+        if match := re.match(r"^([A-Za-z0-9_.\-]+)==(\S+)\s+(.*)$", line):
+            name = re.sub(r"[-_.]+", "-", match[1]).lower()
+            locked[name] = (match[2], re.findall(r"--hash=sha256:([0-9a-f]{64})", match[3]))
+    return locked
+
+
+def test_the_lock_pins_every_dependency_with_hashes():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    wanted = project["project"]["dependencies"] + sum(
+        project["project"]["optional-dependencies"].values(), [])
+    wanted += project["build-system"]["requires"]
+    locked = _locked()
+    for spec in map(Requirement, wanted):
+        name = re.sub(r"[-_.]+", "-", spec.name).lower()
+        assert name in locked, f"{spec.name} is not in requirements.lock: run make lock"
+        version, hashes = locked[name]
+        assert spec.specifier.contains(version, prereleases=True), (spec, version)
+    assert all(hashes for _, hashes in locked.values())
+
+
+def test_this_environment_is_the_locked_one():
+    # make install builds .venv from the lock: a version that differs means it was not used
+    locked = _locked()
+    for name in ("numpy", "pandas", "polars", "lightgbm", "scikit-learn", "scipy", "mlflow"):
+        assert metadata.version(name) == locked[name][0], name
 
 
 def _commands(group: typer.Typer, prefix=()):

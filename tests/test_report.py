@@ -16,10 +16,10 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from clout.audit.fairness import BANDS, fairness_table, realised_engagement
+from clout.audit.fairness import BANDS, fairness_table
 from clout.audit.report import browser, build_report, log_report
 from clout.cli import app
-from clout.scoring.evaluation import MANIPULATORS
+from clout.scoring.evaluation import MANIPULATORS, realised_engagement
 
 
 def test_fairness_bands_cover_every_posting_account_once(tiny_run, tiny_world):

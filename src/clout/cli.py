@@ -330,6 +330,12 @@ def train(
         f"{result.model.version}" + "".join(
             f"; {k.removeprefix('score.')} {v:.3f}" for k, v in ev.summary.items()
             if k.startswith("score.spearman")))
+    measure = "spearman_true_influence" if ev.truth_gaps is not None else "spearman_realised"
+    rivals = [f"{name.replace('_', ' ')} {ev.summary[f'score.{name}.{measure}']:.3f}"
+              for name in ev.rivals if f"score.{name}.{measure}" in ev.summary]
+    console.print(f"{measure.replace('_', ' ')}: model {ev.summary[f'score.{measure}']:.3f}; "
+                  f"from history alone, no trees: {', '.join(rivals)} (clout evaluate: over "
+                  "several worlds or cutoffs)")
     console.print(f"wrote {out}/ (features.parquet, scores.parquet, model/)")
 
 
@@ -370,7 +376,7 @@ def score(
                 run = run or tracking.latest_run(spec.mlflow_experiment, spec.name, tracking_uri)
                 model = f"runs:/{run}/{ARTIFACT}"
             influence = load_influence_model(model)
-        source = load_source(spec.data, spec.seed)
+        source = load_source(spec.data)
         with session(spec.compute) as engine:
             scores = score_accounts(influence, source.dataset, cutoff, engine)
     except (FileNotFoundError, LookupError, ValueError, MlflowException) as err:
@@ -386,6 +392,75 @@ def score(
     console.print(f"wrote {out}: {len(scores):,} accounts at {day:%Y-%m-%d}, median score "
                   f"{scores['score'].median():.0f}, model {influence.version}, "
                   f"map {influence.score_map.id}")
+
+
+def _integers(text: str | None) -> list[int] | None:
+    if text is None:
+        return None
+    try:
+        return [int(part) for part in text.split(",")]
+    except ValueError:
+        raise typer.BadParameter(f"expected integers separated by commas, got {text!r}") \
+            from None
+
+
+@app.command()
+def evaluate(
+    experiment: ExperimentFile,
+    seeds: Annotated[str | None, typer.Option(
+        help="Simulated worlds (data seeds), e.g. 7,8,9 (default: the experiment's).")] = None,
+    rolling: Annotated[int, typer.Option(
+        help="Test on each of the last N cutoffs, retraining for each (rolling origin).")] = 1,
+    model_seeds: Annotated[str | None, typer.Option(
+        help="Training seeds, e.g. 7,8 (default: the experiment's model.seed).")] = None,
+    bootstrap: Annotated[int, typer.Option(help="Paired bootstrap resamples.")] = 1000,
+    doc: Annotated[Path | None, typer.Option(
+        help="Write this experiment's section into this Markdown file (docs/quality.md).")] =
+        None,
+    readme: Annotated[Path | None, typer.Option(
+        help="Then quote every experiment's headline from --doc in this README's block.")] =
+        None,
+    bar: Annotated[bool, typer.Option(
+        help="Exit 1 if the model ranks below the history index, or a head below the "
+             "historical mean, by more than 0.01.")] = False,
+    data_path: DataPath = None,
+    tracking_uri: TrackingUri = None,
+    log: Annotated[bool, typer.Option(help="Record a parent run and a run per case.")] = True,
+) -> None:
+    """Quality over several worlds or test cutoffs: the model beside history baselines, with
+    mean ± sd, every case's value and a paired bootstrap against the best baseline."""
+    from clout.quality import bar_checks, log_evaluation, quote_headlines, tables, write_section
+    from clout.quality import evaluate as run_evaluation
+
+    spec = _experiment(experiment, data_path)
+    seed_list, model_seed_list = _integers(seeds), _integers(model_seeds)
+    if readme is not None and doc is None:
+        fail("--readme quotes the headlines of --doc: give both", 2)
+    try:
+        result = run_evaluation(spec, seed_list, rolling, model_seed_list, bootstrap,
+                                say=lambda text: console.print(f"[dim]{text}[/]"))
+    except (FileNotFoundError, ValueError) as err:
+        fail(str(err), 2)
+    result.command = " ".join([f"clout evaluate {experiment}",
+                               *([f"--seeds {seeds}"] if seeds else []),
+                               *([f"--rolling {rolling}"] if rolling > 1 else []),
+                               *([f"--model-seeds {model_seeds}"] if model_seeds else [])])
+    for title, frame in tables(result).items():
+        print_frame(frame, title=title)
+    if doc is not None:
+        console.print(f"wrote {write_section(result, doc)}")
+    if readme is not None:
+        console.print(f"quoted the headlines of {doc} in {quote_headlines(readme, doc)}")
+    if log:
+        run = log_evaluation(result, tracking_uri)
+        console.print(f"MLflow run {run} (a child run per case) in experiment "
+                      f"{spec.mlflow_experiment!r}")
+    if bar:
+        checks = bar_checks(result)
+        for check in checks:
+            console.print(f"[{'green' if check.passed else 'red'}]bar[/] {check}")
+        if not all(check.passed for check in checks):
+            fail("below the quality bar")
 
 
 @app.command()

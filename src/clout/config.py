@@ -1,8 +1,9 @@
 """An experiment, as declared in a YAML file in `experiments/`, validated by pydantic.
 
 Every parameter of a run lives here: the data source, the cutoffs, the feature windows and
-horizon, the heads, LightGBM's parameters, the score's weights and the seed. Errors name the
-file and the field (`model.params.num_leaves: ...`).
+horizon, the heads, LightGBM's parameters, the score's weights, and two seeds: `data.seed` for
+the simulated world and `model.seed` for training, so that a model can be retrained on the same
+world. Errors name the file and the field (`model.params.num_leaves: ...`).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ class DataSpec(Strict):
 
     source: Literal["simulator", "directory", *LOADERS] = "simulator"
     preset: str = Field("default", description="simulator preset (tiny, small, default, large)")
-    seed: int | None = Field(None, description="simulator seed; default: the experiment's seed")
+    seed: int = Field(7, description="the simulated world's seed (simulator only)")
     path: Path | None = Field(
         None, description="directory in the contract (source: directory) or the raw files of a "
                           "real dataset (default: ../shared/data/<source>)")
@@ -72,6 +73,8 @@ class ModelSpec(Strict):
         "auto", description="independent: learn engagement that is not traded back (needs "
                             "events); all: every engagement; auto: independent where the "
                             "source has events, else all")
+    seed: int = Field(7, description="LightGBM's seed, the calibrators' cross-fitting and the "
+                                      "audit's samples (not the data: that is data.seed)")
     objective: Literal["poisson", "tweedie"] = "poisson"
     num_boost_round: int = Field(2000, ge=1)
     early_stopping_rounds: int = Field(50, ge=1)
@@ -93,10 +96,12 @@ class ModelSpec(Strict):
 
     @model_validator(mode="after")
     def _check(self):
-        reserved = {"objective", "seed", "deterministic", "num_threads", "verbosity"}
+        reserved = {"objective", "seed", "deterministic", "num_threads", "verbosity",
+                    "force_row_wise", "force_col_wise"}
         if clash := reserved & set(self.params):
             raise ValueError(f"params may not set {', '.join(sorted(clash))}: the experiment "
-                             "sets them (objective, seed) or fixes them for reproducibility")
+                             "sets them (objective, model.seed, num_threads) or fixes them for "
+                             "reproducibility")
         return self
 
 
@@ -138,7 +143,6 @@ class ComputeSpec(Strict):
 class Experiment(Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     description: str = ""
-    seed: int = 7
     data: DataSpec = DataSpec()
     cutoffs: CutoffSpec = CutoffSpec()
     features: FeatureConfig = FeatureConfig()
@@ -146,8 +150,18 @@ class Experiment(Strict):
     score: ScoreSpec = ScoreSpec()
     release: GateThresholds = GateThresholds()
     mlflow_experiment: str = Field("clout", description="MLflow experiment the run goes to")
-    num_threads: int = Field(2, ge=1, description="fixed, so a model is the same on any machine")
+    num_threads: int | None = Field(
+        None, ge=1, description="LightGBM's threads (default: every core); speed only, the "
+                                "trees are the same at any count")
     compute: ComputeSpec = ComputeSpec()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_seed_per_stage(cls, raw):
+        if isinstance(raw, dict) and "seed" in raw:
+            raise ValueError("seed: set data.seed (the simulated world) and model.seed "
+                             "(training) instead of one seed for both")
+        return raw
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)

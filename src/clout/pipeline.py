@@ -5,6 +5,7 @@ recorded as one MLflow run. Each step is a function of its inputs; `train` strin
 from __future__ import annotations
 
 import tempfile
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from fnmatch import fnmatch
@@ -14,7 +15,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 
-from clout import tracking
+from clout import numerics, tracking
 from clout.audit.explain import example_explanations
 from clout.audit.fairness import fairness_plot, fairness_table
 from clout.audit.importance import importance_table, rank_stability, shap_summary_plot
@@ -36,17 +37,25 @@ from clout.features.build import (
 )
 from clout.features.catalogue import column_features
 from clout.features.tables import Tables
-from clout.models.evaluation import evaluate, historical_mean, reliability_plot
+from clout.models.evaluation import evaluate, history_baselines, reliability_plot
 from clout.models.heads import (
     Head,
     HistoryOffset,
     Split,
     available_heads,
     fit_head,
+    labelled,
     lgb_params,
     rate_label,
 )
-from clout.scoring.evaluation import gaming_plot, score_distribution_plot, truth_metrics
+from clout.scoring.evaluation import (
+    gaming_plot,
+    history_scores,
+    realised_engagement,
+    realised_spearman,
+    score_distribution_plot,
+    truth_metrics,
+)
 from clout.scoring.score import (
     InfluenceModel,
     ScoreMap,
@@ -57,6 +66,14 @@ from clout.scoring.score import (
 Say = Callable[[str], None]
 
 
+def warn_if_unpinned() -> None:
+    if not numerics.pinned():
+        warnings.warn("NumPy's and OpenBLAS's kernels follow this CPU (NumPy was imported "
+                      "before clout, or CLOUT_NATIVE_NUMERICS is set, or this is not x86-64): "
+                      "results may differ from other machines in the last bits",
+                      stacklevel=3)
+
+
 @dataclass
 class Source:
     dataset: Dataset
@@ -64,13 +81,12 @@ class Source:
     quarantined: dict[str, int] = field(default_factory=dict)
 
 
-def load_source(spec: DataSpec, seed: int) -> Source:
+def load_source(spec: DataSpec) -> Source:
     """The experiment's data, validated against the contract (bad rows stop the run, or go to
     quarantine and are counted, as `on_bad_rows` says)."""
     truth = None
     if spec.source == "simulator":
-        dataset, truth = simulate(preset(spec.preset, seed=seed if spec.seed is None
-                                         else spec.seed))
+        dataset, truth = simulate(preset(spec.preset, seed=spec.seed))
     elif spec.source == "directory":
         dataset = read_dataset(spec.path)
         try:
@@ -81,6 +97,11 @@ def load_source(spec: DataSpec, seed: int) -> Source:
         dataset = LOADERS[spec.source](spec.resolved_path())
     clean, report = validate(dataset, on_bad_rows=spec.on_bad_rows)
     return Source(clean, truth, {t: report.rows_quarantined(t) for t in report.rows_in})
+
+
+def with_model(experiment: Experiment, **changes) -> Experiment:
+    """The experiment with some `model` fields changed (another seed, no calibration, ...)."""
+    return experiment.model_copy(update={"model": experiment.model.model_copy(update=changes)})
 
 
 def feature_names(frame: pd.DataFrame, exclude: list[str] = ()) -> list[str]:
@@ -119,7 +140,7 @@ def fit_heads(experiment: Experiment, labels: dict[str, str], features: list[str
               train: pd.DataFrame, validation: pd.DataFrame, engine: Engine = LOCAL
               ) -> dict[str, Head]:
     spec = experiment.model
-    params = lgb_params(spec.objective, spec.params, experiment.seed, experiment.num_threads)
+    params = lgb_params(spec.objective, spec.params, spec.seed, experiment.num_threads)
 
     def offset(kind):
         if not spec.history_offset:
@@ -130,7 +151,7 @@ def fit_heads(experiment: Experiment, labels: dict[str, str], features: list[str
         return history if needed <= set(train.columns) else None
     return {kind: fit_head(kind, label, features, train, validation,
                            experiment.features.horizon_days, params, spec.num_boost_round,
-                           spec.early_stopping_rounds, spec.calibration, experiment.seed,
+                           spec.early_stopping_rounds, spec.calibration, spec.seed,
                            offset(kind), engine.trainer)
             for kind, label in labels.items()}
 
@@ -163,7 +184,8 @@ def fit_model(experiment: Experiment, frame: pd.DataFrame, split: Split, say: Sa
     score_map = ScoreMap.fit(expected, experiment.score.low_quantile,
                              experiment.score.high_quantile)
     return InfluenceModel(heads, components, weights, score_map, info={
-        "experiment": experiment.name, "seed": experiment.seed,
+        "experiment": experiment.name, "data_seed": experiment.data.seed,
+        "model_seed": experiment.model.seed,
         "features": experiment.features.model_dump(mode="json"), **split.describe()})
 
 
@@ -171,40 +193,40 @@ def followers_only(experiment: Experiment, labels, frame, split, engine: Engine 
                    ) -> dict[str, Head]:
     if "followers" not in frame.columns:
         return {}
-    plain = experiment.model.model_copy(update={"calibration": "none", "history_offset": False})
-    return fit_heads(experiment.model_copy(update={"model": plain}), labels, ["followers"],
+    plain = with_model(experiment, calibration="none", history_offset=False)
+    return fit_heads(plain, labels, ["followers"],
                      split.part(frame, "train"), split.part(frame, "validation"), engine)
 
 
 @dataclass
-class Evaluation:
+class Measurement:
+    """The test cutoff's quality numbers, and the per-account values behind them."""
+
     metrics: pd.DataFrame  # one row per (head, predictor) on the test cutoff
     reliability: dict[str, dict[str, pd.DataFrame]]  # head -> predictor -> table
-    scores: pd.DataFrame  # every account at the test cutoff
-    truth_gaps: pd.DataFrame | None
+    scores: pd.DataFrame  # the model's scores of every account at the test cutoff
+    rivals: dict[str, pd.DataFrame]  # history indexes scored 1-100: account_id, score
+    realised: pd.DataFrame  # posting accounts' realised engagement on the score's scale
+    truth_gaps: pd.DataFrame | None  # the model's gap per role
     summary: dict[str, float]  # the headline numbers
-    importance: pd.DataFrame  # per head and feature: gain, split, |SHAP|, permutation
-    stability: pd.DataFrame | None  # importance ranks under other seeds
-    fairness: pd.DataFrame  # the score by follower-count band and account age
-    explanations: list[dict]  # a few accounts' scores in points per feature
+    head_rows: dict[str, pd.DataFrame]  # per head, labelled rows: rate, posts, each predictor
 
 
-def evaluate_model(experiment: Experiment, model: InfluenceModel, frame: pd.DataFrame,
-                   split: Split, truth: pd.DataFrame | None, engine: Engine = LOCAL
-                   ) -> Evaluation:
-    test = split.part(frame, "test")
-    horizon = experiment.features.horizon_days
-    baseline_heads = followers_only(experiment, {k: h.label for k, h in model.heads.items()},
-                                    frame, split, engine)
-    rows, reliability = [], {}
+def measure(experiment: Experiment, model: InfluenceModel, frame: pd.DataFrame, split: Split,
+            truth: pd.DataFrame | None, engine: Engine = LOCAL,
+            extra: dict[str, dict[str, Head]] | None = None) -> Measurement:
+    """The model against the history baselines on the test cutoff: each head's deviance and
+    account rank, and the score's rank against true influence (where known) and realised
+    engagement, beside the history indexes scored the same way. `extra`: more baseline heads
+    by name (kind -> head), e.g. followers only."""
+    test, validation = split.part(frame, "test"), split.part(frame, "validation")
+    horizon, windows = experiment.features.horizon_days, experiment.features.windows
+    rows, reliability, head_rows = [], {}, {}
     for kind, head in model.heads.items():
         predictions = {"model": head(test), "model_uncalibrated": head.raw(test),
-                       "historical_mean": historical_mean(test, kind,
-                                                          experiment.features.windows,
-                                                          head.base_rate),
-                       "constant": np.full(len(test), head.base_rate)}
-        if kind in baseline_heads:
-            predictions["followers_only"] = baseline_heads[kind](test)
+                       **history_baselines(test, head, windows, experiment.model.prior_posts)}
+        predictions |= {name: heads[kind](test) for name, heads in (extra or {}).items()
+                        if kind in heads}
         metrics, reliability[kind] = evaluate(kind, head.label, test, predictions,
                                               head.base_rate, horizon)
         # what the head chose, on the model's own row
@@ -212,30 +234,65 @@ def evaluate_model(experiment: Experiment, model: InfluenceModel, frame: pd.Data
         metrics.loc[is_model, "calibration"] = head.calibrator.method
         metrics.loc[is_model, "best_iteration"] = head.booster.best_iteration
         rows.append(metrics)
+        labelled_rows, rate, posts = labelled(test, head.label, horizon)
+        keep = test.index.get_indexer(labelled_rows.index)
+        head_rows[kind] = pd.DataFrame({"rate": rate, "posts": posts,
+                                        **{n: np.asarray(v)[keep] for n, v in predictions.items()}})
     metrics = pd.concat(rows, ignore_index=True)
-    scores = engine.score(model, test)
     summary = {f"{r.head}.{r.predictor}.{m}": getattr(r, m) for r in metrics.itertuples()
-               for m in ("poisson_deviance", "deviance_improvement", "spearman", "relative_ece")}
+               for m in ("poisson_deviance", "deviance_improvement", "spearman", "relative_ece")
+               if not pd.isna(getattr(r, m))}
+    scores = engine.score(model, test)
+    rivals = history_scores(model, validation, test, windows, experiment.score.low_quantile,
+                            experiment.score.high_quantile)
+    realised = realised_engagement(model, test, horizon)
     summary["score.factor_per_10_points"] = model.score_map.factor(10)
     summary["score.median"] = float(scores["score"].median())
+    summary["score.spearman_realised"] = realised_spearman(scores, realised)
     gaps = None
     if truth is not None:
         truth_summary, gaps = truth_metrics(scores, truth)
         summary |= {f"score.{k}": v for k, v in truth_summary.items()}
-    windows = experiment.features.windows
-    importance = importance_table(model.heads, test, horizon, windows, experiment.seed)
+    for name, rival in rivals.items():
+        summary[f"score.{name}.spearman_realised"] = realised_spearman(rival, realised)
+        if truth is not None:
+            summary |= {f"score.{name}.{k}": v for k, v in truth_metrics(rival, truth)[0].items()}
+    return Measurement(metrics, reliability, scores, rivals, realised, gaps, summary, head_rows)
+
+
+@dataclass
+class Evaluation(Measurement):
+    """The measurement and what a reviewer audits."""
+
+    importance: pd.DataFrame = None  # per head and feature: gain, split, |SHAP|, permutation
+    stability: pd.DataFrame | None = None  # importance ranks under other seeds
+    fairness: pd.DataFrame = None  # the score by follower-count band and account age
+    explanations: list[dict] = None  # a few accounts' scores in points per feature
+
+
+def evaluate_model(experiment: Experiment, model: InfluenceModel, frame: pd.DataFrame,
+                   split: Split, truth: pd.DataFrame | None, engine: Engine = LOCAL
+                   ) -> Evaluation:
+    """`measure` with a followers-only baseline head, and the audit: importance, its stability
+    under other seeds, fairness by band, example explanations."""
+    test = split.part(frame, "test")
+    horizon, windows = experiment.features.horizon_days, experiment.features.windows
+    labels = {k: h.label for k, h in model.heads.items()}
+    extra = {"followers_only": followers_only(experiment, labels, frame, split, engine)}
+    measured = measure(experiment, model, frame, split, truth, engine, extra)
+    seed = experiment.model.seed
+    importance = importance_table(model.heads, test, horizon, windows, seed)
     stability = None
-    if seeds := experiment.model.stability_seeds:
-        labels = {k: h.label for k, h in model.heads.items()}
-        heads_by_seed = {experiment.seed: model.heads} | {
-            seed: fit_heads(experiment.model_copy(update={"seed": seed}), labels,
-                            feature_names(frame, experiment.model.exclude_features),
-                            split.part(frame, "train"), split.part(frame, "validation"), engine)
-            for seed in seeds}
-        stability = rank_stability(heads_by_seed, test, horizon, experiment.seed)
-    fairness = fairness_table(model, test, horizon, truth)
-    return Evaluation(metrics, reliability, scores, gaps, summary, importance, stability,
-                      fairness, example_explanations(model, test, truth))
+    if other_seeds := experiment.model.stability_seeds:
+        heads_by_seed = {seed: model.heads} | {
+            other: fit_heads(with_model(experiment, seed=other), labels,
+                             feature_names(frame, experiment.model.exclude_features),
+                             split.part(frame, "train"), split.part(frame, "validation"), engine)
+            for other in other_seeds}
+        stability = rank_stability(heads_by_seed, test, horizon, seed)
+    return Evaluation(**vars(measured), importance=importance, stability=stability,
+                      fairness=fairness_table(model, test, horizon, truth),
+                      explanations=example_explanations(model, test, truth))
 
 
 @dataclass
@@ -254,7 +311,8 @@ def train(experiment: Experiment, tracking_uri: str | None = None, out: Path | N
     """Run the experiment and record it as one MLflow run (unless `log=False`). `out`, when
     given, receives the feature table, the test scores and the model."""
     say(f"data: {experiment.data.source}")
-    source = load_source(experiment.data, experiment.seed)
+    warn_if_unpinned()
+    source = load_source(experiment.data)
     tables = load_tables(source.dataset)
     cutoffs = cutoffs_for(experiment, tables)
     with session(experiment.compute) as engine:
@@ -283,7 +341,7 @@ def log_run(result: TrainResult, source: Source, uri: str | None = None) -> str:
     experiment, model, evaluation = result.experiment, result.model, result.evaluation
     tags = {"data_fingerprint": result.data_fingerprint, "git_commit": tracking.git_commit(),
             "model_version": model.version, "score_version": model.score_map.id,
-            "data_source": experiment.data.source}
+            "data_source": experiment.data.source, **tracking.machine_tags()}
     with tracking.run(experiment.mlflow_experiment, experiment.name, uri, tags) as active:
         mlflow.log_params(tracking.flatten(experiment.model_dump(mode="json")))
         mlflow.log_params({**result.split.describe(),
@@ -302,7 +360,7 @@ def log_run(result: TrainResult, source: Source, uri: str | None = None) -> str:
         test = result.split.part(result.features, "test")
         mlflow.log_table(evaluation.importance, "importance.json")
         mlflow.log_figure(shap_summary_plot(model.heads, test, experiment.features.horizon_days,
-                                            experiment.seed), "shap_summary.png")
+                                            experiment.model.seed), "shap_summary.png")
         if evaluation.stability is not None:
             mlflow.log_table(evaluation.stability, "importance_stability.json")
         mlflow.log_table(evaluation.fairness, "fairness.json")
@@ -339,7 +397,7 @@ def run_features(run_id: str, cutoff=None, data_path: str | Path | None = None
     spec = load_experiment(tracking.artifact(run_id, "experiment.yaml"),
                            **({"data.path": str(data_path)} if data_path else {}))
     model = load_influence_model(f"runs:/{run_id}/{ARTIFACT}")
-    tables = load_tables(load_source(spec.data, spec.seed).dataset)
+    tables = load_tables(load_source(spec.data).dataset)
     day = tables.last_day + 1 if cutoff is None else to_day(cutoff)
     return model, build_features(tables, [from_day(day)],
                                  FeatureConfig(**model.info["features"]), labels=False)

@@ -60,6 +60,14 @@ def git_commit() -> str:
         return "unknown"
 
 
+def machine_tags() -> dict[str, str]:
+    """Tags saying what a run computed with (`numerics.machine`): library versions, CPU,
+    cores, NumPy's and OpenBLAS's kernels, thread pools."""
+    from clout.numerics import machine
+
+    return {f"env.{k}": v for k, v in machine().items()}
+
+
 def flatten(data: dict, prefix: str = "") -> dict[str, str]:
     """Nested parameters as dotted keys, the form MLflow shows and compares."""
     out = {}

@@ -19,9 +19,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from clout.models.heads import exposure_label
 from clout.models.metrics import spearman
-from clout.scoring.evaluation import score_gap
+from clout.scoring.evaluation import realised_engagement, score_gap
 from clout.scoring.score import InfluenceModel
 
 # lower band edges
@@ -33,14 +32,6 @@ ENGAGED_QUANTILE = 0.75
 def _band_names(edges) -> list[str]:
     return [f"{lo:,}–{hi - 1:,}" for lo, hi in zip(edges, edges[1:], strict=False)] \
         + [f"{edges[-1]:,}+"]
-
-
-def realised_engagement(model: InfluenceModel, test: pd.DataFrame, horizon: int
-                        ) -> pd.DataFrame:
-    """Accounts with posts in the horizon, with what their audience did, on the score's scale."""
-    rows = test[test[exposure_label(horizon)] > 0]
-    rates = {kind: rows[head.label].to_numpy(float) for kind, head in model.heads.items()}
-    return rows.assign(realised=model.expected_engagement(rates))
 
 
 def fairness_table(model: InfluenceModel, test: pd.DataFrame, horizon: int,

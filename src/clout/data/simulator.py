@@ -143,8 +143,11 @@ class World:
 
         follows = [self._grow_graph(genuine)]
         follows += self._ring_follows() + self._sold_follows(buyers, fakes)
-        follows += self._bot_follows(bots, popular=np.argsort(
-            -np.bincount(follows[0][1], minlength=n))[: max(50, int(c.bot_targets_share * n))])
+        # stable sorts throughout: NumPy's default sort orders ties by the CPU's SIMD kernels,
+        # which would make the world differ between an AVX-512 machine and an AVX2 one
+        by_followers = np.argsort(-np.bincount(follows[0][1], minlength=n), kind="stable")
+        follows += self._bot_follows(bots, popular=by_followers[
+            : max(50, int(c.bot_targets_share * n))])
         follower, followee, follow_at = (
             np.concatenate(parts) for parts in zip(*follows, strict=True))
         keep = (follower != followee) & ~pd.DataFrame(
@@ -248,7 +251,7 @@ class World:
     def _grow_graph(self, genuine: np.ndarray):
         """Batched Price model with fitness and topic homophily among genuine accounts."""
         c, rng = self.config, self.rng
-        order = genuine[np.argsort(self.created_at[genuine])]
+        order = genuine[np.argsort(self.created_at[genuine], kind="stable")]
         n = len(order)
         fitness = self.quality[:n] ** c.fitness_quality_power * rng.lognormal(0, c.fitness_sigma, n)
         out_degree = np.maximum(

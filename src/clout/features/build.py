@@ -104,6 +104,9 @@ class Partials:
     first_pairs: pl.DataFrame | None  # pair, first_day
     first_retweets: pl.DataFrame | None  # account_id, post_day, first_retweet_day
     label_events: pl.DataFrame | None  # account_id, post_day, kind, day (of the event), n
+    # one row per post whose engagement can be seen, from seen_day on (counts: their values)
+    seen_posts: pl.DataFrame | None  # account_id, post_id, post_day, seen_day, [<count kinds>]
+    post_event_days: pl.DataFrame | None  # account_id, post_id, post_day, kind, day, n
     # events from an engager the author engaged with at some time; reverse: that pair's key
     traded_events: pl.DataFrame | None  # account_id, post_day, kind, day, reverse, n
     follow_days: pl.DataFrame | None  # follower_id, followee_id, day
@@ -127,6 +130,12 @@ def partials(tables: Tables, config: FeatureConfig) -> Partials:
             pair_days.group_by("pair").agg(pl.col("day").min().alias("first_day"))),
         "first_retweets": _first_retweets(tables, settle),
         "label_events": _label_events(tables),
+        "seen_posts": _seen_posts(tables, settle) if tables.kinds else None,
+        "post_event_days": None if posts is None or events is None else (
+            events.drop_nulls("post_id")
+            .join(posts.select("post_id", pl.col("day").alias("post_day")), on="post_id")
+            .group_by("account_id", "post_id", "post_day", "kind", "day").len("n")
+            .with_columns(pl.col("n").cast(pl.Int64))),
         "traded_events": None if pair_days is None or posts is None else _traded_events(tables),
     }
     planned = [name for name, plan in plans.items() if plan is not None]
@@ -142,6 +151,8 @@ PARTIAL_ORDER = {"first_seen": ["account_id"], "pair_days": ["pair", "day"],
                  "first_pairs": ["pair"],
                  "first_retweets": ["account_id", "post_day", "first_retweet_day"],
                  "label_events": ["account_id", "post_day", "kind", "day"],
+                 "seen_posts": ["account_id", "post_day", "post_id"],
+                 "post_event_days": ["account_id", "post_day", "post_id", "kind", "day"],
                  "traded_events": ["account_id", "post_day", "kind", "day", "reverse"],
                  "topic_days": ["account_id", "day", "topic"]}
 
@@ -252,6 +263,21 @@ def _first_retweets(tables: Tables, settle: int) -> pl.LazyFrame | None:
         pl.when(pl.col("retweets") > 0).then(pl.col("day") + settle).alias("first_retweet_day"))
 
 
+def _seen_posts(tables: Tables, settle: int) -> pl.LazyFrame | None:
+    """The posts whose engagement can be seen, and from when: at once where events are known,
+    once their counts have settled where only counts are (with the counts)."""
+    if tables.posts is None:
+        return None
+    posts = tables.posts.lazy()
+    if not tables.count_kinds:
+        return posts.select("account_id", "post_id", pl.col("day").alias("post_day"),
+                            pl.col("day").alias("seen_day"))
+    counted = [c for c, k in COUNT_KINDS.items() if k in tables.count_kinds]
+    return posts.filter(pl.any_horizontal(pl.col(counted).is_not_null())).select(
+        "account_id", "post_id", pl.col("day").alias("post_day"),
+        (pl.col("day") + settle).alias("seen_day"), *(pl.col(c).fill_null(0) for c in counted))
+
+
 def _label_events(tables: Tables) -> pl.LazyFrame | None:
     """Engagement on each post, per kind, by the day it happened (counts: all of it)."""
     if tables.posts is None or not tables.kinds:
@@ -322,6 +348,8 @@ def features_at(p: Partials, tables: Tables, cutoff: int, config: FeatureConfig,
         parts.append(_activity_and_content(p, cutoff, windows, TOPICS in have))
     if RECEIVED in have:
         parts.append(_amplification(p, tables, cutoff, windows, have))
+        if POSTS in have:
+            parts.append(_log_amplification(p, tables, cutoff, windows))
     follows = None
     if FOLLOWS in have:
         follows = p.follow_days.filter(pl.col("day") < cutoff)
@@ -430,6 +458,29 @@ def _amplification(p: Partials, tables: Tables, cutoff, windows, have) -> pl.Dat
             _ratio(pl.col(f"retweeted@{w}"), pl.col(f"published@{w}"))
             .alias(f"retweeted_post_share_{w}d") for w in windows)), on="account_id", how="left")
     return out
+
+
+def _log_amplification(p: Partials, tables: Tables, cutoff, windows) -> pl.DataFrame:
+    """Per kind and window, the mean over the window's seen posts of log(1 + the engagement
+    each post received before the cutoff)."""
+    kinds = [PLURAL[k] for k in tables.kinds]
+    posts = p.seen_posts.filter((pl.col("post_day") >= cutoff - max(windows))
+                                & (pl.col("seen_day") < cutoff))
+    if p.post_event_days is not None and tables.event_kinds:
+        received = (_in_window(p.post_event_days, cutoff - max(windows), cutoff, "post_day")
+                    .filter(pl.col("day") < cutoff).group_by("post_id")
+                    .agg(pl.col("n").filter(pl.col("kind") == k).sum().alias(PLURAL[k])
+                         for k in tables.event_kinds))
+        posts = posts.join(received, on="post_id", how="left")
+    logs = (posts.select("account_id", "post_day", "post_id", pl.lit(1).alias("seen"),
+                         *(pl.col(k).fill_null(0).log1p().alias(f"log_{k}") for k in kinds))
+            .sort("account_id", "post_day", "post_id")  # a fixed order for the float sums
+            .with_columns(pl.col("account_id").set_sorted()))
+    sums = _window_sums(logs, cutoff, windows, ["seen", *(f"log_{k}" for k in kinds)],
+                        day="post_day")
+    return sums.select("account_id", *(
+        _ratio(pl.col(f"log_{k}@{w}"), pl.col(f"seen@{w}")).alias(f"{k}_per_post_log1p_{w}d")
+        for k in kinds for w in windows))
 
 
 def _follow_features(before: pl.DataFrame, cutoff, windows) -> pl.DataFrame:

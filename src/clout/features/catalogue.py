@@ -104,6 +104,11 @@ FEATURES: tuple[Feature, ...] = (
     F("{kinds}_per_post_decay14d", "amplification", "events/post",
       "Like {kinds}_per_post but over all history before the cutoff, days weighted by "
       "0.5^(age / 14 days): recent behaviour counts most.", (POSTS, RECEIVED)),
+    F("{kinds}_per_post_log1p_{w}d", "amplification", "log(1 + events)/post",
+      "Mean over the window's posts of log(1 + engagement of this kind the post received "
+      "before the cutoff): like {kinds}_per_post, but one viral post weighs less. Where a "
+      "source only has counts, over the posts whose counts have settled (`settle_days`).",
+      (POSTS, RECEIVED)),
     F("{kinds}_{w}d", "amplification", "events",
       "Engagement of this kind received in the window (for sources with events but no posts).",
       (RECEIVED,), zero_when_absent=True),
@@ -193,7 +198,8 @@ def column_features(windows) -> dict[str, Feature]:
 
 
 #: Units of features that cannot be negative: a negative value is a broken input.
-NON_NEGATIVE_UNITS = frozenset({"posts", "days", "accounts", "events", "events/post", "lists",
+NON_NEGATIVE_UNITS = frozenset({"posts", "days", "accounts", "events", "events/post",
+                                "log(1 + events)/post", "lists",
                                 "characters", "share", "bits", "HHI", "x mean"})
 
 

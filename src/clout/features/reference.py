@@ -4,13 +4,15 @@ benchmark measures the speed ratio. Not used to build anything."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from clout.data.dataset import Dataset
 
 REFERENCE_FEATURES = ("posts_{w}d", "active_days_{w}d", "days_since_last_post",
-                      "retweets_per_post_{w}d", "unique_engagers_{w}d", "followers",
-                      "engager_concentration_{w}d", "label_posts_{h}d", "label_retweets_{h}d")
+                      "retweets_per_post_{w}d", "retweets_per_post_log1p_{w}d",
+                      "unique_engagers_{w}d", "followers", "engager_concentration_{w}d",
+                      "label_posts_{h}d", "label_retweets_{h}d")
 
 
 def reference_features(dataset: Dataset, cutoff: pd.Timestamp, windows=(7, 28, 90),
@@ -42,6 +44,13 @@ def reference_features(dataset: Dataset, cutoff: pd.Timestamp, windows=(7, 28, 9
         retweets = in_window[in_window["kind"] == "retweet"].groupby("account_id").size()
         out[f"retweets_per_post_{w}d"] = (retweets.reindex(out.index, fill_value=0)
                                           / out[f"posts_{w}d"].where(out[f"posts_{w}d"] > 0))
+        # per window post: log(1 + its retweets before the cutoff), then the mean per account
+        retweets_before = events[(events["created_at"] < cutoff) & (events["kind"] == "retweet")
+                                 ].groupby("post_id").size()
+        per_post = np.log1p(retweets_before.reindex(window_posts["post_id"], fill_value=0))
+        out[f"retweets_per_post_log1p_{w}d"] = (
+            pd.Series(per_post.to_numpy(), index=window_posts["account_id"])
+            .groupby(level=0).mean())
         pairs = engaged[(engaged["created_at"] >= start) & (engaged["created_at"] < cutoff)]
         per_pair = pairs.groupby(["account_id", "actor_id"]).size()
         out[f"unique_engagers_{w}d"] = per_pair.groupby(level="account_id").size()

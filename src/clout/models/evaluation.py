@@ -1,10 +1,14 @@
 """A head against its baselines on the test cutoff: metrics, reliability tables, plots.
 
-Baselines, each a per-post rate for every account:
+Baselines (`history_baselines`), each a prediction for every account from its history alone:
 - `constant`: the training mean rate (what deviance improvement is measured against);
 - `historical_mean`: the account's own rate over the longest window before the cutoff (the
   training mean when it has no posts there);
-- `followers_only`: a LightGBM head on the follower count alone (where the source has follows).
+- `shrunk_historical_mean`: that rate shrunk towards the training mean by `prior_posts` posts'
+  worth of it, as the head's history offset computes it: where the boosting starts;
+- `log1p_per_post`: the mean over the window's posts of log(1 + engagement): ranks only, it is
+  not a rate, so it has no deviance or calibration error.
+The pipeline adds `followers_only`: a LightGBM head on the follower count alone.
 """
 
 from __future__ import annotations
@@ -13,8 +17,10 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure  # no pyplot: no display, no global state
 
-from clout.models.heads import exposure_label, labelled
+from clout.models.heads import Head, HistoryOffset, exposure_label, labelled
 from clout.models.metrics import rate_metrics, reliability_table
+
+RANK_ONLY = frozenset({"log1p_per_post"})  # predictors that are not rates
 
 
 def historical_mean(frame: pd.DataFrame, kind: str, windows, base_rate: float) -> np.ndarray:
@@ -22,6 +28,22 @@ def historical_mean(frame: pd.DataFrame, kind: str, windows, base_rate: float) -
     if column not in frame.columns:
         return np.full(len(frame), base_rate)
     return frame[column].fillna(base_rate).to_numpy(float)
+
+
+def history_baselines(frame: pd.DataFrame, head: Head, windows, prior_posts: float
+                      ) -> dict[str, np.ndarray]:
+    """Every history baseline of `head`'s kind, aligned with `frame`'s rows."""
+    w = max(windows)
+    shrunk = head.offset or HistoryOffset.for_kind(head.kind, windows, prior_posts)
+    needed = [c for c in shrunk.columns if c not in frame.columns]
+    log1p = f"{head.kind}_per_post_log1p_{w}d"
+    out = {"constant": np.full(len(frame), head.base_rate),
+           "historical_mean": historical_mean(frame, head.kind, windows, head.base_rate),
+           "shrunk_historical_mean": np.full(len(frame), head.base_rate) if needed
+           else shrunk(frame, head.base_rate)}
+    if log1p in frame.columns:
+        out["log1p_per_post"] = frame[log1p].fillna(0).to_numpy(float)
+    return out
 
 
 def evaluate(kind: str, label: str, test: pd.DataFrame, predictions: dict[str, np.ndarray],
@@ -36,10 +58,13 @@ def evaluate(kind: str, label: str, test: pd.DataFrame, predictions: dict[str, n
     rows, tables = [], {}
     for name, predicted in predictions.items():
         predicted = np.asarray(predicted, float)[mask]
+        metrics = rate_metrics(rate, predicted, exposure, base_rate)
+        if name in RANK_ONLY:
+            metrics = {k: v if k == "spearman" else np.nan for k, v in metrics.items()}
+        else:
+            tables[name] = reliability_table(rate, predicted, exposure)
         rows.append({"head": kind, "label": label, "predictor": name,
-                     "accounts": int(mask.sum()),
-                     **rate_metrics(rate, predicted, exposure, base_rate)})
-        tables[name] = reliability_table(rate, predicted, exposure)
+                     "accounts": int(mask.sum()), **metrics})
     return pd.DataFrame(rows), tables
 
 

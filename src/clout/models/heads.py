@@ -85,10 +85,14 @@ def labelled(frame: pd.DataFrame, label: str, horizon: int):
     return rows, rows[label].to_numpy(float), rows[exposure_label(horizon)].to_numpy(float)
 
 
-def lgb_params(objective: str, params: dict, seed: int, num_threads: int) -> dict:
-    """LightGBM parameters with the settings that make the same seed give the same model."""
+def lgb_params(objective: str, params: dict, seed: int, num_threads: int | None) -> dict:
+    """LightGBM parameters with the settings that make the same seed give the same model.
+
+    Column-wise histograms: each feature's histogram is summed by one thread in row order, so
+    the trees are the same at any thread count (row-wise, threads sum row blocks and merge, and
+    the last bits follow the thread count). `num_threads` None: every core."""
     return {**params, "objective": objective, "seed": seed, "deterministic": True,
-            "force_row_wise": True, "num_threads": num_threads, "verbosity": -1}
+            "force_col_wise": True, "num_threads": num_threads or 0, "verbosity": -1}
 
 
 @dataclass(frozen=True)

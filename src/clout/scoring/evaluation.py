@@ -5,6 +5,12 @@ with the same true influence score. The score genuine accounts get for a given t
 an isotonic fit of score on true influence over genuine accounts; an account's gap is its score
 minus that fit at its own true influence, in points. `gap_se` is the standard error of the mean
 gap: a gap within about two of them is indistinguishable from none.
+
+The strongest simple rival of the score is history alone (`history_scores`): each kind's own
+rate per post over the longest window, divided by its base rate and combined as the score
+combines heads (the *history index*), mapped to 1-100 the same way. Beside it, the heads'
+starting point without trees (`history_start`) and the mean of log(1 + engagement) per post
+(`log1p_index`).
 """
 
 from __future__ import annotations
@@ -14,8 +20,9 @@ import pandas as pd
 from matplotlib.figure import Figure
 from sklearn.isotonic import IsotonicRegression
 
+from clout.models.heads import exposure_label
 from clout.models.metrics import spearman
-from clout.scoring.score import ScoreMap
+from clout.scoring.score import SCORE_MIN, InfluenceModel, ScoreMap
 
 MANIPULATORS = ("bought_followers", "ring", "bot")
 SCORED_ROLES = ("genuine", *MANIPULATORS)  # fake followers never post: nothing to score
@@ -26,6 +33,61 @@ def score_gap(score: pd.Series, reference: pd.Series, fit_on: pd.Series) -> np.n
     value get (an isotonic fit of score on reference over them), in points."""
     expected = IsotonicRegression(out_of_bounds="clip").fit(reference[fit_on], score[fit_on])
     return score.to_numpy(float) - expected.predict(reference)
+
+
+def realised_engagement(model: InfluenceModel, test: pd.DataFrame, horizon: int
+                        ) -> pd.DataFrame:
+    """Accounts with posts in the horizon, with what their audience did, on the score's scale:
+    their labels combined exactly as the score combines the heads' predictions."""
+    rows = test[test[exposure_label(horizon)] > 0]
+    rates = {kind: rows[head.label].to_numpy(float) for kind, head in model.heads.items()}
+    return rows.assign(realised=model.expected_engagement(rates))
+
+
+def realised_spearman(scores: pd.DataFrame, realised: pd.DataFrame) -> float:
+    """Rank agreement of a score with realised engagement, over the accounts that posted."""
+    frame = realised[["account_id", "realised"]].merge(scores[["account_id", "score"]],
+                                                       on="account_id")
+    return spearman(frame["score"], frame["realised"])
+
+
+def history_indexes(model: InfluenceModel, frame: pd.DataFrame, windows,
+                    log1p_scale: dict[str, float] | None = None) -> dict[str, np.ndarray]:
+    """Expected engagement from history alone, per row of `frame`, on the score's footing
+    (1 = average on every kind). `log1p_scale`: each kind's mean log1p per post, the log1p
+    index's base (default: its mean over `frame`)."""
+    w, heads = max(windows), model.heads
+
+    def combine(values: dict[str, np.ndarray]) -> np.ndarray:
+        return sum(model.weights[k] * values[k] for k in heads)
+    out = {}
+    if all(f"{k}_per_post_{w}d" in frame for k in heads):
+        out["history_index"] = combine({k: frame[f"{k}_per_post_{w}d"].fillna(0).to_numpy(float)
+                                        / h.base_rate for k, h in heads.items()})
+    if all(h.offset is not None for h in heads.values()):
+        out["history_start"] = combine({k: h.offset(frame, h.base_rate) / h.base_rate
+                                        for k, h in heads.items()})
+    if all(f"{k}_per_post_log1p_{w}d" in frame for k in heads):
+        logs = {k: frame[f"{k}_per_post_log1p_{w}d"].fillna(0).to_numpy(float) for k in heads}
+        scale = log1p_scale or {k: float(v.mean()) for k, v in logs.items()}
+        out["log1p_index"] = combine({k: v / max(scale[k], 1e-12) for k, v in logs.items()})
+    return out
+
+
+def history_scores(model: InfluenceModel, validation: pd.DataFrame, test: pd.DataFrame,
+                   windows, low_quantile: float, high_quantile: float) -> dict[str, pd.DataFrame]:
+    """Each history index scored 1-100 like the model: a map frozen on the validation cutoff's
+    posting accounts, and 1 for accounts without posts. One table (account_id, score) each."""
+    anchor = validation[~model.is_silent(validation)]
+    w = max(windows)
+    scale = {k: float(anchor[f"{k}_per_post_log1p_{w}d"].fillna(0).mean()) for k in model.heads
+             if f"{k}_per_post_log1p_{w}d" in anchor}
+    fitted, scored = history_indexes(model, anchor, windows, scale), \
+        history_indexes(model, test, windows, scale)
+    silent = model.is_silent(test)
+    return {name: test[["account_id"]].assign(score=np.where(
+                silent, SCORE_MIN, ScoreMap.fit(fitted[name], low_quantile, high_quantile)(values)))
+            .reset_index(drop=True) for name, values in scored.items()}
 
 
 def scored_truth(scores: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:

@@ -31,6 +31,7 @@ from clout.models.heads import Columns, Head, HistoryOffset
 
 SCORE_MIN, SCORE_MAX = 1, 100
 FLOOR = 1e-6  # expected engagement below this scores as if it were this
+BOOSTER_PARAMETERS = "\nparameters:\n"  # where LightGBM's model text echoes its parameters
 
 
 @dataclass(frozen=True)
@@ -205,7 +206,9 @@ class InfluenceModel:
     def _digest(manifest: dict, boosters: dict[str, str]) -> str:
         digest = hashlib.sha256(json.dumps(manifest, sort_keys=True).encode())
         for name, text in sorted(boosters.items()):
-            digest.update(name.encode() + text.encode())
+            # the trees, not the echo of the training parameters after them: those include the
+            # thread count, which does not change a single tree (see `heads.lgb_params`)
+            digest.update(name.encode() + text.split(BOOSTER_PARAMETERS)[0].encode())
         return digest.hexdigest()[:12]
 
     @cached_property
