@@ -5,11 +5,10 @@ import re
 import tomllib
 from importlib import metadata
 
-from packaging.requirements import Requirement
-
 import pytest
 import typer
 import yaml
+from packaging.requirements import Requirement
 from typer.testing import CliRunner
 
 from clout.cli import app

@@ -1,8 +1,8 @@
 """The same experiment gives the same world, model and scores on any machine and thread count.
 
 Another CPU is emulated on this one: NumPy's AVX-512 kernels switched off (what an AVX2 machine
-runs), another OpenBLAS kernel, one Polars and one OpenMP thread, one LightGBM thread. Each run
-is a fresh process, since NumPy and OpenBLAS choose their kernels when they load.
+runs), another OpenBLAS kernel, other thread counts for Polars, OpenMP, OpenBLAS and LightGBM.
+Each run is a fresh process, since NumPy and OpenBLAS choose their kernels when they load.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ import pandas as pd
 from clout.config import load_experiment
 from clout.features.build import load_tables
 from clout.models.heads import Split
-from clout.numerics import simd_kernels
+from clout.numerics import machine
 from clout.pipeline import cutoffs_for, fit_model, load_source
 experiment = load_experiment(sys.argv[1], **({"num_threads": int(sys.argv[2])}
                                              if len(sys.argv) > 2 else {}))
@@ -49,11 +49,12 @@ scores = model.score(split.part(frame, "test"))
 print(json.dumps({"data": source.dataset.fingerprint(), "model_version": model.version,
                   "scores": hashlib.sha256(pd.util.hash_pandas_object(
                       scores, index=False).to_numpy().tobytes()).hexdigest(),
-                  "simd": simd_kernels()}))
+                  "kernels": {k: v for k, v in machine().items()
+                              if k in ("numpy_simd", "blas_core", "blas_threads", "pinned")}}))
 """
 AVX2_MACHINE = {"NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR",
                 "OPENBLAS_CORETYPE": "Haswell"}
-FEW_THREADS = {"POLARS_MAX_THREADS": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+OTHER_THREADS = {"POLARS_MAX_THREADS": "3", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "3"}
 HAS_AVX512 = bool(_multiarray_umath.__cpu_features__.get("AVX512F"))
 needs_avx512 = pytest.mark.skipif(not HAS_AVX512, reason="emulating an AVX2 machine needs "
                                   "an AVX-512 one to switch its kernels off")
@@ -89,7 +90,7 @@ def native(experiment_file):
 def test_the_world_does_not_depend_on_the_cpu(native):
     # NumPy's SIMD sort orders ties by the kernels it picked: the simulator sorts stably
     avx512, avx2 = native
-    assert avx512["simd"] != avx2["simd"]
+    assert avx512["kernels"]["numpy_simd"] != avx2["kernels"]["numpy_simd"]
     assert avx512["data"] == avx2["data"]
 
 
@@ -102,8 +103,10 @@ def test_unpinned_kernels_would_change_the_model(native):
 
 def test_model_and_scores_are_the_same_on_another_cpu_and_thread_count(experiment_file):
     here = run(experiment_file, {})
-    elsewhere = run(experiment_file, {**AVX2_MACHINE, **FEW_THREADS}, 1)
-    assert here["simd"] == elsewhere["simd"] == []  # pinned, whatever the environment asked
+    elsewhere = run(experiment_file, {**AVX2_MACHINE, **OTHER_THREADS}, 1)
+    # pinned, whatever the environment asked
+    assert here["kernels"] == elsewhere["kernels"] == {
+        "numpy_simd": "baseline", "blas_core": "Nehalem", "blas_threads": "1", "pinned": "true"}
     assert here == elsewhere
 
 

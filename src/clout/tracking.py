@@ -50,12 +50,15 @@ def use_experiment(name: str, uri: str | None = None) -> str:
 
 
 def git_commit() -> str:
-    """The commit of the code that ran, with "-dirty" when it has uncommitted changes."""
+    """The commit of the code that ran, with "-dirty" when it has uncommitted changes (to
+    anything but Markdown: documentation, such as docs/quality.md being rewritten by the run
+    itself, does not change what runs)."""
     try:
         def git(*args):
             return subprocess.run(["git", *args], capture_output=True, text=True, check=True,
                                   cwd=Path(__file__).parent).stdout.strip()
-        return git("rev-parse", "HEAD") + ("-dirty" if git("status", "--porcelain") else "")
+        dirty = git("status", "--porcelain", "--", ":/", ":(top,exclude,glob)**/*.md")
+        return git("rev-parse", "HEAD") + ("-dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
 
