@@ -94,8 +94,8 @@ class QualityResult:
 
 # -- one case --------------------------------------------------------------------------------
 
-def case_values(experiment: Experiment, measured: Measurement, fairness: pd.DataFrame,
-                truth: pd.DataFrame | None) -> pd.DataFrame:
+def case_values(measured: Measurement, fairness: pd.DataFrame, truth: pd.DataFrame | None
+                ) -> pd.DataFrame:
     """A case's numbers in long form (section, item, predictor, measure, value)."""
     s, rows = measured.summary, []
 
@@ -149,6 +149,28 @@ def _case_name(seed: int | None, cutoff, model_seed: int, rolling: bool,
     return ", ".join(parts)
 
 
+def rolling_cutoffs(cutoffs: list, rolling: int, span: int | None) -> list[list]:
+    """Each case's cutoffs, oldest test cutoff first: the `span` cutoffs ending at each of the
+    last `rolling` ones (`span` None: every cutoff up to it)."""
+    ends = range(len(cutoffs) - rolling + 1, len(cutoffs) + 1)
+    return [cutoffs[max(0, end - span) if span else 0:end] for end in ends]
+
+
+def measure_case(name: str, experiment: Experiment, frame: pd.DataFrame, cutoffs: list,
+                 truth: pd.DataFrame | None, engine) -> Case:
+    """Train on `cutoffs` as `clout train` would (the latest is the test) and measure."""
+    part = frame[frame["cutoff"].isin(cutoffs)]
+    split = Split.by_time(cutoffs, experiment.features.horizon_days)
+    model = fit_model(experiment, part, split, say=lambda _: None, engine=engine)
+    measured = measure(experiment, model, part, split, truth, engine)
+    fairness = fairness_table(model, split.part(part, "test"), experiment.features.horizon_days,
+                              truth)
+    simulated = experiment.data.source == "simulator"
+    return Case(name, experiment.data.seed if simulated else None, experiment.model.seed,
+                split, model.version, len(split.part(part, "train")),
+                case_values(measured, fairness, truth), case_accounts(measured, truth))
+
+
 def evaluate(experiment: Experiment, seeds: Sequence[int] | None = None, rolling: int = 1,
              model_seeds: Sequence[int] | None = None, bootstrap: int = 1000,
              say: Say = print) -> QualityResult:
@@ -160,43 +182,27 @@ def evaluate(experiment: Experiment, seeds: Sequence[int] | None = None, rolling
                          "what it is: use --rolling N for several test cutoffs")
     if rolling < 1:
         raise ValueError("rolling must be at least 1 (test cutoffs)")
-    seeds = list(seeds or [experiment.data.seed])
     model_seeds = list(model_seeds or [experiment.model.seed])
-    widened = experiment.model_copy(update={"cutoffs": experiment.cutoffs.model_copy(update={
-        "weeks": experiment.cutoffs.weeks + rolling - 1})})
+    spec = experiment.cutoffs
+    span = None if spec.dates else spec.weeks
+    widened = spec if spec.dates else spec.model_copy(update={"weeks": spec.weeks + rolling - 1})
     cases = []
     with session(experiment.compute) as engine:
-        for seed in seeds:
-            world = widened.model_copy(update={"data": experiment.data.model_copy(
-                update={"seed": seed})})
+        for seed in seeds or [experiment.data.seed]:
+            world = experiment.model_copy(update={
+                "data": experiment.data.model_copy(update={"seed": seed})})
             say(f"world {seed}: data and features" if simulated else "data and features")
             source = load_source(world.data)
             tables = load_tables(source.dataset)
-            every = cutoffs_for(world, tables)
+            every = sorted(cutoffs_for(world.model_copy(update={"cutoffs": widened}), tables))
             frame = engine.features(tables, every, world.features)
-            span = len(every) - rolling + 1 if not experiment.cutoffs.dates else None
-            for back in range(rolling - 1, -1, -1):
-                end = len(every) - back
-                chosen = every[max(0, end - span):end] if span else every[:end]
-                part = frame[frame["cutoff"].isin(chosen)]
-                split = Split.by_time(chosen, experiment.features.horizon_days)
+            for cutoffs in rolling_cutoffs(every, rolling, span):
                 for model_seed in model_seeds:
-                    trained = with_model(experiment, seed=model_seed).model_copy(
-                        update={"data": world.data})
-                    name = _case_name(seed if simulated else None, split.test, model_seed,
+                    name = _case_name(seed if simulated else None, cutoffs[-1], model_seed,
                                       rolling > 1, len(model_seeds) > 1)
-                    say(f"{name}: training on {len(split.train)} cutoffs, testing "
-                        f"{split.test:%Y-%m-%d}")
-                    model = fit_model(trained, part, split, say=lambda _: None, engine=engine)
-                    measured = measure(trained, model, part, split, source.truth, engine)
-                    test = split.part(part, "test")
-                    fairness = fairness_table(model, test, experiment.features.horizon_days,
-                                              source.truth)
-                    cases.append(Case(
-                        name, seed if simulated else None, model_seed, split,
-                        model.version, len(split.part(part, "train")),
-                        case_values(trained, measured, fairness, source.truth),
-                        case_accounts(measured, source.truth)))
+                    say(f"{name}: testing {cutoffs[-1]:%Y-%m-%d}")
+                    cases.append(measure_case(name, with_model(world, seed=model_seed), frame,
+                                              cutoffs, source.truth, engine))
     deltas = paired_bootstrap(cases, bootstrap, seed=experiment.model.seed)
     return QualityResult(experiment, cases, deltas)
 
@@ -381,7 +387,14 @@ def headline(result: QualityResult) -> str:
         return f"{row['mean']:.3f}" + (f" ± {row['std']:.3f}" if several else "")
     line = (f"**{result.experiment.name}** ({len(result.cases)} case{'s' if several else ''}): "
             f"score against {against}, Spearman {value(model)}")
-    return line if rival is None else line + f"; history index {value(rival)}"
+    if rival is not None:
+        line += f"; history index {value(rival)}"
+    best = result.deltas[result.deltas["section"] == "score"] if len(result.deltas) else None
+    if best is not None and len(best) and not pd.isna(best["low"].iloc[0]):
+        row = best.iloc[0]
+        line += (f"; model minus the best baseline ({row['best_baseline'].replace('_', ' ')}) "
+                 f"{row['difference']:+.3f}, 95% interval [{row['low']:+.3f}, {row['high']:+.3f}]")
+    return line
 
 
 def _markdown_table(frame: pd.DataFrame) -> list[str]:

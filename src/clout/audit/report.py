@@ -111,6 +111,7 @@ def build_report(run_id: str) -> str:
                                                   tz="UTC").strftime("%Y-%m-%d %H:%M UTC")),
         *[(k, tags[k]) for k in ("data_source", "data_fingerprint", "git_commit",
                                  "model_version", "score_version") if k in tags],
+        *[(k, tags[k]) for k in sorted(tags) if k.startswith("env.")],  # computed with
         *[(k, f"{v:.4g}") for k, v in sorted(metrics.items()) if k.startswith("score.")]],
         columns=["", "value"])
     html_parts += ["<h2>Run</h2>", _table(facts)]
