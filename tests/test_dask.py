@@ -77,10 +77,12 @@ model:
 
 def test_the_dask_engine_trains_models_of_similar_quality(tmp_path):
     # One line of the experiment changes. LightGBM trains data-parallel on the workers and
-    # cannot stop early, so the models differ from the local ones. Tolerance: the score's
-    # Spearman against true influence and each head's deviance improvement over the constant
-    # within 0.03 of the local engine's (measured: 0.003 and at most 0.007), and every head
-    # still ahead of the account's historical mean.
+    # cannot stop early, so the models differ from the local ones, and from run to run: which
+    # rows each worker holds decides the last bits of its histograms. Tolerance: each head's
+    # deviance improvement over the constant within 0.03 of the local engine's (measured over
+    # four runs: at most 0.015 apart), every head still ahead of the account's historical mean,
+    # and the score's Spearman against true influence within 0.08 (measured -0.048 to +0.024:
+    # the rank moves with the trees' last bits, see docs/quality.md's spread over seeds).
     path = tmp_path / "tiny-dask.yaml"
     path.write_text(DASK_EXPERIMENT)
     local = train(load_experiment(path), log=False, say=lambda text: None)
@@ -89,7 +91,7 @@ def test_the_dask_engine_trains_models_of_similar_quality(tmp_path):
     pd.testing.assert_frame_equal(local.features, dask_run.features, check_exact=True)
     summary, other = local.evaluation.summary, dask_run.evaluation.summary
     assert abs(summary["score.spearman_true_influence"]
-               - other["score.spearman_true_influence"]) < 0.03
+               - other["score.spearman_true_influence"]) < 0.08
     for kind in local.model.heads:
         key = f"{kind}.model.deviance_improvement"
         assert abs(summary[key] - other[key]) < 0.03, kind
