@@ -20,7 +20,7 @@ from clout.data.validation import validate
 from clout.features.build import FeatureConfig, build_features, load_tables, weekly_cutoffs
 from clout.pipeline import score_accounts, train
 from clout.scoring.distributed import ScoringFailed, score_frame
-from support import shared_dataset
+from support import quick_tiny, shared_dataset
 
 cloudpickle.register_pickle_by_value(sys.modules[__name__])  # DiesOnce, on the workers
 
@@ -63,38 +63,24 @@ def test_features_of_a_count_only_source_are_identical(client):
                                   check_exact=True)
 
 
-DASK_EXPERIMENT = """\
-name: tiny-dask
-data: {source: simulator, preset: tiny, seed: 3}
-cutoffs: {weeks: 8}
-model:
-  seed: 3
-  num_boost_round: 150
-  params: {learning_rate: 0.1, num_leaves: 7, min_data_in_leaf: 20}
-  components: false
-"""
-
-
 def test_the_dask_engine_trains_models_of_similar_quality(tmp_path):
     # One line of the experiment changes. LightGBM trains data-parallel on the workers and
-    # cannot stop early, so the models differ from the local ones, and from run to run: which
-    # rows each worker holds decides the last bits of its histograms. Tolerance: each head's
-    # deviance improvement over the constant within 0.03 of the local engine's (measured over
-    # four runs: at most 0.015 apart), every head still ahead of the account's historical mean,
-    # and the score's Spearman against true influence within 0.08 (measured -0.048 to +0.024:
-    # the rank moves with the trees' last bits, see docs/quality.md's spread over seeds).
-    path = tmp_path / "tiny-dask.yaml"
-    path.write_text(DASK_EXPERIMENT)
+    # cannot stop early, so the models differ from the local ones, and from run to run: the
+    # order of LightGBM's machines follows Dask's, and each machine bins some features from its
+    # own rows. Measured over ten runs against local: deviance improvements -0.047 to +0.011,
+    # the score's Spearman against true influence -0.048 to +0.031, every head ahead of the
+    # historical mean by at least 0.013. Tolerances: 0.08, 0.1, and ahead.
+    path = quick_tiny(tmp_path, "tiny-dask")
     local = train(load_experiment(path), log=False, say=lambda text: None)
     dask_run = train(load_experiment(path, **{"compute.engine": "dask"}), log=False,
                      say=lambda text: None)
     pd.testing.assert_frame_equal(local.features, dask_run.features, check_exact=True)
     summary, other = local.evaluation.summary, dask_run.evaluation.summary
     assert abs(summary["score.spearman_true_influence"]
-               - other["score.spearman_true_influence"]) < 0.08
+               - other["score.spearman_true_influence"]) < 0.1
     for kind in local.model.heads:
         key = f"{kind}.model.deviance_improvement"
-        assert abs(summary[key] - other[key]) < 0.03, kind
+        assert abs(summary[key] - other[key]) < 0.08, kind
         assert other[key] > summary[f"{kind}.historical_mean.deviance_improvement"]
 
 
@@ -153,7 +139,6 @@ def test_partitions_default_to_two_per_worker_and_the_engine_says_where_it_runs(
 
 
 def test_an_address_without_the_dask_engine_is_refused(tmp_path):
-    path = tmp_path / "bad.yaml"
-    path.write_text(DASK_EXPERIMENT + "compute: {address: 'tcp://10.0.0.5:8786'}\n")
+    path = quick_tiny(tmp_path, "tiny-dask", "compute: {address: 'tcp://10.0.0.5:8786'}\n")
     with pytest.raises(ExperimentError, match="compute.address is for engine: dask"):
         load_experiment(path)

@@ -22,7 +22,7 @@ from clout.quality import (
     quote_headlines,
     write_section,
 )
-from support import ROOT, shared_dataset, utc
+from support import ROOT, quick_tiny, shared_dataset, utc
 
 
 def synthetic_case(name: str, rng, model_noise: float, rival_noise: float, n: int = 400) -> Case:
@@ -92,27 +92,14 @@ def test_real_data_takes_rolling_cutoffs_not_seeds():
         evaluate(congress, seeds=[1, 2])
 
 
-TINY = """\
-name: tiny-quality
-data: {source: simulator, preset: tiny, seed: 3}
-cutoffs: {weeks: 6}
-model:
-  seed: 3
-  num_boost_round: 100
-  params: {learning_rate: 0.1, num_leaves: 7, min_data_in_leaf: 20}
-  components: false
-"""
-
-
 def test_rolling_origin_tests_each_cutoff_with_a_model_of_the_cutoffs_before(tmp_path):
-    path = tmp_path / "tiny.yaml"
-    path.write_text(TINY)
+    path = quick_tiny(tmp_path, "tiny-quality")
     result = evaluate(load_experiment(path), rolling=2, bootstrap=0, say=lambda _: None)
     first, second = result.cases
     assert second.test_cutoff - first.test_cutoff == pd.Timedelta(weeks=1)
     for case in result.cases:
-        # 6 weekly cutoffs, 14-day horizons: 2 training, a gap, validation, a gap, test
-        assert len(case.split.train) == 2
+        # 8 weekly cutoffs, 14-day horizons: 4 training, a gap, validation, a gap, test
+        assert len(case.split.train) == 4
         assert max(case.split.train) < case.split.validation < case.test_cutoff
     assert first.model_version != second.model_version
     assert first.name == "seed 3, " + f"{first.test_cutoff:%Y-%m-%d}"
@@ -121,8 +108,7 @@ def test_rolling_origin_tests_each_cutoff_with_a_model_of_the_cutoffs_before(tmp
 
 
 def test_cli_evaluate_logs_a_parent_run_with_a_child_per_case(tmp_path):
-    path = tmp_path / "tiny.yaml"
-    path.write_text(TINY)
+    path = quick_tiny(tmp_path, "tiny-quality")
     doc, readme = tmp_path / "quality.md", tmp_path / "README.md"
     readme.write_text("<!-- quality headlines -->\n<!-- end quality headlines -->\n")
     result = CliRunner().invoke(app, ["evaluate", str(path), "--seeds", "3,4", "--bootstrap",

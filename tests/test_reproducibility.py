@@ -16,18 +16,8 @@ import pytest
 from numpy._core import _multiarray_umath
 
 from clout.models.heads import lgb_params, local_booster
-from support import ROOT
+from support import ROOT, quick_tiny
 
-EXPERIMENT = """\
-name: tiny-reproducible
-data: {source: simulator, preset: tiny, seed: 3}
-cutoffs: {weeks: 8}
-model:
-  seed: 3
-  num_boost_round: 150
-  params: {learning_rate: 0.1, num_leaves: 7, min_data_in_leaf: 20}
-  components: false
-"""
 SCRIPT = """\
 import clout  # first: pins the kernels unless CLOUT_NATIVE_NUMERICS=1
 import hashlib, json, sys
@@ -62,9 +52,7 @@ needs_avx512 = pytest.mark.skipif(not HAS_AVX512, reason="emulating an AVX2 mach
 
 @pytest.fixture(scope="module")
 def experiment_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("reproducible") / "tiny.yaml"
-    path.write_text(EXPERIMENT)
-    return path
+    return quick_tiny(tmp_path_factory.mktemp("reproducible"), "tiny-reproducible")
 
 
 def run(experiment_file, env: dict[str, str], *args) -> dict:
