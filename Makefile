@@ -65,6 +65,7 @@ bench: install
 	$(BIN)/python benchmarks/scoring.py
 	$(BIN)/python benchmarks/congress_ceiling.py
 	$(BIN)/python benchmarks/scale.py
+	$(BIN)/python benchmarks/reproducibility.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

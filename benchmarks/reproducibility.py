@@ -74,16 +74,22 @@ def histograms(path: Path) -> pd.DataFrame:
     import clout  # noqa: F401  (pins the kernels before NumPy loads)
     from clout.config import load_experiment
     from clout.features.build import build_features, load_tables
-    from clout.models.heads import BoosterData, Split, labelled, lgb_params, local_booster
-    from clout.pipeline import cutoffs_for, head_labels, load_source
+    from clout.models.heads import (
+        BoosterData,
+        HistoryOffset,
+        Split,
+        labelled,
+        lgb_params,
+        local_booster,
+    )
+    from clout.pipeline import cutoffs_for, feature_names, head_labels, load_source
 
     experiment = load_experiment(path)
     tables = load_tables(load_source(experiment.data).dataset)
     frame = build_features(tables, cutoffs_for(experiment, tables), experiment.features)
     split = Split.by_time(frame["cutoff"].unique(), experiment.features.horizon_days)
     horizon, spec = experiment.features.horizon_days, experiment.model
-    features = [c for c in frame.columns if c not in ("account_id", "cutoff")
-                and not c.startswith("label_")]
+    features = feature_names(frame, spec.exclude_features)  # what the pipeline's heads see
     rows = []
     for layout in ("force_col_wise", "force_row_wise"):
         for threads in (1, 2):
@@ -91,10 +97,16 @@ def histograms(path: Path) -> pd.DataFrame:
                                                   threads).items() if k != "force_col_wise"}
             params[layout] = True
             start, trees = time.perf_counter(), []
-            for label in head_labels(experiment, frame).values():
-                def data(name, label=label):
+            for kind, label in head_labels(experiment, frame).items():
+                # the history the head starts from, as the pipeline's heads do
+                history = HistoryOffset.for_kind(kind, experiment.features.windows,
+                                                 spec.prior_posts, "_independent_" in label)
+                _, train_rate, train_posts = labelled(split.part(frame, "train"), label, horizon)
+                base = float((train_rate * train_posts).sum() / train_posts.sum())
+
+                def data(name, label=label, history=history, base=base):
                     part, rate, posts = labelled(split.part(frame, name), label, horizon)
-                    return BoosterData(part[features], rate, posts, None)
+                    return BoosterData(part[features], rate, posts, history.log(part, base))
                 booster = local_booster(params, data("train"), data("validation"),
                                         spec.num_boost_round, spec.early_stopping_rounds)
                 trees.append(booster.model_to_string().split("\nparameters:\n")[0])
@@ -117,7 +129,7 @@ def main() -> None:
     pd.set_option("display.width", 200)
     print(f"\n{path.name}: seconds per stage in a fresh process, and the model version")
     print(pd.DataFrame(rows).to_string(index=False, float_format=lambda v: f"{v:.1f}"))
-    print(f"\n{path.name}: the heads' boosters (no history offset) on the same features")
+    print(f"\n{path.name}: the heads' boosters on the same features, from the same start")
     print(histograms(path).to_string(index=False, float_format=lambda v: f"{v:.1f}"))
 
 
