@@ -40,7 +40,9 @@ def ensure_world(preset_name: str) -> Path:
 
 def fast(data: Path, cutoffs: int) -> dict:
     """Load + build, timed, in this process (run as a child for a clean peak)."""
-    from clout.features.build import FeatureConfig, build_features, load_tables, weekly_cutoffs
+    from clout.features.build import build_features, load_tables
+    from clout.features.config import FeatureConfig
+    from clout.features.days import weekly_cutoffs
 
     start = time.perf_counter()
     tables = load_tables(data)
@@ -54,7 +56,8 @@ def fast(data: Path, cutoffs: int) -> dict:
 
 def reference(data: Path, cutoffs: int) -> dict:
     from clout.data.dataset import read_dataset
-    from clout.features.build import load_tables, weekly_cutoffs
+    from clout.features.build import load_tables
+    from clout.features.days import weekly_cutoffs
     from clout.features.reference import reference_features
 
     chosen = weekly_cutoffs(load_tables(data), cutoffs, 14)

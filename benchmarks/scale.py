@@ -96,16 +96,11 @@ def stages(size: str) -> None:
     that stays on the client (PageRank and target counts, on the window's distinct pairs).
     The figures behind the README's estimate for 100 million accounts."""
     from clout.config import load_experiment
-    from clout.features.build import (
-        engagement_graph,
-        features_at,
-        load_tables,
-        partials,
-        population,
-        to_day,
-        weekly_cutoffs,
-        window_pairs,
-    )
+    from clout.features.build import load_tables
+    from clout.features.days import to_day, weekly_cutoffs
+    from clout.features.families import engagement_graph, features_at, window_pairs
+    from clout.features.partials import partials
+    from clout.features.window import population
     from clout.pipeline import load_source
 
     experiment = load_experiment(ROOT / "experiments" / "default.yaml",

@@ -69,7 +69,8 @@ def test_cli_prints_a_runs_importance(tiny_run):
 
 def test_explanations_add_up_to_the_score_and_work_beyond_training(tiny_run, tiny_world):
     from clout.audit.explain import explain
-    from clout.features.build import FeatureConfig, build_features, load_tables
+    from clout.features.build import build_features, load_tables
+    from clout.features.config import FeatureConfig
     from clout.pipeline import score_accounts
 
     result, _ = tiny_run

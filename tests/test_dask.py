@@ -17,7 +17,10 @@ from clout.compute import Engine
 from clout.config import ExperimentError, load_experiment
 from clout.data.loaders import LOADERS
 from clout.data.validation import validate
-from clout.features.build import FeatureConfig, build_features, load_tables, weekly_cutoffs
+from clout.features.build import build_features, load_tables
+from clout.features.config import FeatureConfig
+from clout.features.days import weekly_cutoffs
+from clout.features.distributed import build_features_on
 from clout.pipeline import score_accounts, train
 from clout.scoring.distributed import ScoringFailed, score_frame
 from support import quick_tiny, shared_dataset
@@ -45,8 +48,7 @@ def test_features_are_identical_to_the_local_engine(tiny_world, client, partitio
     tables = load_tables(tiny_world[0])
     cutoffs = weekly_cutoffs(tables, 3, 14)
     local = build_features(tables, cutoffs, FeatureConfig())
-    distributed = build_features(tables, cutoffs, FeatureConfig(), client=client,
-                                 partitions=partitions)
+    distributed = build_features_on(client, partitions, tables, cutoffs, FeatureConfig())
     pd.testing.assert_frame_equal(local, distributed, check_exact=True)
 
 
@@ -59,7 +61,7 @@ def test_features_of_a_count_only_source_are_identical(client):
     config = FeatureConfig(windows=(7, 28, 90))
     cutoffs = weekly_cutoffs(tables, 2, 14)
     pd.testing.assert_frame_equal(build_features(tables, cutoffs, config),
-                                  build_features(tables, cutoffs, config, client=client),
+                                  build_features_on(client, 4, tables, cutoffs, config),
                                   check_exact=True)
 
 

@@ -8,15 +8,12 @@ import pytest
 from clout.data.schema import conform
 from clout.data.simulator import preset, simulate
 from clout.data.validation import validate
-from clout.features.build import (
-    FeatureConfig,
-    build_features,
-    feature_columns,
-    label_columns,
-    load_tables,
-    weekly_cutoffs,
-)
+from clout.features.build import build_features, load_tables
 from clout.features.catalogue import FEATURES, LABELS, catalogue_frame, markdown
+from clout.features.config import FeatureConfig
+from clout.features.days import weekly_cutoffs
+from clout.features.families import feature_columns
+from clout.features.labels import label_columns
 from clout.features.reference import REFERENCE_FEATURES, reference_features
 from support import ROOT, utc
 

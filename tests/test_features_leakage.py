@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from clout.data.dataset import Dataset
 from clout.data.schema import conform
 from clout.data.validation import validate
-from clout.features.build import FeatureConfig, build_features
+from clout.features.build import build_features
+from clout.features.config import FeatureConfig
 
 BASE = pd.Timestamp("2024-01-01", tz="UTC")
 KINDS = ("click", "retweet", "reply", "like")

@@ -4,14 +4,11 @@ import pandas as pd
 import pytest
 
 from clout.data.loaders import load_congress, load_higgs, load_upworthy
-from clout.features.build import (
-    FeatureConfig,
-    build_features,
-    feature_columns,
-    load_tables,
-    weekly_cutoffs,
-)
+from clout.features.build import build_features, load_tables
 from clout.features.catalogue import FEATURES
+from clout.features.config import FeatureConfig
+from clout.features.days import weekly_cutoffs
+from clout.features.families import feature_columns
 from support import shared_dataset, utc
 
 pytestmark = pytest.mark.realdata

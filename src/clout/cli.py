@@ -20,14 +20,10 @@ from clout.data.schema import TABLES, schema_frame
 from clout.data.simulator import PRESETS, preset, write_simulation
 from clout.data.summary import engagement_summary, table_summary
 from clout.data.validation import DataValidationError, validate, write_quarantine
-from clout.features.build import (
-    FeatureConfig,
-    build_features,
-    load_tables,
-    weekly_cutoffs,
-    write_features,
-)
+from clout.features.build import build_features, load_tables, write_features
 from clout.features.catalogue import catalogue_frame, write_markdown
+from clout.features.config import FeatureConfig
+from clout.features.days import weekly_cutoffs
 
 app = typer.Typer(help="clout: an open, calibrated, explainable 1-100 influence score.",
                   no_args_is_help=True, pretty_exceptions_enable=False)

@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from clout.features.build import FeatureConfig, build_features
+from clout.features.build import build_features
+from clout.features.config import FeatureConfig
 from clout.models.heads import local_booster
 
-if TYPE_CHECKING:  # the config imports the feature code, which imports this module's helpers
+if TYPE_CHECKING:
     from clout.config import ComputeSpec
     from clout.scoring.score import InfluenceModel
 
@@ -28,8 +29,10 @@ def partitions(client, wanted: int | None = None) -> int:
 
 @dataclass(frozen=True)
 class Engine:
+    """What runs where; the engine is chosen once, here (see `session`)."""
+
     client: object | None = None  # a dask.distributed.Client; None: this process
-    partitions: int | None = None
+    partitions: int | None = None  # account partitions on the cluster (default: 2 per worker)
 
     @property
     def name(self) -> str:
@@ -37,8 +40,11 @@ class Engine:
 
     def features(self, tables, cutoffs, config: FeatureConfig, labels: bool = True
                  ) -> pd.DataFrame:
-        return build_features(tables, cutoffs, config, labels, client=self.client,
-                              partitions=self.partitions)
+        if self.client is None:
+            return build_features(tables, cutoffs, config, labels)
+        from clout.features.distributed import build_features_on
+        return build_features_on(self.client, partitions(self.client, self.partitions), tables,
+                                 cutoffs, config, labels)
 
     @property
     def trainer(self):

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from clout.data.loaders import LOADERS
 from clout.data.simulator import PRESETS
 from clout.export.release import GateThresholds
-from clout.features.build import FeatureConfig
+from clout.features.config import FeatureConfig
 
 SHARED_DATA = Path("../shared/data")
 COMPONENTS = ("reach", "amplification", "network")  # catalogue families scored on their own

@@ -27,15 +27,10 @@ from clout.data.simulator import preset, simulate
 from clout.data.summary import engagement_summary, table_summary
 from clout.data.validation import validate
 from clout.export.mlflow_model import ARTIFACT, load_influence_model, log_pyfunc
-from clout.features.build import (
-    FeatureConfig,
-    build_features,
-    from_day,
-    load_tables,
-    to_day,
-    weekly_cutoffs,
-)
+from clout.features.build import build_features, load_tables
 from clout.features.catalogue import column_features
+from clout.features.config import FeatureConfig
+from clout.features.days import from_day, to_day, weekly_cutoffs
 from clout.features.tables import Tables
 from clout.models.evaluation import evaluate, history_baselines, reliability_plot
 from clout.models.heads import (

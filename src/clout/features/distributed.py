@@ -6,11 +6,11 @@ follows they made. With the halo, everything about an account is inside its part
 was first seen (also as an engager or follower), whom it engaged back (traded engagement), whom
 it follows.
 
-1. Partials (`build.partials`): one task per partition, kept on its worker. Rows keyed by an
+1. Partials (`partials.partials`): one task per partition, kept on its worker. Rows keyed by an
    account keep only the partition's own accounts; pair and follow rows keep the halo too.
 2. Each cutoff, graph-wide first: every partition sends its own pairs' window counts (the
    engagement graph, far smaller than the events) and the client computes PageRank and each
-   engager's number of targets (`build.engagement_graph`), broadcast back. Then one task per
+   engager's number of targets (`families.engagement_graph`), broadcast back. Then one task per
    partition builds its accounts' rows (`build.cutoff_table`, given that graph).
 
 The client gathers the rows in account order: the table is the local engine's, bit for bit.
@@ -20,21 +20,18 @@ counts rather than the events.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import fields, replace
 
+import pandas as pd
 import polars as pl
 
-from clout import compute
-from clout.features.build import (
-    FeatureConfig,
-    Partials,
-    cutoff_table,
-    engagement_graph,
-    partials,
-    population,
-    window_pairs,
-)
+from clout.features.build import cutoff_days, cutoff_table, feature_frame, load_tables
+from clout.features.config import FeatureConfig
+from clout.features.families import engagement_graph, window_pairs
+from clout.features.partials import Partials, partials
 from clout.features.tables import Tables
+from clout.features.window import population
 
 _MIX = 2654435761  # Knuth's multiplicative hash: neighbouring indices spread over partitions
 _WITH_HALO = {"pair_days", "first_pairs", "follow_days"}  # kept whole in a partition's partials
@@ -81,11 +78,15 @@ def _own_window_pairs(p: Partials, k: int, partitions: int, n_accounts: int, day
     return pairs.filter(partition_of(pl.col("pair") // n_accounts, partitions) == k)
 
 
-def distributed_table(tables: Tables, days: list[int], config: FeatureConfig, labels: bool,
-                      client, partitions: int | None = None, progress=None) -> pl.DataFrame:
-    """`build_features`' table (dense ids) built on the cluster behind `client`."""
+def build_features_on(client, partitions: int, source, cutoffs: Sequence,
+                      config: FeatureConfig | None = None, labels: bool = True, progress=None
+                      ) -> pd.DataFrame:
+    """`build.build_features`' table, bit for bit, built on the cluster behind `client` in
+    `partitions` account partitions."""
+    config = config or FeatureConfig()
+    tables = load_tables(source)
+    days = cutoff_days(tables, cutoffs, config, labels)
     n, windows = len(tables.ids), config.windows
-    partitions = compute.partitions(client, partitions)
     parts = client.scatter(split(tables, partitions))
     ks = list(range(partitions))
     # futures: each partition's partials stay on its worker
@@ -106,5 +107,5 @@ def distributed_table(tables: Tables, days: list[int], config: FeatureConfig, la
         frames.append(pl.concat(rows).sort("account_id"))
         if progress:
             progress(done, len(days))
-    return pl.concat(frames)
+    return feature_frame(tables, pl.concat(frames))
 
