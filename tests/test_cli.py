@@ -68,3 +68,20 @@ def test_corrupted_congress_is_refused_then_quarantined_without_losing_good_rows
     untouched = posts.drop(index=posts.index[list(range(7)) + list(range(10, 15)) + [20]
                                             + list(range(30, 34)) + [40, 41]])
     assert set(untouched["post_id"]) <= set(clean.posts["post_id"])
+
+
+def test_a_users_mistake_is_one_line_and_a_bug_keeps_its_traceback(tmp_path, monkeypatch):
+    import clout.cli
+
+    bad = runner.invoke(app, ["features", "build", str(tmp_path), "--cutoff", "2024-13-01"])
+    assert bad.exit_code == 2 and "expected a date" in bad.output
+    missing = runner.invoke(app, ["features", "build", str(tmp_path / "none")])
+    assert missing.exit_code == 2 and "no accounts table" in missing.output
+    assert "Traceback" not in missing.output
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("a bug in clout")
+    monkeypatch.setattr(clout.cli, "read_dataset", broken)
+    bug = runner.invoke(app, ["data", "summary", str(tmp_path)])
+    assert isinstance(bug.exception, ZeroDivisionError)  # not turned into a user error
+    assert "error:" not in bug.output

@@ -10,8 +10,8 @@ from support import ROOT
 
 SRC = ROOT / "src"
 # earliest first: a module may import only from its own stage or one before it
-STAGES = ["numerics", "data", "features", "models", "scoring", "tracking", "audit", "export",
-          "config", "compute", "pipeline", "quality", "cli"]
+STAGES = ["errors", "numerics", "data", "features", "models", "scoring", "tracking", "audit",
+          "export", "config", "compute", "pipeline", "quality", "cli"]
 
 
 def modules() -> dict[str, set[str]]:

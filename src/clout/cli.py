@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 from enum import Enum, StrEnum
 from pathlib import Path
@@ -9,6 +10,7 @@ from typing import Annotated
 
 import pandas as pd
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -20,21 +22,41 @@ from clout.data.schema import TABLES, schema_frame
 from clout.data.simulator import PRESETS, preset, write_simulation
 from clout.data.summary import engagement_summary, table_summary
 from clout.data.validation import DataValidationError, validate, write_quarantine
+from clout.errors import CloutError, MissingFile, NotFound
 from clout.features.build import build_features, load_tables, write_features
 from clout.features.catalogue import catalogue_frame, write_markdown
 from clout.features.config import FeatureConfig
 from clout.features.days import weekly_cutoffs
 
-app = typer.Typer(help="clout: an open, calibrated, explainable 1-100 influence score.",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
-data_app = typer.Typer(help="The data contract: schema, validation, loaders, summaries.",
-                       no_args_is_help=True)
-features_app = typer.Typer(help="Point-in-time features and labels per (account, cutoff).",
-                           no_args_is_help=True)
+
+class Commands(typer.Typer):
+    """A typer app whose commands print a user's error (`CloutError`) in one line and exit 2;
+    anything else is a bug and keeps its traceback."""
+
+    def command(self, *args, **kwargs):
+        register = super().command(*args, **kwargs)
+
+        def decorator(function):
+            @functools.wraps(function)
+            def guarded(*call_args, **call_kwargs):
+                try:
+                    return function(*call_args, **call_kwargs)
+                except CloutError as err:
+                    fail(str(err), 2)
+            return register(guarded)
+        return decorator
+
+
+app = Commands(help="clout: an open, calibrated, explainable 1-100 influence score.",
+               no_args_is_help=True, pretty_exceptions_enable=False)
+data_app = Commands(help="The data contract: schema, validation, loaders, summaries.",
+                    no_args_is_help=True)
+features_app = Commands(help="Point-in-time features and labels per (account, cutoff).",
+                        no_args_is_help=True)
 app.add_typer(data_app, name="data")
 app.add_typer(features_app, name="features")
-release_app = typer.Typer(help="Guarded score releases: publish, list, roll back.",
-                          no_args_is_help=True)
+release_app = Commands(help="Guarded score releases: publish, list, roll back.",
+                       no_args_is_help=True)
 app.add_typer(release_app, name="release")
 # Wide enough for the metric tables when the output is a log rather than a terminal.
 console = Console(width=None if sys.stdout.isatty() else 140)
@@ -128,10 +150,7 @@ def data_validate(
 ) -> None:
     """Check a dataset against the contract; each failure names table, column, rule and rows."""
     try:
-        dataset = read_dataset(path)
-        clean, report = validate(dataset, on_bad_rows=on_bad_rows.value)
-    except FileNotFoundError as err:
-        fail(str(err), 2)
+        clean, report = validate(read_dataset(path), on_bad_rows=on_bad_rows.value)
     except DataValidationError as err:
         print_frame(err.report.failures_frame(), title=f"{path} breaks the data contract")
         fail(f"{len(err.report.failures)} failures; bad rows can be set apart with "
@@ -163,10 +182,7 @@ def data_load(
     out = out or Path("data/interim") / source.value
     try:
         with console.status(f"loading {source.value} from {path}"):
-            dataset = LOADERS[source.value](path)
-            clean, _ = validate(dataset)
-    except FileNotFoundError as err:
-        fail(str(err), 2)
+            clean, _ = validate(LOADERS[source.value](path))
     except DataValidationError as err:
         fail(str(err))
     write_dataset(clean, out)
@@ -178,15 +194,12 @@ def data_summary(
     path: Annotated[Path, typer.Argument(help="Dataset directory.")],
 ) -> None:
     """Rows, accounts and time span per table, and engagement totals per kind."""
-    try:
-        dataset = read_dataset(path)
-    except FileNotFoundError as err:
-        fail(str(err), 2)
+    dataset = read_dataset(path)
     print_frame(table_summary(dataset), title=f"{path}")
     print_frame(engagement_summary(dataset), title="engagement by kind")
     try:
         truth = read_ground_truth(path)
-    except FileNotFoundError:
+    except MissingFile:  # only simulated data has a ground truth
         return
     roles = truth.groupby("role").agg(accounts=("account_id", "size"),
                                       median_true_influence=("true_influence", "median"))
@@ -200,16 +213,20 @@ def data_plausibility(
         Path("../shared/data/congress"),
 ) -> None:
     """Compare a simulated dataset's followers and retweets per post with the Congress data."""
-    try:
-        sim, truth = read_dataset(path), read_ground_truth(path)
-        real = LOADERS["congress"](congress)
-    except FileNotFoundError as err:
-        fail(str(err), 2)
+    sim, truth = read_dataset(path), read_ground_truth(path)
+    real = LOADERS["congress"](congress)
     window_start = sim.posts["created_at"].min().floor("D")
     table = compare(sim, truth, real, window_start)
     print_frame(table, title="simulated vs Congress")
     if not table["ok"].all():
         fail(f"{(~table['ok']).sum()} statistics outside tolerance")
+
+
+def _date(text: str) -> pd.Timestamp:
+    try:
+        return pd.Timestamp(text, tz="UTC")
+    except ValueError:
+        raise typer.BadParameter(f"expected a date such as 2024-05-06, got {text!r}") from None
 
 
 def _windows(text: str) -> tuple[int, ...]:
@@ -238,20 +255,20 @@ def features_build(
         help="Add features observed after the cutoff (never for honest benchmarks).")] = False,
 ) -> None:
     """Build the feature table: one row per (account, cutoff), features then labels."""
-    config = FeatureConfig(windows=_windows(windows), horizon_days=horizon,
-                           settle_days=settle_days, include_leaking=include_leaking)
     try:
-        with console.status(f"reading {path}"):
-            tables = load_tables(path)
-        cutoffs = ([pd.Timestamp(c, tz="UTC") for c in cutoff] if cutoff
-                   else weekly_cutoffs(tables, weeks, horizon))
-        with Progress(TextColumn("features"), BarColumn(), MofNCompleteColumn(),
-                      TimeElapsedColumn(), console=console) as progress:
-            task = progress.add_task("cutoffs", total=len(cutoffs))
-            frame = build_features(tables, cutoffs, config, progress=lambda done, total:
-                                   progress.update(task, completed=done))
-    except (FileNotFoundError, ValueError) as err:
-        fail(str(err), 2)
+        config = FeatureConfig(windows=_windows(windows), horizon_days=horizon,
+                               settle_days=settle_days, include_leaking=include_leaking)
+    except ValidationError as err:
+        raise typer.BadParameter("; ".join(e["msg"] for e in err.errors())) from None
+    explicit = [_date(c) for c in cutoff or ()]
+    with console.status(f"reading {path}"):
+        tables = load_tables(path)
+    cutoffs = explicit or weekly_cutoffs(tables, weeks, horizon)
+    with Progress(TextColumn("features"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console) as progress:
+        task = progress.add_task("cutoffs", total=len(cutoffs))
+        frame = build_features(tables, cutoffs, config, progress=lambda done, total:
+                               progress.update(task, completed=done))
     write_features(frame, out)
     if tables.follows_without_time:
         console.print(f"[yellow]{tables.follows_without_time:,} follows without a time were "
@@ -285,12 +302,9 @@ TrackingUri = Annotated[str | None, typer.Option(
 
 
 def _experiment(path: Path, data_path: Path | None):
-    from clout.config import ExperimentError, load_experiment
+    from clout.config import load_experiment
 
-    try:
-        return load_experiment(path, **({"data.path": str(data_path)} if data_path else {}))
-    except ExperimentError as err:
-        fail(str(err), 2)
+    return load_experiment(path, **({"data.path": str(data_path)} if data_path else {}))
 
 
 @app.command()
@@ -308,11 +322,8 @@ def train(
 
     spec = _experiment(experiment, data_path)
     out = out or Path("data/processed") / spec.name
-    try:
-        result = run_training(spec, tracking_uri, out=out, log=log,
-                              say=lambda text: console.print(f"[dim]{text}[/]"))
-    except (FileNotFoundError, ValueError) as err:
-        fail(str(err), 2)
+    result = run_training(spec, tracking_uri, out=out, log=log,
+                          say=lambda text: console.print(f"[dim]{text}[/]"))
     ev, score_map = result.evaluation, result.model.score_map
     print_frame(ev.metrics[["head", "predictor", "accounts", "poisson_deviance",
                             "deviance_improvement", "spearman", "relative_ece", "calibration"]],
@@ -363,6 +374,7 @@ def score(
     from clout.scoring.score import InfluenceModel
 
     spec = _experiment(experiment, data_path)
+    when = None if cutoff is None else _date(cutoff)
     try:
         tracking.use_store(tracking_uri)
         if model is not None and Path(model).is_dir():
@@ -374,10 +386,10 @@ def score(
             influence = load_influence_model(model)
         source = load_source(spec.data)
         with session(spec.compute) as engine:
-            scores = score_accounts(influence, source.dataset, cutoff, engine)
-    except (FileNotFoundError, LookupError, ValueError, MlflowException) as err:
-        fail(str(err), 2)
-    except ScoringFailed as err:
+            scores = score_accounts(influence, source.dataset, when, engine)
+    except MlflowException as err:
+        fail(err.message, 2)
+    except ScoringFailed as err:  # the cluster failed, not the input
         fail(str(err), 1)
     day = scores["cutoff"].iloc[0]
     out = out or Path("data/processed") / spec.name / f"scores-{day:%Y-%m-%d}.parquet"
@@ -432,11 +444,8 @@ def evaluate(
     seed_list, model_seed_list = _integers(seeds), _integers(model_seeds)
     if readme is not None and doc is None:
         fail("--readme quotes the headlines of --doc: give both", 2)
-    try:
-        result = run_evaluation(spec, seed_list, rolling, model_seed_list, bootstrap,
-                                say=lambda text: console.print(f"[dim]{text}[/]"))
-    except (FileNotFoundError, ValueError) as err:
-        fail(str(err), 2)
+    result = run_evaluation(spec, seed_list, rolling, model_seed_list, bootstrap,
+                            say=lambda text: console.print(f"[dim]{text}[/]"))
     result.command = " ".join([f"clout evaluate {experiment}",
                                *([f"--seeds {seeds}"] if seeds else []),
                                *([f"--rolling {rolling}"] if rolling > 1 else []),
@@ -500,8 +509,8 @@ def export_model(
     try:
         source = Path(model) if Path(model).is_dir() else saved_model_directory(model)
         written = export_onnx(source, out)
-    except (FileNotFoundError, ValueError, MlflowException) as err:
-        fail(f"cannot export {model}: {err}", 2)
+    except (CloutError, MlflowException) as err:
+        fail(f"cannot export {model}: {getattr(err, 'message', err)}", 2)
     graphs = sorted(p.name for p in (written / "heads").glob("*.onnx"))
     console.print(f"wrote {written}: model.json and {len(graphs)} ONNX graphs "
                   f"({', '.join(graphs)})")
@@ -555,17 +564,18 @@ def explain(
     from clout.pipeline import run_features
 
     uri = tracking.use_store(tracking_uri)
+    when = None if cutoff is None else _date(cutoff)
     try:
         run = run or tracking.latest_run(uri=tracking_uri)
-        model, frame = run_features(run, cutoff, data_path)
-        try:  # the id as the data types it
-            wanted = pd.Series([account]).astype(frame["account_id"].dtype).iloc[0]
-        except (ValueError, TypeError):
-            raise LookupError(f"account {account!r} is not an id of this data "
-                              f"({frame['account_id'].dtype} ids)") from None
-        result = explain_account(model, frame, wanted)
-    except (LookupError, ValueError, FileNotFoundError, MlflowException) as err:
-        fail(str(err) if not isinstance(err, MlflowException) else err.message, 2)
+        model, frame = run_features(run, when, data_path)
+    except MlflowException as err:
+        fail(err.message, 2)
+    try:  # the id as the data types it
+        wanted = pd.Series([account]).astype(frame["account_id"].dtype).iloc[0]
+    except (ValueError, TypeError, OverflowError):
+        raise NotFound(f"account {account!r} is not an id of this data "
+                       f"({frame['account_id'].dtype} ids)") from None
+    result = explain_account(model, frame, wanted)
     parts = ", ".join(f"{k} {v}" for k, v in result.components.items())
     console.print(f"account {account} at {frame['cutoff'].iloc[0]:%Y-%m-%d}: score {result.score}"
                   + (f" ({parts})" if parts else "") + f"; run {run} at {uri}")
@@ -594,11 +604,9 @@ def report(
     from clout.audit.report import browser, log_report
 
     uri = tracking.use_store(tracking_uri)
+    run = run or tracking.latest_run(uri=tracking_uri)
     try:
-        run = run or tracking.latest_run(uri=tracking_uri)
         files = log_report(run, out or Path("reports") / run, screenshot)
-    except LookupError as err:
-        fail(str(err), 2)
     except MlflowException as err:
         fail(f"cannot build the report of run {run}: {err.message}", 2)
     if screenshot and browser() is None:
@@ -630,13 +638,13 @@ def release_publish(
 
     spec = _experiment(experiment, None)
     releases = _releases(spec, directory)
+    if not scores.is_file():
+        raise MissingFile(f"scores file {scores} not found (clout score writes one)")
     try:
         number, checks = releases.publish(pd.read_parquet(scores), spec.release, force, reason)
     except ReleaseRefused as err:
         print_frame(pd.DataFrame([c.__dict__ for c in err.checks]), title="gate")
         fail(f"{err}; release {releases.current} stays served", 1)
-    except (FileNotFoundError, ValueError) as err:
-        fail(str(err), 2)
     print_frame(pd.DataFrame([c.__dict__ for c in checks]), title="gate")
     console.print(f"release {number} published and served from {releases.directory}"
                   + (f" (forced: {reason})" if any(not c.passed for c in checks) else ""))
@@ -646,10 +654,7 @@ def release_publish(
 def release_rollback(experiment: ExperimentFile, directory: ReleaseDir = None) -> None:
     """Serve the previous release again (every release stays on disk)."""
     releases = _releases(_experiment(experiment, None), directory)
-    try:
-        number = releases.rollback()
-    except LookupError as err:
-        fail(str(err), 2)
+    number = releases.rollback()
     console.print(f"release {number} is served again from {releases.directory}")
 
 

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from clout.data.loaders import LOADERS
 from clout.data.simulator import PRESETS
+from clout.errors import ConfigError
 from clout.export.release import GateThresholds
 from clout.features.config import FeatureConfig
 
@@ -167,7 +168,7 @@ class Experiment(Strict):
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
 
 
-class ExperimentError(ValueError):
+class ExperimentError(ConfigError):
     """An experiment file that cannot be used; the message names the file and every field."""
 
 

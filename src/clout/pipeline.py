@@ -26,6 +26,7 @@ from clout.data.loaders import LOADERS
 from clout.data.simulator import preset, simulate
 from clout.data.summary import engagement_summary, table_summary
 from clout.data.validation import validate
+from clout.errors import ConfigError, DataError
 from clout.export.mlflow_model import ARTIFACT, load_influence_model, log_pyfunc
 from clout.features.build import build_features, load_tables
 from clout.features.catalogue import column_features
@@ -117,16 +118,16 @@ def head_labels(experiment: Experiment, frame: pd.DataFrame) -> dict[str, str]:
     horizon, spec = experiment.features.horizon_days, experiment.model
     has_independent = bool(available_heads(frame, horizon, independent=True))
     if spec.target == "independent" and not has_independent:
-        raise ValueError("model.target: independent engagement needs events (who engaged); "
+        raise ConfigError("model.target: independent engagement needs events (who engaged); "
                          "this source has only counts: use target all or auto")
     independent = spec.target == "independent" or (spec.target == "auto" and has_independent)
     offered = available_heads(frame, horizon, independent)
     if not offered:
-        raise ValueError("the source has no per-post labels (it needs posts and engagement on "
+        raise DataError("the source has no per-post labels (it needs posts and engagement on "
                          "them): there is nothing for the heads to learn")
     kinds = spec.heads or offered
     if missing := sorted(set(kinds) - set(offered)):
-        raise ValueError(f"model.heads: {', '.join(missing)} not in this source (it has "
+        raise ConfigError(f"model.heads: {', '.join(missing)} not in this source (it has "
                          f"{', '.join(offered) or 'no per-post labels'})")
     return {kind: rate_label(kind, horizon, independent) for kind in kinds}
 

@@ -36,6 +36,7 @@ from clout import numerics, tracking
 from clout.audit.fairness import fairness_table
 from clout.compute import session
 from clout.config import Experiment
+from clout.errors import ConfigError
 from clout.features.build import load_tables
 from clout.models.heads import Split
 from clout.models.metrics import FLOOR
@@ -178,10 +179,10 @@ def evaluate(experiment: Experiment, seeds: Sequence[int] | None = None, rolling
     experiment's), `rolling` the number of test cutoffs, `model_seeds` training seeds."""
     simulated = experiment.data.source == "simulator"
     if seeds and not simulated:
-        raise ValueError(f"--seeds sets the simulated world; {experiment.data.source!r} data is "
+        raise ConfigError(f"--seeds sets the simulated world; {experiment.data.source!r} data is "
                          "what it is: use --rolling N for several test cutoffs")
     if rolling < 1:
-        raise ValueError("rolling must be at least 1 (test cutoffs)")
+        raise ConfigError("rolling must be at least 1 (test cutoffs)")
     model_seeds = list(model_seeds or [experiment.model.seed])
     spec = experiment.cutoffs
     span = None if spec.dates else spec.weeks
@@ -472,7 +473,7 @@ def quote_headlines(readme: str | Path, doc: str | Path) -> Path:
     readme, doc = Path(readme), Path(doc)
     text = readme.read_text()
     if README_BEGIN not in text or README_END not in text:
-        raise ValueError(f"{readme} has no {README_BEGIN} ... {README_END} block to fill")
+        raise ConfigError(f"{readme} has no {README_BEGIN} ... {README_END} block to fill")
     block = "\n".join([README_BEGIN, *(f"- {line} ([{doc.as_posix()}]({doc.as_posix()}))"
                                         for line in headlines(doc)), README_END])
     head, rest = text.split(README_BEGIN, 1)

@@ -15,6 +15,8 @@ import mlflow
 import pandas as pd
 from mlflow.tracking import MlflowClient
 
+from clout.errors import NotFound
+
 DEFAULT_DB = "mlflow.db"
 
 
@@ -106,7 +108,7 @@ def latest_run(experiment_name: str | None = None, run_name: str | None = None,
     if runs.empty:
         wanted = f" {run_name!r}" if run_name else ""
         place = f" in MLflow experiment {experiment_name!r}" if experiment_name else ""
-        raise LookupError(f"no finished run{wanted}{place} at {tracking_uri(uri)}: "
+        raise NotFound(f"no finished run{wanted}{place} at {tracking_uri(uri)}: "
                           "train it first")
     return str(runs["run_id"].iloc[0])
 

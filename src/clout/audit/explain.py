@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from clout.errors import NotFound
 from clout.scoring.evaluation import MANIPULATORS
 from clout.scoring.score import InfluenceModel
 
@@ -47,7 +48,7 @@ def explain(model: InfluenceModel, frame: pd.DataFrame, account_id) -> Explanati
     """Explain `account_id`'s score among the accounts of `frame` (one cutoff's features)."""
     matches = frame.index[frame["account_id"] == account_id]
     if len(matches) == 0:
-        raise LookupError(f"account {account_id!r} is not in the feature table "
+        raise NotFound(f"account {account_id!r} is not in the feature table "
                           f"({len(frame):,} accounts at this cutoff)")
     row = frame.loc[matches[:1]]
     scored = model.score(row).iloc[0]

@@ -21,6 +21,7 @@ import pandas as pd
 from mlflow.tracking import MlflowClient
 
 from clout import tracking
+from clout.errors import MissingFile
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 IMPORTANCE_COLUMNS = ["head", "feature", "family", "gain_share", "split", "mean_abs_shap",
@@ -190,7 +191,7 @@ def screenshot(page: Path, png: Path, width: int = 1280, height: int = 6000) -> 
     """A PNG of the HTML file as headless Chromium renders it (the top `height` pixels)."""
     executable = browser()
     if executable is None:
-        raise FileNotFoundError(f"no Chromium found on PATH (tried {', '.join(BROWSERS)}); "
+        raise MissingFile(f"no Chromium found on PATH (tried {', '.join(BROWSERS)}); "
                                 "on Debian: apt-get install chromium")
     with tempfile.TemporaryDirectory() as profile:
         subprocess.run([executable, "--headless", "--no-sandbox", "--disable-gpu",

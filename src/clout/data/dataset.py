@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from clout.data.schema import TABLES
+from clout.errors import MissingFile
 
 TRUTH_DIR = "truth"  # never read by `read_dataset`: ground truth is not an input to a model
 
@@ -73,10 +74,10 @@ def read_dataset(directory: str | Path) -> Dataset:
     """Read the contract tables from `directory`. Raises FileNotFoundError without accounts."""
     directory = Path(directory)
     if not directory.is_dir():
-        raise FileNotFoundError(f"dataset directory not found: {directory}")
+        raise MissingFile(f"dataset directory not found: {directory}")
     tables = {name: read_table(directory, name) for name in TABLES}
     if tables["accounts"] is None:
-        raise FileNotFoundError(f"{directory} has no accounts table (accounts.parquet)")
+        raise MissingFile(f"{directory} has no accounts table (accounts.parquet)")
     return Dataset(**tables)
 
 
@@ -93,5 +94,5 @@ def read_ground_truth(directory: str | Path) -> pd.DataFrame:
     """The simulator's ground truth for a dataset (evaluation only, never a model input)."""
     path = Path(directory) / TRUTH_DIR / "ground_truth.parquet"
     if not path.exists():
-        raise FileNotFoundError(f"no ground truth at {path}: only simulated datasets have one")
+        raise MissingFile(f"no ground truth at {path}: only simulated datasets have one")
     return _to_pandas(pq.read_table(path))

@@ -14,6 +14,7 @@ import pandas as pd
 
 from clout.data.dataset import Dataset
 from clout.data.schema import conform
+from clout.errors import DataError, MissingFile
 
 TWITTER_TIME = "%a %b %d %H:%M:%S %z %Y"  # e.g. "Tue May 03 15:01:09 +0000 2016"
 
@@ -21,7 +22,7 @@ TWITTER_TIME = "%a %b %d %H:%M:%S %z %Y"  # e.g. "Tue May 03 15:01:09 +0000 2016
 def _require(path: Path, *names: str) -> None:
     missing = [n for n in names if not (path / n).exists()]
     if missing:
-        raise FileNotFoundError(f"{path} lacks {', '.join(missing)}; see ../shared/data/README.md")
+        raise MissingFile(f"{path} lacks {', '.join(missing)}; see ../shared/data/README.md")
 
 
 def load_congress(path: str | Path) -> Dataset:
@@ -85,7 +86,7 @@ def load_higgs(path: str | Path) -> Dataset:
                          names=["user_a", "user_b", "unix_time", "kind"])
     unknown = sorted(set(events["kind"]) - set(HIGGS_KINDS))
     if unknown:
-        raise ValueError(f"higgs activity has unknown kinds {unknown}; "
+        raise DataError(f"higgs activity has unknown kinds {unknown}; "
                          f"expected {list(HIGGS_KINDS)}")
     ids = np.unique(np.concatenate([events["user_a"], events["user_b"]]))
     accounts = pd.DataFrame({"account_id": ids, "network": "twitter"})

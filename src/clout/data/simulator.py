@@ -36,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from clout.data.dataset import TRUTH_DIR, Dataset
 from clout.data.schema import arrow_schema, conform
+from clout.errors import ConfigError
 
 KINDS = ("click", "retweet", "reply", "like")  # what the simulated audience does
 _CLICK, _RETWEET, _LIKE = KINDS.index("click"), KINDS.index("retweet"), KINDS.index("like")
@@ -113,7 +114,7 @@ PRESETS: dict[str, dict] = {
 def preset(name: str, **overrides) -> SimulationConfig:
     """A named configuration, with `overrides` on top."""
     if name not in PRESETS:
-        raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+        raise ConfigError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
     return SimulationConfig(**{**PRESETS[name], **overrides})
 
 

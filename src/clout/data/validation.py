@@ -22,6 +22,7 @@ import pandas as pd
 
 from clout.data.dataset import Dataset
 from clout.data.schema import OBSERVED_COUNTERS, TABLE_ORDER, TABLES, Column, Table
+from clout.errors import ConfigError, DataError
 
 OnBadRows = Literal["error", "quarantine"]
 
@@ -67,7 +68,7 @@ class ValidationReport:
                             columns=["table", "column", "rule", "n_rows", "schema"])
 
 
-class DataValidationError(ValueError):
+class DataValidationError(DataError):
     """The dataset breaks the contract; `.report` holds every failure found."""
 
     def __init__(self, report: ValidationReport):
@@ -214,7 +215,7 @@ def validate(dataset: Dataset, on_bad_rows: OnBadRows = "error",
     saying why. `as_of` (default: now) is the latest plausible timestamp.
     """
     if on_bad_rows not in ("error", "quarantine"):
-        raise ValueError(f"on_bad_rows must be 'error' or 'quarantine', got {on_bad_rows!r}")
+        raise ConfigError(f"on_bad_rows must be 'error' or 'quarantine', got {on_bad_rows!r}")
     as_of = pd.Timestamp.now(tz="UTC") if as_of is None else pd.Timestamp(as_of)
     report, good = ValidationReport(), {}
     for name in TABLE_ORDER:

@@ -23,6 +23,7 @@ from pathlib import Path
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
+from clout.errors import CloutError, ConfigError, DataError, NotFound
 from clout.scoring.score import SCORE_MAX, SCORE_MIN
 
 
@@ -55,7 +56,7 @@ class Check:
         object.__setattr__(self, "passed", bool(self.passed))
 
 
-class ReleaseRefused(Exception):
+class ReleaseRefused(CloutError):
     """The batch failed the gate; `checks` says which checks and by how much."""
 
     def __init__(self, checks: list[Check]):
@@ -124,7 +125,7 @@ class Releases:
     def scores(self, number: int | None = None) -> pd.DataFrame:
         number = self.current if number is None else number
         if number is None:
-            raise LookupError(f"no release is served from {self.directory}")
+            raise NotFound(f"no release is served from {self.directory}")
         return pd.read_parquet(self.directory / f"{number:04d}" / "scores.parquet")
 
     def info(self, number: int) -> dict:
@@ -151,10 +152,10 @@ class Releases:
         (ReleaseRefused; the served release stays). `force` overrides the gate and needs a
         `reason`, which is recorded. Returns the release number and the checks."""
         if force and not reason:
-            raise ValueError("--force needs --reason: an override must say why")
+            raise ConfigError("--force needs --reason: an override must say why")
         if problems := _shape_problems(scores):
             self._log(event="refused", checks=problems)
-            raise ValueError("scores are not a valid batch: " + "; ".join(problems))
+            raise DataError("scores are not a valid batch: " + "; ".join(problems))
         served = None if self.current is None else self.scores()
         checks = gate(scores, served, limits)
         failed = [c.name for c in checks if not c.passed]
@@ -181,7 +182,7 @@ class Releases:
         current = self.current
         earlier = [n for n in self.numbers() if current is not None and n < current]
         if not earlier:
-            raise LookupError(f"no release before {current} to roll back to in {self.directory}")
+            raise NotFound(f"no release before {current} to roll back to in {self.directory}")
         self._serve(earlier[-1])
         self._log(event="rollback", release=earlier[-1], from_release=current)
         return earlier[-1]

@@ -11,6 +11,7 @@ import pandas as pd
 import polars as pl
 
 from clout.data.dataset import Dataset
+from clout.errors import ConfigError, DataError
 from clout.features.config import FeatureConfig
 from clout.features.days import from_day, to_day
 from clout.features.families import Graph, features_at
@@ -42,9 +43,9 @@ def cutoff_days(tables: Tables, cutoffs: Sequence, config: FeatureConfig, labels
     last day when labels are asked for (they would be silently short)."""
     days = sorted({to_day(c) for c in cutoffs})
     if not days:
-        raise ValueError("no cutoffs given")
+        raise ConfigError("no cutoffs given")
     if labels and days[-1] + config.horizon_days > tables.last_day + 1:
-        raise ValueError(
+        raise DataError(
             f"cutoff {from_day(days[-1]).date()} + {config.horizon_days}-day horizon runs past "
             f"the data's last day {from_day(tables.last_day).date()}: labels would be incomplete")
     return days

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from clout.errors import ConfigError
 from clout.features.tables import Tables
 
 EPOCH = pd.Timestamp("1970-01-01", tz="UTC")
@@ -15,7 +16,7 @@ def to_day(timestamp) -> int:
     ts = pd.Timestamp(timestamp)
     ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
     if ts != ts.normalize():
-        raise ValueError(f"cutoff {ts} is not a UTC midnight: cutoffs fall between days")
+        raise ConfigError(f"cutoff {ts} is not a UTC midnight: cutoffs fall between days")
     return int((ts - EPOCH) / pd.Timedelta(days=1))
 
 

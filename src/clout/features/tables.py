@@ -19,6 +19,7 @@ import polars as pl
 
 from clout.data.dataset import Dataset, table_path
 from clout.data.schema import ENGAGEMENT_KINDS, OBSERVED_COUNTERS
+from clout.errors import DataError, MissingFile
 from clout.features.catalogue import (
     CREATED,
     DEPTH,
@@ -82,7 +83,7 @@ class Tables:
         """The last day with any post or event: labels past it would be incomplete."""
         days = [t["day"].max() for t in (self.posts, self.events) if t is not None and len(t)]
         if not days:
-            raise ValueError("the dataset has no posts and no engagement events: nothing to "
+            raise DataError("the dataset has no posts and no engagement events: nothing to "
                              "build features from")
         return int(max(days))
 
@@ -145,5 +146,5 @@ def tables_from_directory(directory: str | Path) -> Tables:
 
     accounts = scan("accounts")
     if accounts is None:
-        raise FileNotFoundError(f"{directory} has no accounts table (accounts.parquet)")
+        raise MissingFile(f"{directory} has no accounts table (accounts.parquet)")
     return _prepare(accounts, scan("posts"), scan("engagements"), scan("follows"))

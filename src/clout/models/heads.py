@@ -16,6 +16,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
+from clout.errors import DataError
 from clout.features.catalogue import PLURAL
 from clout.models.calibration import Calibrator, choose_calibrator
 from clout.models.metrics import FLOOR
@@ -60,12 +61,12 @@ class Split:
         test = cutoffs[-1]
         earlier = [c for c in cutoffs if c + horizon <= test]
         if not earlier:
-            raise ValueError(f"no cutoff {horizon_days} days before the test cutoff {test.date()}"
+            raise DataError(f"no cutoff {horizon_days} days before the test cutoff {test.date()}"
                              ": add weeks so validation and test horizons do not overlap")
         validation = earlier[-1]
         train = tuple(c for c in earlier if c + horizon <= validation)
         if not train:
-            raise ValueError(f"no training cutoff {horizon_days} days before the validation "
+            raise DataError(f"no training cutoff {horizon_days} days before the validation "
                              f"cutoff {validation.date()}: add weeks")
         return cls(train, validation, test)
 
@@ -205,7 +206,7 @@ def fit_head(kind: str, label: str, features: list[str], train: pd.DataFrame,
     train, y_train, w_train = labelled(train, label, horizon)
     validation, y_val, w_val = labelled(validation, label, horizon)
     if len(train) == 0 or len(validation) == 0:
-        raise ValueError(f"head {kind}: no accounts with posts in the horizon to "
+        raise DataError(f"head {kind}: no accounts with posts in the horizon to "
                          f"{'train' if len(train) == 0 else 'validate'} on")
     base_rate = float(np.average(y_train, weights=w_train))
 

@@ -10,10 +10,11 @@ import dask.dataframe as dd
 import numpy as np
 import pandas as pd
 
+from clout.errors import CloutError
 from clout.scoring.score import InfluenceModel
 
 
-class ScoringFailed(RuntimeError):
+class ScoringFailed(CloutError, RuntimeError):
     """Scoring on the cluster did not finish: nothing was scored."""
 
 

@@ -25,6 +25,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
+from clout.errors import ConfigError, DataError, MissingFile, ModelError
 from clout.features.catalogue import NON_NEGATIVE_UNITS, column_features
 from clout.models.calibration import Calibrator
 from clout.models.heads import Columns, Head, HistoryOffset
@@ -47,7 +48,7 @@ class ScoreMap:
         log_e = np.log10(np.maximum(np.asarray(expected, float), FLOOR))
         low, high = np.quantile(log_e, [low_quantile, high_quantile])
         if not high > low:
-            raise ValueError("expected engagement is the same for the whole population: "
+            raise DataError("expected engagement is the same for the whole population: "
                              "there is nothing to score")
         return cls(float(low), float(high))
 
@@ -74,7 +75,7 @@ class ScoreMap:
         return f"{self.version}-{digest[:8]}"
 
 
-class InvalidFeatures(ValueError):
+class InvalidFeatures(ModelError):
     """A feature table the model cannot score; the message names each column and rule."""
 
 
@@ -84,7 +85,7 @@ def normalise_weights(heads: list[str], weights: dict[str, float] | None) -> dic
         return {k: 1 / len(heads) for k in heads}
     unknown = set(weights) - set(heads)
     if unknown:
-        raise ValueError(f"score.weights names heads the model does not have: "
+        raise ConfigError(f"score.weights names heads the model does not have: "
                          f"{', '.join(sorted(unknown))} (heads: {', '.join(heads)})")
     total = sum(weights.get(k, 0.0) for k in heads)
     return {k: weights.get(k, 0.0) / total for k in heads}
@@ -234,7 +235,7 @@ class InfluenceModel:
         directory = Path(directory)
         booster = booster or (lambda path: lgb.Booster(model_file=str(path)))
         if not (directory / "model.json").is_file():
-            raise FileNotFoundError(f"{directory} holds no clout model (model.json missing)")
+            raise MissingFile(f"{directory} holds no clout model (model.json missing)")
         manifest = json.loads((directory / "model.json").read_text())
         recorded = manifest.pop("version")
 
@@ -252,7 +253,7 @@ class InfluenceModel:
         # the files as written must digest to the version recorded when they were written
         texts = {name: (directory / name).read_text() for name in model._booster_files()}
         if (found := cls._digest(manifest, texts)) != recorded:
-            raise ValueError(f"{directory}: model files do not match the version recorded in "
+            raise ModelError(f"{directory}: model files do not match the version recorded in "
                              f"model.json ({found} != {recorded})")
         model.version = recorded
         return model
