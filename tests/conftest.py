@@ -59,7 +59,9 @@ data: {source: simulator, preset: tiny, seed: 3}
 cutoffs: {weeks: 8}
 model:
   seed: 3
-  params: {learning_rate: 0.1, num_leaves: 7, min_data_in_leaf: 20}
+  # sampled rows and features: another seed is another model (the stability audit's point)
+  params: {learning_rate: 0.1, num_leaves: 7, min_data_in_leaf: 20, feature_fraction: 0.8,
+           bagging_fraction: 0.8, bagging_freq: 1}
   stability_seeds: [4]
 """
 

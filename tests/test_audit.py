@@ -42,9 +42,12 @@ def test_rank_stability_across_seeds_is_reported_and_logged(tiny_run):
     result, _ = tiny_run
     stability = result.evaluation.stability
     assert {"rank_seed_3", "rank_seed_4", "rank_spread"} <= set(stability.columns)
-    assert (stability["rank_spread"] >= 0).all()
-    assert (stability["rank_spread"]
-            == stability["worst_rank"] - stability["best_rank"]).all()
+    # the run's own seed ranks features as the importance table does (same model, same sample)
+    importance = result.evaluation.importance.set_index(["head", "feature"])
+    own = stability.set_index(["head", "feature"])["rank_seed_3"]
+    assert (own == importance.loc[own.index, "mean_abs_shap_rank"]).all()
+    # and the other seed is another model: some ranks move
+    assert stability["rank_spread"].max() > 0
     client = mlflow.MlflowClient()
     logged = {a.path for a in client.list_artifacts(result.run_id)}
     assert {"importance.json", "importance_stability.json"} <= logged
