@@ -7,7 +7,7 @@
    3 windows on the large simulated world (at least 50 million engagement events), from Parquet,
    in a child process so that its peak memory is its own.
 2. On a subset (the default-size world), the fast path and the pandas reference
-   (`clout.features.reference`, a few features written straight from their definitions) run on
+   (`tests/reference.py`, a few features written straight from their definitions) run on
    the same data and cutoffs; the ratio of their times is printed.
 
 Simulated worlds are written once under data/raw/bench-<preset> and reused.
@@ -58,7 +58,8 @@ def reference(data: Path, cutoffs: int) -> dict:
     from clout.data.dataset import read_dataset
     from clout.features.build import load_tables
     from clout.features.days import weekly_cutoffs
-    from clout.features.reference import reference_features
+    sys.path.insert(0, str(ROOT / "tests"))  # the test oracle is not part of the package
+    from reference import reference_features
 
     chosen = weekly_cutoffs(load_tables(data), cutoffs, 14)
     start = time.perf_counter()

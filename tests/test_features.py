@@ -14,7 +14,7 @@ from clout.features.config import FeatureConfig
 from clout.features.days import weekly_cutoffs
 from clout.features.families import feature_columns
 from clout.features.labels import label_columns
-from clout.features.reference import REFERENCE_FEATURES, reference_features
+from reference import REFERENCE_FEATURES, reference_features
 from support import ROOT, utc
 
 CONFIG = FeatureConfig(windows=(1, 7), horizon_days=1)

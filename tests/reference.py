@@ -1,6 +1,6 @@
-"""A slow, plain pandas implementation of some features, written straight from their catalogue
-definitions on the raw contract tables. Tests check the fast Polars path against it; the features
-benchmark measures the speed ratio. Not used to build anything."""
+"""The test oracle: a slow, plain pandas implementation of some features, written straight from
+their catalogue definitions on the raw contract tables. Tests check the fast Polars path against
+it; benchmarks/features.py measures the speed ratio. Not part of the package."""
 
 from __future__ import annotations
 
