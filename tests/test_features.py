@@ -9,7 +9,7 @@ from clout.data.schema import conform
 from clout.data.simulator import preset, simulate
 from clout.data.validation import validate
 from clout.features.build import build_features, load_tables
-from clout.features.catalogue import FEATURES, LABELS, catalogue_frame, markdown
+from clout.features.catalogue import FEATURES, LABELS, catalogue_frame, column, markdown
 from clout.features.config import FeatureConfig
 from clout.features.days import weekly_cutoffs
 from clout.features.families import feature_columns
@@ -167,3 +167,14 @@ def test_count_only_sources_use_settled_counts(three_rows):
     # post 10 (1 Jan) has settled by 3 Jan, post 11 (2 Jan) has not: 4 retweets / 1 post
     assert one["retweets_per_post_7d"] == 4.0
     assert one["retweeted_post_share_7d"] == 0.5  # post 10 known retweeted; post 11 not yet
+
+
+def test_the_catalogue_names_every_column_and_refuses_what_it_does_not_define():
+    assert column("{kinds}_per_post_{w}d", window=90, kind="retweets") == "retweets_per_post_90d"
+    assert column("label_posts_{h}d", horizon=14) == "label_posts_14d"
+    with pytest.raises(KeyError, match="not a catalogue template"):
+        column("retweets_per_post_{w}d", window=90)
+    with pytest.raises(TypeError, match="window missing"):
+        column("posts_{w}d")
+    with pytest.raises(TypeError, match="kind given"):
+        column("posts_{w}d", window=7, kind="likes")

@@ -192,6 +192,31 @@ LABELS: tuple[Feature, ...] = (
 )
 
 
+TEMPLATES = frozenset(f.name for f in FEATURES + LABELS)
+_PLACEHOLDERS = {"{w}": "window", "{kinds}": "kind", "{h}": "horizon"}
+
+
+def column(template: str, window: int | None = None, kind: str | None = None,
+           horizon: int | None = None) -> str:
+    """The one way to name a column: a catalogue template filled in, e.g.
+    `column("{kinds}_per_post_{w}d", window=90, kind="retweets")` is "retweets_per_post_90d".
+    `kind` is plural (clicks, retweets, ...); a template the catalogue does not define, or a
+    placeholder left empty or given in vain, is an error."""
+    if template not in TEMPLATES:
+        raise KeyError(f"{template!r} is not a catalogue template")
+    given = {"window": window, "kind": kind, "horizon": horizon}
+    name = template
+    for placeholder, argument in _PLACEHOLDERS.items():
+        value = given.pop(argument)
+        if (placeholder in template) != (value is not None):
+            raise TypeError(f"{template!r}: {argument} {'missing' if value is None else 'given'}"
+                            f" but the template {'has' if value is None else 'has no'} "
+                            f"{placeholder}")
+        if value is not None:
+            name = name.replace(placeholder, str(value))
+    return name
+
+
 def column_features(windows) -> dict[str, Feature]:
     """The catalogue entry of every feature column these windows can produce (any kind)."""
     return {column: f for f in FEATURES for column in f.columns(windows, ENGAGEMENT_KINDS)}

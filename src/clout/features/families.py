@@ -21,6 +21,7 @@ from clout.features.catalogue import (
     RECENCY_HALF_LIFE_DAYS,
     SNAPSHOT,
     TOPICS,
+    column,
 )
 from clout.features.config import FeatureConfig
 from clout.features.network import pagerank
@@ -89,16 +90,16 @@ def _activity_and_content(p: Partials, cutoff, windows, topics: bool) -> pl.Data
         posts = pl.col(f"posts@{w}").fill_null(0)
         mean = posts / w
         exprs += [
-            posts.alias(f"posts_{w}d"),
-            pl.col(f"active_days@{w}").fill_null(0).alias(f"active_days_{w}d"),
+            posts.alias(column("posts_{w}d", window=w)),
+            pl.col(f"active_days@{w}").fill_null(0).alias(column("active_days_{w}d", window=w)),
             ratio((pl.col(f"squared@{w}") / w - mean**2).clip(0).sqrt(), mean)
-            .alias(f"posting_burstiness_{w}d"),
-            ratio(pl.col(f"link_posts@{w}"), posts).alias(f"link_share_{w}d"),
-            ratio(pl.col(f"media_posts@{w}"), posts).alias(f"media_share_{w}d"),
-            ratio(pl.col(f"reply_posts@{w}"), posts).alias(f"reply_share_{w}d"),
-            ratio(pl.col(f"repost_posts@{w}"), posts).alias(f"repost_share_{w}d"),
+            .alias(column("posting_burstiness_{w}d", window=w)),
+            ratio(pl.col(f"link_posts@{w}"), posts).alias(column("link_share_{w}d", window=w)),
+            ratio(pl.col(f"media_posts@{w}"), posts).alias(column("media_share_{w}d", window=w)),
+            ratio(pl.col(f"reply_posts@{w}"), posts).alias(column("reply_share_{w}d", window=w)),
+            ratio(pl.col(f"repost_posts@{w}"), posts).alias(column("repost_share_{w}d", window=w)),
             ratio(pl.col(f"length_sum@{w}"), pl.col(f"length_known@{w}"))
-            .alias(f"mean_post_length_{w}d"),
+            .alias(column("mean_post_length_{w}d", window=w)),
         ]
     out = out.select("account_id", "days_since_last_post", *exprs)
     if topics:
@@ -114,7 +115,7 @@ def _topic_entropy(p: Partials, cutoff, windows) -> pl.DataFrame:
         share = pl.col(f"n@{w}") / pl.col(f"n@{w}").sum().over("account_id")
         entropy = (per_topic.filter(pl.col(f"n@{w}") > 0)
                    .group_by("account_id").agg((share * (1 / share).log(2)).sum()
-                                               .alias(f"topic_entropy_{w}d")))
+                                               .alias(column("topic_entropy_{w}d", window=w))))
         out = out.join(entropy, on="account_id", how="left")
     return out
 
@@ -134,17 +135,18 @@ def _amplification(p: Partials, tables: Tables, cutoff, windows, have) -> pl.Dat
     for kind in tables.kinds:
         name, denominator = PLURAL[kind], _rate_posts_column(kind, tables)
         for w in windows:
-            exprs.append(pl.col(f"{name}@{w}").fill_null(0).alias(f"{name}_{w}d"))
+            exprs.append(pl.col(f"{name}@{w}").fill_null(0)
+                         .alias(column("{kinds}_{w}d", window=w, kind=name)))
             if POSTS in have:
                 exprs.append(ratio(pl.col(f"{name}@{w}"), pl.col(f"{denominator}@{w}"))
-                             .alias(f"{name}_per_post_{w}d"))
+                             .alias(column("{kinds}_per_post_{w}d", window=w, kind=name)))
         if POSTS in have:
             exprs.append(ratio(pl.col(f"{name}@decay"), pl.col(f"{denominator}@decay"))
-                         .alias(f"{name}_per_post_decay{RECENCY_HALF_LIFE_DAYS}d"))
+                         .alias(column("{kinds}_per_post_decay14d", kind=name)))
     for w in windows if depth else ():
         exprs.append(ratio(pl.col(f"second_hand_retweets@{w}"),
                             pl.col(f"depth_known_retweets@{w}"))
-                     .alias(f"second_hand_retweet_share_{w}d"))
+                     .alias(column("second_hand_retweet_share_{w}d", window=w)))
     out = out.select("account_id", *exprs)
     if p.first_retweets is not None:
         retweeted = p.first_retweets.with_columns(
@@ -154,7 +156,8 @@ def _amplification(p: Partials, tables: Tables, cutoff, windows, have) -> pl.Dat
                               day="post_day")
         out = out.join(shares.select("account_id", *(
             ratio(pl.col(f"retweeted@{w}"), pl.col(f"published@{w}"))
-            .alias(f"retweeted_post_share_{w}d") for w in windows)), on="account_id", how="left")
+            .alias(column("retweeted_post_share_{w}d", window=w)) for w in windows)),
+            on="account_id", how="left")
     return out
 
 
@@ -181,7 +184,8 @@ def _log_amplification(p: Partials, tables: Tables, cutoff, windows) -> pl.DataF
     sums = window_sums(logs, cutoff, windows, ["seen", *(f"log_{k}" for k in kinds)],
                         day="post_day")
     return sums.select("account_id", *(
-        ratio(pl.col(f"log_{k}@{w}"), pl.col(f"seen@{w}")).alias(f"{k}_per_post_log1p_{w}d")
+        ratio(pl.col(f"log_{k}@{w}"), pl.col(f"seen@{w}"))
+        .alias(column("{kinds}_per_post_log1p_{w}d", window=w, kind=k))
         for k in kinds for w in windows))
 
 
@@ -198,7 +202,7 @@ def _follow_features(before: pl.DataFrame, cutoff, windows) -> pl.DataFrame:
         "account_id", "followers", "following",
         *(((pl.col("followers") - pl.col(f"then@{w}").fill_null(0))
            / pl.max_horizontal(pl.col(f"then@{w}").fill_null(0), 1))
-          .alias(f"followers_growth_{w}d") for w in windows),
+          .alias(column("followers_growth_{w}d", window=w)) for w in windows),
         (pl.col("followers") / (pl.col("following") + 1)).alias("follower_following_ratio"))
 
 
@@ -284,15 +288,16 @@ def _engager_features(p: Partials, rows: pl.DataFrame, cutoff, windows, n_accoun
             total, engagers = per_account(c), np.bincount(engaged[active], minlength=n_accounts)
             targets = graph.targets[w][engager]
             back = active & has_reverse & active[reverse]  # engaged each other: traded
-            out[f"unique_engagers_{w}d"] = engagers
-            out[f"engager_pagerank_{w}d"] = per_account(c * rank[engager]) / total
-            out[f"engager_selectivity_{w}d"] = per_account(
+            out[column("unique_engagers_{w}d", window=w)] = engagers
+            out[column("engager_pagerank_{w}d", window=w)] = per_account(c * rank[engager]) / total
+            out[column("engager_selectivity_{w}d", window=w)] = per_account(
                 np.where(active, c / np.maximum(targets, 1), 0)) / total
-            out[f"engager_concentration_{w}d"] = per_account(c**2) / total**2
-            out[f"reciprocity_{w}d"] = per_account(back) / engagers
-            out[f"traded_engagement_share_{w}d"] = per_account(np.where(back, c, 0)) / total
+            out[column("engager_concentration_{w}d", window=w)] = per_account(c**2) / total**2
+            out[column("reciprocity_{w}d", window=w)] = per_account(back) / engagers
+            out[column("traded_engagement_share_{w}d", window=w)] = (
+                per_account(np.where(back, c, 0)) / total)
             if follows is not None:
-                out[f"engaged_follower_share_{w}d"] = (
+                out[column("engaged_follower_share_{w}d", window=w)] = (
                     per_account(active & is_follower) / follower_count)
     return pl.DataFrame({"account_id": nodes, **{k: v[nodes] for k, v in out.items()}},
                         schema_overrides={"account_id": INDEX}).fill_nan(None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from clout.features.catalogue import EVENTS, LABELS, PLURAL
+from clout.features.catalogue import EVENTS, LABELS, PLURAL, column
 from clout.features.config import FeatureConfig
 from clout.features.partials import Partials
 from clout.features.tables import Tables
@@ -16,6 +16,13 @@ def label_columns(tables: Tables, config: FeatureConfig) -> list[str]:
     h = str(config.horizon_days)
     return [c.replace("{h}", h) for f in applicable(LABELS, tables, False)
             for c in f.columns((), tables.event_kinds if EVENTS in f.needs else tables.kinds)]
+
+
+def _label(kind: str, horizon: int, independent: bool = False, per_post: bool = False) -> str:
+    """A label column for an engagement kind (singular, as in the events)."""
+    template = ("label_{kinds}" + ("_independent" if independent else "")
+                + ("_per_post" if per_post else "") + "_{h}d")
+    return column(template, kind=PLURAL[kind], horizon=horizon)
 
 
 def _independent_labels(p: Partials, out: pl.DataFrame, cutoff: int, end: int,
@@ -29,9 +36,8 @@ def _independent_labels(p: Partials, out: pl.DataFrame, cutoff: int, end: int,
               .group_by("account_id")
               .agg(pl.col("n").filter(pl.col("kind") == k).sum().alias(f"t_{k}") for k in kinds))
     out = out.join(traded, on="account_id", how="left")
-    return out.with_columns(
-        (pl.col(f"label_{PLURAL[k]}_{h}d") - pl.col(f"t_{k}").fill_null(0))
-        .alias(f"label_{PLURAL[k]}_independent_{h}d") for k in kinds)
+    return out.with_columns((pl.col(_label(k, h)) - pl.col(f"t_{k}").fill_null(0))
+                            .alias(_label(k, h, independent=True)) for k in kinds)
 
 
 def labels_at(p: Partials, tables: Tables, cutoff: int, config: FeatureConfig) -> pl.DataFrame:
@@ -39,11 +45,12 @@ def labels_at(p: Partials, tables: Tables, cutoff: int, config: FeatureConfig) -
     h, end = config.horizon_days, cutoff + config.horizon_days
     rows = population(p.first_seen, cutoff)
     kinds = tables.kinds
+    posts_label = column("label_posts_{h}d", horizon=h)
     if tables.posts is not None:
         # exposure: the posts that can carry the label (for counts: those that have them)
         exposed = "counted_posts" if tables.count_kinds else "posts"
         posts = (in_window(p.post_days, cutoff, end).group_by("account_id")
-                 .agg(pl.col(exposed).sum().alias(f"label_posts_{h}d")))
+                 .agg(pl.col(exposed).sum().alias(posts_label)))
         out = rows.join(posts, on="account_id", how="left")
         if kinds:
             engaged = (in_window(p.label_events, cutoff, end, "post_day")
@@ -52,18 +59,18 @@ def labels_at(p: Partials, tables: Tables, cutoff: int, config: FeatureConfig) -
                        .agg(pl.col("n").filter(pl.col("kind") == k).sum().alias(f"n_{k}")
                             for k in kinds))
             out = out.join(engaged, on="account_id", how="left")
-        exposure = pl.col(f"label_posts_{h}d").fill_null(0)
-        out = out.with_columns(exposure.alias(f"label_posts_{h}d"), *(
-            pl.col(f"n_{k}").fill_null(0).alias(f"label_{PLURAL[k]}_{h}d") for k in kinds))
-        labels = [f"label_{PLURAL[k]}_{h}d" for k in kinds]
-        if p.traded_events is not None:
+        exposure = pl.col(posts_label).fill_null(0)
+        out = out.with_columns(exposure.alias(posts_label), *(
+            pl.col(f"n_{k}").fill_null(0).alias(_label(k, h)) for k in kinds))
+        independent = p.traded_events is not None
+        if independent:
             out = _independent_labels(p, out, cutoff, end, config, tables.event_kinds)
-            labels += [f"label_{PLURAL[k]}_independent_{h}d" for k in tables.event_kinds]
-        out = out.with_columns(ratio(pl.col(c), exposure).alias(c.replace(f"_{h}d",
-                                                                           f"_per_post_{h}d"))
-                               for c in labels)
+        out = out.with_columns(
+            ratio(pl.col(_label(k, h, flag)), exposure).alias(_label(k, h, flag, per_post=True))
+            for flag, chosen in ((False, kinds), (True, tables.event_kinds if independent else ()))
+            for k in chosen)
     else:  # events without posts: everything received in the horizon
         received = in_window(p.received_days, cutoff, end).group_by("account_id").agg(
-            pl.col(PLURAL[k]).sum().alias(f"label_{PLURAL[k]}_{h}d") for k in kinds)
+            pl.col(PLURAL[k]).sum().alias(_label(k, h)) for k in kinds)
         out = rows.join(received, on="account_id", how="left").fill_null(0)
     return out.select("account_id", *label_columns(tables, config))
