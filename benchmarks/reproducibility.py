@@ -19,6 +19,7 @@ import os
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -74,42 +75,28 @@ def histograms(path: Path) -> pd.DataFrame:
     import clout  # noqa: F401  (pins the kernels before NumPy loads)
     from clout.config import load_experiment
     from clout.features.build import build_features, load_tables
-    from clout.models.heads import (
-        BoosterData,
-        HistoryOffset,
-        Split,
-        labelled,
-        lgb_params,
-        local_booster,
-    )
-    from clout.pipeline import cutoffs_for, feature_names, head_labels, load_source
+    from clout.models.heads import Split, fit_head
+    from clout.pipeline import cutoffs_for, feature_names, load_source
 
     experiment = load_experiment(path)
     tables = load_tables(load_source(experiment.data).dataset)
     frame = build_features(tables, cutoffs_for(experiment, tables), experiment.features)
     split = Split.by_time(frame["cutoff"].unique(), experiment.features.horizon_days)
-    horizon, spec = experiment.features.horizon_days, experiment.model
+    spec = experiment.model
+    train, validation = split.part(frame, "train"), split.part(frame, "validation")
     features = feature_names(frame, spec.exclude_features)  # what the pipeline's heads see
+    targets = spec.targets(frame, experiment.features.horizon_days)
     rows = []
     for layout in ("force_col_wise", "force_row_wise"):
         for threads in (1, 2):
-            params = {k: v for k, v in lgb_params(spec.objective, spec.params, spec.seed,
-                                                  threads).items() if k != "force_col_wise"}
-            params[layout] = True
             start, trees = time.perf_counter(), []
-            for kind, label in head_labels(experiment, frame).items():
-                # the history the head starts from, as the pipeline's heads do
-                history = HistoryOffset.for_kind(kind, experiment.features.windows,
-                                                 spec.prior_posts, "_independent_" in label)
-                _, train_rate, train_posts = labelled(split.part(frame, "train"), label, horizon)
-                base = float((train_rate * train_posts).sum() / train_posts.sum())
-
-                def data(name, label=label, history=history, base=base):
-                    part, rate, posts = labelled(split.part(frame, name), label, horizon)
-                    return BoosterData(part[features], rate, posts, history.log(part, base))
-                booster = local_booster(params, data("train"), data("validation"),
-                                        spec.num_boost_round, spec.early_stopping_rounds)
-                trees.append(booster.model_to_string().split("\nparameters:\n")[0])
+            for target in targets.values():  # each head as the pipeline fits it, but the layout
+                head_spec = spec.head_spec(target, features, experiment.features.windows,
+                                           frame.columns, threads)
+                params = {k: v for k, v in head_spec.params.items() if k != "force_col_wise"}
+                head = fit_head(replace(head_spec, params={**params, layout: True}), train,
+                                validation, spec.seed)
+                trees.append(head.booster.model_to_string().split("\nparameters:\n")[0])
             rows.append({"histograms": layout.removeprefix("force_"), "threads": threads,
                          "seconds": time.perf_counter() - start,
                          "trees": hash(tuple(trees)) % 10**8})

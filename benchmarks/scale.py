@@ -46,9 +46,9 @@ def run(size: str, engine_name: str) -> dict:
     from clout.compute import session
     from clout.config import load_experiment
     from clout.features.build import load_tables
-    from clout.models.heads import Split, labelled
+    from clout.models.heads import Split
     from clout.models.metrics import poisson_deviance
-    from clout.pipeline import cutoffs_for, feature_names, fit_heads, head_labels, load_source
+    from clout.pipeline import cutoffs_for, feature_names, fit_heads, load_source
 
     experiment = load_experiment(ROOT / "experiments" / "default.yaml", **{
         "data.preset": size, "model.components": False, "model.stability_seeds": [],
@@ -70,10 +70,10 @@ def run(size: str, engine_name: str) -> dict:
         out["features_s"] = time.perf_counter() - start
         out["features_worker_gib"] = worker_peak()
         split = Split.by_time(frame["cutoff"].unique(), experiment.features.horizon_days)
-        labels = head_labels(experiment, frame)
+        targets = experiment.model.targets(frame, experiment.features.horizon_days)
         train = split.part(frame, "train")
         start = time.perf_counter()
-        heads = fit_heads(experiment, labels, feature_names(frame,
+        heads = fit_heads(experiment, targets, feature_names(frame,
                                                             experiment.model.exclude_features),
                           train, split.part(frame, "validation"), engine)
         out["train_s"] = time.perf_counter() - start
@@ -82,7 +82,7 @@ def run(size: str, engine_name: str) -> dict:
     test = split.part(frame, "test")
     improvements = []
     for head in heads.values():
-        rows, rate, posts = labelled(test, head.label, experiment.features.horizon_days)
+        rows, rate, posts = head.target.labelled(test)
         constant = poisson_deviance(rate, np.full(len(rate), head.base_rate), posts)
         improvements.append(1 - poisson_deviance(rate, head(rows), posts) / constant)
     out["deviance_improvement"] = float(np.mean(improvements))

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from clout.models.calibration import Calibrator, choose_calibrator
-from clout.models.heads import HistoryOffset, Split, fit_head, lgb_params
+from clout.models.heads import HeadSpec, HistoryOffset, Split, Target, fit_head, lgb_params
 from clout.models.metrics import (
     calibration_error,
     poisson_deviance,
@@ -126,13 +126,14 @@ def test_a_head_learns_per_post_rates_deterministically(with_offset):
     train = pd.concat([synthetic(3000, s, f"2024-01-0{s}") for s in (1, 2)])
     validation, test = synthetic(1500, 8, "2024-02-01"), synthetic(1500, 9, "2024-03-01")
     offset = HistoryOffset.for_kind("retweets", (90,), 5.0) if with_offset else None
-    label = f"label_retweets_per_post_{H}d"
-    features = ["quality", "noise"]
+    target = Target("retweets", H)
+    label = target.label
+    spec = HeadSpec(target, ("quality", "noise"),
+                    lgb_params("poisson", {"learning_rate": 0.1, "num_leaves": 7}, 1, 2),
+                    300, 20, "auto", offset)
 
     def fit():
-        return fit_head("retweets", label, features, train, validation, H,
-                        lgb_params("poisson", {"learning_rate": 0.1, "num_leaves": 7}, 1, 2),
-                        300, 20, "auto", seed=1, offset=offset)
+        return fit_head(spec, train, validation, seed=1)
     head = fit()
     metrics = rate_metrics(test[label], head(test), test[f"label_posts_{H}d"], head.base_rate)
     assert metrics["deviance_improvement"] > 0.6

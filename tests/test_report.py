@@ -25,9 +25,8 @@ from clout.scoring.evaluation import MANIPULATORS, realised_engagement
 def test_fairness_bands_cover_every_posting_account_once(tiny_run, tiny_world):
     result, _ = tiny_run
     test = result.split.part(result.features, "test")
-    horizon = result.experiment.features.horizon_days
     table = result.evaluation.fairness
-    posting = realised_engagement(result.model, test, horizon)
+    posting = realised_engagement(result.model, test)
     for dimension in BANDS:
         rows = table[table["dimension"] == dimension]
         assert rows["accounts"].sum() == posting[dimension].notna().sum()
@@ -38,15 +37,15 @@ def test_fairness_bands_cover_every_posting_account_once(tiny_run, tiny_world):
         assert (rows["score_median"] <= rows["score_q75"]).all()
     assert {"gap_truth", "gap_truth_se"} <= set(table.columns)
     # without ground truth (real data) the same view, less the truth columns
-    plain = fairness_table(result.model, test, horizon)
+    plain = fairness_table(result.model, test)
     assert "gap_truth" not in plain.columns
     assert plain["gap_realised"].tolist() == table["gap_realised"].tolist()
 
 
 def test_realised_engagement_is_the_scores_combination_of_the_labels(tiny_run):
     result, _ = tiny_run
-    model, horizon = result.model, result.experiment.features.horizon_days
-    rows = realised_engagement(model, result.split.part(result.features, "test"), horizon)
+    model = result.model
+    rows = realised_engagement(model, result.split.part(result.features, "test"))
     first = rows.iloc[0]
     expected = sum(model.weights[k] * first[h.label] / h.base_rate
                    for k, h in model.heads.items())

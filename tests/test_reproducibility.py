@@ -99,15 +99,14 @@ def test_model_and_scores_are_the_same_on_another_cpu_and_thread_count(experimen
 
 
 def test_trees_do_not_depend_on_lightgbm_threads(tiny_run):
-    from clout.models.heads import BoosterData, labelled
+    from clout.models.heads import BoosterData
 
     result, _ = tiny_run
     head = result.model.heads["retweets"]
     frame = result.features
-    horizon = result.experiment.features.horizon_days
 
     def data(name):
-        rows, rate, posts = labelled(result.split.part(frame, name), head.label, horizon)
+        rows, rate, posts = head.target.labelled(result.split.part(frame, name))
         return BoosterData(rows[head.features], rate, posts, head.offset.log(rows, head.base_rate))
     trees = []
     for threads in (1, 2, 3):

@@ -10,8 +10,10 @@ from support import ROOT
 
 SRC = ROOT / "src"
 # earliest first: a module may import only from its own stage or one before it
+# compute (where the heavy steps run) owns its part of the experiment, so it comes before the
+# config that composes every stage's part
 STAGES = ["errors", "numerics", "data", "features", "models", "scoring", "tracking", "audit",
-          "export", "config", "compute", "pipeline", "quality", "cli"]
+          "export", "compute", "config", "pipeline", "quality", "cli"]
 
 
 def modules() -> dict[str, set[str]]:

@@ -9,17 +9,37 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from clout.features.build import build_features
 from clout.features.config import FeatureConfig
 from clout.models.heads import local_booster
 
 if TYPE_CHECKING:
-    from clout.config import ComputeSpec
     from clout.scoring.score import InfluenceModel
+
+
+class ComputeSpec(BaseModel):
+    """Where the heavy steps run. `local`: this process. `dask`: a Dask cluster at `address`, or
+    with no address a LocalCluster of `workers` processes, started and closed by the run."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    engine: Literal["local", "dask"] = "local"
+    address: str | None = Field(None, description="scheduler, e.g. tcp://10.0.0.5:8786")
+    workers: int = Field(2, ge=1, description="LocalCluster only: worker processes")
+    threads_per_worker: int = Field(1, ge=1, description="LocalCluster only")
+    partitions: int | None = Field(None, ge=1, description="account partitions (default: "
+                                   "2 per worker)")
+
+    @model_validator(mode="after")
+    def _address_needs_dask(self):
+        if self.address is not None and self.engine != "dask":
+            raise ValueError("compute.address is for engine: dask")
+        return self
 
 
 def partitions(client, wanted: int | None = None) -> int:

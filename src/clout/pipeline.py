@@ -26,24 +26,13 @@ from clout.data.loaders import LOADERS
 from clout.data.simulator import preset, simulate
 from clout.data.summary import engagement_summary, table_summary
 from clout.data.validation import validate
-from clout.errors import ConfigError, DataError
 from clout.export.mlflow_model import ARTIFACT, load_influence_model, log_pyfunc
 from clout.features.build import build_features, load_tables
 from clout.features.catalogue import column_features
-from clout.features.config import FeatureConfig
 from clout.features.days import from_day, to_day, weekly_cutoffs
 from clout.features.tables import Tables
 from clout.models.evaluation import evaluate, history_baselines, reliability_plot
-from clout.models.heads import (
-    Head,
-    HistoryOffset,
-    Split,
-    available_heads,
-    fit_head,
-    labelled,
-    lgb_params,
-    rate_label,
-)
+from clout.models.heads import Head, Split, Target, fit_head
 from clout.scoring.evaluation import (
     gaming_plot,
     history_scores,
@@ -56,6 +45,7 @@ from clout.scoring.score import (
     InfluenceModel,
     ScoreMap,
     expected_engagement,
+    has_posts,
     normalise_weights,
 )
 
@@ -113,55 +103,26 @@ def cutoffs_for(experiment: Experiment, tables: Tables) -> list[pd.Timestamp]:
     return weekly_cutoffs(tables, spec.weeks, experiment.features.horizon_days)
 
 
-def head_labels(experiment: Experiment, frame: pd.DataFrame) -> dict[str, str]:
-    """The per-post label each head learns, by kind, as the experiment's `model` asks."""
-    horizon, spec = experiment.features.horizon_days, experiment.model
-    has_independent = bool(available_heads(frame, horizon, independent=True))
-    if spec.target == "independent" and not has_independent:
-        raise ConfigError("model.target: independent engagement needs events (who engaged); "
-                         "this source has only counts: use target all or auto")
-    independent = spec.target == "independent" or (spec.target == "auto" and has_independent)
-    offered = available_heads(frame, horizon, independent)
-    if not offered:
-        raise DataError("the source has no per-post labels (it needs posts and engagement on "
-                         "them): there is nothing for the heads to learn")
-    kinds = spec.heads or offered
-    if missing := sorted(set(kinds) - set(offered)):
-        raise ConfigError(f"model.heads: {', '.join(missing)} not in this source (it has "
-                         f"{', '.join(offered) or 'no per-post labels'})")
-    return {kind: rate_label(kind, horizon, independent) for kind in kinds}
-
-
-def fit_heads(experiment: Experiment, labels: dict[str, str], features: list[str],
+def fit_heads(experiment: Experiment, targets: dict[str, Target], features: list[str],
               train: pd.DataFrame, validation: pd.DataFrame, engine: Engine = LOCAL
               ) -> dict[str, Head]:
     spec = experiment.model
-    params = lgb_params(spec.objective, spec.params, spec.seed, experiment.num_threads)
-
-    def offset(kind):
-        if not spec.history_offset:
-            return None
-        history = HistoryOffset.for_kind(kind, experiment.features.windows, spec.prior_posts,
-                                         independent="_independent_" in labels[kind])
-        needed = {history.rate_column, history.posts_column, history.traded_column} - {None}
-        return history if needed <= set(train.columns) else None
-    return {kind: fit_head(kind, label, features, train, validation,
-                           experiment.features.horizon_days, params, spec.num_boost_round,
-                           spec.early_stopping_rounds, spec.calibration, spec.seed,
-                           offset(kind), engine.trainer)
-            for kind, label in labels.items()}
+    return {kind: fit_head(spec.head_spec(target, features, experiment.features.windows,
+                                          train.columns, experiment.num_threads),
+                           train, validation, spec.seed, engine.trainer)
+            for kind, target in targets.items()}
 
 
 def fit_model(experiment: Experiment, frame: pd.DataFrame, split: Split, say: Say = print,
               engine: Engine = LOCAL) -> InfluenceModel:
     """Heads on every feature, and per component on that family's features alone; weights;
     and the score map, frozen on the validation cutoff's population."""
-    labels = head_labels(experiment, frame)
+    targets = experiment.model.targets(frame, experiment.features.horizon_days)
     features = feature_names(frame, experiment.model.exclude_features)
     train, validation = split.part(frame, "train"), split.part(frame, "validation")
-    say(f"heads {', '.join(labels.values())} on {len(features)} features, "
+    say(f"heads {', '.join(t.label for t in targets.values())} on {len(features)} features, "
         f"{len(train):,} training rows")
-    heads = fit_heads(experiment, labels, features, train, validation, engine)
+    heads = fit_heads(experiment, targets, features, train, validation, engine)
     components = {}
     if experiment.model.components:
         catalogue = column_features(experiment.features.windows)
@@ -169,13 +130,12 @@ def fit_model(experiment: Experiment, frame: pd.DataFrame, split: Split, say: Sa
             own = [f for f in features if f in catalogue and catalogue[f].family == name]
             if own:
                 say(f"component {name}: {len(own)} features")
-                components[name] = fit_heads(experiment, labels, own, train, validation,
+                components[name] = fit_heads(experiment, targets, own, train, validation,
                                              engine)
-    weights = normalise_weights(list(labels), experiment.score.weights)
+    weights = normalise_weights(list(targets), experiment.score.weights)
     # The scale is set by the accounts that post: accounts that never do (fake followers, pure
     # readers) would otherwise fill the bottom of the scale and squeeze everyone else.
-    posting = f"posts_{max(experiment.features.windows)}d"
-    anchor = validation[validation[posting] > 0] if posting in validation.columns else validation
+    anchor = validation[has_posts(validation, experiment.features.windows)]
     expected = expected_engagement({k: h(anchor) for k, h in heads.items()}, heads, weights)
     score_map = ScoreMap.fit(expected, experiment.score.low_quantile,
                              experiment.score.high_quantile)
@@ -185,12 +145,12 @@ def fit_model(experiment: Experiment, frame: pd.DataFrame, split: Split, say: Sa
         "features": experiment.features.model_dump(mode="json"), **split.describe()})
 
 
-def followers_only(experiment: Experiment, labels, frame, split, engine: Engine = LOCAL
-                   ) -> dict[str, Head]:
+def followers_only(experiment: Experiment, targets: dict[str, Target], frame, split,
+                   engine: Engine = LOCAL) -> dict[str, Head]:
     if "followers" not in frame.columns:
         return {}
     plain = with_model(experiment, calibration="none", history_offset=False)
-    return fit_heads(plain, labels, ["followers"],
+    return fit_heads(plain, targets, ["followers"],
                      split.part(frame, "train"), split.part(frame, "validation"), engine)
 
 
@@ -216,21 +176,20 @@ def measure(experiment: Experiment, model: InfluenceModel, frame: pd.DataFrame, 
     engagement, beside the history indexes scored the same way. `extra`: more baseline heads
     by name (kind -> head), e.g. followers only."""
     test, validation = split.part(frame, "test"), split.part(frame, "validation")
-    horizon, windows = experiment.features.horizon_days, experiment.features.windows
+    windows = experiment.features.windows
     rows, reliability, head_rows = [], {}, {}
     for kind, head in model.heads.items():
         predictions = {"model": head(test), "model_uncalibrated": head.raw(test),
                        **history_baselines(test, head, windows, experiment.model.prior_posts)}
         predictions |= {name: heads[kind](test) for name, heads in (extra or {}).items()
                         if kind in heads}
-        metrics, reliability[kind] = evaluate(kind, head.label, test, predictions,
-                                              head.base_rate, horizon)
+        metrics, reliability[kind] = evaluate(head.target, test, predictions, head.base_rate)
         # what the head chose, on the model's own row
         is_model = metrics["predictor"] == "model"
         metrics.loc[is_model, "calibration"] = head.calibrator.method
         metrics.loc[is_model, "best_iteration"] = head.booster.best_iteration
         rows.append(metrics)
-        labelled_rows, rate, posts = labelled(test, head.label, horizon)
+        labelled_rows, rate, posts = head.target.labelled(test)
         keep = test.index.get_indexer(labelled_rows.index)
         head_rows[kind] = pd.DataFrame({"rate": rate, "posts": posts,
                                         **{n: np.asarray(v)[keep] for n, v in predictions.items()}})
@@ -239,9 +198,9 @@ def measure(experiment: Experiment, model: InfluenceModel, frame: pd.DataFrame, 
                for m in ("poisson_deviance", "deviance_improvement", "spearman", "relative_ece")
                if not pd.isna(getattr(r, m))}
     scores = engine.score(model, test)
-    rivals = history_scores(model, validation, test, windows, experiment.score.low_quantile,
+    rivals = history_scores(model, validation, test, experiment.score.low_quantile,
                             experiment.score.high_quantile)
-    realised = realised_engagement(model, test, horizon)
+    realised = realised_engagement(model, test)
     summary["score.factor_per_10_points"] = model.score_map.factor(10)
     summary["score.median"] = float(scores["score"].median())
     summary["score.spearman_realised"] = realised_spearman(scores, realised)
@@ -272,22 +231,22 @@ def evaluate_model(experiment: Experiment, model: InfluenceModel, frame: pd.Data
     """`measure` with a followers-only baseline head, and the audit: importance, its stability
     under other seeds, fairness by band, example explanations."""
     test = split.part(frame, "test")
-    horizon, windows = experiment.features.horizon_days, experiment.features.windows
-    labels = {k: h.label for k, h in model.heads.items()}
-    extra = {"followers_only": followers_only(experiment, labels, frame, split, engine)}
+    windows = experiment.features.windows
+    targets = {k: h.target for k, h in model.heads.items()}
+    extra = {"followers_only": followers_only(experiment, targets, frame, split, engine)}
     measured = measure(experiment, model, frame, split, truth, engine, extra)
     seed = experiment.model.seed
-    importance = importance_table(model.heads, test, horizon, windows, seed)
+    importance = importance_table(model.heads, test, windows, seed)
     stability = None
     if other_seeds := experiment.model.stability_seeds:
         heads_by_seed = {seed: model.heads} | {
-            other: fit_heads(with_model(experiment, seed=other), labels,
+            other: fit_heads(with_model(experiment, seed=other), targets,
                              feature_names(frame, experiment.model.exclude_features),
                              split.part(frame, "train"), split.part(frame, "validation"), engine)
             for other in other_seeds}
-        stability = rank_stability(heads_by_seed, test, horizon, seed)
+        stability = rank_stability(heads_by_seed, test, seed)
     return Evaluation(**vars(measured), importance=importance, stability=stability,
-                      fairness=fairness_table(model, test, horizon, truth),
+                      fairness=fairness_table(model, test, truth),
                       explanations=example_explanations(model, test, truth))
 
 
@@ -355,7 +314,7 @@ def log_run(result: TrainResult, source: Source, uri: str | None = None) -> str:
         mlflow.log_table(engagement_summary(source.dataset), "data/engagement.json")
         test = result.split.part(result.features, "test")
         mlflow.log_table(evaluation.importance, "importance.json")
-        mlflow.log_figure(shap_summary_plot(model.heads, test, experiment.features.horizon_days,
+        mlflow.log_figure(shap_summary_plot(model.heads, test,
                                             experiment.model.seed), "shap_summary.png")
         if evaluation.stability is not None:
             mlflow.log_table(evaluation.stability, "importance_stability.json")
@@ -380,7 +339,7 @@ def score_accounts(model: InfluenceModel, dataset: Dataset | Tables | str | Path
     from features built exactly as the model was trained."""
     tables = load_tables(dataset)
     day = tables.last_day + 1 if cutoff is None else to_day(cutoff)
-    config = FeatureConfig(**model.info["features"])
+    config = model.feature_config
     frame = engine.features(tables, [from_day(day)], config, labels=False)
     return engine.score(model, frame)
 
@@ -396,4 +355,4 @@ def run_features(run_id: str, cutoff=None, data_path: str | Path | None = None
     tables = load_tables(load_source(spec.data).dataset)
     day = tables.last_day + 1 if cutoff is None else to_day(cutoff)
     return model, build_features(tables, [from_day(day)],
-                                 FeatureConfig(**model.info["features"]), labels=False)
+                                 model.feature_config, labels=False)

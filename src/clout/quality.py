@@ -164,8 +164,7 @@ def measure_case(name: str, experiment: Experiment, frame: pd.DataFrame, cutoffs
     split = Split.by_time(cutoffs, experiment.features.horizon_days)
     model = fit_model(experiment, part, split, say=lambda _: None, engine=engine)
     measured = measure(experiment, model, part, split, truth, engine)
-    fairness = fairness_table(model, split.part(part, "test"), experiment.features.horizon_days,
-                              truth)
+    fairness = fairness_table(model, split.part(part, "test"), truth)
     simulated = experiment.data.source == "simulator"
     return Case(name, experiment.data.seed if simulated else None, experiment.model.seed,
                 split, model.version, len(split.part(part, "train")),

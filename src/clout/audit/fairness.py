@@ -34,10 +34,10 @@ def _band_names(edges) -> list[str]:
         + [f"{edges[-1]:,}+"]
 
 
-def fairness_table(model: InfluenceModel, test: pd.DataFrame, horizon: int,
+def fairness_table(model: InfluenceModel, test: pd.DataFrame,
                    truth: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per dimension and band (see the module's docstring for the columns)."""
-    rows = realised_engagement(model, test, horizon)
+    rows = realised_engagement(model, test)
     bands = {column: edges for column, edges in BANDS.items() if column in rows}
     frame = rows[["account_id", "realised", *bands]].assign(
         score=model.score(rows)["score"].to_numpy())

@@ -20,16 +20,21 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from clout.features.catalogue import column_features
-from clout.models.heads import Head, exposure_label, labelled
+from clout.models.heads import Head, Target
 from clout.models.metrics import poisson_deviance
 
 MEASURES = ("gain_share", "split", "mean_abs_shap", "permutation")
 SAMPLE = 1000  # test accounts measured (a seeded sample): TreeSHAP costs grow with rows
 
 
-def _sample(test: pd.DataFrame, horizon: int, seed: int) -> pd.DataFrame:
+def _exposed(heads: dict[str, Head]) -> Target:
+    """A target whose exposure (the horizon's posts) all the heads share."""
+    return next(iter(heads.values())).target
+
+
+def _sample(test: pd.DataFrame, target: Target, seed: int) -> pd.DataFrame:
     """The test accounts with posts in the horizon, a seeded sample of SAMPLE when more."""
-    frame = test[test[exposure_label(horizon)] > 0]
+    frame = test[test[target.exposure] > 0]
     return frame.sample(SAMPLE, random_state=seed) if len(frame) > SAMPLE else frame
 
 
@@ -43,10 +48,10 @@ def _columns(rows: pd.DataFrame, names) -> dict[str, np.ndarray]:
     return {c: rows[c].to_numpy(np.float64, na_value=np.nan) for c in names}
 
 
-def head_importance(head: Head, test: pd.DataFrame, horizon: int, seed: int = 0,
+def head_importance(head: Head, test: pd.DataFrame, seed: int = 0,
                     repeats: int = 3) -> pd.DataFrame:
     """One row per feature of `head`: every measure and its rank (1 = most important)."""
-    rows, rate, exposure = labelled(_sample(test, horizon, seed), head.label, horizon)
+    rows, rate, exposure = head.target.labelled(_sample(test, head.target, seed))
     columns = _columns(rows, head.inputs)
     shap = np.abs(shap_values(head, columns)).mean(axis=0)
     base = poisson_deviance(rate, head(columns), exposure)
@@ -69,12 +74,12 @@ def head_importance(head: Head, test: pd.DataFrame, horizon: int, seed: int = 0,
     return table
 
 
-def importance_table(heads: dict[str, Head], test: pd.DataFrame, horizon: int, windows,
+def importance_table(heads: dict[str, Head], test: pd.DataFrame, windows,
                      seed: int = 0, repeats: int = 3) -> pd.DataFrame:
     """Every head's features with every measure, its family and its definition, most important
     (by mean |SHAP|) first within each head."""
     catalogue = column_features(windows)
-    table = pd.concat([head_importance(h, test, horizon, seed, repeats) for h in heads.values()],
+    table = pd.concat([head_importance(h, test, seed, repeats) for h in heads.values()],
                       ignore_index=True)
     table.insert(2, "family", [catalogue[f].family if f in catalogue else ""
                                for f in table["feature"]])
@@ -84,11 +89,11 @@ def importance_table(heads: dict[str, Head], test: pd.DataFrame, horizon: int, w
 
 
 def rank_stability(heads_by_seed: dict[int, dict[str, Head]], test: pd.DataFrame,
-                   horizon: int, seed: int = 0) -> pd.DataFrame:
+                   seed: int = 0) -> pd.DataFrame:
     """Per head and feature, the mean |SHAP| rank under each seed's heads, and its spread:
     a feature whose rank moves a lot between seeds has no rank a reviewer should rely on."""
     ranks = []
-    rows = _sample(test, horizon, seed)
+    rows = _sample(test, _exposed(next(iter(heads_by_seed.values()))), seed)
     for model_seed, heads in heads_by_seed.items():
         for head in heads.values():
             shap = np.abs(shap_values(head, _columns(rows, head.features))).mean(axis=0)
@@ -104,12 +109,12 @@ def rank_stability(heads_by_seed: dict[int, dict[str, Head]], test: pd.DataFrame
     return wide.reset_index().sort_values(["head", "best_rank"], ignore_index=True)
 
 
-def shap_summary_plot(heads: dict[str, Head], test: pd.DataFrame, horizon: int, seed: int = 0,
+def shap_summary_plot(heads: dict[str, Head], test: pd.DataFrame, seed: int = 0,
                       top: int = 10) -> Figure:
     """Per head, its `top` features by mean |SHAP|: every sampled account's SHAP value as a dot,
     coloured by the feature's value (its rank among the accounts: blue low, red high; grey
     missing). Dots right of 0 raise the predicted rate."""
-    rows = _sample(test, horizon, seed)
+    rows = _sample(test, _exposed(heads), seed)
     ncols = min(len(heads), 2)
     nrows = -(-len(heads) // ncols)  # ceiling division
     fig = Figure(figsize=(6 * ncols, 0.35 * top * nrows + 1.5))

@@ -1,6 +1,9 @@
-"""How to build the feature table: windows, horizon, settling of counts, leaking features."""
+"""How to build the feature table (`features:`: windows, horizon, settling of counts, leaking
+features) and at which cutoffs (`cutoffs:`)."""
 
 from __future__ import annotations
+
+from datetime import date
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -22,3 +25,12 @@ class FeatureConfig(BaseModel):
         if not windows or min(windows) < 1:
             raise ValueError("windows must be one or more positive numbers of days")
         return tuple(sorted(set(windows)))
+
+
+class CutoffSpec(BaseModel):
+    """The weekly cutoffs: the last `weeks` Mondays whose label horizon fits the data, or dates."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    weeks: int = Field(12, ge=3, description="at least train, validation and test")
+    dates: list[date] | None = None

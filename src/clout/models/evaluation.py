@@ -17,17 +17,18 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure  # no pyplot: no display, no global state
 
-from clout.models.heads import Head, HistoryOffset, exposure_label, labelled
+from clout.features.catalogue import column
+from clout.models.heads import Head, HistoryOffset, Target
 from clout.models.metrics import rate_metrics, reliability_table
 
 RANK_ONLY = frozenset({"log1p_per_post"})  # predictors that are not rates
 
 
 def historical_mean(frame: pd.DataFrame, kind: str, windows, base_rate: float) -> np.ndarray:
-    column = f"{kind}_per_post_{max(windows)}d"
-    if column not in frame.columns:
+    rate = column("{kinds}_per_post_{w}d", window=max(windows), kind=kind)
+    if rate not in frame.columns:
         return np.full(len(frame), base_rate)
-    return frame[column].fillna(base_rate).to_numpy(float)
+    return frame[rate].fillna(base_rate).to_numpy(float)
 
 
 def history_baselines(frame: pd.DataFrame, head: Head, windows, prior_posts: float
@@ -36,7 +37,7 @@ def history_baselines(frame: pd.DataFrame, head: Head, windows, prior_posts: flo
     w = max(windows)
     shrunk = head.offset or HistoryOffset.for_kind(head.kind, windows, prior_posts)
     needed = [c for c in shrunk.columns if c not in frame.columns]
-    log1p = f"{head.kind}_per_post_log1p_{w}d"
+    log1p = column("{kinds}_per_post_log1p_{w}d", window=w, kind=head.kind)
     out = {"constant": np.full(len(frame), head.base_rate),
            "historical_mean": historical_mean(frame, head.kind, windows, head.base_rate),
            "shrunk_historical_mean": np.full(len(frame), head.base_rate) if needed
@@ -46,15 +47,15 @@ def history_baselines(frame: pd.DataFrame, head: Head, windows, prior_posts: flo
     return out
 
 
-def evaluate(kind: str, label: str, test: pd.DataFrame, predictions: dict[str, np.ndarray],
-             base_rate: float, horizon: int) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
-    """Metrics per predictor (one row each) against `label`, and its reliability table, on the
-    rows with posts in the horizon.
+def evaluate(target: Target, test: pd.DataFrame, predictions: dict[str, np.ndarray],
+             base_rate: float) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """Metrics per predictor (one row each) against `target`'s label, and its reliability
+    table, on the rows with posts in the horizon.
 
     `predictions` maps a predictor name to per-post rates aligned with `test`'s rows.
     """
-    mask = (test[exposure_label(horizon)] > 0).to_numpy()
-    _, rate, exposure = labelled(test, label, horizon)
+    mask = (test[target.exposure] > 0).to_numpy()
+    _, rate, exposure = target.labelled(test)
     rows, tables = [], {}
     for name, predicted in predictions.items():
         predicted = np.asarray(predicted, float)[mask]
@@ -63,7 +64,7 @@ def evaluate(kind: str, label: str, test: pd.DataFrame, predictions: dict[str, n
             metrics = {k: v if k == "spearman" else np.nan for k, v in metrics.items()}
         else:
             tables[name] = reliability_table(rate, predicted, exposure)
-        rows.append({"head": kind, "label": label, "predictor": name,
+        rows.append({"head": target.kind, "label": target.label, "predictor": name,
                      "accounts": int(mask.sum()), **metrics})
     return pd.DataFrame(rows), tables
 

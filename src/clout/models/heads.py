@@ -16,8 +16,8 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-from clout.errors import DataError
-from clout.features.catalogue import PLURAL
+from clout.errors import DataError, ModelError
+from clout.features.catalogue import PLURAL, column
 from clout.models.calibration import Calibrator, choose_calibrator
 from clout.models.metrics import FLOOR
 
@@ -25,20 +25,46 @@ Columns = Mapping[str, Any]  # a DataFrame, or column name -> values
 SMALL_BATCH = 1000
 
 
-def rate_label(kind: str, horizon: int, independent: bool = False) -> str:
-    """The per-post label a head learns: all engagement, or only independent engagement (none
-    from accounts the author engages with itself: see the feature catalogue)."""
-    return f"label_{kind}{'_independent' if independent else ''}_per_post_{horizon}d"
+@dataclass(frozen=True)
+class Target:
+    """What a head learns: engagement of `kind` (plural: clicks, retweets, ...) per post over
+    the `horizon` days after the cutoff, every engagement or only independent engagement (none
+    from accounts the author engages with itself: see the feature catalogue), with the
+    horizon's posts as its exposure."""
 
+    kind: str
+    horizon: int
+    independent: bool = False
 
-def exposure_label(horizon: int) -> str:
-    return f"label_posts_{horizon}d"
+    @property
+    def label(self) -> str:
+        """The per-post label column."""
+        template = ("label_{kinds}_independent_per_post_{h}d" if self.independent
+                    else "label_{kinds}_per_post_{h}d")
+        return column(template, kind=self.kind, horizon=self.horizon)
+
+    @property
+    def exposure(self) -> str:
+        return column("label_posts_{h}d", horizon=self.horizon)
+
+    def labelled(self, frame: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+        """The rows with posts in the horizon, their per-post rate and their exposure."""
+        rows = frame[frame[self.exposure] > 0]
+        return rows, rows[self.label].to_numpy(float), rows[self.exposure].to_numpy(float)
+
+    @classmethod
+    def named(cls, kind: str, label: str, horizon: int) -> Target:
+        """The target whose label column is `label` (how a saved model records it)."""
+        for independent in (False, True):
+            if (target := cls(kind, horizon, independent)).label == label:
+                return target
+        raise ModelError(f"{label!r} is not a {horizon}-day label of {kind}")
 
 
 def available_heads(frame: pd.DataFrame, horizon: int, independent: bool = False) -> list[str]:
     """The kinds (plural: clicks, retweets, ...) with that per-post label in the table."""
     return [kind for kind in PLURAL.values()
-            if rate_label(kind, horizon, independent) in frame.columns]
+            if Target(kind, horizon, independent).label in frame.columns]
 
 
 @dataclass(frozen=True)
@@ -80,12 +106,6 @@ class Split:
                 "test_cutoff": f"{self.test:%Y-%m-%d}"}
 
 
-def labelled(frame: pd.DataFrame, label: str, horizon: int):
-    """The rows with posts in the horizon, their rate `label` and their exposure."""
-    rows = frame[frame[exposure_label(horizon)] > 0]
-    return rows, rows[label].to_numpy(float), rows[exposure_label(horizon)].to_numpy(float)
-
-
 def lgb_params(objective: str, params: dict, seed: int, num_threads: int | None) -> dict:
     """LightGBM parameters with the settings that make the same seed give the same model.
 
@@ -113,8 +133,9 @@ class HistoryOffset:
     def for_kind(cls, kind: str, windows, prior_posts: float,
                  independent: bool = False) -> HistoryOffset:
         w = max(windows)
-        return cls(f"{kind}_per_post_{w}d", f"posts_{w}d", prior_posts,
-                   f"traded_engagement_share_{w}d" if independent else None)
+        return cls(column("{kinds}_per_post_{w}d", window=w, kind=kind),
+                   column("posts_{w}d", window=w), prior_posts,
+                   column("traded_engagement_share_{w}d", window=w) if independent else None)
 
     @property
     def columns(self) -> list[str]:
@@ -135,17 +156,25 @@ class HistoryOffset:
 
 @dataclass
 class Head:
-    """One engagement kind: the label it learns, a booster on named features, the history it
+    """One engagement kind: the target it learns, a booster on named features, the history it
     starts from (if any), and its calibrator."""
 
-    kind: str
-    label: str  # the per-post label column it was fit on
+    target: Target
     features: list[str]
     booster: lgb.Booster
     calibrator: Calibrator
     base_rate: float  # posts-weighted mean rate of the training rows
     calibration_deviances: dict[str, float]
     offset: HistoryOffset | None = None
+
+    @property
+    def kind(self) -> str:
+        return self.target.kind
+
+    @property
+    def label(self) -> str:
+        """The per-post label column it was fit on."""
+        return self.target.label
 
     @property
     def inputs(self) -> list[str]:
@@ -197,25 +226,39 @@ def local_booster(params: dict, train: BoosterData, validation: BoosterData,
     return booster
 
 
-def fit_head(kind: str, label: str, features: list[str], train: pd.DataFrame,
-             validation: pd.DataFrame, horizon: int, params: dict, num_boost_round: int,
-             early_stopping_rounds: int, calibration: str, seed: int,
-             offset: HistoryOffset | None = None, trainer=local_booster) -> Head:
-    """Fit on the training cutoffs, stop early and calibrate on the validation cutoff.
-    `trainer` fits the booster (`local_booster`, or `models.distributed.dask_booster`)."""
-    train, y_train, w_train = labelled(train, label, horizon)
-    validation, y_val, w_val = labelled(validation, label, horizon)
+@dataclass(frozen=True)
+class HeadSpec:
+    """Everything that decides how one head is fit (besides the data and the seed)."""
+
+    target: Target
+    features: tuple[str, ...]
+    params: dict  # LightGBM's, from `lgb_params`
+    num_boost_round: int
+    early_stopping_rounds: int
+    calibration: str  # auto, none, glm, isotonic
+    offset: HistoryOffset | None = None  # the history it starts from
+
+
+def fit_head(spec: HeadSpec, train: pd.DataFrame, validation: pd.DataFrame, seed: int,
+             trainer=local_booster) -> Head:
+    """Fit on the training cutoffs, stop early and calibrate (cross-fitted with `seed`) on the
+    validation cutoff. `trainer` fits the booster (`local_booster`, or
+    `models.distributed.dask_booster`)."""
+    target, offset = spec.target, spec.offset
+    train, y_train, w_train = target.labelled(train)
+    validation, y_val, w_val = target.labelled(validation)
     if len(train) == 0 or len(validation) == 0:
-        raise DataError(f"head {kind}: no accounts with posts in the horizon to "
-                         f"{'train' if len(train) == 0 else 'validate'} on")
+        raise DataError(f"head {target.kind}: no accounts with posts in the horizon to "
+                        f"{'train' if len(train) == 0 else 'validate'} on")
     base_rate = float(np.average(y_train, weights=w_train))
+    features = list(spec.features)
 
     def data(frame, rate, posts):  # start: the history's log rate, where boosting begins
         return BoosterData(frame[features], rate, posts,
                            None if offset is None else offset.log(frame, base_rate))
-    booster = trainer(params, data(train, y_train, w_train), data(validation, y_val, w_val),
-                      num_boost_round, early_stopping_rounds)
-    head = Head(kind, label, list(features), booster, Calibrator(), base_rate, {}, offset)
+    booster = trainer(spec.params, data(train, y_train, w_train), data(validation, y_val, w_val),
+                      spec.num_boost_round, spec.early_stopping_rounds)
+    head = Head(target, features, booster, Calibrator(), base_rate, {}, offset)
     head.calibrator, head.calibration_deviances = choose_calibrator(
-        calibration, head.raw(validation), y_val, w_val, seed)
+        spec.calibration, head.raw(validation), y_val, w_val, seed)
     return head

@@ -20,7 +20,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from sklearn.isotonic import IsotonicRegression
 
-from clout.models.heads import exposure_label
+from clout.features.catalogue import column
 from clout.models.metrics import spearman
 from clout.scoring.score import SCORE_MIN, InfluenceModel, ScoreMap
 
@@ -35,11 +35,11 @@ def score_gap(score: pd.Series, reference: pd.Series, fit_on: pd.Series) -> np.n
     return score.to_numpy(float) - expected.predict(reference)
 
 
-def realised_engagement(model: InfluenceModel, test: pd.DataFrame, horizon: int
-                        ) -> pd.DataFrame:
+def realised_engagement(model: InfluenceModel, test: pd.DataFrame) -> pd.DataFrame:
     """Accounts with posts in the horizon, with what their audience did, on the score's scale:
     their labels combined exactly as the score combines the heads' predictions."""
-    rows = test[test[exposure_label(horizon)] > 0]
+    exposure = next(iter(model.heads.values())).target.exposure  # the heads share it
+    rows = test[test[exposure] > 0]
     rates = {kind: rows[head.label].to_numpy(float) for kind, head in model.heads.items()}
     return rows.assign(realised=model.expected_engagement(rates))
 
@@ -51,39 +51,46 @@ def realised_spearman(scores: pd.DataFrame, realised: pd.DataFrame) -> float:
     return spearman(frame["score"], frame["realised"])
 
 
-def history_indexes(model: InfluenceModel, frame: pd.DataFrame, windows,
+def _history_columns(model: InfluenceModel, template: str) -> dict[str, str]:
+    """Per head, the catalogue column of `template` over the model's longest window."""
+    w = max(model.feature_config.windows)
+    return {k: column(template, window=w, kind=k) for k in model.heads}
+
+
+def history_indexes(model: InfluenceModel, frame: pd.DataFrame,
                     log1p_scale: dict[str, float] | None = None) -> dict[str, np.ndarray]:
     """Expected engagement from history alone, per row of `frame`, on the score's footing
     (1 = average on every kind). `log1p_scale`: each kind's mean log1p per post, the log1p
     index's base (default: its mean over `frame`)."""
-    w, heads = max(windows), model.heads
+    heads = model.heads
 
     def combine(values: dict[str, np.ndarray]) -> np.ndarray:
         return sum(model.weights[k] * values[k] for k in heads)
+
+    def values(columns: dict[str, str]) -> dict[str, np.ndarray] | None:
+        if not all(c in frame for c in columns.values()):
+            return None
+        return {k: frame[c].fillna(0).to_numpy(float) for k, c in columns.items()}
     out = {}
-    if all(f"{k}_per_post_{w}d" in frame for k in heads):
-        out["history_index"] = combine({k: frame[f"{k}_per_post_{w}d"].fillna(0).to_numpy(float)
-                                        / h.base_rate for k, h in heads.items()})
+    if (rates := values(_history_columns(model, "{kinds}_per_post_{w}d"))) is not None:
+        out["history_index"] = combine({k: v / heads[k].base_rate for k, v in rates.items()})
     if all(h.offset is not None for h in heads.values()):
         out["history_start"] = combine({k: h.offset(frame, h.base_rate) / h.base_rate
                                         for k, h in heads.items()})
-    if all(f"{k}_per_post_log1p_{w}d" in frame for k in heads):
-        logs = {k: frame[f"{k}_per_post_log1p_{w}d"].fillna(0).to_numpy(float) for k in heads}
+    if (logs := values(_history_columns(model, "{kinds}_per_post_log1p_{w}d"))) is not None:
         scale = log1p_scale or {k: float(v.mean()) for k, v in logs.items()}
         out["log1p_index"] = combine({k: v / max(scale[k], 1e-12) for k, v in logs.items()})
     return out
 
 
 def history_scores(model: InfluenceModel, validation: pd.DataFrame, test: pd.DataFrame,
-                   windows, low_quantile: float, high_quantile: float) -> dict[str, pd.DataFrame]:
+                   low_quantile: float, high_quantile: float) -> dict[str, pd.DataFrame]:
     """Each history index scored 1-100 like the model: a map frozen on the validation cutoff's
     posting accounts, and 1 for accounts without posts. One table (account_id, score) each."""
     anchor = validation[~model.is_silent(validation)]
-    w = max(windows)
-    scale = {k: float(anchor[f"{k}_per_post_log1p_{w}d"].fillna(0).mean()) for k in model.heads
-             if f"{k}_per_post_log1p_{w}d" in anchor}
-    fitted, scored = history_indexes(model, anchor, windows, scale), \
-        history_indexes(model, test, windows, scale)
+    scale = {k: float(anchor[c].fillna(0).mean()) for k, c in
+             _history_columns(model, "{kinds}_per_post_log1p_{w}d").items() if c in anchor}
+    fitted, scored = history_indexes(model, anchor, scale), history_indexes(model, test, scale)
     silent = model.is_silent(test)
     return {name: test[["account_id"]].assign(score=np.where(
                 silent, SCORE_MIN, ScoreMap.fit(fitted[name], low_quantile, high_quantile)(values)))
@@ -145,10 +152,10 @@ def score_distribution_plot(scores: pd.DataFrame, score_map: ScoreMap,
     fig = Figure(figsize=(7, 4))
     ax = fig.subplots()
     bins = np.arange(0.5, 101.5, 1)
-    for column in columns:
-        if column in scores.columns:
-            ax.hist(scores[column], bins=bins, histtype="step", lw=1.5 if column == "score" else 1,
-                    label=column)
+    for shown in columns:
+        if shown in scores.columns:
+            ax.hist(scores[shown], bins=bins, histtype="step", lw=1.5 if shown == "score" else 1,
+                    label=shown)
     ax.set(xlabel=f"score (+10 points = x{score_map.factor(10):.2f} expected engagement)",
            ylabel="accounts", xlim=(0, 101), title="Score distribution, test cutoff")
     ax.legend(fontsize=8)

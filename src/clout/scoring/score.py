@@ -26,9 +26,10 @@ import numpy as np
 import pandas as pd
 
 from clout.errors import ConfigError, DataError, MissingFile, ModelError
-from clout.features.catalogue import NON_NEGATIVE_UNITS, column_features
+from clout.features.catalogue import NON_NEGATIVE_UNITS, column, column_features
+from clout.features.config import FeatureConfig
 from clout.models.calibration import Calibrator
-from clout.models.heads import Columns, Head, HistoryOffset
+from clout.models.heads import Columns, Head, HistoryOffset, Target
 
 SCORE_MIN, SCORE_MAX = 1, 100
 FLOOR = 1e-6  # expected engagement below this scores as if it were this
@@ -79,6 +80,14 @@ class InvalidFeatures(ModelError):
     """A feature table the model cannot score; the message names each column and rule."""
 
 
+def has_posts(frame: pd.DataFrame, windows) -> np.ndarray:
+    """Which rows posted in the longest window (every row, for a source without posts)."""
+    posting = column("posts_{w}d", window=max(windows))
+    if posting not in frame.columns:
+        return np.ones(len(frame), bool)
+    return (frame[posting] > 0).to_numpy()
+
+
 def normalise_weights(heads: list[str], weights: dict[str, float] | None) -> dict[str, float]:
     """Contributions per head summing to 1; equal when not given."""
     if weights is None:
@@ -108,6 +117,11 @@ class InfluenceModel:
     info: dict = field(default_factory=dict)  # experiment name, feature config, split, seed
 
     @property
+    def feature_config(self) -> FeatureConfig:
+        """How the model's features were built: its input is built the same way."""
+        return FeatureConfig(**self.info["features"])
+
+    @property
     def features(self) -> list[str]:
         """Every column the model reads, sorted: the input it needs."""
         return sorted({f for head in self._all_heads() for f in head.inputs})
@@ -129,7 +143,7 @@ class InfluenceModel:
     def _counts(self) -> tuple[list[int], list[str]]:
         """Positions (in `features`) and units of the inputs that cannot be negative, from the
         catalogue; looked up once, not on every request."""
-        catalogue = column_features(self.info.get("features", {}).get("windows", ()))
+        catalogue = column_features(self.feature_config.windows)
         found = [(i, catalogue[c].unit) for i, c in enumerate(self.features)
                  if c in catalogue and catalogue[c].unit in NON_NEGATIVE_UNITS]
         return [i for i, _ in found], [u for _, u in found]
@@ -160,10 +174,7 @@ class InfluenceModel:
 
     def is_silent(self, frame: pd.DataFrame) -> np.ndarray:
         """No posts in the longest window: no influence shown, whatever the heads extrapolate."""
-        posting = f"posts_{max(self.info.get('features', {}).get('windows', [0]))}d"
-        if posting not in frame.columns:
-            return np.zeros(len(frame), bool)
-        return (frame[posting] == 0).to_numpy()
+        return ~has_posts(frame, self.feature_config.windows)
 
     def score(self, frame: pd.DataFrame) -> pd.DataFrame:
         """One row per input row: score, components, expected engagement and rate per kind,
@@ -239,9 +250,12 @@ class InfluenceModel:
         manifest = json.loads((directory / "model.json").read_text())
         recorded = manifest.pop("version")
 
+        horizon = FeatureConfig(**manifest["info"]["features"]).horizon_days
+
         def head(kind: str, entry: dict, file: str) -> Head:
             offset = entry["offset"] and HistoryOffset(**entry["offset"])
-            return Head(kind, entry["label"], entry["features"], booster(directory / file),
+            return Head(Target.named(kind, entry["label"], horizon), entry["features"],
+                        booster(directory / file),
                         Calibrator.from_dict(entry["calibrator"]), entry["base_rate"],
                         entry["calibration_deviances"], offset)
         model = cls(

@@ -1,0 +1,90 @@
+"""How the models stage fits the heads, as declared in an experiment's YAML (`model:`)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from clout.errors import ConfigError, DataError
+from clout.models.heads import HeadSpec, HistoryOffset, Target, available_heads, lgb_params
+
+
+class ModelSpec(BaseModel):
+    """The LightGBM heads: one per engagement kind, on counts with posts as exposure."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    heads: list[str] | None = Field(
+        None, description="kinds to predict (clicks, retweets, replies, likes); default: every "
+                          "kind the source has")
+    exclude_features: list[str] = Field(
+        default_factory=list, description="feature names or glob patterns the heads do not "
+                                          "see (e.g. counters that can be bought)")
+    target: Literal["auto", "independent", "all"] = Field(
+        "auto", description="independent: learn engagement that is not traded back (needs "
+                            "events); all: every engagement; auto: independent where the "
+                            "source has events, else all")
+    seed: int = Field(7, description="LightGBM's seed, the calibrators' cross-fitting and the "
+                                      "audit's samples (not the data: that is data.seed)")
+    objective: Literal["poisson", "tweedie"] = "poisson"
+    num_boost_round: int = Field(2000, ge=1)
+    early_stopping_rounds: int = Field(50, ge=1)
+    params: dict[str, Any] = Field(default_factory=lambda: {
+        "learning_rate": 0.05, "num_leaves": 31, "min_data_in_leaf": 50,
+        "feature_fraction": 0.8, "bagging_fraction": 0.8, "bagging_freq": 1, "lambda_l2": 1.0})
+    history_offset: bool = Field(
+        True, description="start each head from the account's own per-post rate over the "
+                          "longest window (shrunk to the base rate): trees learn corrections")
+    prior_posts: float = Field(
+        5.0, ge=0, description="shrinkage of that history: this many posts at the base rate")
+    calibration: Literal["auto", "none", "glm", "isotonic"] = Field(
+        "auto", description="auto: the recalibration with the best cross-fitted validation "
+                            "deviance, or none when none improves it")
+    components: bool = Field(True, description="also score reach, amplification and network")
+    stability_seeds: list[int] = Field(
+        default_factory=list, description="retrain the heads with these seeds too, to show how "
+                                          "far importance ranks move (audit only)")
+
+    @model_validator(mode="after")
+    def _check(self):
+        reserved = {"objective", "seed", "deterministic", "num_threads", "verbosity",
+                    "force_row_wise", "force_col_wise"}
+        if clash := reserved & set(self.params):
+            raise ValueError(f"params may not set {', '.join(sorted(clash))}: the experiment "
+                             "sets them (objective, model.seed, num_threads) or fixes them for "
+                             "reproducibility")
+        return self
+
+    def targets(self, frame: pd.DataFrame, horizon: int) -> dict[str, Target]:
+        """What each head learns, by kind, as `heads` and `target` ask of this feature table."""
+        has_independent = bool(available_heads(frame, horizon, independent=True))
+        if self.target == "independent" and not has_independent:
+            raise ConfigError("model.target: independent engagement needs events (who "
+                              "engaged); this source has only counts: use target all or auto")
+        independent = self.target == "independent" or (self.target == "auto"
+                                                       and has_independent)
+        offered = available_heads(frame, horizon, independent)
+        if not offered:
+            raise DataError("the source has no per-post labels (it needs posts and engagement "
+                            "on them): there is nothing for the heads to learn")
+        kinds = self.heads or offered
+        if missing := sorted(set(kinds) - set(offered)):
+            raise ConfigError(f"model.heads: {', '.join(missing)} not in this source (it has "
+                              f"{', '.join(offered)})")
+        return {kind: Target(kind, horizon, independent) for kind in kinds}
+
+    def head_spec(self, target: Target, features: list[str], windows, columns,
+                  num_threads: int | None) -> HeadSpec:
+        """How to fit the head of `target` on `features`; it starts from the account's
+        history when `history_offset` is on and the table's `columns` hold that history."""
+        offset = None
+        if self.history_offset:
+            history = HistoryOffset.for_kind(target.kind, windows, self.prior_posts,
+                                             target.independent)
+            offset = history if set(history.columns) <= set(columns) else None
+        return HeadSpec(target, tuple(features),
+                        lgb_params(self.objective, self.params, self.seed, num_threads),
+                        self.num_boost_round, self.early_stopping_rounds, self.calibration,
+                        offset)

@@ -1,0 +1,24 @@
+"""How the scoring stage combines heads and maps them to 1-100 (`score:` in an experiment)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class ScoreSpec(BaseModel):
+    """How calibrated heads combine into expected engagement, and how that maps to 1-100."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    weights: dict[str, float] | None = Field(
+        None, description="relative contribution of each head (default: equal); each head is "
+                          "divided by its base rate first, so 1 = an average account")
+    low_quantile: float = Field(0.01, gt=0, lt=0.5, description="maps to score 1")
+    high_quantile: float = Field(0.999, gt=0.5, lt=1, description="maps to score 100")
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.weights is not None and (not self.weights or min(self.weights.values()) < 0
+                                         or sum(self.weights.values()) <= 0):
+            raise ValueError("weights must be non-negative with a positive sum")
+        return self
