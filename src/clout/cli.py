@@ -368,7 +368,7 @@ def score(
 
     from clout import tracking
     from clout.compute import session
-    from clout.export.mlflow_model import ARTIFACT, load_influence_model
+    from clout.export.mlflow_model import load_influence_model
     from clout.pipeline import load_source, score_accounts
     from clout.scoring.distributed import ScoringFailed
     from clout.scoring.score import InfluenceModel
@@ -382,7 +382,7 @@ def score(
         else:
             if model is None:
                 run = run or tracking.latest_run(spec.mlflow_experiment, spec.name, tracking_uri)
-                model = f"runs:/{run}/{ARTIFACT}"
+                model = f"runs:/{run}/{tracking.RUN.model}"
             influence = load_influence_model(model)
         source = load_source(spec.data)
         with session(spec.compute) as engine:
@@ -530,7 +530,7 @@ def importance(
 
     tracking.use_store(tracking_uri)
     try:
-        table = tracking.logged_table(run, "importance.json")
+        table = tracking.logged_table(run, tracking.RUN.importance)
     except MlflowException as err:
         fail(f"cannot read the importance of run {run}: {err.message}", 2)
     if head is not None:

@@ -26,7 +26,7 @@ from clout.data.loaders import LOADERS
 from clout.data.simulator import preset, simulate
 from clout.data.summary import engagement_summary, table_summary
 from clout.data.validation import validate
-from clout.export.mlflow_model import ARTIFACT, load_influence_model, log_pyfunc
+from clout.export.mlflow_model import load_influence_model, log_pyfunc
 from clout.features.build import build_features, load_tables
 from clout.features.catalogue import column_features
 from clout.features.days import from_day, to_day, weekly_cutoffs
@@ -48,6 +48,7 @@ from clout.scoring.score import (
     has_posts,
     normalise_weights,
 )
+from clout.tracking import RUN
 
 Say = Callable[[str], None]
 
@@ -304,30 +305,30 @@ def log_run(result: TrainResult, source: Source, uri: str | None = None) -> str:
                               for k, h in model.heads.items()},
                            **{f"rows_quarantined.{t}": n for t, n in source.quarantined.items()}})
         mlflow.log_metrics(evaluation.summary)
-        mlflow.log_text(experiment.to_yaml(), "experiment.yaml")
-        mlflow.log_table(evaluation.metrics, "metrics.json")
+        mlflow.log_text(experiment.to_yaml(), RUN.experiment)
+        mlflow.log_table(evaluation.metrics, RUN.metrics)
         for kind, tables in evaluation.reliability.items():
-            mlflow.log_figure(reliability_plot(kind, tables), f"calibration/{kind}.png")
+            mlflow.log_figure(reliability_plot(kind, tables), RUN.calibration(kind, "png"))
             mlflow.log_table(pd.concat(tables, names=["predictor"]).reset_index(level=0),
-                             f"calibration/{kind}.json")
-        mlflow.log_table(table_summary(source.dataset), "data/tables.json")
-        mlflow.log_table(engagement_summary(source.dataset), "data/engagement.json")
+                             RUN.calibration(kind, "json"))
+        mlflow.log_table(table_summary(source.dataset), RUN.data_tables)
+        mlflow.log_table(engagement_summary(source.dataset), RUN.data_engagement)
         test = result.split.part(result.features, "test")
-        mlflow.log_table(evaluation.importance, "importance.json")
+        mlflow.log_table(evaluation.importance, RUN.importance)
         mlflow.log_figure(shap_summary_plot(model.heads, test,
-                                            experiment.model.seed), "shap_summary.png")
+                                            experiment.model.seed), RUN.shap)
         if evaluation.stability is not None:
-            mlflow.log_table(evaluation.stability, "importance_stability.json")
-        mlflow.log_table(evaluation.fairness, "fairness.json")
-        mlflow.log_figure(fairness_plot(evaluation.fairness), "fairness.png")
-        mlflow.log_dict(evaluation.explanations, "explanations.json")
+            mlflow.log_table(evaluation.stability, RUN.stability)
+        mlflow.log_table(evaluation.fairness, RUN.fairness)
+        mlflow.log_figure(fairness_plot(evaluation.fairness), RUN.fairness_plot)
+        mlflow.log_dict(evaluation.explanations, RUN.explanations)
         mlflow.log_dict({**asdict(model.score_map), "id": model.score_map.id,
-                         "factor_per_10_points": model.score_map.factor(10)}, "score_map.json")
+                         "factor_per_10_points": model.score_map.factor(10)}, RUN.score_map)
         mlflow.log_figure(score_distribution_plot(evaluation.scores, model.score_map),
-                          "score_distribution.png")
+                          RUN.distribution)
         if evaluation.truth_gaps is not None:
-            mlflow.log_table(evaluation.truth_gaps, "score_vs_truth.json")
-            mlflow.log_figure(gaming_plot(evaluation.scores, source.truth), "gaming.png")
+            mlflow.log_table(evaluation.truth_gaps, RUN.gaps)
+            mlflow.log_figure(gaming_plot(evaluation.scores, source.truth), RUN.gaming)
         with tempfile.TemporaryDirectory() as tmp:
             log_pyfunc(model, model.save(Path(tmp) / "model"), test)
         return active.info.run_id
@@ -349,9 +350,9 @@ def run_features(run_id: str, cutoff=None, data_path: str | Path | None = None
     """A logged run's model and the features of its data at `cutoff` (default: the day after
     the data ends), built as the run built them: what explanations and audits start from.
     `data_path` points a run on files at another copy of its data."""
-    spec = load_experiment(tracking.artifact(run_id, "experiment.yaml"),
+    spec = load_experiment(tracking.artifact(run_id, RUN.experiment),
                            **({"data.path": str(data_path)} if data_path else {}))
-    model = load_influence_model(f"runs:/{run_id}/{ARTIFACT}")
+    model = load_influence_model(f"runs:/{run_id}/{RUN.model}")
     tables = load_tables(load_source(spec.data).dataset)
     day = tables.last_day + 1 if cutoff is None else to_day(cutoff)
     return model, build_features(tables, [from_day(day)],

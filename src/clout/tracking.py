@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import mlflow
@@ -18,6 +19,37 @@ from mlflow.tracking import MlflowClient
 from clout.errors import NotFound
 
 DEFAULT_DB = "mlflow.db"
+
+
+@dataclass(frozen=True)
+class RunFiles:
+    """Where a training run keeps what it logs: the one list that the pipeline writing them and
+    the report, the CLI and the notebooks reading them share."""
+
+    experiment: str = "experiment.yaml"
+    metrics: str = "metrics.json"  # per head and predictor on the test cutoff
+    data_tables: str = "data/tables.json"
+    data_engagement: str = "data/engagement.json"
+    importance: str = "importance.json"
+    stability: str = "importance_stability.json"
+    shap: str = "shap_summary.png"
+    fairness: str = "fairness.json"
+    fairness_plot: str = "fairness.png"
+    explanations: str = "explanations.json"
+    score_map: str = "score_map.json"
+    distribution: str = "score_distribution.png"
+    gaps: str = "score_vs_truth.json"  # simulated data only
+    gaming: str = "gaming.png"  # simulated data only
+    model: str = "clout"  # the pyfunc model: runs:/<run_id>/clout
+    report: str = "report"  # folder: report.html and report.png
+    calibration_folder: str = "calibration"
+
+    def calibration(self, kind: str, suffix: str) -> str:
+        """A head's reliability table (.json) or plot (.png)."""
+        return f"{self.calibration_folder}/{kind}.{suffix}"
+
+
+RUN = RunFiles()
 
 
 def tracking_uri(uri: str | None = None) -> str:

@@ -22,6 +22,7 @@ from mlflow.tracking import MlflowClient
 
 from clout import tracking
 from clout.errors import MissingFile
+from clout.tracking import RUN
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 IMPORTANCE_COLUMNS = ["head", "feature", "family", "gain_share", "split", "mean_abs_shap",
@@ -118,7 +119,7 @@ def build_report(run_id: str) -> str:
     html_parts += ["<h2>Run</h2>", _table(facts)]
 
     html_parts.append("<h2>Data</h2>")
-    for path in ("data/tables.json", "data/engagement.json"):
+    for path in (RUN.data_tables, RUN.data_engagement):
         if run.has(path):
             html_parts.append(_table(run.table(path)))
     quarantined = {k.removeprefix("rows_quarantined."): v for k, v in run.info.data.params.items()
@@ -132,10 +133,10 @@ def build_report(run_id: str) -> str:
         "<p class='note'>Poisson deviance per post (lower is better), its improvement over the "
         "constant, account-level Spearman, and relative expected calibration error, for each "
         "head's model and the baselines trained or computed on the same split.</p>"]
-    table = run.table("metrics.json")
+    table = run.table(RUN.metrics)
     html_parts.append(_table(table[[c for c in METRIC_COLUMNS if c in table]]))
     html_parts.append("<h2>Calibration</h2><div class='grid'>" + "".join(
-        run.image(p, p) for p in sorted(run.paths) if p.startswith("calibration/")
+        run.image(p, p) for p in sorted(run.paths) if p.startswith(f"{RUN.calibration_folder}/")
         and p.endswith(".png")) + "</div>")
 
     html_parts += ["<h2>What drives each head</h2>",
@@ -143,40 +144,40 @@ def build_report(run_id: str) -> str:
                    "split count and permutation importance (rise in test deviance) side by "
                    "side, and each measure's rank: where the ranks disagree, read the "
                    "measures' definitions in the importance module.</p>"]
-    importance = run.table("importance.json")
+    importance = run.table(RUN.importance)
     html_parts.append(_table(importance.groupby("head", sort=False).head(10)[
         [c for c in IMPORTANCE_COLUMNS if c in importance]]))
-    html_parts.append(run.image("shap_summary.png", "SHAP summary"))
-    if run.has("importance_stability.json"):
-        stability = run.table("importance_stability.json")
+    html_parts.append(run.image(RUN.shap, "SHAP summary"))
+    if run.has(RUN.stability):
+        stability = run.table(RUN.stability)
         html_parts += ["<h3>Rank stability across seeds (top 8 per head)</h3>",
                        _table(stability.groupby("head", sort=False).head(8))]
 
     html_parts.append("<h2>Score</h2>")
-    if run.has("score_map.json"):
-        score_map = json.loads(run.file("score_map.json").read_text())
+    if run.has(RUN.score_map):
+        score_map = json.loads(run.file(RUN.score_map).read_text())
         html_parts.append(f"<p class='note'>+10 points = ×{score_map['factor_per_10_points']:.2f}"
                           f" expected engagement; map {html.escape(score_map['id'])}.</p>")
-    html_parts.append(run.image("score_distribution.png", "score distribution"))
+    html_parts.append(run.image(RUN.distribution, "score distribution"))
 
     html_parts += ["<h2>Fairness: follower count and account age</h2>",
                    "<p class='note'>Per band: the score's quartiles, the median score of "
                    "accounts whose realised engagement (what their audience did over the "
                    "horizon) is in the top quarter, and the gap in points to accounts with the "
                    "same realised engagement (and, on simulated data, the same true influence)."
-                   "</p>", run.image("fairness.png", "fairness"),
-                   _table(run.table("fairness.json"))]
-    if run.has("score_vs_truth.json"):
+                   "</p>", run.image(RUN.fairness_plot, "fairness"),
+                   _table(run.table(RUN.fairness))]
+    if run.has(RUN.gaps):
         html_parts += ["<h2>Gaming: manipulation groups against true influence</h2>",
-                       run.image("gaming.png", "gaming"), _table(run.table("score_vs_truth.json"))]
+                       run.image(RUN.gaming, "gaming"), _table(run.table(RUN.gaps))]
 
-    if run.has("explanations.json"):
+    if run.has(RUN.explanations):
         html_parts.append("<h2>Example explanations</h2>")
-        html_parts += [_explanation(e) for e in json.loads(run.file("explanations.json")
+        html_parts += [_explanation(e) for e in json.loads(run.file(RUN.explanations)
                                                            .read_text())]
-    if run.has("experiment.yaml"):
+    if run.has(RUN.experiment):
         html_parts += ["<h2>Experiment</h2>",
-                       f"<pre>{html.escape(run.file('experiment.yaml').read_text())}</pre>"]
+                       f"<pre>{html.escape(run.file(RUN.experiment).read_text())}</pre>"]
     return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>clout report "
             f"{html.escape(name)} {run_id[:8]}</title><style>{STYLE}</style></head><body>"
             + "\n".join(html_parts) + "</body></html>")
@@ -213,5 +214,5 @@ def log_report(run_id: str, folder: Path, with_screenshot: bool = True) -> list[
         files.append(screenshot(page, folder / "report.png"))
     client = MlflowClient()
     for path in files:
-        client.log_artifact(run_id, str(path), "report")
+        client.log_artifact(run_id, str(path), RUN.report)
     return files

@@ -11,9 +11,9 @@ from mlflow.models import infer_signature
 
 from clout.export import pyfunc_model
 from clout.scoring.score import InfluenceModel
+from clout.tracking import RUN
 
 MODEL_NAME = "clout"  # the registered model every promoted run becomes a version of
-ARTIFACT = "clout"  # where a run's pyfunc model lives: runs:/<run_id>/clout
 
 
 def log_pyfunc(model: InfluenceModel, model_dir: Path, features: pd.DataFrame) -> None:
@@ -26,7 +26,7 @@ def log_pyfunc(model: InfluenceModel, model_dir: Path, features: pd.DataFrame) -
         warnings.filterwarnings("ignore", "Hint: Inferred schema contains integer")
         signature = infer_signature(example, model.score(example))
     mlflow.pyfunc.log_model(
-        name=ARTIFACT, python_model=pyfunc_model.__file__,
+        name=RUN.model, python_model=pyfunc_model.__file__,
         artifacts={"clout_model": str(model_dir)}, signature=signature, input_example=example,
         # served with --env-manager local, in the environment clout is installed in
         pip_requirements=["clout"])
@@ -35,7 +35,7 @@ def log_pyfunc(model: InfluenceModel, model_dir: Path, features: pd.DataFrame) -
 def promote(run_id: str, alias: str) -> int:
     """Register the run's model as a new version of MODEL_NAME and point `alias` at it;
     returns the version."""
-    version = mlflow.register_model(f"runs:/{run_id}/{ARTIFACT}", MODEL_NAME)
+    version = mlflow.register_model(f"runs:/{run_id}/{RUN.model}", MODEL_NAME)
     mlflow.MlflowClient().set_registered_model_alias(MODEL_NAME, alias, version.version)
     return int(version.version)
 
