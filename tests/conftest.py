@@ -8,7 +8,7 @@ import pytest
 from clout.data.dataset import Dataset
 from clout.data.schema import conform
 from clout.data.simulator import preset, simulate
-from support import utc
+from support import hand_built_model, utc
 
 
 @pytest.fixture
@@ -71,6 +71,21 @@ def tiny_experiment_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("experiments") / "tiny.yaml"
     path.write_text(TINY_EXPERIMENT)
     return path
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory):
+    """`support.hand_built_model`, saved, and logged as the pyfunc model of an MLflow run:
+    (model, test rows, saved folder, run id)."""
+    import mlflow
+
+    from clout.export.mlflow_model import log_pyfunc
+
+    model, test = hand_built_model()
+    saved = model.save(tmp_path_factory.mktemp("hand-built") / "model")
+    with mlflow.start_run(run_name="hand-built") as run:
+        log_pyfunc(model, saved, test)
+    return model, test, saved, run.info.run_id
 
 
 @pytest.fixture(scope="session")

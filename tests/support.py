@@ -4,8 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+
+from clout.features.catalogue import column
+from clout.features.config import FeatureConfig
+from clout.models.heads import Head, HeadSpec, HistoryOffset, Target, fit_head, lgb_params
+from clout.scoring.score import (
+    InfluenceModel,
+    ScoreMap,
+    expected_engagement,
+    has_posts,
+    normalise_weights,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -42,3 +54,54 @@ def shared_dataset(name: str) -> Path:
     if not path.is_dir():
         pytest.skip(f"real dataset {name!r} not found at {path} (only present beside the project)")
     return path
+
+
+def hand_built_model() -> tuple[InfluenceModel, pd.DataFrame]:
+    """A small model fit straight from the models stage on a synthetic feature table (no
+    simulator, no feature build, no pipeline): two heads that start from their history, a
+    reach component, weights and a frozen map. Returns it with its test rows, a tenth of which
+    have not posted. For the tests of scoring, export and serving, so that they do not hang on
+    a whole training run."""
+    rng = np.random.default_rng(0)
+    config = FeatureConfig()
+    targets = {kind: Target(kind, config.horizon_days) for kind in ("retweets", "likes")}
+
+    def rows(n: int, cutoff: str) -> pd.DataFrame:
+        quality = rng.normal(0, 1, n)
+        posts = rng.integers(0, 40, n) * (rng.random(n) > 0.1)  # a tenth have not posted
+        horizon_posts = rng.integers(1, 10, n)
+        frame = pd.DataFrame({
+            "account_id": np.arange(n), "cutoff": pd.Timestamp(cutoff, tz="UTC"),
+            "posts_7d": np.minimum(posts, rng.integers(0, 8, n)), "posts_90d": posts,
+            "followers": rng.poisson(50 * np.exp(quality)),
+            "followers_growth_7d": rng.normal(0, 0.1, n),
+            "unique_engagers_28d": rng.poisson(5 * np.exp(quality) * (posts > 0)),
+            column("label_posts_{h}d", horizon=14): horizon_posts})
+        for k, (kind, target) in enumerate(targets.items()):
+            rate = np.exp(quality + k)
+            history = rng.poisson(rate * posts) / np.maximum(posts, 1)
+            frame[column("{kinds}_per_post_{w}d", window=90, kind=kind)] = np.where(
+                posts > 0, history, np.nan)
+            frame[target.label] = rng.poisson(rate * horizon_posts) / horizon_posts
+        return frame
+    train, validation, test = rows(2000, "2024-03-04"), rows(800, "2024-03-25"), rows(
+        400, "2024-04-08")
+    features = ["posts_7d", "followers", "followers_growth_7d", "unique_engagers_28d",
+                "retweets_per_post_90d", "likes_per_post_90d"]
+    params = lgb_params("poisson", {"learning_rate": 0.1, "num_leaves": 7}, 1, 2)
+
+    def heads(names: list[str]) -> dict[str, Head]:
+        return {kind: fit_head(HeadSpec(target, tuple(names), params, 100, 10, "auto",
+                                        HistoryOffset.for_kind(kind, config.windows, 5.0)),
+                               train, validation, seed=1)
+                for kind, target in targets.items()}
+    score_heads = heads(features)
+    weights = normalise_weights(list(targets), None)
+    anchor = validation[has_posts(validation, config.windows)]
+    expected = expected_engagement({k: h(anchor) for k, h in score_heads.items()}, score_heads,
+                                   weights)
+    model = InfluenceModel(score_heads, {"reach": heads(["followers", "unique_engagers_28d"])},
+                           weights, ScoreMap.fit(expected, 0.01, 0.999),
+                           info={"experiment": "hand-built",
+                                 "features": config.model_dump(mode="json")})
+    return model, test

@@ -87,9 +87,9 @@ def test_the_dask_engine_trains_models_of_similar_quality(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def scored(tiny_run):
-    result, _ = tiny_run
-    return result.model, result.split.part(result.features, "test")
+def scored(built):
+    model, test, _, _ = built
+    return model, test
 
 
 def test_scores_on_the_cluster_equal_local_scores(scored, client):

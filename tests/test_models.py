@@ -140,3 +140,32 @@ def test_a_head_learns_per_post_rates_deterministically(with_offset):
     assert metrics["relative_ece"] < 0.1
     assert np.corrcoef(np.log(head(test)), test["quality"])[0, 1] > 0.95
     assert fit().booster.model_to_string() == head.booster.model_to_string()
+
+
+def test_slice_features_to_heads_on_the_tiny_world(tiny_world):
+    # the models stage on the features stage's table, without the pipeline: every head learns
+    # more than the constant and than the account's own historical mean
+    from clout.features.build import build_features, load_tables
+    from clout.features.days import weekly_cutoffs
+    from clout.models.config import ModelSpec
+    from clout.models.evaluation import history_baselines
+    from clout.models.metrics import poisson_deviance
+
+    tables = load_tables(tiny_world[0])
+    frame = build_features(tables, weekly_cutoffs(tables, 8, H))
+    split = Split.by_time(frame["cutoff"].unique(), H)
+    spec = ModelSpec(params={"learning_rate": 0.1, "num_leaves": 7, "min_data_in_leaf": 20})
+    features = [c for c in frame.columns if c not in ("account_id", "cutoff")
+                and not c.startswith("label_")]
+    train, validation = split.part(frame, "train"), split.part(frame, "validation")
+    test = split.part(frame, "test")
+    targets = spec.targets(frame, H)
+    assert {t.independent for t in targets.values()} == {True}  # events: independent labels
+    for target in targets.values():
+        head = fit_head(spec.head_spec(target, features, (7, 28, 90), frame.columns, 2),
+                        train, validation, seed=1)
+        rows, rate, posts = target.labelled(test)
+        baselines = history_baselines(rows, head, (7, 28, 90), spec.prior_posts)
+        model = poisson_deviance(rate, head(rows), posts)
+        for name in ("constant", "historical_mean"):
+            assert model < poisson_deviance(rate, baselines[name], posts), (target.kind, name)

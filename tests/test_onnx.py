@@ -15,17 +15,16 @@ TOLERANCE = 1e-5  # on the raw output (log rate) of each booster
 
 
 @pytest.fixture(scope="module")
-def exported(tiny_run, tmp_path_factory):
-    result, saved = tiny_run
-    return export_onnx(saved / "model", tmp_path_factory.mktemp("onnx") / "model")
+def exported(built, tmp_path_factory):
+    _, _, saved, _ = built
+    return export_onnx(saved, tmp_path_factory.mktemp("onnx") / "model")
 
 
-def test_every_booster_matches_lightgbm_on_the_raw_output(tiny_run, exported):
-    result, _ = tiny_run
-    rows = result.features  # every cutoff: missing values and all
+def test_every_booster_matches_lightgbm_on_the_raw_output(built, exported):
+    model, rows, _, _ = built  # missing values and all
     lightgbm, onnx = InfluenceModel.load(exported), load_onnx_model(exported)
     files = onnx._booster_files()
-    assert len(files) == len(result.model.heads) * (1 + len(result.model.components))
+    assert len(files) == len(model.heads) * (1 + len(model.components))
     worst = 0.0
     for name, head in lightgbm._booster_files().items():
         X = rows[head.features]
@@ -36,30 +35,29 @@ def test_every_booster_matches_lightgbm_on_the_raw_output(tiny_run, exported):
     assert worst <= TOLERANCE
 
 
-def test_the_score_from_onnx_equals_the_pyfunc_score(tiny_run, exported):
-    result, _ = tiny_run
-    test = result.split.part(result.features, "test")
-    rows = test[["account_id", *result.model.features]]
-    served = mlflow.pyfunc.load_model(f"runs:/{result.run_id}/clout").predict(rows)
+def test_the_score_from_onnx_equals_the_pyfunc_score(built, exported):
+    model, test, _, run_id = built
+    rows = test[["account_id", *model.features]]
+    served = mlflow.pyfunc.load_model(f"runs:/{run_id}/clout").predict(rows)
     onnx = load_onnx_model(exported).score(rows)
     assert (onnx["score"] == served["score"]).all()
-    for component in result.model.components:
+    for component in model.components:
         assert (onnx[component] == served[component]).all()
     np.testing.assert_allclose(onnx["expected_engagement"], served["expected_engagement"],
                                rtol=1e-5)
     pd.testing.assert_series_equal(onnx["model_version"], served["model_version"])
 
 
-def test_cli_exports_a_promoted_or_logged_model(tiny_run, tmp_path):
+def test_cli_exports_a_promoted_or_logged_model(built, tmp_path):
     from typer.testing import CliRunner
 
     from clout.cli import app
 
-    result, _ = tiny_run
+    model, _, _, run_id = built
     out = tmp_path / "onnx"
-    done = CliRunner().invoke(app, ["export", f"runs:/{result.run_id}/clout", "--out", str(out)])
+    done = CliRunner().invoke(app, ["export", f"runs:/{run_id}/clout", "--out", str(out)])
     assert done.exit_code == 0, done.output
     assert (out / "model.json").is_file() and len(list((out / "heads").glob("*.onnx"))) > 0
-    assert load_onnx_model(out).version == result.model.version
+    assert load_onnx_model(out).version == model.version
     failed = CliRunner().invoke(app, ["export", "models:/clout@nobody", "--out", str(out)])
     assert failed.exit_code == 2 and "cannot export" in failed.output

@@ -35,14 +35,14 @@ def post(url: str, rows: pd.DataFrame) -> tuple[int, str]:
 
 
 @pytest.fixture(scope="module")
-def server(tiny_run, tmp_path_factory):
-    result, _ = tiny_run
+def server(built, tmp_path_factory):
+    _, _, _, run_id = built
     port = free_port()
     log = (tmp_path_factory.mktemp("serving") / "server.log").open("w+")
     bin_dir = Path(sys.executable).parent  # mlflow starts uvicorn from PATH: the venv's
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
     process = subprocess.Popen(
-        [str(bin_dir / "mlflow"), "models", "serve", "-m", f"runs:/{result.run_id}/clout",
+        [str(bin_dir / "mlflow"), "models", "serve", "-m", f"runs:/{run_id}/clout",
          "--env-manager", "local", "--host", "127.0.0.1", "--port", str(port)],
         env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
@@ -66,18 +66,17 @@ def server(tiny_run, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def rows(tiny_run):
-    result, _ = tiny_run
-    test = result.split.part(result.features, "test")
-    return test[["account_id", *result.model.features]].head(20).reset_index(drop=True)
+def rows(built):
+    model, test, _, _ = built
+    return test[["account_id", *model.features]].head(20).reset_index(drop=True)
 
 
-def test_served_scores_equal_batch_scores(server, rows, tiny_run):
-    result, _ = tiny_run
+def test_served_scores_equal_batch_scores(server, rows, built):
+    model, _, _, _ = built
     status, body = post(f"{server}/invocations", rows)
     assert status == 200, body
     served = pd.DataFrame(json.loads(body)["predictions"])
-    batch = result.model.score(rows)
+    batch = model.score(rows)
     assert served["account_id"].tolist() == batch["account_id"].tolist()
     assert served["score"].tolist() == batch["score"].tolist()
     assert (served["expected_engagement"] - batch["expected_engagement"]).abs().max() < 1e-9
@@ -85,8 +84,8 @@ def test_served_scores_equal_batch_scores(server, rows, tiny_run):
 
 @pytest.mark.parametrize("breakage, names", [
     (lambda r: r.drop(columns=["posts_7d"]), "posts_7d"),
-    (lambda r: r.assign(posts_28d="lots"), "posts_28d"),
-    (lambda r: r.assign(unique_engagers_7d=-3), "unique_engagers_7d"),
+    (lambda r: r.assign(followers="lots"), "followers"),
+    (lambda r: r.assign(unique_engagers_28d=-3), "unique_engagers_28d"),
 ])
 def test_bad_requests_get_a_4xx_naming_the_problem_and_the_server_keeps_serving(
         server, rows, breakage, names):
