@@ -1,0 +1,326 @@
+"""Manipulations an attacker can inject into any dataset in the contract, simulated or real.
+
+Each attack works on a list of target accounts over the `days` before a date `end` (the cutoff
+the attacked accounts are scored at) and returns an `Injection`: the attacked dataset; the
+dataset with only the attacker's own presence (for attacks whose targets are accounts the
+attacker creates, so that a gain is measured against those accounts without the manipulation);
+the accounts whose gain is measured; and the cost in accounts and actions (engagements, follows,
+unfollows and posts). Every injected row is a row the contract accepts: this is what an attacker
+can produce, and it passes validation.
+
+Attacks (`ATTACKS`), `size` meaning:
+- `one_way`: `size` fresh throwaway accounts each retweet and like every post of every target.
+- `dormant`: the same from `size` accounts created two years earlier that never acted before.
+- `followers`: `size` fresh accounts follow each target (bought followers).
+- `ring`: the targets in groups of `size` retweet and like each other's every post.
+- `pod`: groups of `size`; each member engages the next members round the circle, never one
+  that engages it (A -> B -> C -> A), so no pair trades engagement both ways.
+- `sybil`: `size` accounts created on the same day engage each other's posts and every target's.
+- `burst`: `size` fresh bots retweet each target's posts of the last week within minutes.
+- `churn`: the target follows `size` accounts, the share that follows back stays, the target
+  unfollows them (follow/unfollow churn): followers that never engage.
+- `new_poster`: five new accounts each post `size` times a day and are engaged by nobody;
+  measured against the same accounts without posts.
+- `new_ring`: `size` new accounts post daily and retweet and like each other's every post;
+  measured against the same accounts and posts without the engagement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from clout.data.dataset import Dataset
+from clout.data.schema import conform, empty_frame
+from clout.errors import ConfigError, DataError
+
+_DAY = pd.Timedelta(days=1)
+#: The kinds bought engagement uses, in order of preference; a source gets those it has.
+BOUGHT_KINDS = ("retweet", "like")
+NEW_POSTERS = 5  # accounts of the new_poster attack
+FOLLOW_BACK = 0.3  # churn: the share of the accounts followed that follow back
+
+
+@dataclass(frozen=True)
+class Injection:
+    """An attack's outcome: `attacked` is the dataset with the manipulation, `baseline` the
+    dataset the targets' gain is measured against (the original, plus the attacker's own accounts
+    and posts when it created the targets)."""
+
+    attack: str
+    size: int
+    attacked: Dataset
+    baseline: Dataset
+    targets: np.ndarray  # account ids whose gain is measured
+    accounts: int  # accounts the attacker created or used
+    actions: int  # rows it had to produce: engagements, follows, unfollows, posts
+
+
+@dataclass
+class _Rows:
+    """What an attack adds, table by table (contract frames)."""
+
+    accounts: list[pd.DataFrame]
+    follows: list[pd.DataFrame]
+    posts: list[pd.DataFrame]
+    engagements: list[pd.DataFrame]
+    unfollows: int = 0  # follows made and removed again: cost, but no row left
+    used: int | None = None  # existing accounts the attack uses (None: only the new ones)
+    targets: np.ndarray | None = None  # the targets it reached, when not all of them
+
+    @classmethod
+    def none(cls) -> _Rows:
+        return cls([], [], [], [])
+
+    def actions(self) -> int:
+        return (sum(map(len, self.follows)) + sum(map(len, self.posts))
+                + sum(map(len, self.engagements)) + self.unfollows)
+
+    def onto(self, dataset: Dataset) -> Dataset:
+        """`dataset` with these rows added (`dataset` itself when there are none)."""
+        if not (self.accounts or self.follows or self.posts or self.engagements):
+            return dataset
+        def extend(name, original, added):
+            if not added:
+                return original
+            parts = [original if original is not None else empty_frame(name), *added]
+            return conform(pd.concat([conform(p, name) for p in parts], ignore_index=True), name)
+        return Dataset(
+            accounts=extend("accounts", dataset.accounts, self.accounts),
+            follows=extend("follows", dataset.follows, self.follows),
+            posts=extend("posts", dataset.posts, self.posts),
+            engagements=extend("engagements", dataset.engagements, self.engagements))
+
+
+class _World:
+    """The dataset being attacked: fresh ids, the targets' posts, the kinds the source has."""
+
+    def __init__(self, dataset: Dataset, end: pd.Timestamp, days: int, seed: int):
+        self.dataset, self.end, self.start = dataset, end, end - days * _DAY
+        self.rng = np.random.default_rng(seed)
+        self.network = str(dataset.accounts["network"].mode().iloc[0])
+        self._next_account = int(dataset.accounts["account_id"].max()) + 1
+        posts = dataset.posts
+        self._next_post = 1 if posts is None or not len(posts) else int(posts["post_id"].max()) + 1
+        events = dataset.engagements
+        kinds = set() if events is None else set(events["kind"].astype(str))
+        self.created = dataset.accounts.set_index("account_id")["created_at"]
+        self.kinds = [k for k in BOUGHT_KINDS if k in kinds] or sorted(kinds)[:2] or ["retweet"]
+
+    def new_accounts(self, n: int, created: pd.Timestamp) -> pd.DataFrame:
+        ids = np.arange(self._next_account, self._next_account + n)
+        self._next_account += n
+        accounts = pd.DataFrame({"account_id": ids, "network": self.network,
+                                 "created_at": pd.Series(created, index=range(n))})
+        self.created = pd.concat([self.created, accounts.set_index("account_id")["created_at"]])
+        return accounts
+
+    def new_posts(self, authors: np.ndarray, per_day: float) -> pd.DataFrame:
+        """`per_day` posts a day per author, at random times in the window."""
+        n_each = int(round(per_day * (self.end - self.start) / _DAY))
+        author = np.repeat(authors, n_each)
+        seconds = (self.end - self.start).total_seconds()
+        at = self.start + pd.to_timedelta(self.rng.uniform(0, seconds - 3600, len(author)), "s")
+        ids = np.arange(self._next_post, self._next_post + len(author))
+        self._next_post += len(author)
+        return pd.DataFrame({"post_id": ids, "account_id": author,
+                             "created_at": at.floor("s"), "has_link": True, "has_media": False,
+                             "is_reply": False, "is_repost": False, "is_quote": False})
+
+    def posts_of(self, authors, since: pd.Timestamp | None = None) -> pd.DataFrame:
+        """The authors' posts in the window (from `since` if later), or one stand-in per author
+        and day when the source has no posts (engagement is then about the account)."""
+        since = max(self.start, since or self.start)
+        posts = self.dataset.posts
+        if posts is None:
+            days = pd.date_range(since, self.end - _DAY, freq="D")
+            grid = pd.MultiIndex.from_product([authors, days], names=["account_id", "created_at"])
+            return grid.to_frame(index=False).assign(post_id=pd.NA)
+        at = posts["created_at"]
+        return posts.loc[posts["account_id"].isin(authors) & (at >= since) & (at < self.end),
+                         ["post_id", "account_id", "created_at"]]
+
+    def engage(self, actors: np.ndarray, posts: pd.DataFrame, minutes: float = 10.0,
+               kinds: list[str] | None = None) -> pd.DataFrame:
+        """Every actor does every kind to every post (never its own), minutes after it."""
+        if not len(actors) or not len(posts):
+            return empty_frame("engagements")
+        kinds = kinds or self.kinds
+        pairs = posts.merge(pd.DataFrame({"actor_id": actors}), how="cross")
+        # never its own post, never one made before the actor existed
+        born = self.created.reindex(pairs["actor_id"]).to_numpy()
+        pairs = pairs[(pairs["actor_id"].to_numpy() != pairs["account_id"].to_numpy())
+                      & ~(pairs["created_at"].to_numpy() < born)]
+        rows = pd.concat([pairs.assign(kind=k) for k in kinds], ignore_index=True)
+        delay = pd.to_timedelta(self.rng.exponential(minutes, len(rows)), "min")
+        # never after the window, never before the post
+        at = np.maximum((rows["created_at"] + delay).clip(upper=self.end - pd.Timedelta(seconds=1)),
+                        rows["created_at"])
+        return pd.DataFrame({"actor_id": rows["actor_id"].to_numpy(),
+                             "account_id": rows["account_id"].to_numpy(),
+                             "post_id": rows["post_id"].to_numpy(), "kind": rows["kind"],
+                             "created_at": at, "cascade_depth": 1})
+
+    def follow(self, followers, followees) -> pd.DataFrame:
+        """Each follower follows each followee at a random time in the window."""
+        grid = pd.MultiIndex.from_product(
+            [followers, followees], names=["follower_id", "followee_id"]).to_frame(index=False)
+        grid = grid[grid["follower_id"] != grid["followee_id"]]
+        seconds = (self.end - self.start).total_seconds()
+        at = pd.Series(self.start + pd.to_timedelta(self.rng.uniform(0, seconds, len(grid)), "s"),
+                       index=grid.index)
+        for side in ("follower_id", "followee_id"):  # not before either account existed
+            born = self.created.reindex(grid[side]).fillna(self.start).set_axis(grid.index)
+            at = at.where(at >= born, born)
+        follows = self.dataset.follows
+        if follows is not None:  # an edge that exists already is not a new follow
+            known = pd.MultiIndex.from_frame(follows[["follower_id", "followee_id"]])
+            keep = ~pd.MultiIndex.from_frame(grid).isin(known)
+            grid, at = grid[keep], at[keep]
+        return grid.assign(created_at=at)
+
+
+def _groups(targets: np.ndarray, size: int) -> list[np.ndarray]:
+    if size < 2:
+        raise ConfigError(f"a ring or pod needs at least 2 members, got size {size}")
+    return [targets[i:i + size] for i in range(0, len(targets) - size + 1, size)]
+
+
+def _one_way(w: _World, targets, size, created) -> tuple[_Rows, _Rows]:
+    rows = _Rows.none()
+    actors = w.new_accounts(size, created)
+    rows.accounts.append(actors)
+    rows.engagements.append(w.engage(actors["account_id"].to_numpy(), w.posts_of(targets)))
+    return _Rows.none(), rows
+
+
+def _throwaway(w, targets, size):
+    return _one_way(w, targets, size, w.start - _DAY)
+
+
+def _dormant(w, targets, size):
+    return _one_way(w, targets, size, w.start - 730 * _DAY)
+
+
+def _followers(w, targets, size):
+    rows = _Rows.none()
+    fakes = w.new_accounts(size, w.start - _DAY)
+    rows.accounts.append(fakes)
+    if w.dataset.follows is None:
+        raise DataError("followers: the dataset has no follows table to add followers to")
+    rows.follows.append(w.follow(fakes["account_id"].to_numpy(), targets))
+    return _Rows.none(), rows
+
+
+def _ring(w, targets, size):
+    rows = _Rows.none()
+    groups = _groups(targets, size)
+    for group in groups:
+        rows.engagements.append(w.engage(group, w.posts_of(group)))
+    rows.targets = np.concatenate(groups)
+    rows.used = len(rows.targets)
+    return _Rows.none(), rows
+
+
+def _pod(w, targets, size):
+    rows = _Rows.none()
+    reach = max(1, (size - 1) // 2)  # the next `reach` members: never both ways
+    groups = _groups(targets, size)
+    for group in groups:
+        for i, author in enumerate(group):
+            engagers = np.array([group[(i - j) % len(group)] for j in range(1, reach + 1)])
+            rows.engagements.append(w.engage(engagers, w.posts_of([author])))
+    rows.targets = np.concatenate(groups)
+    rows.used = len(rows.targets)
+    return _Rows.none(), rows
+
+
+def _sybil(w, targets, size):
+    own, rows = _Rows.none(), _Rows.none()
+    cluster = w.new_accounts(size, w.start - _DAY)
+    ids = cluster["account_id"].to_numpy()
+    rows.accounts.append(cluster)
+    if w.dataset.posts is not None:
+        rows.posts.append(w.new_posts(ids, 1.0))
+        rows.engagements.append(w.engage(ids, rows.posts[-1]))
+    rows.engagements.append(w.engage(ids, w.posts_of(targets)))
+    return own, rows
+
+
+def _burst(w, targets, size):
+    rows = _Rows.none()
+    bots = w.new_accounts(size, w.start - _DAY)
+    rows.accounts.append(bots)
+    recent = w.posts_of(targets, since=w.end - 7 * _DAY)
+    rows.engagements.append(w.engage(bots["account_id"].to_numpy(), recent, minutes=2.0,
+                                     kinds=["retweet"] if "retweet" in w.kinds else w.kinds[:1]))
+    return _Rows.none(), rows
+
+
+def _churn(w, targets, size):
+    rows = _Rows.none()
+    if w.dataset.follows is None:
+        raise DataError("churn: the dataset has no follows table")
+    pool = np.setdiff1d(w.dataset.accounts["account_id"].to_numpy(), targets)
+    followed = w.rng.choice(pool, min(size, len(pool)), replace=False)
+    back = followed[:int(np.ceil(FOLLOW_BACK * len(followed)))]  # those who follow back stay
+    rows.follows.append(w.follow(back, targets))
+    rows.unfollows = 2 * len(followed) * len(targets)  # each target follows, then unfollows
+    rows.used = len(followed)
+    return _Rows.none(), rows
+
+
+def _new_poster(w, targets, size):
+    own, rows = _Rows.none(), _Rows.none()
+    accounts = w.new_accounts(NEW_POSTERS, w.start - _DAY)
+    own.accounts.append(accounts)
+    rows.posts.append(w.new_posts(accounts["account_id"].to_numpy(), float(size)))
+    rows.used = NEW_POSTERS
+    return own, rows
+
+
+def _new_ring(w, targets, size):
+    own, rows = _Rows.none(), _Rows.none()
+    accounts = w.new_accounts(size, w.start - _DAY)
+    ids = accounts["account_id"].to_numpy()
+    own.accounts.append(accounts)
+    if w.dataset.posts is not None:
+        own.posts.append(w.new_posts(ids, 1.0))
+        rows.engagements.append(w.engage(ids, own.posts[-1]))
+    else:
+        rows.engagements.append(w.engage(ids, w.posts_of(ids)))
+    rows.used = size
+    return own, rows
+
+
+#: attack name -> the rows of the attacker's own presence and the rows of the manipulation
+ATTACKS: dict[str, Callable] = {
+    "one_way": _throwaway, "dormant": _dormant, "followers": _followers, "ring": _ring,
+    "pod": _pod, "sybil": _sybil, "burst": _burst, "churn": _churn, "new_poster": _new_poster,
+    "new_ring": _new_ring,
+}
+
+
+def inject(dataset: Dataset, attack: str, targets, size: int, end, days: int = 28,
+           seed: int = 0) -> Injection:
+    """`attack` of `size` on `targets` (account ids) over the `days` before `end`."""
+    if attack not in ATTACKS:
+        raise ConfigError(f"unknown attack {attack!r}; choose one of {', '.join(ATTACKS)}")
+    if size < 1:
+        raise ConfigError(f"attack size must be at least 1, got {size}")
+    end = pd.Timestamp(end)
+    end = end.tz_localize("UTC") if end.tzinfo is None else end.tz_convert("UTC")
+    world = _World(dataset, end, days, seed)
+    targets = np.asarray(targets, dtype=np.int64)
+    own, bought = ATTACKS[attack](world, targets, size)
+    if own.accounts:  # the attacker's own accounts are the targets
+        targets = np.concatenate([a["account_id"].to_numpy() for a in own.accounts])
+    elif bought.targets is not None:
+        targets = bought.targets
+    baseline = own.onto(dataset)
+    used = bought.used if bought.used is not None else sum(map(len, bought.accounts))
+    return Injection(attack, size, bought.onto(baseline), baseline, targets, used,
+                     bought.actions())

@@ -1,0 +1,76 @@
+"""What an attacker gains: each attack of `data.attacks` at each size, injected into the world a
+model was trained on (after training), scored at the attack's end.
+
+Targets are genuine low-score accounts that post (the ones a bought boost would help most);
+controls are other genuine posting accounts, left alone. A target's gain is its score on the
+attacked data minus its score on the same data without the manipulation; the controls' drift is
+the same difference for them (what the attack does to everyone else). Points per 100 actions
+divide the mean gain by the attack's cost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from clout.data.attacks import inject
+from clout.data.dataset import Dataset
+from clout.data.validation import validate
+from clout.pipeline import score_accounts
+from clout.scoring.score import SCORE_MIN, InfluenceModel
+
+#: attack -> sizes measured (accounts, members per ring or pod, posts a day: see the attacks)
+SIZES: dict[str, tuple[int, ...]] = {
+    "one_way": (5, 20, 50, 500), "dormant": (5, 50), "followers": (100, 1000),
+    "ring": (3, 5, 10), "pod": (3, 5, 10), "sybil": (10, 50), "burst": (50, 500),
+    "churn": (100, 1000), "new_poster": (1, 20), "new_ring": (5, 10),
+}
+Say = Callable[[str], None]
+
+
+def choose_accounts(scores: pd.DataFrame, genuine: np.ndarray, n_targets: int = 20,
+                    n_controls: int = 200, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Targets: genuine posting accounts between the 10th and 40th percentile of the score;
+    controls: other genuine posting accounts."""
+    rng = np.random.default_rng(seed)
+    posting = scores[scores["account_id"].isin(genuine) & (scores["score"] > SCORE_MIN)]
+    low, high = posting["score"].quantile([0.1, 0.4])
+    pool = posting.loc[posting["score"].between(low, high), "account_id"].to_numpy()
+    targets = rng.choice(np.sort(pool), min(n_targets, len(pool)), replace=False)
+    rest = np.setdiff1d(posting["account_id"].to_numpy(), targets)
+    return np.sort(targets), np.sort(rng.choice(rest, min(n_controls, len(rest)), replace=False))
+
+
+def _scores(model: InfluenceModel, dataset: Dataset, end: pd.Timestamp) -> pd.Series:
+    clean, _ = validate(dataset, as_of=end)  # an attacker's rows pass the contract
+    return score_accounts(model, clean, end).set_index("account_id")["score"].astype(float)
+
+
+def gaming_table(model: InfluenceModel, dataset: Dataset, genuine: np.ndarray, end,
+                 sizes: Mapping[str, Sequence[int]] = SIZES, days: int = 28, seed: int = 0,
+                 say: Say = print) -> pd.DataFrame:
+    """One row per attack and size: targets, cost, mean gain ± se, controls' drift."""
+    end = pd.Timestamp(end)
+    clean = _scores(model, dataset, end)
+    targets, controls = choose_accounts(clean.reset_index(), genuine, seed=seed)
+    rows = []
+    for attack, attack_sizes in sizes.items():
+        for size in attack_sizes:
+            injection = inject(dataset, attack, targets, size, end, days, seed)
+            before = (clean if injection.baseline is dataset
+                      else _scores(model, injection.baseline, end))
+            after = _scores(model, injection.attacked, end)
+            gain = (after - before).loc[injection.targets].to_numpy()
+            drift = (after - clean).loc[controls].to_numpy()
+            rows.append({
+                "attack": attack, "size": size, "targets": len(gain),
+                "accounts": injection.accounts, "actions": injection.actions,
+                "gain": gain.mean(), "gain_se": gain.std(ddof=1) / np.sqrt(len(gain)),
+                "gain_max": gain.max(), "control_drift": drift.mean(),
+                "control_max": np.abs(drift).max(),
+                "points_per_100_actions": 100 * gain.mean() / max(injection.actions, 1)})
+            say(f"{attack} x {size}: {gain.mean():+.2f} points ({injection.actions:,} actions)")
+    return pd.DataFrame(rows)
+

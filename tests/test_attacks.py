@@ -1,0 +1,89 @@
+"""The attack library: every attack's rows pass the contract, land where they say, cost what
+they say, and leave the baseline (the attacker's own presence) apart from the manipulation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from clout.data.attacks import ATTACKS, NEW_POSTERS, inject
+from clout.data.validation import validate
+from clout.errors import ConfigError
+from clout.gaming import SIZES
+
+SIZE = 4
+
+
+@pytest.fixture(scope="module")
+def world(tiny_world):
+    dataset, truth = tiny_world
+    end = dataset.posts["created_at"].max().normalize() + pd.Timedelta(days=1)
+    genuine = truth.loc[truth["role"] == "genuine", "account_id"].to_numpy()
+    posting = dataset.posts.loc[dataset.posts["created_at"] >= end - pd.Timedelta(days=28),
+                                "account_id"].unique()
+    return dataset, end, np.sort(np.intersect1d(genuine, posting))[:12]
+
+
+def added(before, after):
+    return len(after) - (0 if before is None else len(before))
+
+
+@pytest.mark.parametrize("attack", list(ATTACKS))
+def test_every_attack_passes_validation_and_counts_its_cost(world, attack):
+    dataset, end, targets = world
+    injection = inject(dataset, attack, targets, SIZE, end, seed=1)
+    for data in (injection.attacked, injection.baseline):
+        validate(data, as_of=end)  # raises on any failure: an attacker's rows are valid rows
+    base, hit = injection.baseline, injection.attacked
+    rows = {t: added(getattr(base, t), getattr(hit, t))
+            for t in ("follows", "posts", "engagements")}
+    unfollows = injection.actions - sum(rows.values())  # the only cost that leaves no row
+    assert unfollows > 0 if attack == "churn" else unfollows == 0
+    assert sum(rows.values()) > 0
+    new = hit.engagements.iloc[len(base.engagements):]
+    assert (new["created_at"] < end).all() and (new["created_at"]
+                                               >= end - pd.Timedelta(days=28)).all()
+    attackers = set(hit.accounts["account_id"].iloc[len(dataset.accounts):])
+    # the manipulation is engagement received by the measured accounts (sybils: and each other)
+    assert set(new["account_id"]) <= set(injection.targets) | attackers
+    created = added(dataset.accounts, base.accounts)
+    if created:  # the attacker made the measured accounts: they are in both datasets
+        assert set(injection.targets) == set(base.accounts["account_id"].iloc[-created:])
+    else:
+        assert set(injection.targets) <= set(targets)
+
+
+def test_sizes_and_reciprocity_are_what_each_attack_says(world):
+    dataset, end, targets = world
+    one_way = inject(dataset, "one_way", targets, SIZE, end)
+    engaged = one_way.attacked.engagements.iloc[len(dataset.engagements):]
+    assert engaged["actor_id"].nunique() == SIZE == one_way.accounts
+    # every target post of the window gets one retweet and one like from each bought account
+    window = dataset.posts[dataset.posts["account_id"].isin(targets)
+                           & (dataset.posts["created_at"] >= end - pd.Timedelta(days=28))]
+    assert len(engaged) == len(window) * SIZE * 2
+    pod = inject(dataset, "pod", targets, 5, end)
+    pairs = set(map(tuple, pod.attacked.engagements.iloc[len(dataset.engagements):]
+                    [["actor_id", "account_id"]].to_numpy()))
+    assert pairs and not any((b, a) in pairs for a, b in pairs)  # nobody engages both ways
+    ring = inject(dataset, "ring", targets, 3, end)
+    pairs = set(map(tuple, ring.attacked.engagements.iloc[len(dataset.engagements):]
+                    [["actor_id", "account_id"]].to_numpy()))
+    assert all((b, a) in pairs for a, b in pairs)  # a ring trades both ways
+    poster = inject(dataset, "new_poster", targets, 3, end)
+    assert len(poster.targets) == NEW_POSTERS
+    assert added(dataset.posts, poster.attacked.posts) == NEW_POSTERS * 3 * 28
+    assert poster.baseline.posts is dataset.posts  # measured against the same accounts, silent
+    followers = inject(dataset, "followers", targets, SIZE, end)
+    assert followers.baseline is dataset
+    assert added(dataset.follows, followers.attacked.follows) <= SIZE * len(targets)
+
+
+def test_every_attack_is_measured_and_bad_requests_are_refused(world):
+    dataset, end, targets = world
+    assert set(SIZES) == set(ATTACKS)
+    with pytest.raises(ConfigError, match="unknown attack"):
+        inject(dataset, "bribe", targets, 3, end)
+    with pytest.raises(ConfigError, match="at least 2 members"):
+        inject(dataset, "ring", targets, 1, end)
