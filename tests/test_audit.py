@@ -82,15 +82,17 @@ def test_explanations_add_up_to_the_score_and_work_beyond_training(tiny_run, tin
     today = score_accounts(result.model, dataset)
     frame = build_features(load_tables(dataset), [today["cutoff"].iloc[0]],
                            FeatureConfig(**result.model.info["features"]), labels=False)
-    posting = frame.loc[frame["posts_90d"] > 0, "account_id"]
-    for account in posting.head(5):
+    showing = frame.loc[~result.model.is_silent(frame), "account_id"]
+    for account in showing.head(5):
         e = explain(result.model, frame, account)
         assert abs(e.contributions["points"].sum() - (e.continuous - e.baseline)) < 1e-6
         assert e.score == int(np.clip(np.rint(e.continuous), 1, 100))
         assert e.score == int(today.loc[today["account_id"] == account, "score"].iloc[0])
         assert e.contributions["points"].abs().is_monotonic_decreasing
-    silent = frame.loc[frame["posts_90d"] == 0, "account_id"].iloc[0]
-    assert explain(result.model, frame, silent).contributions.empty
+    for silent in (frame["posts_90d"] == 0, (frame["posts_90d"] > 0)
+                   & result.model.is_silent(frame)):  # no posts; no credible engagement
+        assert explain(result.model, frame, frame.loc[silent, "account_id"].iloc[0]
+                       ).contributions.empty
     with pytest.raises(LookupError, match="not in the feature table"):
         explain(result.model, frame, -42)
 

@@ -2,6 +2,7 @@
 
 from dataclasses import replace
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -46,16 +47,52 @@ def test_hand_computed_values_on_three_rows(three_rows):
     assert pd.isna(row(features, 1, "2024-01-03")["label_retweets_per_post_1d"])
 
 
-def test_independent_labels_leave_out_engagement_traded_back(three_rows):
+def test_credible_labels_leave_out_engagement_traded_back(three_rows):
     # Account 1 likes post 12 of account 3 on 3 Jan; account 3 retweeted account 1 on 1 Jan.
-    # Within the 7-day window that like is traded back, so it is not independent engagement;
+    # Within the 7-day window that like is traded back, so it is not credible engagement;
     # with a 1-day window, 1 Jan is too long ago and the like counts.
     three = row(build_features(three_rows, [utc("2024-01-03")], CONFIG), 3, "2024-01-03")
-    assert three["label_likes_1d"] == 1 and three["label_likes_independent_1d"] == 0
-    assert three["label_likes_independent_per_post_1d"] == 0.0
+    assert three["label_likes_1d"] == 1 and three["label_likes_credible_1d"] == 0
+    assert three["label_likes_credible_per_post_1d"] == 0.0
     short = FeatureConfig(windows=(1,), horizon_days=1)
     three = row(build_features(three_rows, [utc("2024-01-03")], short), 3, "2024-01-03")
-    assert three["label_likes_independent_1d"] == 1
+    assert three["label_likes_credible_1d"] == 1
+
+
+def test_credible_engagement_counts_engagers_that_acted_before_or_are_trusted(three_rows):
+    # Two throwaways (created long ago, never active: dormant) like post 12 on 3 Jan.
+    throwaways = conform(pd.DataFrame({"account_id": [8, 9], "network": "test",
+                                       "created_at": [utc("2020-01-01")] * 2}), "accounts")
+    likes = conform(pd.DataFrame({
+        "actor_id": [8, 9], "account_id": [3, 3], "post_id": [12, 12], "kind": "like",
+        "created_at": [utc("2024-01-03 02:00")] * 2, "cascade_depth": 1}), "engagements")
+    dataset = replace(three_rows, accounts=pd.concat([three_rows.accounts, throwaways],
+                                                     ignore_index=True),
+                      engagements=pd.concat([three_rows.engagements, likes], ignore_index=True))
+    short = FeatureConfig(windows=(1,), horizon_days=1)
+    three = row(build_features(dataset, [utc("2024-01-03")], short), 3, "2024-01-03")
+    # at the cutoff they had never acted and nobody credible engaged them: their likes count
+    # for nothing, account 1's (established: it posted on 1 Jan) counts whole
+    assert three["label_likes_1d"] == 3 and three["label_likes_credible_1d"] == 1
+    at = build_features(dataset, [utc("2024-01-03"), utc("2024-01-05")], short, labels=False)
+    assert row(at, 8, "2024-01-03")["credibility"] == 0.0
+    assert row(at, 1, "2024-01-03")["credibility"] == 1.0
+    # by 5 Jan they acted 2 days before: established on a 4-day history (half of it)
+    assert row(at, 8, "2024-01-05")["credibility"] == 1.0
+
+
+def test_trust_flows_from_established_accounts_to_those_they_engage():
+    from clout.features.credibility import credibility, established
+
+    first_active = np.array([0, 0, 0, 95, 95, 95])  # 0-2 established at day 100, 3-5 not
+    assert established(first_active, 100).tolist() == [True] * 3 + [False] * 3
+    # 0, 1 and 2 each engage 3 (an established audience); 4 and 5 engage each other
+    engager = np.array([0, 1, 2, 4, 5])
+    engaged = np.array([3, 3, 3, 5, 4])
+    credible, trust = credibility(engaged, engager, np.ones(5), np.arange(6), first_active, 100)
+    assert credible[:3].tolist() == [1.0] * 3
+    assert credible[3] > 0.5 and credible[4] == credible[5] == 0.0  # no trust, only a ring
+    assert trust[3] > 1.0  # three established accounts vouch for it
 
 
 def test_traded_engagement_share_by_hand(three_rows):

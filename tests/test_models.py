@@ -160,7 +160,7 @@ def test_slice_features_to_heads_on_the_tiny_world(tiny_world):
     train, validation = split.part(frame, "train"), split.part(frame, "validation")
     test = split.part(frame, "test")
     targets = spec.targets(frame, H)
-    assert {t.independent for t in targets.values()} == {True}  # events: independent labels
+    assert {t.credible for t in targets.values()} == {True}  # events: credible labels
     for target in targets.values():
         head = fit_head(spec.head_spec(target, features, (7, 28, 90), frame.columns, 2),
                         train, validation, seed=1)

@@ -62,8 +62,8 @@ def test_the_run_logs_one_pyfunc_model_that_scores_as_the_trained_one(tiny_run):
     pd.testing.assert_frame_equal(served, result.model.score(rows))
     assert {"score", "reach", "amplification", "network", "model_version",
             "score_version"} <= set(served.columns)
-    with pytest.raises(mlflow.exceptions.MlflowException, match="unique_engagers_7d"):
-        pyfunc.predict(rows.assign(unique_engagers_7d=-1))
+    with pytest.raises(mlflow.exceptions.MlflowException, match="credible_engagers_7d"):
+        pyfunc.predict(rows.assign(credible_engagers_7d=-1))
 
 
 def test_promote_then_score_with_the_alias(tiny_run, tiny_experiment_file, tmp_path):
@@ -87,19 +87,24 @@ def test_heads_beat_the_constant_and_followers_and_the_score_tracks_true_influen
         assert metrics[head, "model"] < metrics[head, "followers_only"]
     assert result.evaluation.summary["score.spearman_true_influence_genuine"] > 0.8
     # the heads learn engagement that is not traded back, so rings cannot trade their way up
-    assert all(h.label.endswith("_independent_per_post_14d")
+    assert all(h.label.endswith("_credible_per_post_14d")
                for h in result.model.heads.values())
 
 
-def test_excluded_features_are_left_out(tiny_run):
+def test_excluded_and_buyable_features_are_left_out(tiny_run):
     result, _ = tiny_run
+    # heads on credible engagement see nothing an attacker moves by buying engagement or
+    # followers (the catalogue's buyable features), unless asked to
+    assert "pagerank" not in result.model.features and "followers" not in result.model.features
+    assert "trustrank" in result.model.features
     spec = result.experiment.model.model_copy(
-        update={"exclude_features": ["followers*", "pagerank"], "components": False})
+        update={"exclude_features": ["trust*", "credible_*_7d"], "components": False,
+                "buyable_features": True})
     model = fit_model(result.experiment.model_copy(update={"model": spec}), result.features,
                       result.split, say=lambda text: None)
-    assert "pagerank" not in model.features
-    assert not any(f.startswith("followers") for f in model.features)
-    assert "engaged_follower_share_7d" in model.features
+    assert "trustrank" not in model.features
+    assert not any(f.startswith("credible_") and f.endswith("_7d") for f in model.features)
+    assert {"pagerank", "followers", "credible_engagers_28d"} <= set(model.features)
 
 
 def test_the_split_keeps_label_horizons_apart(tiny_run):

@@ -87,7 +87,10 @@ def _cell(value) -> str:
 def print_frame(frame: pd.DataFrame, title: str | None = None) -> None:
     table = Table(title=title, title_justify="left")
     for col in frame.columns:
-        table.add_column(str(col), overflow="fold")
+        # names (features, heads) stay whole, so they can be read and searched; numbers fold
+        names = frame[col].dtype == object or pd.api.types.is_string_dtype(frame[col])
+        width = min(max(len(_cell(v)) for v in frame[col]), 40) if names and len(frame) else None
+        table.add_column(str(col), overflow="fold", min_width=width)
     for row in frame.astype(object).itertuples(index=False):
         table.add_row(*map(_cell, row))
     console.print(table)

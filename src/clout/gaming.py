@@ -23,7 +23,7 @@ from clout.scoring.score import SCORE_MIN, InfluenceModel
 
 #: attack -> sizes measured (accounts, members per ring or pod, posts a day: see the attacks)
 SIZES: dict[str, tuple[int, ...]] = {
-    "one_way": (5, 20, 50, 500), "dormant": (5, 50), "followers": (100, 1000),
+    "one_way": (5, 20, 50, 500), "dormant": (5, 50), "warmed": (5, 50), "followers": (100, 1000),
     "ring": (3, 5, 10), "pod": (3, 5, 10), "sybil": (10, 50), "burst": (50, 500),
     "churn": (100, 1000), "new_poster": (1, 20), "new_ring": (5, 10),
 }

@@ -8,7 +8,6 @@ import tempfile
 import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from fnmatch import fnmatch
 from pathlib import Path
 
 import mlflow
@@ -44,9 +43,10 @@ from clout.scoring.evaluation import (
 from clout.scoring.score import (
     InfluenceModel,
     ScoreMap,
+    evidence_columns,
     expected_engagement,
-    has_posts,
     normalise_weights,
+    shows_nothing,
 )
 from clout.tracking import RUN
 
@@ -91,12 +91,6 @@ def with_model(experiment: Experiment, **changes) -> Experiment:
     return experiment.model_copy(update={"model": experiment.model.model_copy(update=changes)})
 
 
-def feature_names(frame: pd.DataFrame, exclude: list[str] = ()) -> list[str]:
-    """The feature columns of the table, in catalogue order, less those matching `exclude`."""
-    return [c for c in frame.columns if c not in ("account_id", "cutoff")
-            and not c.startswith("label_") and not any(fnmatch(c, p) for p in exclude)]
-
-
 def cutoffs_for(experiment: Experiment, tables: Tables) -> list[pd.Timestamp]:
     spec = experiment.cutoffs
     if spec.dates:
@@ -119,7 +113,7 @@ def fit_model(experiment: Experiment, frame: pd.DataFrame, split: Split, say: Sa
     """Heads on every feature, and per component on that family's features alone; weights;
     and the score map, frozen on the validation cutoff's population."""
     targets = experiment.model.targets(frame, experiment.features.horizon_days)
-    features = feature_names(frame, experiment.model.exclude_features)
+    features = experiment.model.inputs(frame.columns, targets, experiment.features.windows)
     train, validation = split.part(frame, "train"), split.part(frame, "validation")
     say(f"heads {', '.join(t.label for t in targets.values())} on {len(features)} features, "
         f"{len(train):,} training rows")
@@ -134,9 +128,11 @@ def fit_model(experiment: Experiment, frame: pd.DataFrame, split: Split, say: Sa
                 components[name] = fit_heads(experiment, targets, own, train, validation,
                                              engine)
     weights = normalise_weights(list(targets), experiment.score.weights)
-    # The scale is set by the accounts that post: accounts that never do (fake followers, pure
-    # readers) would otherwise fill the bottom of the scale and squeeze everyone else.
-    anchor = validation[has_posts(validation, experiment.features.windows)]
+    # The scale is set by the accounts that show influence: accounts that never post (fake
+    # followers, pure readers) or that no credible account engages with score 1 anyway, and
+    # would otherwise fill the bottom of the scale and squeeze everyone else.
+    windows = experiment.features.windows
+    anchor = validation[~shows_nothing(validation, windows, evidence_columns(heads, windows))]
     expected = expected_engagement({k: h(anchor) for k, h in heads.items()}, heads, weights)
     score_map = ScoreMap.fit(expected, experiment.score.low_quantile,
                              experiment.score.high_quantile)
@@ -242,7 +238,7 @@ def evaluate_model(experiment: Experiment, model: InfluenceModel, frame: pd.Data
     if other_seeds := experiment.model.stability_seeds:
         heads_by_seed = {seed: model.heads} | {
             other: fit_heads(with_model(experiment, seed=other), targets,
-                             feature_names(frame, experiment.model.exclude_features),
+                             experiment.model.inputs(frame.columns, targets, windows),
                              split.part(frame, "train"), split.part(frame, "validation"), engine)
             for other in other_seeds}
         stability = rank_stability(heads_by_seed, test, seed)

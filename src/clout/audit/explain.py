@@ -53,12 +53,12 @@ def explain(model: InfluenceModel, frame: pd.DataFrame, account_id) -> Explanati
     row = frame.loc[matches[:1]]
     scored = model.score(row).iloc[0]
     components = {c: int(scored[c]) for c in model.components}
-    if model.is_silent(row)[0]:  # no posts in the window: 1, nothing to explain
+    if model.is_silent(row)[0]:  # no posts or no credible engagement: 1, nothing to explain
         return Explanation(account_id, int(scored["score"]), components, float("nan"),
                            float("nan"), pd.DataFrame(columns=["feature", "points", "value",
                                                                "typical"]))
     columns = model.columns(row)
-    # typical values and the history baseline: the accounts that post, as the score's scale
+    # typical values and the history baseline: the accounts that show influence, as the scale
     pop_columns = model.columns(frame[~model.is_silent(frame)])
 
     shap, delta, start = {}, {}, {}

@@ -11,6 +11,8 @@ can produce, and it passes validation.
 Attacks (`ATTACKS`), `size` meaning:
 - `one_way`: `size` fresh throwaway accounts each retweet and like every post of every target.
 - `dormant`: the same from `size` accounts created two years earlier that never acted before.
+- `warmed`: the same from `size` accounts that first pass for readers: each likes two random
+  posts a day for the 120 days before (patience that buys an engagement history).
 - `followers`: `size` fresh accounts follow each target (bought followers).
 - `ring`: the targets in groups of `size` retweet and like each other's every post.
 - `pod`: groups of `size`; each member engages the next members round the circle, never one
@@ -42,6 +44,7 @@ _DAY = pd.Timedelta(days=1)
 BOUGHT_KINDS = ("retweet", "like")
 NEW_POSTERS = 5  # accounts of the new_poster attack
 FOLLOW_BACK = 0.3  # churn: the share of the accounts followed that follow back
+WARM_UP_DAYS = 120  # warmed: days the throwaways act as readers before the attack
 
 
 @dataclass(frozen=True)
@@ -205,6 +208,28 @@ def _dormant(w, targets, size):
     return _one_way(w, targets, size, w.start - 730 * _DAY)
 
 
+def _warmed(w, targets, size):
+    """Throwaways that first pass for readers: created 150 days before, each likes two random
+    posts a day for the 120 days before the attack, then engages like `one_way`."""
+    own, rows = _one_way(w, targets, size, w.start - 150 * _DAY)
+    actors = rows.accounts[0]["account_id"].to_numpy()
+    posts = w.dataset.posts
+    if posts is not None:
+        pool = posts[(posts["created_at"] >= w.start - WARM_UP_DAYS * _DAY)
+                     & (posts["created_at"] < w.start - _DAY)
+                     & ~posts["account_id"].isin(targets)]
+        picked = pool.iloc[w.rng.choice(len(pool), (len(actors), 2 * WARM_UP_DAYS))
+                           .ravel()] if len(pool) else pool
+        warm = picked[["post_id", "account_id", "created_at"]].assign(
+            actor_id=np.repeat(actors, len(picked) // max(len(actors), 1)))
+        warm = warm.drop_duplicates(["post_id", "actor_id"])
+        rows.engagements.append(pd.DataFrame({
+            "actor_id": warm["actor_id"].to_numpy(), "account_id": warm["account_id"].to_numpy(),
+            "post_id": warm["post_id"].to_numpy(), "kind": w.kinds[-1],
+            "created_at": warm["created_at"] + pd.Timedelta(minutes=30), "cascade_depth": 1}))
+    return own, rows
+
+
 def _followers(w, targets, size):
     rows = _Rows.none()
     fakes = w.new_accounts(size, w.start - _DAY)
@@ -298,9 +323,9 @@ def _new_ring(w, targets, size):
 
 #: attack name -> the rows of the attacker's own presence and the rows of the manipulation
 ATTACKS: dict[str, Callable] = {
-    "one_way": _throwaway, "dormant": _dormant, "followers": _followers, "ring": _ring,
-    "pod": _pod, "sybil": _sybil, "burst": _burst, "churn": _churn, "new_poster": _new_poster,
-    "new_ring": _new_ring,
+    "one_way": _throwaway, "dormant": _dormant, "warmed": _warmed, "followers": _followers,
+    "ring": _ring, "pod": _pod, "sybil": _sybil, "burst": _burst, "churn": _churn,
+    "new_poster": _new_poster, "new_ring": _new_ring,
 }
 
 

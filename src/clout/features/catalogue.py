@@ -50,6 +50,9 @@ class Feature:
     needs: tuple[str, ...]
     leaks: bool = False  # uses data observed after the cutoff: never in the honest set
     zero_when_absent: bool = False  # a count: no activity means 0, not unknown
+    # bought engagement or followers move it (for the account, or against it): heads that learn
+    # credible engagement do not see it (`ModelSpec.buyable_features`)
+    buyable: bool = False
 
     @property
     def windowed(self) -> bool:
@@ -85,66 +88,97 @@ FEATURES: tuple[Feature, ...] = (
       (CREATED,)),
     # reach
     F("followers", "reach", "accounts", "Followers at the cutoff (follows made before it).",
-      (FOLLOWS,), zero_when_absent=True),
+      (FOLLOWS,), zero_when_absent=True, buyable=True),
     F("following", "reach", "accounts", "Accounts followed at the cutoff.", (FOLLOWS,),
-      zero_when_absent=True),
+      zero_when_absent=True, buyable=True),
     F("followers_growth_{w}d", "reach", "ratio",
-      "Relative growth of followers over the window: (now - then) / max(then, 1).", (FOLLOWS,)),
+      "Relative growth of followers over the window: (now - then) / max(then, 1).", (FOLLOWS,),
+      buyable=True),
     F("unique_engagers_{w}d", "reach", "accounts",
       "Distinct accounts that engaged with the account in the window (true reach; self "
-      "excluded).", (EVENTS,), zero_when_absent=True),
+      "excluded).", (EVENTS,), zero_when_absent=True, buyable=True),
+    F("credible_engagers_{w}d", "reach", "accounts",
+      "Distinct accounts that engaged with the account in the window, each counted by its "
+      "credibility (see `credibility`), none the account engaged with in the same window: "
+      "reach that bought accounts cannot add to.", (EVENTS,), zero_when_absent=True),
     F("engaged_follower_share_{w}d", "reach", "share",
-      "Share of followers at the cutoff who engaged in the window.", (EVENTS, FOLLOWS)),
+      "Share of followers at the cutoff who engaged in the window.", (EVENTS, FOLLOWS),
+      buyable=True),
     # amplification
     F("{kinds}_per_post_{w}d", "amplification", "events/post",
       "Engagement of this kind received in the window per post published in it. From events "
       "before the cutoff; where a source only has counts per post, from the counts of posts "
       "published at least `settle_days` before the cutoff (counts observed later, taken as "
-      "settled).", (POSTS, RECEIVED)),
+      "settled).", (POSTS, RECEIVED), buyable=True),
     F("{kinds}_per_post_decay14d", "amplification", "events/post",
       "Like {kinds}_per_post but over all history before the cutoff, days weighted by "
-      "0.5^(age / 14 days): recent behaviour counts most.", (POSTS, RECEIVED)),
+      "0.5^(age / 14 days): recent behaviour counts most.", (POSTS, RECEIVED), buyable=True),
     F("{kinds}_per_post_log1p_{w}d", "amplification", "log(1 + events)/post",
       "Mean over the window's posts of log(1 + engagement of this kind the post received "
       "before the cutoff): like {kinds}_per_post, but one viral post weighs less. Where a "
       "source only has counts, over the posts whose counts have settled (`settle_days`).",
-      (POSTS, RECEIVED)),
+      (POSTS, RECEIVED), buyable=True),
+    F("credible_{kinds}_{w}d", "amplification", "credible events",
+      "Engagement of this kind received in the window, each event counted by its engager's "
+      "credibility at the cutoff (see `credibility`), none from accounts the account engaged "
+      "with in the same window (traded): what bought and traded engagement cannot inflate.",
+      (EVENTS,), zero_when_absent=True),
+    F("credible_{kinds}_per_post_{w}d", "amplification", "credible events/post",
+      "credible_{kinds} per post published in the window (as {kinds}_per_post).",
+      (POSTS, EVENTS)),
     F("{kinds}_{w}d", "amplification", "events",
       "Engagement of this kind received in the window (for sources with events but no posts).",
-      (RECEIVED,), zero_when_absent=True),
+      (RECEIVED,), zero_when_absent=True, buyable=True),
     F("retweeted_post_share_{w}d", "amplification", "share",
       "Share of the window's posts retweeted at least once before the cutoff.",
-      (POSTS, RETWEETS)),
+      (POSTS, RETWEETS), buyable=True),
     F("second_hand_retweet_share_{w}d", "amplification", "share",
       "Share of the window's retweets made by accounts that saw the post through another "
-      "retweet (cascade depth 2 or more): how far posts travel.", (DEPTH,)),
+      "retweet (cascade depth 2 or more): how far posts travel.", (DEPTH,), buyable=True),
     # network
     F("pagerank", "network", "x mean",
       "PageRank of the account on the engagement graph (engager -> engaged, weighted by events) "
       "of the longest window before the cutoff, divided by the mean over the graph's accounts.",
+      (EVENTS,), buyable=True),
+    F("credibility", "network", "share",
+      "How much the account's own engagement counts at the cutoff, 0 to 1: 1 once it has "
+      "acted (posted or engaged) for 90 days, or for half the data's history before the cutoff "
+      "if shorter; otherwise the trust established accounts pass to it by engaging with it "
+      "(TrustRank on the longest window's engagement graph), relative to the median "
+      "established account's, capped at 1. Account age does not count.", (EVENTS,)),
+    F("trustrank", "network", "x median",
+      "The trust established accounts pass to the account by engaging with it (TrustRank on "
+      "the longest window's engagement graph, restarts on the established accounts), relative "
+      "to the median established account's: PageRank that only credible accounts feed.",
       (EVENTS,)),
+    F("engager_credibility_{w}d", "audience", "share",
+      "Event-weighted mean credibility of the window's engagers: bought throwaway, dormant, "
+      "sybil and bot engagers have (almost) none.", (EVENTS,), buyable=True),
+    F("credible_engagement_share_{w}d", "audience", "share",
+      "Share of the window's engagement that is credible (credible_{kinds} over all kinds "
+      "/ all engagement received).", (EVENTS,), buyable=True),
     F("engager_pagerank_{w}d", "network", "x mean",
       "Event-weighted mean PageRank of the accounts that engaged in the window: are the engagers "
-      "themselves influential?", (EVENTS,)),
+      "themselves influential?", (EVENTS,), buyable=True),
     # audience quality
     F("engager_selectivity_{w}d", "audience", "share",
       "Event-weighted mean of 1 / (accounts each engager engaged with in the window): an engager "
-      "who engages with everyone counts little.", (EVENTS,)),
+      "who engages with everyone counts little.", (EVENTS,), buyable=True),
     F("engager_concentration_{w}d", "audience", "HHI",
       "Herfindahl index of engagement over engagers in the window (1 = one engager does all).",
-      (EVENTS,)),
+      (EVENTS,), buyable=True),
     F("reciprocity_{w}d", "audience", "share",
       "Share of the window's engagers that the account engaged with in the same window "
-      "(engagement rings are reciprocal).", (EVENTS,)),
+      "(engagement rings are reciprocal).", (EVENTS,), buyable=True),
     F("traded_engagement_share_{w}d", "audience", "share",
       "Share of the window's engagement that came from accounts the account engaged with in the "
-      "same window: engagement traded back and forth, as rings do (what the independent labels "
-      "leave out).", (EVENTS,)),
+      "same window: engagement traded back and forth, as rings do (what the credible labels "
+      "leave out).", (EVENTS,), buyable=True),
     F("follower_following_ratio", "audience", "ratio",
-      "Followers / (following + 1) at the cutoff.", (FOLLOWS,)),
+      "Followers / (following + 1) at the cutoff.", (FOLLOWS,), buyable=True),
     F("silent_follower_share", "audience", "share",
       "Share of followers at the cutoff who never engaged with the account before it (bought "
-      "followers stay silent).", (EVENTS, FOLLOWS)),
+      "followers stay silent).", (EVENTS, FOLLOWS), buyable=True),
     # content
     F("link_share_{w}d", "content", "share", "Share of the window's posts with a link.",
       (POSTS,)),
@@ -161,11 +195,11 @@ FEATURES: tuple[Feature, ...] = (
     # snapshot counters: observed once, usually after the cutoff
     F("snapshot_followers", "reach", "accounts",
       "Profile follower counter as observed at `observed_at`: leaks when observed after the "
-      "cutoff (as on Congress data).", (SNAPSHOT,), leaks=True),
+      "cutoff (as on Congress data).", (SNAPSHOT,), leaks=True, buyable=True),
     F("snapshot_following", "reach", "accounts", "Profile following counter, as observed.",
-      (SNAPSHOT,), leaks=True),
+      (SNAPSHOT,), leaks=True, buyable=True),
     F("snapshot_listed", "reach", "lists", "Public lists holding the account, as observed.",
-      (SNAPSHOT,), leaks=True),
+      (SNAPSHOT,), leaks=True, buyable=True),
     F("snapshot_posts", "activity", "posts", "Profile posts counter, as observed.",
       (SNAPSHOT,), leaks=True),
 )
@@ -181,13 +215,13 @@ LABELS: tuple[Feature, ...] = (
       "engagement of this kind received in the horizon.", (RECEIVED,)),
     F("label_{kinds}_per_post_{h}d", "label", "events/post",
       "label_{kinds} / label_posts (null without posts in the horizon).", (POSTS, RECEIVED)),
-    F("label_{kinds}_independent_{h}d", "label", "events",
-      "Like label_{kinds}, without engagement from accounts the author itself engaged with in "
-      "the longest window before the cutoff or during the horizon: engagement traded back and "
-      "forth (as engagement rings do) is not influence. Needs events (who engaged).",
-      (POSTS, EVENTS)),
-    F("label_{kinds}_independent_per_post_{h}d", "label", "events/post",
-      "label_{kinds}_independent / label_posts (null without posts in the horizon).",
+    F("label_{kinds}_credible_{h}d", "label", "credible events",
+      "Like label_{kinds}, each event counted by its engager's credibility at the cutoff (see "
+      "`credibility`), none from accounts the author itself engaged with in the longest window "
+      "before the cutoff or during the horizon: bought and traded engagement is not influence. "
+      "Needs events (who engaged).", (POSTS, EVENTS)),
+    F("label_{kinds}_credible_per_post_{h}d", "label", "credible events/post",
+      "label_{kinds}_credible / label_posts (null without posts in the horizon).",
       (POSTS, EVENTS)),
 )
 
@@ -224,8 +258,9 @@ def column_features(windows) -> dict[str, Feature]:
 
 #: Units of features that cannot be negative: a negative value is a broken input.
 NON_NEGATIVE_UNITS = frozenset({"posts", "days", "accounts", "events", "events/post",
+                                "credible events", "credible events/post",
                                 "log(1 + events)/post", "lists",
-                                "characters", "share", "bits", "HHI", "x mean"})
+                                "characters", "share", "bits", "HHI", "x mean", "x median"})
 
 
 def catalogue_frame(windows=(7, 28, 90), kinds=ENGAGEMENT_KINDS, horizon=14) -> pd.DataFrame:
@@ -235,7 +270,7 @@ def catalogue_frame(windows=(7, 28, 90), kinds=ENGAGEMENT_KINDS, horizon=14) -> 
         example = f.columns(windows, kinds[:1])[0].replace("{h}", str(horizon))
         rows.append({"name": f.name, "family": f.family, "unit": f.unit,
                      "needs": ", ".join(f.needs), "leaks": f.leaks,
-                     "zero_when_absent": f.zero_when_absent,
+                     "zero_when_absent": f.zero_when_absent, "buyable": f.buyable,
                      "example": example, "definition": f.definition})
     return pd.DataFrame(rows)
 
@@ -255,6 +290,8 @@ def markdown(windows=(7, 28, 90), horizon=14) -> str:
         "needs simply lacks the feature. Features marked *leaks* use data observed after the",
         "cutoff and are left out of the honest feature set unless asked for. Counts marked *0*",
         "are 0 for an account with no such activity; other features are then null (unknown).",
+        "Features marked *buyable* move when someone buys engagement or followers (for the",
+        "account or against it): heads that learn credible engagement do not see them.",
         "",
         "What a feature can need: " + "; ".join(f"`{k}` = {v}" for k, v in NEEDS_MEANING.items())
         + ".",
@@ -264,7 +301,8 @@ def markdown(windows=(7, 28, 90), horizon=14) -> str:
     for family, group in frame.groupby("family", sort=False):
         lines += [f"## {family}", "", "| name | unit | needs | definition |", "|---|---|---|---|"]
         for row in group.itertuples():
-            leak = (" **(leaks)**" if row.leaks else "") + (" *0*" if row.zero_when_absent else "")
+            leak = ((" **(leaks)**" if row.leaks else "") + (" *0*" if row.zero_when_absent else "")
+                    + (" *buyable*" if row.buyable else ""))
             lines.append(f"| `{row.name}`{leak} | {row.unit} | {row.needs} | {row.definition} |")
         lines.append("")
     return "\n".join(lines)

@@ -9,8 +9,9 @@ it follows.
 1. Partials (`partials.partials`): one task per partition, kept on its worker. Rows keyed by an
    account keep only the partition's own accounts; pair and follow rows keep the halo too.
 2. Each cutoff, graph-wide first: every partition sends its own pairs' window counts (the
-   engagement graph, far smaller than the events) and the client computes PageRank and each
-   engager's number of targets (`families.engagement_graph`), broadcast back. Then one task per
+   engagement graph, far smaller than the events) and the client computes PageRank, each
+   engager's number of targets and every account's credibility (`families.engagement_graph`),
+   broadcast back. Then one task per
    partition builds its accounts' rows (`build.cutoff_table`, given that graph).
 
 The client gathers the rows in account order: the table is the local engine's, bit for bit.
@@ -28,7 +29,7 @@ import polars as pl
 
 from clout.features.build import cutoff_days, cutoff_table, feature_frame, load_tables
 from clout.features.config import FeatureConfig
-from clout.features.families import engagement_graph, window_pairs
+from clout.features.families import engagement_graph, first_active, window_pairs
 from clout.features.partials import Partials, partials
 from clout.features.tables import Tables
 from clout.features.window import population
@@ -93,6 +94,8 @@ def build_features_on(client, partitions: int, source, cutoffs: Sequence,
     kept = client.map(partition_partials, parts, ks, config=config, partitions=partitions,
                       pure=False)
     first_seen = pl.concat(client.gather(client.map(lambda p: p.first_seen, kept)))
+    active_since = first_active(pl.concat(client.gather(client.map(
+        lambda p: p.first_active, kept))), n)
     frames = []
     for done, day in enumerate(days, start=1):
         graph = None
@@ -101,7 +104,8 @@ def build_features_on(client, partitions: int, source, cutoffs: Sequence,
                 _own_window_pairs, kept, ks, partitions=partitions, n_accounts=n, day=day,
                 windows=windows, pure=False))).sort("pair")
             nodes = population(first_seen, day)["account_id"].to_numpy()
-            graph = client.scatter(engagement_graph(pairs, nodes, windows, n), broadcast=True)
+            graph = client.scatter(engagement_graph(pairs, nodes, windows, n, active_since, day),
+                                   broadcast=True)
         rows = client.gather(client.map(cutoff_table, kept, parts, day=day, config=config,
                                         labels=labels, graph=graph, pure=False))
         frames.append(pl.concat(rows).sort("account_id"))

@@ -24,6 +24,7 @@ from clout.features.catalogue import (
     column,
 )
 from clout.features.config import FeatureConfig
+from clout.features.credibility import credibility
 from clout.features.network import pagerank
 from clout.features.partials import Partials, pair_key
 from clout.features.tables import INDEX, SNAPSHOT_COLUMNS, Tables
@@ -54,8 +55,11 @@ def features_at(p: Partials, tables: Tables, cutoff: int, config: FeatureConfig,
         follows = p.follow_days.filter(pl.col("day") < cutoff)
         parts.append(_follow_features(follows, cutoff, windows))
     if EVENTS in have:
-        parts.append(_engager_features(p, rows, cutoff, windows, len(tables.ids), follows,
-                                       graph))
+        pairs = window_pairs(p, cutoff, windows)
+        graph = graph or cutoff_graph(p, tables, cutoff, windows)
+        parts.append(_engager_features(p, pairs, rows, cutoff, windows, len(tables.ids),
+                                       follows, graph))
+        parts.append(_credible_engagement(p, pairs, rows, tables, cutoff, windows, graph))
     out = rows
     for part in parts:
         out = out.join(part, on="account_id", how="left")
@@ -218,47 +222,70 @@ def window_pairs(p: Partials, cutoff: int, windows) -> pl.DataFrame:
 
 @dataclass(frozen=True)
 class Graph:
-    """What the engager features need from the whole engagement graph at one cutoff, indexed
-    by account: PageRank, and per window how many accounts each engager engaged with."""
+    """What the engager features and the credible labels need from the whole engagement graph
+    at one cutoff, indexed by account: PageRank, per window how many accounts each engager
+    engaged with, and each account's credibility (`features.credibility`)."""
 
     rank: np.ndarray
     targets: dict[int, np.ndarray]
+    credibility: np.ndarray
+    trust: np.ndarray
 
 
-def engagement_graph(pairs: pl.DataFrame, nodes: np.ndarray, windows, n_accounts: int
-                     ) -> Graph:
-    """The Graph from every pair's window counts (`window_pairs`) and the accounts that exist
-    at the cutoff (`nodes`)."""
+def first_active(frame: pl.DataFrame, n_accounts: int) -> np.ndarray:
+    """Each account's first day of activity by index, from the `first_active` partial (a
+    far-future day when it never acted)."""
+    days = np.full(n_accounts, np.iinfo(np.int32).max, dtype=np.int64)
+    known = frame.drop_nulls("first_day")
+    days[known["account_id"].to_numpy()] = known["first_day"].to_numpy()
+    return days
+
+
+def engagement_graph(pairs: pl.DataFrame, nodes: np.ndarray, windows, n_accounts: int,
+                     active_since: np.ndarray, cutoff: int) -> Graph:
+    """The Graph from every pair's window counts (`window_pairs`), the accounts that exist
+    at the cutoff (`nodes`) and when each account first acted (`first_active`)."""
     key = pairs["pair"].to_numpy()
     engaged, engager = key // n_accounts, key % n_accounts
     node_of = np.full(n_accounts, -1)
     node_of[nodes] = np.arange(len(nodes))
     assert (node_of[engager] >= 0).all(), "an engager outside the population at the cutoff"
+    weight = pairs[f"n@{max(windows)}"].to_numpy().astype(float)
     rank = np.full(n_accounts, np.nan)
-    rank[nodes] = pagerank(node_of[engager], node_of[engaged],
-                           pairs[f"n@{max(windows)}"].to_numpy().astype(float), len(nodes),
+    rank[nodes] = pagerank(node_of[engager], node_of[engaged], weight, len(nodes),
                            PAGERANK_DAMPING)
     # counts from bincount without weights: always integers, even with no pairs
     targets = {w: np.bincount(engager[pairs[f"n@{w}"].to_numpy() > 0], minlength=n_accounts)
                for w in windows}
-    return Graph(rank, targets)
+    # trust does not flow along engagement traded back: a ring would vouch for itself
+    one_way = ~reverse_active(pairs, engaged, engager, n_accounts, max(windows))
+    return Graph(rank, targets, *credibility(engaged[one_way], engager[one_way],
+                                             weight[one_way], nodes, active_since, cutoff))
 
 
-def _engager_features(p: Partials, rows: pl.DataFrame, cutoff, windows, n_accounts: int,
-                      follows: pl.DataFrame | None, graph: Graph | None = None
+def cutoff_graph(p: Partials, tables: Tables, cutoff: int, windows) -> Graph | None:
+    """The Graph at a cutoff, from the whole dataset's partials (None without events)."""
+    if EVENTS not in tables.offers:
+        return None
+    nodes = population(p.first_seen, cutoff)["account_id"].to_numpy()
+    return engagement_graph(window_pairs(p, cutoff, windows), nodes, windows, len(tables.ids),
+                            first_active(p.first_active, len(tables.ids)), cutoff)
+
+
+def _engager_features(p: Partials, pairs: pl.DataFrame, rows: pl.DataFrame, cutoff, windows,
+                      n_accounts: int, follows: pl.DataFrame | None, graph: Graph
                       ) -> pl.DataFrame:
     """Who engages: reach, their rank, selectivity, concentration, reciprocity, and (with a
-    follower graph) which of them follow. `follows`: the follows made before the cutoff.
-    `graph`: the whole graph's part, when `p` holds only some accounts' pairs (Dask).
+    follower graph) which of them follow. `pairs`: `window_pairs` at the cutoff; `follows`: the
+    follows made before it; `graph`: the whole engagement graph's (on Dask, `p` and `pairs` hold
+    only some accounts').
 
     Works on (engaged, engager) pair keys with NumPy: per-account sums are bincounts and
     membership tests are hash look-ups of pair keys."""
-    pairs = window_pairs(p, cutoff, windows)
     key = pairs["pair"].to_numpy()
     engaged, engager = key // n_accounts, key % n_accounts
     counts = {w: pairs[f"n@{w}"].to_numpy().astype(float) for w in windows}
     nodes = rows["account_id"].to_numpy()
-    graph = graph or engagement_graph(pairs, nodes, windows, n_accounts)
     rank = graph.rank
 
     def per_account(values):
@@ -299,5 +326,72 @@ def _engager_features(p: Partials, rows: pl.DataFrame, cutoff, windows, n_accoun
             if follows is not None:
                 out[column("engaged_follower_share_{w}d", window=w)] = (
                     per_account(active & is_follower) / follower_count)
+    return pl.DataFrame({"account_id": nodes, **{k: v[nodes] for k, v in out.items()}},
+                        schema_overrides={"account_id": INDEX}).fill_nan(None)
+
+
+def weighted_count(index: np.ndarray, weights: np.ndarray, n: int) -> np.ndarray:
+    """Sum of the weights per index 0..n-1, in row order (floats, even with no rows)."""
+    return np.bincount(index, weights=weights, minlength=n).astype(np.float64)
+
+
+def reverse_active(pairs: pl.DataFrame, engaged: np.ndarray, engager: np.ndarray,
+                   n_accounts: int, window: int) -> np.ndarray:
+    """Whether the engaged account engaged its engager back in the window (`pairs`:
+    `window_pairs`, sorted by key): that engagement is traded, not independent."""
+    keys = pairs["pair"].to_numpy()
+    reverse = engager.astype(np.int64) * n_accounts + engaged
+    if not len(keys):
+        return np.zeros(len(reverse), bool)
+    at = np.minimum(np.searchsorted(keys, reverse), len(keys) - 1)
+    return (keys[at] == reverse) & (pairs[f"n@{window}"].to_numpy()[at] > 0)
+
+
+def _credible_engagement(p: Partials, pairs: pl.DataFrame, rows: pl.DataFrame, tables: Tables,
+                         cutoff, windows, graph: Graph) -> pl.DataFrame:
+    """Engagement and engagers received in each window counted by the engagers' credibility
+    at the cutoff, none traded back in the window; its share of all engagement; the engagers'
+    mean credibility; the account's own credibility and trust. NumPy bincounts over the sorted
+    partial: the same sums in the same order every time."""
+    n_accounts, kinds = len(tables.ids), tables.event_kinds
+    events = in_window(p.actor_events, cutoff - max(windows), cutoff)
+    engaged, engager = events["account_id"].to_numpy(), events["actor_id"].to_numpy()
+    day, n = events["day"].to_numpy(), events["n"].to_numpy().astype(float)
+    kind = events["kind"].cast(pl.String).to_numpy()
+    trust = np.nan_to_num(graph.credibility[engager])
+    nodes = rows["account_id"].to_numpy()
+    out = {"credibility": graph.credibility, "trustrank": graph.trust}
+    pair = pairs["pair"].to_numpy()
+    pair_engaged, pair_engager = pair // n_accounts, pair % n_accounts
+    posts = None
+    if POSTS in tables.offers:
+        posts = window_sums(p.received_days, cutoff, windows, ["event_posts"])
+        posts = {w: weighted_count(posts["account_id"].to_numpy(),
+                                   posts[f"event_posts@{w}"].to_numpy().astype(float), n_accounts)
+                 for w in windows}
+
+    def per_account(values):
+        return weighted_count(engaged, values, n_accounts)
+
+    with np.errstate(divide="ignore", invalid="ignore"):  # 0/0 -> NaN -> null below
+        for w in windows:
+            engagers = (pairs[f"n@{w}"].to_numpy() > 0) & ~reverse_active(
+                pairs, pair_engaged, pair_engager, n_accounts, w)
+            out[column("credible_engagers_{w}d", window=w)] = weighted_count(
+                pair_engaged, np.where(engagers, np.nan_to_num(graph.credibility[pair_engager]),
+                                       0.0), n_accounts)
+            inside = day >= cutoff - w
+            counted = np.where(inside, n, 0.0)
+            credible = counted * trust * ~reverse_active(pairs, engaged, engager, n_accounts, w)
+            out[column("engager_credibility_{w}d", window=w)] = (per_account(counted * trust)
+                                                                 / per_account(counted))
+            out[column("credible_engagement_share_{w}d", window=w)] = (per_account(credible)
+                                                                       / per_account(counted))
+            for k in kinds:
+                total = per_account(np.where(kind == k, credible, 0.0))
+                out[column("credible_{kinds}_{w}d", window=w, kind=PLURAL[k])] = total
+                if posts is not None:
+                    out[column("credible_{kinds}_per_post_{w}d", window=w, kind=PLURAL[k])] = (
+                        np.where(posts[w] > 0, total / posts[w], np.nan))
     return pl.DataFrame({"account_id": nodes, **{k: v[nodes] for k, v in out.items()}},
                         schema_overrides={"account_id": INDEX}).fill_nan(None)

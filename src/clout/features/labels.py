@@ -1,14 +1,17 @@
 """Stage 2 of the feature build, labels: what happens in [T, T + horizon), per account: the
-exposure (posts), engagement per kind, and the same without engagement traded back."""
+exposure (posts), engagement per kind, and credible engagement (each engager counted by its
+credibility at T, nothing from accounts the author engaged with itself)."""
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 
 from clout.features.catalogue import EVENTS, LABELS, PLURAL, column
 from clout.features.config import FeatureConfig
-from clout.features.partials import Partials
-from clout.features.tables import Tables
+from clout.features.families import Graph, cutoff_graph, weighted_count
+from clout.features.partials import Partials, pair_key
+from clout.features.tables import INDEX, Tables
 from clout.features.window import applicable, in_window, population, ratio
 
 
@@ -18,30 +21,40 @@ def label_columns(tables: Tables, config: FeatureConfig) -> list[str]:
             for c in f.columns((), tables.event_kinds if EVENTS in f.needs else tables.kinds)]
 
 
-def _label(kind: str, horizon: int, independent: bool = False, per_post: bool = False) -> str:
+def _label(kind: str, horizon: int, credible: bool = False, per_post: bool = False) -> str:
     """A label column for an engagement kind (singular, as in the events)."""
-    template = ("label_{kinds}" + ("_independent" if independent else "")
+    template = ("label_{kinds}" + ("_credible" if credible else "")
                 + ("_per_post" if per_post else "") + "_{h}d")
     return column(template, kind=PLURAL[kind], horizon=horizon)
 
 
-def _independent_labels(p: Partials, out: pl.DataFrame, cutoff: int, end: int,
-                        config: FeatureConfig, kinds) -> pl.DataFrame:
-    """Each event label minus the engagement traded back: events from an engager whom the author
-    engaged with in [cutoff - longest window, end)."""
+def _credible_labels(p: Partials, out: pl.DataFrame, cutoff: int, end: int,
+                     config: FeatureConfig, kinds, graph: Graph, n_accounts: int
+                     ) -> pl.DataFrame:
+    """Engagement on the horizon's posts, each event counted by its engager's credibility at
+    the cutoff, none from an engager the author engaged with in [cutoff - longest window, end):
+    traded engagement is not influence. Bincounts over the sorted partial: a fixed sum order."""
     h = config.horizon_days
     author_engaged = in_window(p.pair_days, cutoff - max(config.windows), end)["pair"]
-    traded = (in_window(p.traded_events, cutoff, end, "post_day")
-              .filter((pl.col("day") < end) & pl.col("reverse").is_in(author_engaged.implode()))
-              .group_by("account_id")
-              .agg(pl.col("n").filter(pl.col("kind") == k).sum().alias(f"t_{k}") for k in kinds))
-    out = out.join(traded, on="account_id", how="left")
-    return out.with_columns((pl.col(_label(k, h)) - pl.col(f"t_{k}").fill_null(0))
-                            .alias(_label(k, h, independent=True)) for k in kinds)
+    events = (in_window(p.actor_events, cutoff, end, "post_day").filter(pl.col("day") < end)
+              .with_columns(traded=pair_key(pl.col("actor_id"), pl.col("account_id"), n_accounts)
+                            .is_in(author_engaged.implode())))
+    engaged, engager = events["account_id"].to_numpy(), events["actor_id"].to_numpy()
+    weight = (events["n"].to_numpy() * np.nan_to_num(graph.credibility[engager])
+              * ~events["traded"].to_numpy())
+    kind = events["kind"].cast(pl.String).to_numpy()
+    nodes = out["account_id"].to_numpy()
+    credible = pl.DataFrame({"account_id": nodes, **{
+        _label(k, h, credible=True): weighted_count(engaged, np.where(kind == k, weight, 0.0),
+                                                    n_accounts)[nodes]
+        for k in kinds}}, schema_overrides={"account_id": INDEX})
+    return out.join(credible, on="account_id", how="left")
 
 
-def labels_at(p: Partials, tables: Tables, cutoff: int, config: FeatureConfig) -> pl.DataFrame:
-    """Labels over [cutoff, cutoff + horizon) for the accounts that exist at the cutoff."""
+def labels_at(p: Partials, tables: Tables, cutoff: int, config: FeatureConfig,
+              graph: Graph | None = None) -> pl.DataFrame:
+    """Labels over [cutoff, cutoff + horizon) for the accounts that exist at the cutoff
+    (`graph`: the engagement graph at the cutoff, for the credible labels)."""
     h, end = config.horizon_days, cutoff + config.horizon_days
     rows = population(p.first_seen, cutoff)
     kinds = tables.kinds
@@ -62,12 +75,14 @@ def labels_at(p: Partials, tables: Tables, cutoff: int, config: FeatureConfig) -
         exposure = pl.col(posts_label).fill_null(0)
         out = out.with_columns(exposure.alias(posts_label), *(
             pl.col(f"n_{k}").fill_null(0).alias(_label(k, h)) for k in kinds))
-        independent = p.traded_events is not None
-        if independent:
-            out = _independent_labels(p, out, cutoff, end, config, tables.event_kinds)
+        credible = EVENTS in tables.offers
+        if credible:
+            graph = graph or cutoff_graph(p, tables, cutoff, config.windows)
+            out = _credible_labels(p, out, cutoff, end, config, tables.event_kinds, graph,
+                                   len(tables.ids))
         out = out.with_columns(
             ratio(pl.col(_label(k, h, flag)), exposure).alias(_label(k, h, flag, per_post=True))
-            for flag, chosen in ((False, kinds), (True, tables.event_kinds if independent else ()))
+            for flag, chosen in ((False, kinds), (True, tables.event_kinds if credible else ()))
             for k in chosen)
     else:  # events without posts: everything received in the horizon
         received = in_window(p.received_days, cutoff, end).group_by("account_id").agg(

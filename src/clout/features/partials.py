@@ -30,8 +30,10 @@ class Partials:
     # one row per post whose engagement can be seen, from seen_day on (counts: their values)
     seen_posts: pl.DataFrame | None  # account_id, post_id, post_day, seen_day, [<count kinds>]
     post_event_days: pl.DataFrame | None  # account_id, post_id, post_day, kind, day, n
-    # events from an engager the author engaged with at some time; reverse: that pair's key
-    traded_events: pl.DataFrame | None  # account_id, post_day, kind, day, reverse, n
+    first_active: pl.DataFrame  # account_id, first_day (first post or engagement given)
+    # engagement by engager (self left out): account_id, actor_id, kind, post_day (null without
+    # a post), day, n: what credible engagement weighs, engager by engager
+    actor_events: pl.DataFrame | None
     follow_days: pl.DataFrame | None  # follower_id, followee_id, day
 
 
@@ -59,7 +61,8 @@ def partials(tables: Tables, config: FeatureConfig) -> Partials:
             .join(posts.select("post_id", pl.col("day").alias("post_day")), on="post_id")
             .group_by("account_id", "post_id", "post_day", "kind", "day").len("n")
             .with_columns(pl.col("n").cast(pl.Int64))),
-        "traded_events": None if pair_days is None or posts is None else _traded_events(tables),
+        "first_active": _first_active(tables),
+        "actor_events": None if events is None else _actor_events(events, posts),
     }
     planned = [name for name, plan in plans.items() if plan is not None]
     done = dict(zip(planned, pl.collect_all([in_order(n, plans[n]) for n in planned]),
@@ -76,7 +79,8 @@ PARTIAL_ORDER = {"first_seen": ["account_id"], "pair_days": ["pair", "day"],
                  "label_events": ["account_id", "post_day", "kind", "day"],
                  "seen_posts": ["account_id", "post_day", "post_id"],
                  "post_event_days": ["account_id", "post_day", "post_id", "kind", "day"],
-                 "traded_events": ["account_id", "post_day", "kind", "day", "reverse"],
+                 "first_active": ["account_id"],
+                 "actor_events": ["account_id", "day", "actor_id", "kind", "post_day"],
                  "topic_days": ["account_id", "day", "topic"]}
 
 
@@ -216,17 +220,23 @@ def _label_events(tables: Tables) -> pl.LazyFrame | None:
     return pl.concat(parts, how="vertical_relaxed").with_columns(pl.col("n").cast(pl.Int64))
 
 
-def _traded_events(tables: Tables) -> pl.LazyFrame:
-    """Events on posts whose engager the author also engaged with, at some time: the only ones
-    that can be traded engagement at a given cutoff (usually a small share)."""
-    n = len(tables.ids)
-    events = tables.events.lazy().drop_nulls("post_id").filter(
-        pl.col("actor_id") != pl.col("account_id"))
-    authors_engaging = events.select(
-        pair_key(pl.col("account_id"), pl.col("actor_id"), n).alias("reverse")).unique()
-    return (events.join(tables.posts.lazy().select("post_id", pl.col("day").alias("post_day")),
-                        on="post_id")
-            .with_columns(pair_key(pl.col("actor_id"), pl.col("account_id"), n).alias("reverse"))
-            .join(authors_engaging, on="reverse", how="semi")
-            .group_by("account_id", "post_day", "kind", "day", "reverse").len("n")
+def _first_active(tables: Tables) -> pl.LazyFrame:
+    """When each account first acted: its first post or first engagement given (not its
+    creation, nor being followed or engaged with: those an account does not do itself)."""
+    acts = [tables.accounts.lazy().select("account_id", pl.lit(None, pl.Int32).alias("day"))]
+    if tables.posts is not None:
+        acts.append(tables.posts.lazy().select("account_id", "day"))
+    if tables.events is not None:
+        acts.append(tables.events.lazy().select(pl.col("actor_id").alias("account_id"), "day"))
+    return pl.concat(acts).group_by("account_id").agg(pl.col("day").min().alias("first_day"))
+
+
+def _actor_events(events: pl.LazyFrame, posts: pl.LazyFrame | None) -> pl.LazyFrame:
+    others = events.filter(pl.col("actor_id") != pl.col("account_id"))
+    if posts is None:
+        others = others.with_columns(pl.lit(None, pl.Int32).alias("post_day"))
+    else:
+        others = others.join(posts.select("post_id", pl.col("day").alias("post_day")),
+                             on="post_id", how="left")
+    return (others.group_by("account_id", "actor_id", "kind", "post_day", "day").len("n")
             .with_columns(pl.col("n").cast(pl.Int64)))

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from fnmatch import fnmatch
 from typing import Any, Literal
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from clout.errors import ConfigError, DataError
+from clout.features.catalogue import column_features
 from clout.models.heads import HeadSpec, HistoryOffset, Target, available_heads, lgb_params
 
 
@@ -22,10 +24,14 @@ class ModelSpec(BaseModel):
     exclude_features: list[str] = Field(
         default_factory=list, description="feature names or glob patterns the heads do not "
                                           "see (e.g. counters that can be bought)")
-    target: Literal["auto", "independent", "all"] = Field(
-        "auto", description="independent: learn engagement that is not traded back (needs "
-                            "events); all: every engagement; auto: independent where the "
-                            "source has events, else all")
+    buyable_features: bool = Field(
+        False, description="let heads that learn credible engagement see the features bought "
+                           "engagement or followers move (the catalogue's buyable ones); heads "
+                           "on count-only sources learn all engagement and always see them")
+    target: Literal["auto", "credible", "all"] = Field(
+        "auto", description="credible: learn engagement counted by its engagers' credibility, "
+                            "none traded back (needs events: who engaged); all: every "
+                            "engagement; auto: credible where the source has events, else all")
     seed: int = Field(7, description="LightGBM's seed, the calibrators' cross-fitting and the "
                                       "audit's samples (not the data: that is data.seed)")
     objective: Literal["poisson", "tweedie"] = "poisson"
@@ -59,13 +65,12 @@ class ModelSpec(BaseModel):
 
     def targets(self, frame: pd.DataFrame, horizon: int) -> dict[str, Target]:
         """What each head learns, by kind, as `heads` and `target` ask of this feature table."""
-        has_independent = bool(available_heads(frame, horizon, independent=True))
-        if self.target == "independent" and not has_independent:
-            raise ConfigError("model.target: independent engagement needs events (who "
-                              "engaged); this source has only counts: use target all or auto")
-        independent = self.target == "independent" or (self.target == "auto"
-                                                       and has_independent)
-        offered = available_heads(frame, horizon, independent)
+        has_credible = bool(available_heads(frame, horizon, credible=True))
+        if self.target == "credible" and not has_credible:
+            raise ConfigError("model.target: credible engagement needs events (who engaged); "
+                              "this source has only counts: use target all or auto")
+        credible = self.target == "credible" or (self.target == "auto" and has_credible)
+        offered = available_heads(frame, horizon, credible)
         if not offered:
             raise DataError("the source has no per-post labels (it needs posts and engagement "
                             "on them): there is nothing for the heads to learn")
@@ -73,7 +78,19 @@ class ModelSpec(BaseModel):
         if missing := sorted(set(kinds) - set(offered)):
             raise ConfigError(f"model.heads: {', '.join(missing)} not in this source (it has "
                               f"{', '.join(offered)})")
-        return {kind: Target(kind, horizon, independent) for kind in kinds}
+        return {kind: Target(kind, horizon, credible) for kind in kinds}
+
+    def inputs(self, columns, targets: dict[str, Target], windows) -> list[str]:
+        """The feature columns the heads see, in table order: not the labels, not those that
+        match `exclude_features`, and (for heads on credible engagement, unless
+        `buyable_features`) not those an attacker moves by buying engagement or followers."""
+        buyable = set()
+        if not self.buyable_features and any(t.credible for t in targets.values()):
+            catalogue = column_features(windows)
+            buyable = {c for c in columns if c in catalogue and catalogue[c].buyable}
+        return [c for c in columns if c not in ("account_id", "cutoff", *buyable)
+                and not c.startswith("label_")
+                and not any(fnmatch(c, p) for p in self.exclude_features)]
 
     def head_spec(self, target: Target, features: list[str], windows, columns,
                   num_threads: int | None) -> HeadSpec:
@@ -82,7 +99,7 @@ class ModelSpec(BaseModel):
         offset = None
         if self.history_offset:
             history = HistoryOffset.for_kind(target.kind, windows, self.prior_posts,
-                                             target.independent)
+                                             target.credible)
             offset = history if set(history.columns) <= set(columns) else None
         return HeadSpec(target, tuple(features),
                         lgb_params(self.objective, self.params, self.seed, num_threads),

@@ -28,18 +28,18 @@ SMALL_BATCH = 1000
 @dataclass(frozen=True)
 class Target:
     """What a head learns: engagement of `kind` (plural: clicks, retweets, ...) per post over
-    the `horizon` days after the cutoff, every engagement or only independent engagement (none
-    from accounts the author engages with itself: see the feature catalogue), with the
+    the `horizon` days after the cutoff, every engagement or only credible engagement (counted
+    by its engagers' credibility, none traded back: see the feature catalogue), with the
     horizon's posts as its exposure."""
 
     kind: str
     horizon: int
-    independent: bool = False
+    credible: bool = False
 
     @property
     def label(self) -> str:
         """The per-post label column."""
-        template = ("label_{kinds}_independent_per_post_{h}d" if self.independent
+        template = ("label_{kinds}_credible_per_post_{h}d" if self.credible
                     else "label_{kinds}_per_post_{h}d")
         return column(template, kind=self.kind, horizon=self.horizon)
 
@@ -55,16 +55,16 @@ class Target:
     @classmethod
     def named(cls, kind: str, label: str, horizon: int) -> Target:
         """The target whose label column is `label` (how a saved model records it)."""
-        for independent in (False, True):
-            if (target := cls(kind, horizon, independent)).label == label:
+        for credible in (False, True):
+            if (target := cls(kind, horizon, credible)).label == label:
                 return target
         raise ModelError(f"{label!r} is not a {horizon}-day label of {kind}")
 
 
-def available_heads(frame: pd.DataFrame, horizon: int, independent: bool = False) -> list[str]:
+def available_heads(frame: pd.DataFrame, horizon: int, credible: bool = False) -> list[str]:
     """The kinds (plural: clicks, retweets, ...) with that per-post label in the table."""
     return [kind for kind in PLURAL.values()
-            if Target(kind, horizon, independent).label in frame.columns]
+            if Target(kind, horizon, credible).label in frame.columns]
 
 
 @dataclass(frozen=True)
@@ -122,32 +122,30 @@ class HistoryOffset:
     towards the base rate by `prior_posts` posts' worth of it. The trees then learn corrections
     to the account's history (as log factors) rather than the rate from scratch, so they start
     as good as the historical mean and still apply when rates drift above anything in training.
+    A head on credible engagement starts from the credible history.
     """
 
     rate_column: str
     posts_column: str
     prior_posts: float
-    traded_column: str | None = None  # for independent labels: the history's traded share
 
     @classmethod
     def for_kind(cls, kind: str, windows, prior_posts: float,
-                 independent: bool = False) -> HistoryOffset:
+                 credible: bool = False) -> HistoryOffset:
         w = max(windows)
-        return cls(column("{kinds}_per_post_{w}d", window=w, kind=kind),
-                   column("posts_{w}d", window=w), prior_posts,
-                   column("traded_engagement_share_{w}d", window=w) if independent else None)
+        rate = "credible_{kinds}_per_post_{w}d" if credible else "{kinds}_per_post_{w}d"
+        return cls(column(rate, window=w, kind=kind), column("posts_{w}d", window=w),
+                   prior_posts)
 
     @property
     def columns(self) -> list[str]:
-        return [c for c in (self.rate_column, self.posts_column, self.traded_column) if c]
+        return [self.rate_column, self.posts_column]
 
     def __call__(self, columns: Columns, base_rate: float) -> np.ndarray:
         def value(name):  # missing means none
             return np.nan_to_num(np.asarray(columns[name], dtype=np.float64))
         posts = value(self.posts_column)
         events = value(self.rate_column) * posts
-        if self.traded_column is not None:  # only what was not traded back
-            events *= 1 - value(self.traded_column)
         return (events + self.prior_posts * base_rate) / (posts + self.prior_posts)
 
     def log(self, columns: Columns, base_rate: float) -> np.ndarray:

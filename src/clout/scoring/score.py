@@ -9,8 +9,9 @@ The score is linear in log10(E), frozen when the model is trained: the low quant
 validation population maps to 1 and the high one to 100. A point therefore always means the same
 factor of expected engagement, whatever the month: see `ScoreMap.factor(points)`.
 Components (reach, amplification, network) are the same map applied to the expected engagement
-predicted from that family of features alone. An account with no posts in the longest window has
-shown no influence and scores 1 on all of them (its expected engagement is still reported).
+predicted from that family of features alone. An account with no posts in the longest window, or
+(heads on credible engagement) no credible engagement in it, has shown no influence and scores 1
+on all of them (its expected engagement is still reported).
 """
 
 from __future__ import annotations
@@ -88,6 +89,22 @@ def has_posts(frame: pd.DataFrame, windows) -> np.ndarray:
     return (frame[posting] > 0).to_numpy()
 
 
+def evidence_columns(heads: dict[str, Head], windows) -> list[str]:
+    """The credible engagement of the longest window, per kind of a head on credible
+    engagement: with none of it an account has shown no influence."""
+    return [column("credible_{kinds}_{w}d", window=max(windows), kind=h.kind)
+            for h in heads.values() if h.target.credible]
+
+
+def shows_nothing(frame: pd.DataFrame, windows, evidence: list[str]) -> np.ndarray:
+    """Which rows have no posts in the longest window, or no credible engagement in it (the
+    `evidence` columns): they score 1."""
+    silent = ~has_posts(frame, windows)
+    if evidence:
+        silent |= ~(frame[evidence].fillna(0).to_numpy(float).sum(axis=1) > 0)
+    return silent
+
+
 def normalise_weights(heads: list[str], weights: dict[str, float] | None) -> dict[str, float]:
     """Contributions per head summing to 1; equal when not given."""
     if weights is None:
@@ -124,7 +141,12 @@ class InfluenceModel:
     @property
     def features(self) -> list[str]:
         """Every column the model reads, sorted: the input it needs."""
-        return sorted({f for head in self._all_heads() for f in head.inputs})
+        return sorted({f for head in self._all_heads() for f in head.inputs}
+                      | set(self.evidence))
+
+    @property
+    def evidence(self) -> list[str]:
+        return evidence_columns(self.heads, self.feature_config.windows)
 
     def _all_heads(self):
         yield from self.heads.values()
@@ -173,8 +195,10 @@ class InfluenceModel:
         return {c: matrix[:, i] for i, c in enumerate(self.features)}
 
     def is_silent(self, frame: pd.DataFrame) -> np.ndarray:
-        """No posts in the longest window: no influence shown, whatever the heads extrapolate."""
-        return ~has_posts(frame, self.feature_config.windows)
+        """No posts in the longest window, or (heads on credible engagement) no credible
+        engagement in it: no influence shown, whatever the heads extrapolate. Nothing for
+        nothing: a new account, or one engaged only by bought accounts, scores 1."""
+        return shows_nothing(frame, self.feature_config.windows, self.evidence)
 
     def score(self, frame: pd.DataFrame) -> pd.DataFrame:
         """One row per input row: score, components, expected engagement and rate per kind,
