@@ -76,7 +76,7 @@ def histograms(path: Path) -> pd.DataFrame:
     from clout.config import load_experiment
     from clout.features.build import build_features, load_tables
     from clout.models.heads import Split, fit_head
-    from clout.pipeline import cutoffs_for, feature_names, load_source
+    from clout.pipeline import cutoffs_for, load_source
 
     experiment = load_experiment(path)
     tables = load_tables(load_source(experiment.data).dataset)
@@ -84,8 +84,9 @@ def histograms(path: Path) -> pd.DataFrame:
     split = Split.by_time(frame["cutoff"].unique(), experiment.features.horizon_days)
     spec = experiment.model
     train, validation = split.part(frame, "train"), split.part(frame, "validation")
-    features = feature_names(frame, spec.exclude_features)  # what the pipeline's heads see
     targets = spec.targets(frame, experiment.features.horizon_days)
+    # what the pipeline's heads see
+    features = spec.inputs(frame.columns, targets, experiment.features.windows)
     rows = []
     for layout in ("force_col_wise", "force_row_wise"):
         for threads in (1, 2):

@@ -48,7 +48,7 @@ def run(size: str, engine_name: str) -> dict:
     from clout.features.build import load_tables
     from clout.models.heads import Split
     from clout.models.metrics import poisson_deviance
-    from clout.pipeline import cutoffs_for, feature_names, fit_heads, load_source
+    from clout.pipeline import cutoffs_for, fit_heads, load_source
 
     experiment = load_experiment(ROOT / "experiments" / "default.yaml", **{
         "data.preset": size, "model.components": False, "model.stability_seeds": [],
@@ -73,9 +73,9 @@ def run(size: str, engine_name: str) -> dict:
         targets = experiment.model.targets(frame, experiment.features.horizon_days)
         train = split.part(frame, "train")
         start = time.perf_counter()
-        heads = fit_heads(experiment, targets, feature_names(frame,
-                                                            experiment.model.exclude_features),
-                          train, split.part(frame, "validation"), engine)
+        features = experiment.model.inputs(frame.columns, targets, experiment.features.windows)
+        heads = fit_heads(experiment, targets, features, train, split.part(frame, "validation"),
+                          engine)
         out["train_s"] = time.perf_counter() - start
         out["train_worker_gib"] = worker_peak()
     out["train_rows"] = len(train)
