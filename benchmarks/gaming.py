@@ -21,7 +21,7 @@ import pandas as pd
 from clout import tracking
 from clout.config import load_experiment
 from clout.gaming import display, goal_text
-from clout.quality import markdown_table, evaluate
+from clout.quality import evaluate, markdown_table
 
 
 def main() -> None:
