@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-stamp
 # libraries on every machine, so the same numbers. `make lock` refreshes it.
 LOCK   := requirements.lock
 
-.PHONY: install lock run ui lab test lint bench quality clean
+.PHONY: install lock run ui lab test lint bench quality gaming clean
 
 $(STAMP): $(LOCK) pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,11 @@ quality: install
 	    --readme README.md
 	$(BIN)/clout evaluate experiments/congress.yaml --rolling 6 --doc docs/quality.md \
 	    --readme README.md
+
+## gaming: docs/gaming.md, what every attack of the attack library buys on three default worlds
+## (benchmarks/gaming.py: the models trained as clout train trains them; minutes)
+gaming: install
+	$(BIN)/python benchmarks/gaming.py --seeds 7 8 9 --doc docs/gaming.md
 
 ## bench: speed and plausibility measurements that print tables (minutes, not seconds)
 bench: install

@@ -91,3 +91,45 @@ def test_every_attack_is_measured_and_bad_requests_are_refused(world):
         inject(dataset, "bribe", targets, 3, end)
     with pytest.raises(ConfigError, match="at least 2 members"):
         inject(dataset, "ring", targets, 1, end)
+
+
+def test_evaluate_tables_what_each_attack_buys_and_bought_accounts_buy_nothing(tmp_path):
+    from clout.config import load_experiment
+    from clout.quality import evaluate, tables
+    from support import quick_tiny
+
+    result = evaluate(load_experiment(quick_tiny(tmp_path, "gaming")), bootstrap=0,
+                      gaming=True, say=lambda _: None)
+    table = result.cases[0].gaming
+    assert set(table["attack"]) == set(ATTACKS)
+    assert (table["targets"] > 0).all() and (table["actions"] > 0).all()
+    # engagement from accounts that had not acted before the attack, or that only engage each
+    # other, counts for nothing: what they buy is within a point
+    bought = table[table["attack"].isin(["one_way", "dormant", "sybil", "burst", "new_ring",
+                                         "new_poster", "followers"])]
+    assert (bought["gain"] <= 1).all(), bought
+    # the controls are left alone (warmed accounts pass for readers by engaging anyone first)
+    assert (table.loc[table["attack"] != "warmed", "control_drift"].abs() <= 1).all()
+    assert any(title.startswith("What an attack buys") for title in tables(result))
+
+
+def test_a_world_with_more_attackers_is_one_line_of_an_experiment(tmp_path):
+    from clout.config import load_experiment
+    from clout.pipeline import load_source
+    from support import quick_tiny
+
+    path = quick_tiny(tmp_path, "attacked")
+    path.write_text(path.read_text().replace(
+        "data: {source: simulator, preset: tiny, seed: 3}",
+        "data:\n  source: simulator\n  preset: tiny\n  seed: 3\n  manipulation:\n"
+        "    - {attack: one_way, targets: 6, size: 4}\n    - {attack: pod, targets: 6, size: 3}"))
+    spec = load_experiment(path).data
+    clean, attacked = load_source(spec.model_copy(update={"manipulation": ()})), load_source(spec)
+    truth = attacked.truth.set_index("account_id")
+    assert (truth["role"] == "attacked").sum() == 12
+    assert truth.loc[truth["role"] == "attacked", "attack"].value_counts().to_dict() == {
+        "one_way": 6, "pod": 6}
+    assert (truth["role"] == "attacker").sum() == 4  # the one-way attack's throwaways
+    added = len(attacked.dataset.engagements) - len(clean.dataset.engagements)
+    assert added > 0 and len(attacked.dataset.posts) == len(clean.dataset.posts)
+    assert load_source(spec).dataset.fingerprint() == attacked.dataset.fingerprint()

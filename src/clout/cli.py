@@ -434,6 +434,9 @@ def evaluate(
     bar: Annotated[bool, typer.Option(
         help="Exit 1 if the model ranks below the history index, or a head below the "
              "historical mean, by more than 0.01.")] = False,
+    gaming: Annotated[bool, typer.Option(
+        help="Also inject every attack of the attack library into each world and table what "
+             "it buys (simulated data; minutes per world).")] = False,
     data_path: DataPath = None,
     tracking_uri: TrackingUri = None,
     log: Annotated[bool, typer.Option(help="Record a parent run and a run per case.")] = True,
@@ -447,12 +450,13 @@ def evaluate(
     seed_list, model_seed_list = _integers(seeds), _integers(model_seeds)
     if readme is not None and doc is None:
         fail("--readme quotes the headlines of --doc: give both", 2)
-    result = run_evaluation(spec, seed_list, rolling, model_seed_list, bootstrap,
+    result = run_evaluation(spec, seed_list, rolling, model_seed_list, bootstrap, gaming,
                             say=lambda text: console.print(f"[dim]{text}[/]"))
     result.command = " ".join([f"clout evaluate {experiment}",
                                *([f"--seeds {seeds}"] if seeds else []),
                                *([f"--rolling {rolling}"] if rolling > 1 else []),
-                               *([f"--model-seeds {model_seeds}"] if model_seeds else [])])
+                               *([f"--model-seeds {model_seeds}"] if model_seeds else []),
+                               *(["--gaming"] if gaming else [])])
     for title, frame in tables(result).items():
         print_frame(frame, title=title)
     if doc is not None:

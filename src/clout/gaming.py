@@ -28,6 +28,9 @@ SIZES: dict[str, tuple[int, ...]] = {
     "churn": (100, 1000), "new_poster": (1, 20), "new_ring": (5, 10),
 }
 Say = Callable[[str], None]
+#: The goal (issue: a score that cannot be bought), in points: mean gain at most GOAL_MEAN and
+#: mean + 2 se at most GOAL_BOUND; at most GOAL_CHEAP for attacks under CHEAP_ACTIONS actions.
+GOAL_MEAN, GOAL_BOUND, GOAL_CHEAP, CHEAP_ACTIONS = 2.0, 3.0, 1.0, 1000
 
 
 def choose_accounts(scores: pd.DataFrame, genuine: np.ndarray, n_targets: int = 20,
@@ -74,3 +77,31 @@ def gaming_table(model: InfluenceModel, dataset: Dataset, genuine: np.ndarray, e
             say(f"{attack} x {size}: {gain.mean():+.2f} points ({injection.actions:,} actions)")
     return pd.DataFrame(rows)
 
+
+
+def within_goal(row) -> bool:
+    """Whether one attack and size gains no more than the goal allows (see GOAL_MEAN)."""
+    limit = GOAL_CHEAP if row["actions"] < CHEAP_ACTIONS else GOAL_MEAN
+    return bool(row["gain"] <= limit and row["gain"] + 2 * row["gain_se"] <= GOAL_BOUND)
+
+
+def display(table: pd.DataFrame) -> pd.DataFrame:
+    """The table as text, one row per attack and size (and world, when it has one)."""
+    return pd.DataFrame({
+        **({"world": table["world"]} if "world" in table else {}),
+        "attack": table["attack"], "size": table["size"],
+        "accounts": [f"{n:,}" for n in table["accounts"]],
+        "actions": [f"{n:,}" for n in table["actions"]],
+        "gain ± se": [f"{g:+.2f} ± {e:.2f}" for g, e in zip(table["gain"], table["gain_se"],
+                                                            strict=True)],
+        "max": [f"{m:+.0f}" for m in table["gain_max"]],
+        "controls' drift": [f"{d:+.2f} (max {m:.0f})" for d, m in
+                            zip(table["control_drift"], table["control_max"], strict=True)],
+        "points / 100 actions": [f"{p:+.3f}" for p in table["points_per_100_actions"]],
+        "within goal": ["yes" if within_goal(r) else "**no**" for _, r in table.iterrows()],
+    }).reset_index(drop=True)
+
+
+def goal_text() -> str:
+    return (f"Goal: mean gain ≤ {GOAL_MEAN:g} points and mean + 2 se ≤ {GOAL_BOUND:g}; "
+            f"≤ {GOAL_CHEAP:g} for attacks under {CHEAP_ACTIONS:,} actions.")

@@ -20,6 +20,7 @@ from clout.audit.fairness import fairness_plot, fairness_table
 from clout.audit.importance import importance_table, rank_stability, shap_summary_plot
 from clout.compute import LOCAL, Engine, session
 from clout.config import COMPONENTS, DataSpec, Experiment, load_experiment
+from clout.data.attacks import manipulate
 from clout.data.dataset import Dataset, read_dataset, read_ground_truth
 from clout.data.loaders import LOADERS
 from clout.data.simulator import preset, simulate
@@ -82,6 +83,8 @@ def load_source(spec: DataSpec) -> Source:
             pass
     else:
         dataset = LOADERS[spec.source](spec.resolved_path())
+    if spec.manipulation:  # more attackers than the source has: played in before validation
+        dataset, truth = manipulate(dataset, truth, spec.manipulation, spec.seed)
     clean, report = validate(dataset, on_bad_rows=spec.on_bad_rows)
     return Source(clean, truth, {t: report.rows_quarantined(t) for t in report.rows_in})
 

@@ -36,8 +36,11 @@ from clout import numerics, tracking
 from clout.audit.fairness import fairness_table
 from clout.compute import session
 from clout.config import Experiment
+from clout.data.dataset import Dataset
 from clout.errors import ConfigError
 from clout.features.build import load_tables
+from clout.features.days import from_day
+from clout.gaming import display, gaming_table, goal_text
 from clout.models.heads import Split
 from clout.models.metrics import FLOOR
 from clout.pipeline import Measurement, cutoffs_for, fit_model, load_source, measure, with_model
@@ -63,6 +66,7 @@ class Case:
     training_rows: int
     values: pd.DataFrame  # long: section, item, predictor, measure, value
     accounts: dict[str, pd.DataFrame]  # what the bootstrap resamples: "score" and each head
+    gaming: pd.DataFrame | None = None  # `gaming.gaming_table` of its model, when asked
 
     @property
     def test_cutoff(self) -> pd.Timestamp:
@@ -158,24 +162,32 @@ def rolling_cutoffs(cutoffs: list, rolling: int, span: int | None) -> list[list]
 
 
 def measure_case(name: str, experiment: Experiment, frame: pd.DataFrame, cutoffs: list,
-                 truth: pd.DataFrame | None, engine) -> Case:
-    """Train on `cutoffs` as `clout train` would (the latest is the test) and measure."""
+                 truth: pd.DataFrame | None, engine, attacked: Dataset | None = None) -> Case:
+    """Train on `cutoffs` as `clout train` would (the latest is the test) and measure; with
+    `attacked` (the world's dataset), also what each attack buys there (`clout.gaming`)."""
     part = frame[frame["cutoff"].isin(cutoffs)]
     split = Split.by_time(cutoffs, experiment.features.horizon_days)
     model = fit_model(experiment, part, split, say=lambda _: None, engine=engine)
     measured = measure(experiment, model, part, split, truth, engine)
     fairness = fairness_table(model, split.part(part, "test"), truth)
     simulated = experiment.data.source == "simulator"
+    gaming = None
+    if attacked is not None:
+        genuine = truth.loc[truth["role"] == "genuine", "account_id"].to_numpy()
+        end = from_day(load_tables(attacked).last_day + 1)
+        gaming = gaming_table(model, attacked, genuine, end, seed=experiment.data.seed,
+                              say=lambda _: None)
     return Case(name, experiment.data.seed if simulated else None, experiment.model.seed,
                 split, model.version, len(split.part(part, "train")),
-                case_values(measured, fairness, truth), case_accounts(measured, truth))
+                case_values(measured, fairness, truth), case_accounts(measured, truth), gaming)
 
 
 def evaluate(experiment: Experiment, seeds: Sequence[int] | None = None, rolling: int = 1,
              model_seeds: Sequence[int] | None = None, bootstrap: int = 1000,
-             say: Say = print) -> QualityResult:
+             gaming: bool = False, say: Say = print) -> QualityResult:
     """Train and measure every case: `seeds` are worlds (simulator only; default the
-    experiment's), `rolling` the number of test cutoffs, `model_seeds` training seeds."""
+    experiment's), `rolling` the number of test cutoffs, `model_seeds` training seeds;
+    `gaming`: also inject every attack into each case's world (see `clout.gaming`)."""
     simulated = experiment.data.source == "simulator"
     if seeds and not simulated:
         raise ConfigError(f"--seeds sets the simulated world; {experiment.data.source!r} data is "
@@ -196,13 +208,17 @@ def evaluate(experiment: Experiment, seeds: Sequence[int] | None = None, rolling
             tables = load_tables(source.dataset)
             every = sorted(cutoffs_for(world.model_copy(update={"cutoffs": widened}), tables))
             frame = engine.features(tables, every, world.features)
+            if gaming and source.truth is None:
+                raise ConfigError("the gaming table measures genuine accounts' gains: it needs "
+                                  "the simulator's ground truth")
             for cutoffs in rolling_cutoffs(every, rolling, span):
                 for model_seed in model_seeds:
                     name = _case_name(seed if simulated else None, cutoffs[-1], model_seed,
                                       rolling > 1, len(model_seeds) > 1)
                     say(f"{name}: testing {cutoffs[-1]:%Y-%m-%d}")
                     cases.append(measure_case(name, with_model(world, seed=model_seed), frame,
-                                              cutoffs, source.truth, engine))
+                                              cutoffs, source.truth, engine,
+                                              source.dataset if gaming else None))
     deltas = paired_bootstrap(cases, bootstrap, seed=experiment.model.seed)
     return QualityResult(experiment, cases, deltas)
 
@@ -360,6 +376,10 @@ def tables(result: QualityResult) -> dict[str, pd.DataFrame]:
                              "model version": [c.model_version for c in result.cases],
                              "training rows": [f"{c.training_rows:,}" for c in result.cases]})
     out["Cases"] = versions
+    attacked = [c.gaming.assign(world=c.name) for c in result.cases if c.gaming is not None]
+    if attacked:
+        out["What an attack buys: the targets' mean gain in points (" + goal_text() + ")"] = \
+            display(pd.concat(attacked, ignore_index=True))
     if not result.deltas.empty:
         d = result.deltas
         out["Model minus the best baseline (paired bootstrap, 95% interval)"] = pd.DataFrame({
@@ -397,7 +417,7 @@ def headline(result: QualityResult) -> str:
     return line
 
 
-def _markdown_table(frame: pd.DataFrame) -> list[str]:
+def markdown_table(frame: pd.DataFrame) -> list[str]:
     lines = ["| " + " | ".join(map(str, frame.columns)) + " |",
              "|" + "---|" * len(frame.columns)]
     lines += ["| " + " | ".join(map(str, row)) + " |" for row in frame.itertuples(index=False)]
@@ -424,7 +444,7 @@ def markdown(result: QualityResult) -> str:
              f"{libraries}; {m['cpu']}, {m['cores']} cores, NumPy kernels {m['numpy_simd']}, "
              f"OpenBLAS {m['blas_core']}.", ""]
     for title, frame in tables(result).items():
-        lines += [f"### {title}", "", *_markdown_table(frame), ""]
+        lines += [f"### {title}", "", *markdown_table(frame), ""]
     lines.append(end_marker(name))
     return "\n".join(lines) + "\n"
 
@@ -518,4 +538,8 @@ def log_evaluation(result: QualityResult, uri: str | None = None) -> str:
                 mlflow.log_params({"data.seed": case.data_seed, "model.seed": case.model_seed})
                 mlflow.log_metrics({_key(r.section, r.item, r.predictor, r.measure): r.value
                                     for r in case.values.itertuples()})
+                if case.gaming is not None:
+                    mlflow.log_table(case.gaming, "gaming.json")
+                    mlflow.log_metrics({_key("gaming", r.attack, r.size, "gain"): r.gain
+                                        for r in case.gaming.itertuples()})
         return parent.info.run_id

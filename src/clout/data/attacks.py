@@ -349,3 +349,41 @@ def inject(dataset: Dataset, attack: str, targets, size: int, end, days: int = 2
     used = bought.used if bought.used is not None else sum(map(len, bought.accounts))
     return Injection(attack, size, bought.onto(baseline), baseline, targets, used,
                      bought.actions())
+
+
+def manipulate(dataset: Dataset, truth: pd.DataFrame | None, specs, seed: int = 0
+               ) -> tuple[Dataset, pd.DataFrame | None]:
+    """Play `specs` (`config.ManipulationSpec`s: attack, targets, size, days) into the data,
+    each ending when the data ends, on distinct accounts that post in its window (genuine ones
+    where the truth is known). In the truth the targets become role "attacked" (with the attack
+    in `attack`) and the accounts an attack creates role "attacker", with no true influence."""
+    rng = np.random.default_rng(seed)
+    posts = dataset.posts
+    if posts is None or not len(posts):
+        raise DataError("data.manipulation: the attacks need a posts table to aim at")
+    end = posts["created_at"].max().normalize() + _DAY
+    if truth is not None:
+        truth = truth.assign(attack=pd.Series(pd.NA, index=truth.index, dtype="string"))
+    used: set[int] = set()
+    for i, spec in enumerate(specs):
+        recent = posts.loc[posts["created_at"] >= end - spec.days * _DAY, "account_id"]
+        pool = np.setdiff1d(recent.unique(), list(used))
+        if truth is not None:
+            pool = np.intersect1d(pool, truth.loc[truth["role"] == "genuine", "account_id"])
+        if len(pool) < spec.targets:
+            raise DataError(f"data.manipulation[{i}] ({spec.attack}): {spec.targets} targets "
+                            f"asked, {len(pool)} accounts post in its window")
+        targets = np.sort(rng.choice(np.sort(pool), spec.targets, replace=False))
+        injection = inject(dataset, spec.attack, targets, spec.size, end, spec.days,
+                           seed + i)
+        used |= set(targets.tolist())
+        if truth is not None:
+            hit = truth["account_id"].isin(injection.targets)
+            truth.loc[hit, "role"], truth.loc[hit, "attack"] = "attacked", spec.attack
+            new = np.setdiff1d(injection.attacked.accounts["account_id"], truth["account_id"])
+            truth = pd.concat([truth, pd.DataFrame({
+                "account_id": new, "role": "attacker", "attack": spec.attack,
+                **{c: 0.0 for c in truth.columns if c.startswith("true_")}})],
+                ignore_index=True)
+        dataset = injection.attacked
+    return dataset, truth

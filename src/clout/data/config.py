@@ -7,10 +7,24 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from clout.data.attacks import ATTACKS
 from clout.data.loaders import LOADERS
 from clout.data.simulator import PRESETS
 
 SHARED_DATA = Path("../shared/data")  # the real datasets, beside the project
+
+
+class ManipulationSpec(BaseModel):
+    """One attack of the attack library played into the data before anything reads it: a
+    world with more attackers is one line of an experiment (`data.manipulation`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    attack: Literal[*ATTACKS]
+    targets: int = Field(20, ge=1, description="accounts attacked (genuine posting accounts "
+                                                "where the truth is known), drawn at random")
+    size: int = Field(5, ge=1, description="the attack's size (see clout.data.attacks)")
+    days: int = Field(28, ge=1, description="it runs over the last `days` of the data")
 
 
 class DataSpec(BaseModel):
@@ -25,6 +39,8 @@ class DataSpec(BaseModel):
         None, description="directory in the contract (source: directory) or the raw files of a "
                           "real dataset (default: ../shared/data/<source>)")
     on_bad_rows: Literal["error", "quarantine"] = "error"
+    manipulation: tuple[ManipulationSpec, ...] = Field(
+        (), description="attacks played into the data (its targets' role becomes 'attacked')")
 
     @model_validator(mode="after")
     def _check(self):

@@ -24,7 +24,8 @@ from clout.features.catalogue import column
 from clout.models.metrics import spearman
 from clout.scoring.score import SCORE_MIN, InfluenceModel, ScoreMap
 
-MANIPULATORS = ("bought_followers", "ring", "bot")
+# the simulator's manipulation groups, and the targets of `data.manipulation`'s attacks
+MANIPULATORS = ("bought_followers", "ring", "bot", "attacked")
 SCORED_ROLES = ("genuine", *MANIPULATORS)  # fake followers never post: nothing to score
 
 
@@ -133,7 +134,8 @@ def gaming_plot(scores: pd.DataFrame, truth: pd.DataFrame) -> Figure:
     ax.scatter(genuine["true_influence"], genuine["score"], s=3, c="0.75", label="genuine")
     curve = genuine["score"] - genuine["gap"]
     ax.plot(genuine["true_influence"], curve, c="k", lw=1.2, label="genuine (isotonic)")
-    for role, colour in zip(MANIPULATORS, ("tab:orange", "tab:red", "tab:purple"), strict=True):
+    for role, colour in zip(MANIPULATORS, ("tab:orange", "tab:red", "tab:purple", "tab:brown"),
+                            strict=True):
         group = frame[frame["role"] == role]
         if len(group):
             ax.scatter(group["true_influence"], group["score"], s=10, c=colour,
