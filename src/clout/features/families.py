@@ -338,7 +338,7 @@ def weighted_count(index: np.ndarray, weights: np.ndarray, n: int) -> np.ndarray
 def reverse_active(pairs: pl.DataFrame, engaged: np.ndarray, engager: np.ndarray,
                    n_accounts: int, window: int) -> np.ndarray:
     """Whether the engaged account engaged its engager back in the window (`pairs`:
-    `window_pairs`, sorted by key): that engagement is traded, not independent."""
+    `window_pairs`, sorted by key): that engagement is traded, not credible."""
     keys = pairs["pair"].to_numpy()
     reverse = engager.astype(np.int64) * n_accounts + engaged
     if not len(keys):
@@ -358,7 +358,8 @@ def _credible_engagement(p: Partials, pairs: pl.DataFrame, rows: pl.DataFrame, t
     engaged, engager = events["account_id"].to_numpy(), events["actor_id"].to_numpy()
     day, n = events["day"].to_numpy(), events["n"].to_numpy().astype(float)
     kind = events["kind"].cast(pl.String).to_numpy()
-    trust = np.nan_to_num(graph.credibility[engager])
+    of_kind = {k: kind == k for k in kinds}
+    engager_credibility = np.nan_to_num(graph.credibility[engager])
     nodes = rows["account_id"].to_numpy()
     out = {"credibility": graph.credibility, "trustrank": graph.trust}
     pair = pairs["pair"].to_numpy()
@@ -382,13 +383,14 @@ def _credible_engagement(p: Partials, pairs: pl.DataFrame, rows: pl.DataFrame, t
                                        0.0), n_accounts)
             inside = day >= cutoff - w
             counted = np.where(inside, n, 0.0)
-            credible = counted * trust * ~reverse_active(pairs, engaged, engager, n_accounts, w)
-            out[column("engager_credibility_{w}d", window=w)] = (per_account(counted * trust)
-                                                                 / per_account(counted))
+            credible = counted * engager_credibility * ~reverse_active(
+                pairs, engaged, engager, n_accounts, w)
+            out[column("engager_credibility_{w}d", window=w)] = (
+                per_account(counted * engager_credibility) / per_account(counted))
             out[column("credible_engagement_share_{w}d", window=w)] = (per_account(credible)
                                                                        / per_account(counted))
             for k in kinds:
-                total = per_account(np.where(kind == k, credible, 0.0))
+                total = per_account(np.where(of_kind[k], credible, 0.0))
                 out[column("credible_{kinds}_{w}d", window=w, kind=PLURAL[k])] = total
                 if posts is not None:
                     out[column("credible_{kinds}_per_post_{w}d", window=w, kind=PLURAL[k])] = (
