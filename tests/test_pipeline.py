@@ -107,6 +107,19 @@ def test_excluded_and_buyable_features_are_left_out(tiny_run):
     assert {"pagerank", "followers", "credible_engagers_28d"} <= set(model.features)
 
 
+def test_nothing_for_nothing_an_account_without_credible_engagement_scores_1(tiny_run):
+    result, _ = tiny_run
+    model, test = result.model, result.split.part(result.features, "test")
+    assert model.evidence == [f"credible_{k}_90d" for k in model.heads]
+    credible = test[model.evidence].fillna(0).sum(axis=1) > 0
+    posting = test["posts_90d"] > 0
+    scores = model.score(test).set_index(test.index)
+    assert (posting & ~credible).sum() > 0  # such accounts exist in the tiny world
+    assert (scores.loc[~credible, "score"] == 1).all()
+    assert (scores.loc[~credible, ["reach", "amplification", "network"]] == 1).all().all()
+    assert (scores.loc[posting & credible, "score"] > 1).mean() > 0.9
+
+
 def test_the_split_keeps_label_horizons_apart(tiny_run):
     result, _ = tiny_run
     split, horizon = result.split, pd.Timedelta(days=14)
