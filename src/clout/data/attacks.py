@@ -263,16 +263,25 @@ def _pod(w, targets, size):
     return _Rows.none(), rows
 
 
-def _sybil(w, targets, size):
-    own, rows = _Rows.none(), _Rows.none()
-    cluster = w.new_accounts(size, w.start - _DAY)
-    ids = cluster["account_id"].to_numpy()
-    rows.accounts.append(cluster)
+def _cluster(w, size, presence: _Rows, rows: _Rows) -> np.ndarray:
+    """`size` accounts created on the same day that post daily (accounts and posts into
+    `presence`) and retweet and like each other's every post (into `rows`); their ids."""
+    accounts = w.new_accounts(size, w.start - _DAY)
+    ids = accounts["account_id"].to_numpy()
+    presence.accounts.append(accounts)
     if w.dataset.posts is not None:
-        rows.posts.append(w.new_posts(ids, 1.0))
-        rows.engagements.append(w.engage(ids, rows.posts[-1]))
+        presence.posts.append(w.new_posts(ids, 1.0))
+        rows.engagements.append(w.engage(ids, presence.posts[-1]))
+    else:  # engagement about the accounts themselves
+        rows.engagements.append(w.engage(ids, w.posts_of(ids)))
+    return ids
+
+
+def _sybil(w, targets, size):
+    rows = _Rows.none()
+    ids = _cluster(w, size, rows, rows)
     rows.engagements.append(w.engage(ids, w.posts_of(targets)))
-    return own, rows
+    return _Rows.none(), rows
 
 
 def _burst(w, targets, size):
@@ -309,14 +318,7 @@ def _new_poster(w, targets, size):
 
 def _new_ring(w, targets, size):
     own, rows = _Rows.none(), _Rows.none()
-    accounts = w.new_accounts(size, w.start - _DAY)
-    ids = accounts["account_id"].to_numpy()
-    own.accounts.append(accounts)
-    if w.dataset.posts is not None:
-        own.posts.append(w.new_posts(ids, 1.0))
-        rows.engagements.append(w.engage(ids, own.posts[-1]))
-    else:
-        rows.engagements.append(w.engage(ids, w.posts_of(ids)))
+    _cluster(w, size, own, rows)
     rows.used = size
     return own, rows
 
