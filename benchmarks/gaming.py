@@ -16,15 +16,15 @@ import argparse
 import time
 from pathlib import Path
 
-import pandas as pd
-
-from clout import tracking
+from clout import tracking  # first: importing clout pins NumPy's kernels before NumPy loads
 from clout.config import load_experiment
 from clout.gaming import display, goal_text
 from clout.quality import evaluate, markdown_table
 
 
 def main() -> None:
+    import pandas as pd  # after clout (see the imports)
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--experiment", type=Path, default=Path("experiments/default.yaml"))
     parser.add_argument("--seeds", type=int, nargs="+", default=[7, 8, 9])

@@ -43,7 +43,15 @@ from clout.features.days import from_day
 from clout.gaming import display, gaming_table, goal_text
 from clout.models.heads import Split
 from clout.models.metrics import FLOOR
-from clout.pipeline import Measurement, cutoffs_for, fit_model, load_source, measure, with_model
+from clout.pipeline import (
+    Measurement,
+    cutoffs_for,
+    fit_model,
+    load_source,
+    measure,
+    warn_if_unpinned,
+    with_model,
+)
 from clout.scoring.evaluation import MANIPULATORS, scored_truth
 
 Say = Callable[[str], None]
@@ -188,6 +196,7 @@ def evaluate(experiment: Experiment, seeds: Sequence[int] | None = None, rolling
     """Train and measure every case: `seeds` are worlds (simulator only; default the
     experiment's), `rolling` the number of test cutoffs, `model_seeds` training seeds;
     `gaming`: also inject every attack into each case's world (see `clout.gaming`)."""
+    warn_if_unpinned()  # numbers from unpinned kernels differ from other machines' in the bits
     simulated = experiment.data.source == "simulator"
     if seeds and not simulated:
         raise ConfigError(f"--seeds sets the simulated world; {experiment.data.source!r} data is "
