@@ -3,6 +3,7 @@ drift and points per 100 actions, on several simulated worlds.
 
     python benchmarks/gaming.py                          # default world, data seeds 7, 8, 9
     python benchmarks/gaming.py --seeds 7 --preset small --doc docs/gaming.md
+    python benchmarks/gaming.py --seeds 7 --attacks warmed pod   # some attacks only
 
 Each world's model is trained on the clean world as `clout train` trains it (this is `clout
 evaluate --gaming` without the bootstrap), then every attack of `clout.data.attacks` is injected
@@ -29,17 +30,19 @@ def main() -> None:
     parser.add_argument("--experiment", type=Path, default=Path("experiments/default.yaml"))
     parser.add_argument("--seeds", type=int, nargs="+", default=[7, 8, 9])
     parser.add_argument("--preset", help="another simulator preset (tiny, small, default)")
+    parser.add_argument("--attacks", nargs="+", help="only these attacks (default: all)")
     parser.add_argument("--doc", type=Path, help="write the table to this markdown file")
     args = parser.parse_args()
     start = time.perf_counter()
     experiment = load_experiment(args.experiment,
                                  **({"data.preset": args.preset} if args.preset else {}))
-    result = evaluate(experiment, seeds=args.seeds, bootstrap=0, gaming=True,
+    result = evaluate(experiment, seeds=args.seeds, bootstrap=0, gaming=args.attacks or True,
                       say=lambda line: print(line, flush=True))
     table = pd.concat([c.gaming.assign(world=c.name) for c in result.cases], ignore_index=True)
     command = (f"python benchmarks/gaming.py --experiment {args.experiment} --seeds "
                f"{' '.join(map(str, args.seeds))}"
-               f"{' --preset ' + args.preset if args.preset else ''}")
+               f"{' --preset ' + args.preset if args.preset else ''}"
+               f"{' --attacks ' + ' '.join(args.attacks) if args.attacks else ''}")
     lines = [f"Measured {result.date} at commit `{tracking.git_commit()[:12]}` by `{command}` "
              f"({time.perf_counter() - start:.0f} s). Models: "
              + ", ".join(f"{c.name} `{c.model_version}`" for c in result.cases) + ". "

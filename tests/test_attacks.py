@@ -10,6 +10,9 @@ import pytest
 from clout.data.attacks import ATTACKS, NEW_POSTERS, inject
 from clout.data.validation import validate
 from clout.errors import ConfigError
+from clout.features.build import build_features
+from clout.features.config import FeatureConfig
+from clout.features.credibility import COORDINATED_POSTS
 from clout.gaming import SIZES
 
 SIZE = 4
@@ -82,6 +85,33 @@ def test_sizes_and_reciprocity_are_what_each_attack_says(world):
     followers = inject(dataset, "followers", targets, SIZE, end)
     assert followers.baseline is dataset
     assert added(dataset.follows, followers.attacked.follows) <= SIZE * len(targets)
+
+
+@pytest.mark.parametrize("attack", ["one_way", "warmed", "pod"])
+def test_engagement_on_every_post_counts_for_nothing(world, attack):
+    # bought engagement on every post, even from accounts that acted for months before (warmed)
+    # or from established accounts taking turns (pods), is coordinated: the targets' credible
+    # engagement does not grow, while the raw counts rise. A pod member engages one or two
+    # targets only: that shows on targets with at least COORDINATED_POSTS posts in the window.
+    dataset, end, targets = world
+    injection = inject(dataset, attack, targets, 5, end, seed=1)
+    config = FeatureConfig(windows=(28,), horizon_days=7)
+    enough = injection.targets
+    if attack == "pod":
+        window = dataset.posts[dataset.posts["created_at"] >= end - pd.Timedelta(days=28)]
+        posts = window["account_id"].value_counts().reindex(enough, fill_value=0)
+        enough = enough[posts.to_numpy() >= COORDINATED_POSTS]
+        assert len(enough) >= 5
+
+    def features(data):
+        return build_features(data, [end], config, labels=False).set_index(
+            "account_id").loc[enough]
+    before, after = features(injection.baseline), features(injection.attacked)
+    assert (after["likes_per_post_28d"] > before["likes_per_post_28d"]).all()
+    assert (after["coordinated_engagement_share_28d"] > 0.3).all()
+    for column in ("credible_likes_28d", "credible_retweets_28d", "credible_engagers_28d"):
+        # not more (a pod member's earlier engagement with its target is coordinated too)
+        assert (after[column] <= 1.05 * before[column] + 0.05).all(), column
 
 
 def test_every_attack_is_measured_and_bad_requests_are_refused(world):

@@ -95,6 +95,21 @@ def test_trust_flows_from_established_accounts_to_those_they_engage():
     assert trust[3] > 1.0  # three established accounts vouch for it
 
 
+def test_coordinated_pairs_engage_every_post_of_an_author_or_of_every_author():
+    from clout.features.credibility import coordinated
+
+    # engager 0: 5 of author A's 5 posts in its span; 1: 3 of 10; 2: 2 of 2 posts of each of
+    # three authors (every post, everywhere); 3: 1 post each of three authors (says nothing);
+    # 4: 2 of 2 posts of one author only (too few to tell)
+    engager = np.array([0, 1, 2, 2, 2, 3, 3, 3, 4])
+    engaged_posts = np.array([5, 3, 2, 2, 2, 1, 1, 1, 2])
+    span = np.array([5, 10, 2, 2, 2, 1, 1, 1, 2])
+    assert coordinated(engager, engaged_posts, span, 5).tolist() == [
+        True, False, True, True, True, False, False, False, False]
+    # a genuine fan engaging most posts but skipping some stays credible
+    assert not coordinated(np.array([0]), np.array([8]), np.array([10]), 1)[0]
+
+
 def test_traded_engagement_share_by_hand(three_rows):
     # by 4 Jan: account 1 got a click (from 2) and a retweet (from 3), and liked 3's post, so
     # half of its engagement was traded back; all of account 3's (1's like) was

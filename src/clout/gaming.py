@@ -18,6 +18,7 @@ import pandas as pd
 from clout.data.attacks import inject
 from clout.data.dataset import Dataset
 from clout.data.validation import validate
+from clout.errors import ConfigError
 from clout.pipeline import score_accounts
 from clout.scoring.score import SCORE_MIN, InfluenceModel
 
@@ -28,6 +29,17 @@ SIZES: dict[str, tuple[int, ...]] = {
     "churn": (100, 1000), "new_poster": (1, 20), "new_ring": (5, 10),
 }
 Say = Callable[[str], None]
+
+
+def sizes_of(attacks: Sequence[str]) -> dict[str, tuple[int, ...]]:
+    """The measured sizes of some attacks (by name)."""
+    unknown = sorted(set(attacks) - set(SIZES))
+    if unknown:
+        raise ConfigError(f"unknown attack(s) {', '.join(unknown)}; choose from "
+                          f"{', '.join(SIZES)}")
+    return {a: SIZES[a] for a in attacks}
+
+
 #: The goal (issue: a score that cannot be bought), in points: mean gain at most GOAL_MEAN and
 #: mean + 2 se at most GOAL_BOUND; at most GOAL_CHEAP for attacks under CHEAP_ACTIONS actions.
 GOAL_MEAN, GOAL_BOUND, GOAL_CHEAP, CHEAP_ACTIONS = 2.0, 3.0, 1.0, 1000

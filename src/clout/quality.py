@@ -21,7 +21,7 @@ machine. `log_evaluation` writes it as one MLflow parent run with a child run pe
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,7 +40,7 @@ from clout.data.dataset import Dataset
 from clout.errors import ConfigError
 from clout.features.build import load_tables
 from clout.features.days import from_day
-from clout.gaming import display, gaming_table, goal_text
+from clout.gaming import SIZES, display, gaming_table, goal_text, sizes_of
 from clout.models.heads import Split
 from clout.models.metrics import FLOOR
 from clout.pipeline import (
@@ -170,9 +170,11 @@ def rolling_cutoffs(cutoffs: list, rolling: int, span: int | None) -> list[list]
 
 
 def measure_case(name: str, experiment: Experiment, frame: pd.DataFrame, cutoffs: list,
-                 truth: pd.DataFrame | None, engine, attacked: Dataset | None = None) -> Case:
+                 truth: pd.DataFrame | None, engine, attacked: Dataset | None = None,
+                 attacks: Mapping[str, Sequence[int]] = SIZES) -> Case:
     """Train on `cutoffs` as `clout train` would (the latest is the test) and measure; with
-    `attacked` (the world's dataset), also what each attack buys there (`clout.gaming`)."""
+    `attacked` (the world's dataset), also what each of `attacks` (name -> sizes) buys there
+    (`clout.gaming`)."""
     part = frame[frame["cutoff"].isin(cutoffs)]
     split = Split.by_time(cutoffs, experiment.features.horizon_days)
     model = fit_model(experiment, part, split, say=lambda _: None, engine=engine)
@@ -183,7 +185,7 @@ def measure_case(name: str, experiment: Experiment, frame: pd.DataFrame, cutoffs
     if attacked is not None:
         genuine = truth.loc[truth["role"] == "genuine", "account_id"].to_numpy()
         end = from_day(load_tables(attacked).last_day + 1)
-        gaming = gaming_table(model, attacked, genuine, end, seed=experiment.data.seed,
+        gaming = gaming_table(model, attacked, genuine, end, attacks, seed=experiment.data.seed,
                               say=lambda _: None)
     return Case(name, experiment.data.seed if simulated else None, experiment.model.seed,
                 split, model.version, len(split.part(part, "train")),
@@ -192,10 +194,11 @@ def measure_case(name: str, experiment: Experiment, frame: pd.DataFrame, cutoffs
 
 def evaluate(experiment: Experiment, seeds: Sequence[int] | None = None, rolling: int = 1,
              model_seeds: Sequence[int] | None = None, bootstrap: int = 1000,
-             gaming: bool = False, say: Say = print) -> QualityResult:
+             gaming: bool | Sequence[str] = False, say: Say = print) -> QualityResult:
     """Train and measure every case: `seeds` are worlds (simulator only; default the
     experiment's), `rolling` the number of test cutoffs, `model_seeds` training seeds;
-    `gaming`: also inject every attack into each case's world (see `clout.gaming`)."""
+    `gaming`: also inject every attack (True), or those named, into each case's world (see
+    `clout.gaming`)."""
     warn_if_unpinned()  # numbers from unpinned kernels differ from other machines' in the bits
     simulated = experiment.data.source == "simulator"
     if seeds and not simulated:
@@ -204,6 +207,7 @@ def evaluate(experiment: Experiment, seeds: Sequence[int] | None = None, rolling
     if rolling < 1:
         raise ConfigError("rolling must be at least 1 (test cutoffs)")
     model_seeds = list(model_seeds or [experiment.model.seed])
+    attacks = SIZES if gaming is True else sizes_of(gaming or ())
     spec = experiment.cutoffs
     span = None if spec.dates else spec.weeks
     widened = spec if spec.dates else spec.model_copy(update={"weeks": spec.weeks + rolling - 1})
@@ -227,7 +231,7 @@ def evaluate(experiment: Experiment, seeds: Sequence[int] | None = None, rolling
                     say(f"{name}: testing {cutoffs[-1]:%Y-%m-%d}")
                     cases.append(measure_case(name, with_model(world, seed=model_seed), frame,
                                               cutoffs, source.truth, engine,
-                                              source.dataset if gaming else None))
+                                              source.dataset if gaming else None, attacks))
     deltas = paired_bootstrap(cases, bootstrap, seed=experiment.model.seed)
     return QualityResult(experiment, cases, deltas)
 

@@ -99,8 +99,8 @@ FEATURES: tuple[Feature, ...] = (
       "excluded).", (EVENTS,), zero_when_absent=True, buyable=True),
     F("credible_engagers_{w}d", "reach", "accounts",
       "Distinct accounts that engaged with the account in the window, each counted by its "
-      "credibility (see `credibility`), none the account engaged with in the same window: "
-      "reach that bought accounts cannot add to.", (EVENTS,), zero_when_absent=True),
+      "credibility (see `credibility`), none the account engaged with in the same window, none "
+      "coordinated: reach that bought accounts cannot add to.", (EVENTS,), zero_when_absent=True),
     F("engaged_follower_share_{w}d", "reach", "share",
       "Share of followers at the cutoff who engaged in the window.", (EVENTS, FOLLOWS),
       buyable=True),
@@ -121,7 +121,8 @@ FEATURES: tuple[Feature, ...] = (
     F("credible_{kinds}_{w}d", "amplification", "credible events",
       "Engagement of this kind received in the window, each event counted by its engager's "
       "credibility at the cutoff (see `credibility`), none from accounts the account engaged "
-      "with in the same window (traded): what bought and traded engagement cannot inflate.",
+      "with in the same window (traded), none coordinated (see "
+      "coordinated_engagement_share): what bought and traded engagement cannot inflate.",
       (EVENTS,), zero_when_absent=True),
     F("credible_{kinds}_per_post_{w}d", "amplification", "credible events/post",
       "credible_{kinds} per post published in the window (as {kinds}_per_post).",
@@ -157,6 +158,11 @@ FEATURES: tuple[Feature, ...] = (
     F("credible_engagement_share_{w}d", "audience", "share",
       "Share of the window's engagement that is credible (credible_{kinds} over all kinds "
       "/ all engagement received).", (EVENTS,), buyable=True),
+    F("coordinated_engagement_share_{w}d", "audience", "share",
+      "Share of the window's engagement that is coordinated (see `credibility`): from engagers "
+      "that engage (nearly) every post of the account, or of most accounts they engage, as "
+      "bought engagement and pods do; it counts in no credible_ feature.", (EVENTS,),
+      buyable=True),
     F("engager_pagerank_{w}d", "network", "x mean",
       "Event-weighted mean PageRank of the accounts that engaged in the window: are the engagers "
       "themselves influential?", (EVENTS,), buyable=True),
@@ -218,8 +224,9 @@ LABELS: tuple[Feature, ...] = (
     F("label_{kinds}_credible_{h}d", "label", "credible events",
       "Like label_{kinds}, each event counted by its engager's credibility at the cutoff (see "
       "`credibility`), none from accounts the author itself engaged with in the longest window "
-      "before the cutoff or during the horizon: bought and traded engagement is not influence. "
-      "Needs events (who engaged).", (POSTS, EVENTS)),
+      "before the cutoff or during the horizon, none from pairs coordinated at the cutoff: "
+      "bought and traded engagement is not influence. Needs events (who engaged).",
+      (POSTS, EVENTS)),
     F("label_{kinds}_credible_per_post_{h}d", "label", "credible events/post",
       "label_{kinds}_credible / label_posts (null without posts in the horizon).",
       (POSTS, EVENTS)),

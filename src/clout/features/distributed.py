@@ -9,8 +9,9 @@ it follows.
 1. Partials (`partials.partials`): one task per partition, kept on its worker. Rows keyed by an
    account keep only the partition's own accounts; pair and follow rows keep the halo too.
 2. Each cutoff, graph-wide first: every partition sends its own pairs' window counts (the
-   engagement graph, far smaller than the events) and the client computes PageRank, each
-   engager's number of targets and every account's credibility (`families.engagement_graph`),
+   engagement graph, far smaller than the events) and their coverage of the authors' posts,
+   and the client computes PageRank, each engager's number of targets, every account's
+   credibility and the coordinated pairs (`families.engagement_graph`),
    broadcast back. Then one task per
    partition builds its accounts' rows (`build.cutoff_table`, given that graph).
 
@@ -29,13 +30,19 @@ import polars as pl
 
 from clout.features.build import cutoff_days, cutoff_table, feature_frame, load_tables
 from clout.features.config import FeatureConfig
-from clout.features.families import engagement_graph, first_active, window_pairs
+from clout.features.families import (
+    engagement_graph,
+    first_active,
+    pair_coverage,
+    window_pairs,
+)
 from clout.features.partials import Partials, partials
 from clout.features.tables import Tables
 from clout.features.window import population
 
 _MIX = 2654435761  # Knuth's multiplicative hash: neighbouring indices spread over partitions
-_WITH_HALO = {"pair_days", "first_pairs", "follow_days"}  # kept whole in a partition's partials
+# kept whole in a partition's partials
+_WITH_HALO = {"pair_days", "first_pairs", "pair_posts", "follow_days"}
 
 
 def partition_of(account: pl.Expr, partitions: int) -> pl.Expr:
@@ -72,11 +79,14 @@ def partition_partials(tables: Tables, k: int, config: FeatureConfig, partitions
     return Partials(**{f.name: own(f.name, getattr(result, f.name)) for f in fields(Partials)})
 
 
-def _own_window_pairs(p: Partials, k: int, partitions: int, n_accounts: int, day: int,
-                      windows) -> pl.DataFrame:
-    """The partition's share of the engagement graph: pairs whose engaged account is its own."""
-    pairs = window_pairs(p, day, windows)
-    return pairs.filter(partition_of(pl.col("pair") // n_accounts, partitions) == k)
+def _own_pairs(p: Partials, k: int, partitions: int, n_accounts: int, day: int, windows
+               ) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The partition's share of the engagement graph, pairs whose engaged account is its own:
+    their window counts and their coverage."""
+    def own(frame):
+        return frame.filter(partition_of(pl.col("pair") // n_accounts, partitions) == k)
+    return (own(window_pairs(p, day, windows)),
+            own(pair_coverage(p, day, max(windows), n_accounts)))
 
 
 def build_features_on(client, partitions: int, source, cutoffs: Sequence,
@@ -100,12 +110,12 @@ def build_features_on(client, partitions: int, source, cutoffs: Sequence,
     for done, day in enumerate(days, start=1):
         graph = None
         if tables.events is not None and len(tables.events):
-            pairs = pl.concat(client.gather(client.map(
-                _own_window_pairs, kept, ks, partitions=partitions, n_accounts=n, day=day,
-                windows=windows, pure=False))).sort("pair")
+            pairs, coverage = (pl.concat(part).sort("pair") for part in zip(*client.gather(
+                client.map(_own_pairs, kept, ks, partitions=partitions, n_accounts=n, day=day,
+                           windows=windows, pure=False)), strict=True))
             nodes = population(first_seen, day)["account_id"].to_numpy()
-            graph = client.scatter(engagement_graph(pairs, nodes, windows, n, active_since, day),
-                                   broadcast=True)
+            graph = client.scatter(engagement_graph(pairs, coverage, nodes, windows, n,
+                                                    active_since, day), broadcast=True)
         rows = client.gather(client.map(cutoff_table, kept, parts, day=day, config=config,
                                         labels=labels, graph=graph, pure=False))
         frames.append(pl.concat(rows).sort("account_id"))

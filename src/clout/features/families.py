@@ -24,7 +24,7 @@ from clout.features.catalogue import (
     column,
 )
 from clout.features.config import FeatureConfig
-from clout.features.credibility import credibility
+from clout.features.credibility import coordinated, credibility
 from clout.features.network import pagerank
 from clout.features.partials import Partials, pair_key
 from clout.features.tables import INDEX, SNAPSHOT_COLUMNS, Tables
@@ -220,16 +220,55 @@ def window_pairs(p: Partials, cutoff: int, windows) -> pl.DataFrame:
     return window_sums(p.pair_days, cutoff, windows, ["n"], by=("pair",)).sort("pair")
 
 
+def pair_coverage(p: Partials, cutoff: int, window: int, n_accounts: int) -> pl.DataFrame:
+    """Per (engaged, engager) pair, over the window before the cutoff: how many of the engaged
+    account's posts the engager engaged with before the cutoff (`engaged_posts`), and how many
+    the account posted from the day of the first of those to the day of the last (`span`); by
+    pair. Empty without posts."""
+    if p.pair_posts is None:
+        return pl.DataFrame({"pair": [], "engaged_posts": [], "span": []},
+                            schema={"pair": pl.Int64, "engaged_posts": pl.Int64,
+                                    "span": pl.Int64})
+    start = cutoff - window
+    engaged = (p.pair_posts.filter(pl.col("post_day").is_between(start, cutoff - 1),
+                                   pl.col("day") < cutoff)
+               .group_by("pair").agg(pl.col("posts").sum().cast(pl.Int64).alias("engaged_posts"),
+                                     pl.col("post_day").min().alias("first"),
+                                     pl.col("post_day").max().alias("last"))
+               .sort("pair"))
+    # the author's posts up to a day: prefix sums over (account, day) keys, sorted
+    days = in_window(p.post_days, start, cutoff)
+    keys = days["account_id"].to_numpy().astype(np.int64) * 2**16 + days["day"].to_numpy()
+    before = np.concatenate([[0], np.cumsum(days["posts"].to_numpy().astype(np.int64))])
+    author = engaged["pair"].to_numpy() // n_accounts * 2**16
+
+    def posted_until(day):
+        return before[np.searchsorted(keys, author + day.to_numpy(), side="right")]
+    span = posted_until(engaged["last"]) - posted_until(engaged["first"] - 1)
+    return engaged.select("pair", "engaged_posts", pl.Series("span", span))
+
+
 @dataclass(frozen=True)
 class Graph:
     """What the engager features and the credible labels need from the whole engagement graph
     at one cutoff, indexed by account: PageRank, per window how many accounts each engager
-    engaged with, and each account's credibility (`features.credibility`)."""
+    engaged with, each account's credibility (`features.credibility`), and the keys of the
+    coordinated pairs (sorted)."""
 
     rank: np.ndarray
     targets: dict[int, np.ndarray]
     credibility: np.ndarray
     trust: np.ndarray
+    coordinated: np.ndarray
+
+    def is_coordinated(self, engaged: np.ndarray, engager: np.ndarray, n_accounts: int
+                       ) -> np.ndarray:
+        """Whether each (engaged, engager) pair of account indices is coordinated."""
+        keys = engaged.astype(np.int64) * n_accounts + engager
+        if not len(self.coordinated):
+            return np.zeros(len(keys), bool)
+        at = np.minimum(np.searchsorted(self.coordinated, keys), len(self.coordinated) - 1)
+        return self.coordinated[at] == keys
 
 
 def first_active(frame: pl.DataFrame, n_accounts: int) -> np.ndarray:
@@ -241,10 +280,11 @@ def first_active(frame: pl.DataFrame, n_accounts: int) -> np.ndarray:
     return days
 
 
-def engagement_graph(pairs: pl.DataFrame, nodes: np.ndarray, windows, n_accounts: int,
-                     active_since: np.ndarray, cutoff: int) -> Graph:
-    """The Graph from every pair's window counts (`window_pairs`), the accounts that exist
-    at the cutoff (`nodes`) and when each account first acted (`first_active`)."""
+def engagement_graph(pairs: pl.DataFrame, coverage: pl.DataFrame, nodes: np.ndarray, windows,
+                     n_accounts: int, active_since: np.ndarray, cutoff: int) -> Graph:
+    """The Graph from every pair's window counts (`window_pairs`) and coverage of the longest
+    window (`pair_coverage`), the accounts that exist at the cutoff (`nodes`) and when each
+    account first acted (`first_active`)."""
     key = pairs["pair"].to_numpy()
     engaged, engager = key // n_accounts, key % n_accounts
     node_of = np.full(n_accounts, -1)
@@ -257,10 +297,16 @@ def engagement_graph(pairs: pl.DataFrame, nodes: np.ndarray, windows, n_accounts
     # counts from bincount without weights: always integers, even with no pairs
     targets = {w: np.bincount(engager[pairs[f"n@{w}"].to_numpy() > 0], minlength=n_accounts)
                for w in windows}
-    # trust does not flow along engagement traded back: a ring would vouch for itself
-    one_way = ~reverse_active(pairs, engaged, engager, n_accounts, max(windows))
-    return Graph(rank, targets, *credibility(engaged[one_way], engager[one_way],
-                                             weight[one_way], nodes, active_since, cutoff))
+    covered = coverage["pair"].to_numpy()
+    flagged = covered[coordinated(covered % n_accounts, coverage["engaged_posts"].to_numpy(),
+                                  coverage["span"].to_numpy(), n_accounts)]
+    # trust does not flow along engagement traded back or coordinated: a ring or a pod would
+    # vouch for itself
+    vouches = ~reverse_active(pairs, engaged, engager, n_accounts, max(windows)) & ~np.isin(
+        key, flagged, assume_unique=True)
+    return Graph(rank, targets, *credibility(engaged[vouches], engager[vouches],
+                                             weight[vouches], nodes, active_since, cutoff),
+                 coordinated=flagged)
 
 
 def cutoff_graph(p: Partials, tables: Tables, cutoff: int, windows) -> Graph | None:
@@ -268,8 +314,10 @@ def cutoff_graph(p: Partials, tables: Tables, cutoff: int, windows) -> Graph | N
     if EVENTS not in tables.offers:
         return None
     nodes = population(p.first_seen, cutoff)["account_id"].to_numpy()
-    return engagement_graph(window_pairs(p, cutoff, windows), nodes, windows, len(tables.ids),
-                            first_active(p.first_active, len(tables.ids)), cutoff)
+    n_accounts = len(tables.ids)
+    return engagement_graph(window_pairs(p, cutoff, windows),
+                            pair_coverage(p, cutoff, max(windows), n_accounts), nodes, windows,
+                            n_accounts, first_active(p.first_active, n_accounts), cutoff)
 
 
 def _engager_features(p: Partials, pairs: pl.DataFrame, rows: pl.DataFrame, cutoff, windows,
@@ -350,9 +398,10 @@ def reverse_active(pairs: pl.DataFrame, engaged: np.ndarray, engager: np.ndarray
 def _credible_engagement(p: Partials, pairs: pl.DataFrame, rows: pl.DataFrame, tables: Tables,
                          cutoff, windows, graph: Graph) -> pl.DataFrame:
     """Engagement and engagers received in each window counted by the engagers' credibility
-    at the cutoff, none traded back in the window; its share of all engagement; the engagers'
-    mean credibility; the account's own credibility and trust. NumPy bincounts over the sorted
-    partial: the same sums in the same order every time."""
+    at the cutoff, none traded back in the window nor coordinated; its share of all
+    engagement; the coordinated share; the engagers' mean credibility; the account's own
+    credibility and trust. NumPy bincounts over the sorted partial: the same sums in the same
+    order every time."""
     n_accounts, kinds = len(tables.ids), tables.event_kinds
     events = in_window(p.actor_events, cutoff - max(windows), cutoff)
     engaged, engager = events["account_id"].to_numpy(), events["actor_id"].to_numpy()
@@ -360,10 +409,12 @@ def _credible_engagement(p: Partials, pairs: pl.DataFrame, rows: pl.DataFrame, t
     kind = events["kind"].cast(pl.String).to_numpy()
     of_kind = {k: kind == k for k in kinds}
     engager_credibility = np.nan_to_num(graph.credibility[engager])
+    coordinated = graph.is_coordinated(engaged, engager, n_accounts)
     nodes = rows["account_id"].to_numpy()
     out = {"credibility": graph.credibility, "trustrank": graph.trust}
     pair = pairs["pair"].to_numpy()
     pair_engaged, pair_engager = pair // n_accounts, pair % n_accounts
+    pair_coordinated = graph.is_coordinated(pair_engaged, pair_engager, n_accounts)
     posts = None
     if POSTS in tables.offers:
         posts = window_sums(p.received_days, cutoff, windows, ["event_posts"])
@@ -376,19 +427,21 @@ def _credible_engagement(p: Partials, pairs: pl.DataFrame, rows: pl.DataFrame, t
 
     with np.errstate(divide="ignore", invalid="ignore"):  # 0/0 -> NaN -> null below
         for w in windows:
-            engagers = (pairs[f"n@{w}"].to_numpy() > 0) & ~reverse_active(
+            engagers = (pairs[f"n@{w}"].to_numpy() > 0) & ~pair_coordinated & ~reverse_active(
                 pairs, pair_engaged, pair_engager, n_accounts, w)
             out[column("credible_engagers_{w}d", window=w)] = weighted_count(
                 pair_engaged, np.where(engagers, np.nan_to_num(graph.credibility[pair_engager]),
                                        0.0), n_accounts)
             inside = day >= cutoff - w
             counted = np.where(inside, n, 0.0)
-            credible = counted * engager_credibility * ~reverse_active(
-                pairs, engaged, engager, n_accounts, w)
+            credible = counted * engager_credibility * (~coordinated & ~reverse_active(
+                pairs, engaged, engager, n_accounts, w))
             out[column("engager_credibility_{w}d", window=w)] = (
                 per_account(counted * engager_credibility) / per_account(counted))
             out[column("credible_engagement_share_{w}d", window=w)] = (per_account(credible)
                                                                        / per_account(counted))
+            out[column("coordinated_engagement_share_{w}d", window=w)] = (
+                per_account(counted * coordinated) / per_account(counted))
             for k in kinds:
                 total = per_account(np.where(of_kind[k], credible, 0.0))
                 out[column("credible_{kinds}_{w}d", window=w, kind=PLURAL[k])] = total

@@ -1,6 +1,7 @@
 """Stage 2 of the feature build, labels: what happens in [T, T + horizon), per account: the
 exposure (posts), engagement per kind, and credible engagement (each engager counted by its
-credibility at T, nothing from accounts the author engaged with itself)."""
+credibility at T, nothing from accounts the author engaged with itself nor from coordinated
+pairs)."""
 
 from __future__ import annotations
 
@@ -32,8 +33,9 @@ def _credible_labels(p: Partials, out: pl.DataFrame, cutoff: int, end: int,
                      config: FeatureConfig, kinds, graph: Graph, n_accounts: int
                      ) -> pl.DataFrame:
     """Engagement on the horizon's posts, each event counted by its engager's credibility at
-    the cutoff, none from an engager the author engaged with in [cutoff - longest window, end):
-    traded engagement is not influence. Bincounts over the sorted partial: a fixed sum order."""
+    the cutoff, none from an engager the author engaged with in [cutoff - longest window, end)
+    (traded engagement is not influence), none from a pair coordinated at the cutoff.
+    Bincounts over the sorted partial: a fixed sum order."""
     h = config.horizon_days
     author_engaged = in_window(p.pair_days, cutoff - max(config.windows), end)["pair"]
     events = (in_window(p.actor_events, cutoff, end, "post_day").filter(pl.col("day") < end)
@@ -41,7 +43,8 @@ def _credible_labels(p: Partials, out: pl.DataFrame, cutoff: int, end: int,
                             .is_in(author_engaged.implode())))
     engaged, engager = events["account_id"].to_numpy(), events["actor_id"].to_numpy()
     weight = (events["n"].to_numpy() * np.nan_to_num(graph.credibility[engager])
-              * ~events["traded"].to_numpy())
+              * (~events["traded"].to_numpy() & ~graph.is_coordinated(engaged, engager,
+                                                                      n_accounts)))
     kind = events["kind"].cast(pl.String).to_numpy()
     nodes = out["account_id"].to_numpy()
     credible = pl.DataFrame({"account_id": nodes, **{

@@ -25,6 +25,9 @@ class Partials:
     received_days: pl.DataFrame | None  # account_id, day, <kinds>, event/settled_posts, depth
     pair_days: pl.DataFrame | None  # pair (engaged x n + engager), day, n; sorted
     first_pairs: pl.DataFrame | None  # pair, first_day
+    # posts each engager engaged with: pair, post_day, day (of its first engagement on the
+    # post), posts; sorted: how much of an author's output an engager engages (coordination)
+    pair_posts: pl.DataFrame | None
     first_retweets: pl.DataFrame | None  # account_id, post_day, first_retweet_day
     label_events: pl.DataFrame | None  # account_id, post_day, kind, day (of the event), n
     # one row per post whose engagement can be seen, from seen_day on (counts: their values)
@@ -53,6 +56,8 @@ def partials(tables: Tables, config: FeatureConfig) -> Partials:
         "pair_days": pair_days,
         "first_pairs": None if pair_days is None else (
             pair_days.group_by("pair").agg(pl.col("day").min().alias("first_day"))),
+        "pair_posts": None if posts is None or events is None else _pair_posts(
+            events, posts, len(tables.ids)),
         "first_retweets": _first_retweets(tables, settle),
         "label_events": _label_events(tables),
         "seen_posts": _seen_posts(tables, settle) if tables.kinds else None,
@@ -74,7 +79,7 @@ def partials(tables: Tables, config: FeatureConfig) -> Partials:
 # data then gives bit-identical features, run after run (group-by output order is not fixed),
 # and however the partials were computed (in one piece, or per account partition).
 PARTIAL_ORDER = {"first_seen": ["account_id"], "pair_days": ["pair", "day"],
-                 "first_pairs": ["pair"],
+                 "first_pairs": ["pair"], "pair_posts": ["pair", "post_day", "day"],
                  "first_retweets": ["account_id", "post_day", "first_retweet_day"],
                  "label_events": ["account_id", "post_day", "kind", "day"],
                  "seen_posts": ["account_id", "post_day", "post_id"],
@@ -112,6 +117,14 @@ def _pair_days(events: pl.LazyFrame, n_accounts: int) -> pl.LazyFrame:
     return runs.select((pl.col("value") // 2**_DAY_BITS).alias("pair"),
                        (pl.col("value") % 2**_DAY_BITS).cast(pl.Int32).alias("day"),
                        pl.col("len").cast(pl.Int64).alias("n"))
+
+
+def _pair_posts(events: pl.LazyFrame, posts: pl.LazyFrame, n_accounts: int) -> pl.LazyFrame:
+    first = (events.filter(pl.col("actor_id") != pl.col("account_id")).drop_nulls("post_id")
+             .group_by("account_id", "actor_id", "post_id").agg(pl.col("day").min())
+             .join(posts.select("post_id", pl.col("day").alias("post_day")), on="post_id"))
+    return first.group_by(pair_key(pl.col("account_id"), pl.col("actor_id"), n_accounts)
+                          .alias("pair"), "post_day", "day").len("posts")
 
 
 def _first_seen(tables: Tables) -> pl.LazyFrame:
