@@ -163,3 +163,25 @@ def test_a_world_with_more_attackers_is_one_line_of_an_experiment(tmp_path):
     added = len(attacked.dataset.engagements) - len(clean.dataset.engagements)
     assert added > 0 and len(attacked.dataset.posts) == len(clean.dataset.posts)
     assert load_source(spec).dataset.fingerprint() == attacked.dataset.fingerprint()
+
+
+def test_train_with_gaming_logs_what_each_attack_buys_and_the_report_shows_it(tmp_path):
+    import mlflow
+    from typer.testing import CliRunner
+
+    from clout import tracking
+    from clout.audit.report import build_report
+    from clout.cli import app
+    from support import quick_tiny
+
+    experiment = quick_tiny(tmp_path, "train-gaming")
+    result = CliRunner().invoke(app, ["train", str(experiment), "--gaming",
+                                      "--out", str(tmp_path / "out")], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "what each attack buys" in result.output
+    run_id = tracking.latest_run(run_name="train-gaming")
+    logged = tracking.logged_table(run_id, tracking.RUN.attacks)
+    assert set(logged["attack"]) == set(ATTACKS)
+    gains = mlflow.get_run(run_id).data.metrics
+    assert {f"gaming.one_way.{size}.gain" for size in SIZES["one_way"]} <= set(gains)
+    assert "Gaming: what each attack buys" in build_report(run_id)
