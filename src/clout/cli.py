@@ -324,7 +324,6 @@ def train(
              "and log what each buys with the run (its report shows it; minutes).")] = False,
 ) -> None:
     """Run an experiment: features, heads, calibration, score, evaluation; one MLflow run."""
-    from clout.pipeline import load_source
     from clout.pipeline import train as run_training
 
     spec = _experiment(experiment, data_path)
@@ -336,6 +335,7 @@ def train(
     result = run_training(spec, tracking_uri, out=out, log=log, say=say)
     if gaming:
         from clout.gaming import display, log_gaming, world_gaming
+        from clout.pipeline import load_source
 
         say("gaming: every attack of the attack library")
         table = world_gaming(result.model, load_source(spec.data), spec.data.seed, say=say)
