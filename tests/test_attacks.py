@@ -13,7 +13,7 @@ from clout.errors import ConfigError
 from clout.features.build import build_features
 from clout.features.config import FeatureConfig
 from clout.features.credibility import COORDINATED_POSTS
-from clout.gaming import SIZES
+from clout.gaming import GOAL_MEAN, SIZES
 
 SIZE = 4
 
@@ -138,6 +138,9 @@ def test_evaluate_tables_what_each_attack_buys_and_bought_accounts_buy_nothing(t
     bought = table[table["attack"].isin(["one_way", "dormant", "sybil", "burst", "new_ring",
                                          "new_poster", "followers"])]
     assert (bought["gain"] <= 1).all(), bought
+    # engagement on every post is coordinated, even from established accounts (pods) and
+    # accounts warmed up as readers for months: no attack buys more than the goal's 2 points
+    assert (table["gain"] <= GOAL_MEAN).all(), table
     # the controls are left alone (warmed accounts pass for readers by engaging anyone first)
     assert (table.loc[table["attack"] != "warmed", "control_drift"].abs() <= 1).all()
     assert any(title.startswith("What an attack buys") for title in tables(result))
