@@ -13,7 +13,7 @@ from clout.errors import ConfigError
 from clout.features.build import build_features
 from clout.features.config import FeatureConfig
 from clout.features.credibility import COORDINATED_POSTS
-from clout.gaming import SIZES
+from clout.gaming import GOAL_MEAN, SIZES
 
 SIZE = 4
 
@@ -138,6 +138,9 @@ def test_evaluate_tables_what_each_attack_buys_and_bought_accounts_buy_nothing(t
     bought = table[table["attack"].isin(["one_way", "dormant", "sybil", "burst", "new_ring",
                                          "new_poster", "followers"])]
     assert (bought["gain"] <= 1).all(), bought
+    # engagement on every post is coordinated, even from established accounts (pods) and
+    # accounts warmed up as readers for months: no attack buys more than the goal's 2 points
+    assert (table["gain"] <= GOAL_MEAN).all(), table
     # the controls are left alone (warmed accounts pass for readers by engaging anyone first)
     assert (table.loc[table["attack"] != "warmed", "control_drift"].abs() <= 1).all()
     assert any(title.startswith("What an attack buys") for title in tables(result))
@@ -163,3 +166,25 @@ def test_a_world_with_more_attackers_is_one_line_of_an_experiment(tmp_path):
     added = len(attacked.dataset.engagements) - len(clean.dataset.engagements)
     assert added > 0 and len(attacked.dataset.posts) == len(clean.dataset.posts)
     assert load_source(spec).dataset.fingerprint() == attacked.dataset.fingerprint()
+
+
+def test_train_with_gaming_logs_what_each_attack_buys_and_the_report_shows_it(tmp_path):
+    import mlflow
+    from typer.testing import CliRunner
+
+    from clout import tracking
+    from clout.audit.report import build_report
+    from clout.cli import app
+    from support import quick_tiny
+
+    experiment = quick_tiny(tmp_path, "train-gaming")
+    result = CliRunner().invoke(app, ["train", str(experiment), "--gaming",
+                                      "--out", str(tmp_path / "out")], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "what each attack buys" in result.output
+    run_id = tracking.latest_run(run_name="train-gaming")
+    logged = tracking.logged_table(run_id, tracking.RUN.attacks)
+    assert set(logged["attack"]) == set(ATTACKS)
+    gains = mlflow.get_run(run_id).data.metrics
+    assert {f"gaming.one_way.{size}.gain" for size in SIZES["one_way"]} <= set(gains)
+    assert "Gaming: what each attack buys" in build_report(run_id)

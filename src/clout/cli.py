@@ -319,14 +319,29 @@ def train(
         help="Also write features, test scores and the model here "
              "(default: data/processed/<experiment>).")] = None,
     log: Annotated[bool, typer.Option(help="Record the run in MLflow.")] = True,
+    gaming: Annotated[bool, typer.Option(
+        help="Also inject every attack of the attack library into the world (simulated data) "
+             "and log what each buys with the run (its report shows it; minutes).")] = False,
 ) -> None:
     """Run an experiment: features, heads, calibration, score, evaluation; one MLflow run."""
     from clout.pipeline import train as run_training
 
     spec = _experiment(experiment, data_path)
+    if gaming and spec.data.source != "simulator":
+        fail("--gaming measures genuine accounts' gains: it needs simulated data", 2)
     out = out or Path("data/processed") / spec.name
-    result = run_training(spec, tracking_uri, out=out, log=log,
-                          say=lambda text: console.print(f"[dim]{text}[/]"))
+    def say(text: str) -> None:
+        console.print(f"[dim]{text}[/]")
+    result = run_training(spec, tracking_uri, out=out, log=log, say=say)
+    if gaming:
+        from clout.gaming import display, log_gaming, world_gaming
+        from clout.pipeline import load_source
+
+        say("gaming: every attack of the attack library")
+        table = world_gaming(result.model, load_source(spec.data), spec.data.seed, say=say)
+        print_frame(display(table), title="what each attack buys (points)")
+        if result.run_id:
+            log_gaming(result.run_id, table, tracking_uri)
     ev, score_map = result.evaluation, result.model.score_map
     print_frame(ev.metrics[["head", "predictor", "accounts", "poisson_deviance",
                             "deviance_improvement", "spearman", "relative_ece", "calibration"]],

@@ -12,15 +12,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
+import mlflow
 import numpy as np
 import pandas as pd
 
+from clout import tracking
 from clout.data.attacks import inject
 from clout.data.dataset import Dataset
 from clout.data.validation import validate
 from clout.errors import ConfigError
-from clout.pipeline import score_accounts
+from clout.features.build import load_tables
+from clout.features.days import from_day
+from clout.pipeline import Source, score_accounts
 from clout.scoring.score import SCORE_MIN, InfluenceModel
+from clout.tracking import RUN
 
 #: attack -> sizes measured (accounts, members per ring or pod, posts a day: see the attacks)
 SIZES: dict[str, tuple[int, ...]] = {
@@ -89,6 +94,32 @@ def gaming_table(model: InfluenceModel, dataset: Dataset, genuine: np.ndarray, e
             say(f"{attack} x {size}: {gain.mean():+.2f} points ({injection.actions:,} actions)")
     return pd.DataFrame(rows)
 
+
+
+def world_gaming(model: InfluenceModel, source: Source, seed: int = 0,
+                 sizes: Mapping[str, Sequence[int]] = SIZES, say: Say = print) -> pd.DataFrame:
+    """`gaming_table` on a simulated world: targets and controls among its genuine accounts,
+    every attack ending the day after its data ends."""
+    if source.truth is None:
+        raise ConfigError("the gaming table measures genuine accounts' gains: it needs the "
+                          "simulator's ground truth")
+    genuine = source.truth.loc[source.truth["role"] == "genuine", "account_id"].to_numpy()
+    end = from_day(load_tables(source.dataset).last_day + 1)
+    return gaming_table(model, source.dataset, genuine, end, sizes, seed=seed, say=say)
+
+
+def gaming_metrics(table: pd.DataFrame) -> dict[str, float]:
+    """The gains as MLflow metrics, `gaming.<attack>.<size>.gain`."""
+    return {f"gaming.{r.attack}.{r.size}.gain": float(r.gain) for r in table.itertuples()}
+
+
+def log_gaming(run_id: str, table: pd.DataFrame, uri: str | None = None) -> None:
+    """Add a gaming table to a finished run: the table as the report shows it, the gains as
+    metrics."""
+    tracking.use_store(uri)
+    with mlflow.start_run(run_id=run_id):
+        mlflow.log_table(display(table), RUN.attacks)
+        mlflow.log_metrics(gaming_metrics(table))
 
 
 def within_goal(row) -> bool:

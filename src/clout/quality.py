@@ -39,12 +39,12 @@ from clout.config import Experiment
 from clout.data.dataset import Dataset
 from clout.errors import ConfigError
 from clout.features.build import load_tables
-from clout.features.days import from_day
-from clout.gaming import SIZES, display, gaming_table, goal_text, sizes_of
+from clout.gaming import SIZES, display, gaming_metrics, goal_text, sizes_of, world_gaming
 from clout.models.heads import Split
 from clout.models.metrics import FLOOR
 from clout.pipeline import (
     Measurement,
+    Source,
     cutoffs_for,
     fit_model,
     load_source,
@@ -183,9 +183,7 @@ def measure_case(name: str, experiment: Experiment, frame: pd.DataFrame, cutoffs
     simulated = experiment.data.source == "simulator"
     gaming = None
     if attacked is not None:
-        genuine = truth.loc[truth["role"] == "genuine", "account_id"].to_numpy()
-        end = from_day(load_tables(attacked).last_day + 1)
-        gaming = gaming_table(model, attacked, genuine, end, attacks, seed=experiment.data.seed,
+        gaming = world_gaming(model, Source(attacked, truth), experiment.data.seed, attacks,
                               say=lambda _: None)
     return Case(name, experiment.data.seed if simulated else None, experiment.model.seed,
                 split, model.version, len(split.part(part, "train")),
@@ -221,7 +219,7 @@ def evaluate(experiment: Experiment, seeds: Sequence[int] | None = None, rolling
             tables = load_tables(source.dataset)
             every = sorted(cutoffs_for(world.model_copy(update={"cutoffs": widened}), tables))
             frame = engine.features(tables, every, world.features)
-            if gaming and source.truth is None:
+            if gaming and source.truth is None:  # before any training
                 raise ConfigError("the gaming table measures genuine accounts' gains: it needs "
                                   "the simulator's ground truth")
             for cutoffs in rolling_cutoffs(every, rolling, span):
@@ -553,6 +551,5 @@ def log_evaluation(result: QualityResult, uri: str | None = None) -> str:
                                     for r in case.values.itertuples()})
                 if case.gaming is not None:
                     mlflow.log_table(case.gaming, "gaming.json")
-                    mlflow.log_metrics({_key("gaming", r.attack, r.size, "gain"): r.gain
-                                        for r in case.gaming.itertuples()})
+                    mlflow.log_metrics(gaming_metrics(case.gaming))
         return parent.info.run_id

@@ -40,6 +40,7 @@ class RunFiles:
     distribution: str = "score_distribution.png"
     gaps: str = "score_vs_truth.json"  # simulated data only
     gaming: str = "gaming.png"  # simulated data only
+    attacks: str = "attacks.json"  # what each attack buys (clout train --gaming)
     model: str = "clout"  # the pyfunc model: runs:/<run_id>/clout
     report: str = "report"  # folder: report.html and report.png
     calibration_folder: str = "calibration"

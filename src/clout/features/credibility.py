@@ -20,9 +20,9 @@ engagement of an engager that engaged every post of at least `COORDINATED_AUTHOR
 who are at least half of those it engaged on two posts or more (throwaways spread over many
 targets that each post little). Genuine audiences are selective: on the default simulated world
 a genuine engager engages a median 6 % of an author's posts in a window, 0.05 % of genuine
-engagement falls in coordinated pairs, and no genuine engager engages every post of more than
-6 % of its authors. One or two posts say little, so a pod member engaging only an author who
-posted twice is not caught.
+engagement falls in coordinated pairs, and no genuine engager is coordinated with all its
+authors. One or two posts say little, so a pod member engaging only an author who posted
+twice is not caught.
 """
 
 from __future__ import annotations

@@ -253,7 +253,7 @@ class Graph:
     """What the engager features and the credible labels need from the whole engagement graph
     at one cutoff, indexed by account: PageRank, per window how many accounts each engager
     engaged with, each account's credibility (`features.credibility`), and the keys of the
-    coordinated pairs (sorted)."""
+    coordinated pairs."""
 
     rank: np.ndarray
     targets: dict[int, np.ndarray]
@@ -264,11 +264,7 @@ class Graph:
     def is_coordinated(self, engaged: np.ndarray, engager: np.ndarray, n_accounts: int
                        ) -> np.ndarray:
         """Whether each (engaged, engager) pair of account indices is coordinated."""
-        keys = engaged.astype(np.int64) * n_accounts + engager
-        if not len(self.coordinated):
-            return np.zeros(len(keys), bool)
-        at = np.minimum(np.searchsorted(self.coordinated, keys), len(self.coordinated) - 1)
-        return self.coordinated[at] == keys
+        return _member(engaged.astype(np.int64) * n_accounts + engager, self.coordinated)
 
 
 def first_active(frame: pl.DataFrame, n_accounts: int) -> np.ndarray:
@@ -302,8 +298,8 @@ def engagement_graph(pairs: pl.DataFrame, coverage: pl.DataFrame, nodes: np.ndar
                                   coverage["span"].to_numpy(), n_accounts)]
     # trust does not flow along engagement traded back or coordinated: a ring or a pod would
     # vouch for itself
-    vouches = ~reverse_active(pairs, engaged, engager, n_accounts, max(windows)) & ~np.isin(
-        key, flagged, assume_unique=True)
+    vouches = (~reverse_active(pairs, engaged, engager, n_accounts, max(windows))
+               & ~_member(key, flagged))
     return Graph(rank, targets, *credibility(engaged[vouches], engager[vouches],
                                              weight[vouches], nodes, active_since, cutoff),
                  coordinated=flagged)
