@@ -175,7 +175,7 @@ def test_train_with_gaming_logs_what_each_attack_buys_and_the_report_shows_it(tm
     from clout import tracking
     from clout.audit.report import build_report
     from clout.cli import app
-    from support import quick_tiny
+    from support import ROOT, quick_tiny
 
     experiment = quick_tiny(tmp_path, "train-gaming")
     result = CliRunner().invoke(app, ["train", str(experiment), "--gaming",
@@ -188,3 +188,7 @@ def test_train_with_gaming_logs_what_each_attack_buys_and_the_report_shows_it(tm
     gains = mlflow.get_run(run_id).data.metrics
     assert {f"gaming.one_way.{size}.gain" for size in SIZES["one_way"]} <= set(gains)
     assert "Gaming: what each attack buys" in build_report(run_id)
+    # real data has no genuine accounts to measure gains on: refused before any training
+    refused = CliRunner().invoke(app, ["train", str(ROOT / "experiments/congress.yaml"),
+                                       "--gaming"])
+    assert refused.exit_code == 2 and "ground truth" in " ".join(refused.output.split())

@@ -320,15 +320,17 @@ def train(
              "(default: data/processed/<experiment>).")] = None,
     log: Annotated[bool, typer.Option(help="Record the run in MLflow.")] = True,
     gaming: Annotated[bool, typer.Option(
-        help="Also inject every attack of the attack library into the world (simulated data) "
+        help="Also inject every attack of the attack library into the world (simulated data, "
+             "with its ground truth) "
              "and log what each buys with the run (its report shows it; minutes).")] = False,
 ) -> None:
     """Run an experiment: features, heads, calibration, score, evaluation; one MLflow run."""
     from clout.pipeline import train as run_training
 
     spec = _experiment(experiment, data_path)
-    if gaming and spec.data.source != "simulator":
-        fail("--gaming measures genuine accounts' gains: it needs simulated data", 2)
+    if gaming and spec.data.source not in ("simulator", "directory"):
+        fail("--gaming measures genuine accounts' gains: it needs simulated data (the "
+             "simulator, or a directory it wrote, with its ground truth)", 2)
     out = out or Path("data/processed") / spec.name
     def say(text: str) -> None:
         console.print(f"[dim]{text}[/]")
