@@ -155,3 +155,23 @@ def test_round_trip_through_parquet_keeps_types(three_rows, tmp_path):
 def test_bad_on_bad_rows_value_is_refused(three_rows):
     with pytest.raises(ValueError, match="on_bad_rows must be"):
         validate(three_rows, on_bad_rows="drop")
+
+
+@pytest.mark.parametrize("case", ["extra column in accounts", "every post to an unknown account",
+                                  "no accounts"])
+def test_tables_left_empty_by_earlier_failures_are_reported_not_a_crash(three_rows, case):
+    # the rules that look a row's post or account up used to index an empty table (IndexError)
+    dataset = {
+        "extra column in accounts": replace(three_rows,
+                                            accounts=three_rows.accounts.assign(extra=1)),
+        "every post to an unknown account": replace(
+            three_rows, posts=three_rows.posts.assign(account_id=99)),
+        "no accounts": replace(three_rows, accounts=three_rows.accounts.iloc[:0]),
+    }[case]
+    failures = only_failure(dataset)
+    # every post fails its account, so every engagement fails its post: each rule named, counted
+    assert ("engagements", "post_id", "points to an unknown post (posts.post_id)", 3) in {
+        (t, c, r.split(";")[0], n) for t, c, r, n in failures}
+    if case != "extra column in accounts":  # a schema failure stops the run: no quarantine
+        clean, report = validate(dataset, on_bad_rows="quarantine")
+        assert len(clean.engagements) == 0 and len(report.quarantine["engagements"]) == 3

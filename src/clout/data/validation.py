@@ -169,14 +169,16 @@ def _row_rules(frame: pd.DataFrame, spec: Table, usable: set[str],
         if {when, *counters} <= usable:
             yield (when, "counters set but their observation time is missing",
                    _mask(frame[counters].notna().any(axis=1) & frame[when].isna()))
-    if spec.name in _DOER and "accounts" in good and {_DOER[spec.name][0], "created_at"} <= usable:
+    # rules comparing a row with the row it points to (none to compare with in an empty table)
+    if spec.name in _DOER and len(good.get("accounts", ())) \
+            and {_DOER[spec.name][0], "created_at"} <= usable:
         column, role = _DOER[spec.name]
         accounts = good["accounts"]
         at = pd.Index(accounts["account_id"]).get_indexer(frame[column])
         created = _utc_naive(accounts["created_at"])[np.maximum(at, 0)]
         yield ("created_at", f"dated before its {role} account was created",
                (at >= 0) & (_utc_naive(frame["created_at"]) < created))  # NaT compares False
-    if spec.name == "engagements" and "posts" in good \
+    if spec.name == "engagements" and len(good.get("posts", ())) \
             and {"post_id", "created_at", "account_id"} <= usable:
         posts = good["posts"]
         at = pd.Index(posts["post_id"]).get_indexer(frame["post_id"])
