@@ -9,6 +9,7 @@ import pytest
 from clout.data.dataset import read_dataset, write_dataset
 from clout.data.schema import TABLES, arrow_schema, conform, empty_frame, schema_frame
 from clout.data.validation import DataValidationError, validate, write_quarantine
+from clout.errors import DataError
 from support import utc
 
 
@@ -150,6 +151,16 @@ def test_round_trip_through_parquet_keeps_types(three_rows, tmp_path):
     validate(back)
     assert back.engagements["post_id"].tolist() == [10, 10, 12]
     assert str(back.posts["created_at"].dtype) == "datetime64[us, UTC]"
+
+
+@pytest.mark.parametrize("damage", ["truncated", "empty"])
+def test_a_damaged_parquet_file_is_a_data_error_naming_the_table(three_rows, tmp_path, damage):
+    write_dataset(three_rows, tmp_path)
+    path = tmp_path / "posts.parquet"
+    data = path.read_bytes()
+    path.write_bytes(data[:len(data) // 2] if damage == "truncated" else b"")
+    with pytest.raises(DataError, match=r"posts table: .*posts\.parquet is not a readable"):
+        read_dataset(tmp_path)
 
 
 def test_bad_on_bad_rows_value_is_refused(three_rows):

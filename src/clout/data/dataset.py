@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from clout.data.schema import TABLES
-from clout.errors import MissingFile
+from clout.errors import DataError, MissingFile
 
 TRUTH_DIR = "truth"  # never read by `read_dataset`: ground truth is not an input to a model
 
@@ -67,7 +67,12 @@ def table_path(directory: Path, name: str) -> Path | None:
 
 def read_table(directory: str | Path, name: str) -> pd.DataFrame | None:
     path = table_path(Path(directory), name)
-    return None if path is None else _to_pandas(pq.read_table(path))
+    if path is None:
+        return None
+    try:
+        return _to_pandas(pq.read_table(path))
+    except pa.ArrowException as err:  # empty, truncated or not Parquet at all
+        raise DataError(f"{name} table: {path} is not a readable Parquet file ({err})") from err
 
 
 def read_dataset(directory: str | Path) -> Dataset:
