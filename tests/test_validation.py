@@ -153,6 +153,16 @@ def test_round_trip_through_parquet_keeps_types(three_rows, tmp_path):
     assert str(back.posts["created_at"].dtype) == "datetime64[us, UTC]"
 
 
+def test_an_engagement_loaded_twice_is_reported_and_one_copy_kept(three_rows):
+    events = three_rows.engagements
+    twice = replace(three_rows, engagements=pd.concat([events, events.iloc[[1]]],
+                                                      ignore_index=True))
+    assert ("engagements", "*", "exact copy of an earlier row", 1) in only_failure(twice)
+    clean, report = validate(twice, on_bad_rows="quarantine")
+    pd.testing.assert_frame_equal(clean.engagements, events)  # the first copy stays
+    assert len(report.quarantine["engagements"]) == 1
+
+
 @pytest.mark.parametrize("damage", ["truncated", "empty"])
 def test_a_damaged_parquet_file_is_a_data_error_naming_the_table(three_rows, tmp_path, damage):
     write_dataset(three_rows, tmp_path)

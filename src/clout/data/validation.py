@@ -164,6 +164,8 @@ def _row_rules(frame: pd.DataFrame, spec: Table, usable: set[str],
     if spec.key and set(spec.key) <= usable:
         duplicated = frame.duplicated(list(spec.key), keep=False).to_numpy()
         yield "+".join(spec.key), "duplicate id", duplicated
+    elif not spec.key:  # no id to repeat: a row loaded twice is the same row again
+        yield "*", "exact copy of an earlier row", frame.duplicated(keep="first").to_numpy()
     if spec.name in OBSERVED_COUNTERS:
         counters, when = OBSERVED_COUNTERS[spec.name]
         if {when, *counters} <= usable:
