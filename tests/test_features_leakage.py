@@ -76,7 +76,8 @@ def dataset(world) -> Dataset:
         columns=["post_id", "account_id", "created_at", "has_link", "topic"])
     event_frame = pd.DataFrame(
         [(actor, posts[p][0], p, kind, at(h), depth) for actor, p, kind, h, depth in events],
-        columns=["actor_id", "account_id", "post_id", "kind", "created_at", "cascade_depth"])
+        columns=["actor_id", "account_id", "post_id", "kind", "created_at", "cascade_depth"]
+    ).drop_duplicates()  # the same event twice is a row loaded twice: not a valid dataset
     first_follow = {}  # a pair follows once: from its earliest time
     for a, b, h in follows:
         if a != b:
