@@ -337,10 +337,9 @@ def train(
     result = run_training(spec, tracking_uri, out=out, log=log, say=say)
     if gaming:
         from clout.gaming import display, log_gaming, world_gaming
-        from clout.pipeline import load_source
 
         say("gaming: every attack of the attack library")
-        table = world_gaming(result.model, load_source(spec.data), spec.data.seed, say=say)
+        table = world_gaming(result.model, result.source, spec.data.seed, say=say)
         print_frame(display(table), title="what each attack buys (points)")
         if result.run_id:
             log_gaming(result.run_id, table, tracking_uri)

@@ -34,6 +34,9 @@ SIZES: dict[str, tuple[int, ...]] = {
     "churn": (100, 1000), "new_poster": (1, 20), "new_ring": (5, 10),
 }
 Say = Callable[[str], None]
+#: The goal (issue: a score that cannot be bought), in points: mean gain at most GOAL_MEAN and
+#: mean + 2 se at most GOAL_BOUND; at most GOAL_CHEAP for attacks under CHEAP_ACTIONS actions.
+GOAL_MEAN, GOAL_BOUND, GOAL_CHEAP, CHEAP_ACTIONS = 2.0, 3.0, 1.0, 1000
 
 
 def sizes_of(attacks: Sequence[str]) -> dict[str, tuple[int, ...]]:
@@ -45,9 +48,12 @@ def sizes_of(attacks: Sequence[str]) -> dict[str, tuple[int, ...]]:
     return {a: SIZES[a] for a in attacks}
 
 
-#: The goal (issue: a score that cannot be bought), in points: mean gain at most GOAL_MEAN and
-#: mean + 2 se at most GOAL_BOUND; at most GOAL_CHEAP for attacks under CHEAP_ACTIONS actions.
-GOAL_MEAN, GOAL_BOUND, GOAL_CHEAP, CHEAP_ACTIONS = 2.0, 3.0, 1.0, 1000
+def genuine_accounts(truth: pd.DataFrame | None) -> np.ndarray:
+    """The ids whose gains are measured: the ground truth's genuine accounts."""
+    if truth is None:
+        raise ConfigError("the gaming table measures genuine accounts' gains: it needs the "
+                          "simulator's ground truth")
+    return truth.loc[truth["role"] == "genuine", "account_id"].to_numpy()
 
 
 def choose_accounts(scores: pd.DataFrame, genuine: np.ndarray, n_targets: int = 20,
@@ -95,17 +101,13 @@ def gaming_table(model: InfluenceModel, dataset: Dataset, genuine: np.ndarray, e
     return pd.DataFrame(rows)
 
 
-
 def world_gaming(model: InfluenceModel, source: Source, seed: int = 0,
                  sizes: Mapping[str, Sequence[int]] = SIZES, say: Say = print) -> pd.DataFrame:
     """`gaming_table` on a simulated world: targets and controls among its genuine accounts,
     every attack ending the day after its data ends."""
-    if source.truth is None:
-        raise ConfigError("the gaming table measures genuine accounts' gains: it needs the "
-                          "simulator's ground truth")
-    genuine = source.truth.loc[source.truth["role"] == "genuine", "account_id"].to_numpy()
     end = from_day(load_tables(source.dataset).last_day + 1)
-    return gaming_table(model, source.dataset, genuine, end, sizes, seed=seed, say=say)
+    return gaming_table(model, source.dataset, genuine_accounts(source.truth), end, sizes,
+                        seed=seed, say=say)
 
 
 def gaming_metrics(table: pd.DataFrame) -> dict[str, float]:

@@ -257,6 +257,7 @@ class TrainResult:
     split: Split
     features: pd.DataFrame
     evaluation: Evaluation
+    source: Source  # the validated data it was trained on (and its truth, if simulated)
     data_fingerprint: str
     run_id: str | None = None
 
@@ -278,7 +279,7 @@ def train(experiment: Experiment, tracking_uri: str | None = None, out: Path | N
         model = fit_model(experiment, frame, split, say, engine)
         say("evaluating on the test cutoff")
         evaluation = evaluate_model(experiment, model, frame, split, source.truth, engine)
-    result = TrainResult(experiment, model, split, frame, evaluation,
+    result = TrainResult(experiment, model, split, frame, evaluation, source,
                          source.dataset.fingerprint())
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
@@ -286,14 +287,15 @@ def train(experiment: Experiment, tracking_uri: str | None = None, out: Path | N
         evaluation.scores.to_parquet(out / "scores.parquet", index=False)
         model.save(out / "model")
     if log:
-        result.run_id = log_run(result, source, tracking_uri)
+        result.run_id = log_run(result, tracking_uri)
         say(f"MLflow run {result.run_id} in experiment {experiment.mlflow_experiment!r} "
             f"at {tracking.tracking_uri(tracking_uri)}")
     return result
 
 
-def log_run(result: TrainResult, source: Source, uri: str | None = None) -> str:
+def log_run(result: TrainResult, uri: str | None = None) -> str:
     experiment, model, evaluation = result.experiment, result.model, result.evaluation
+    source = result.source
     tags = {"data_fingerprint": result.data_fingerprint, "git_commit": tracking.git_commit(),
             "model_version": model.version, "score_version": model.score_map.id,
             "data_source": experiment.data.source, **tracking.machine_tags()}

@@ -36,10 +36,17 @@ from clout import numerics, tracking
 from clout.audit.fairness import fairness_table
 from clout.compute import session
 from clout.config import Experiment
-from clout.data.dataset import Dataset
 from clout.errors import ConfigError
 from clout.features.build import load_tables
-from clout.gaming import SIZES, display, gaming_metrics, goal_text, sizes_of, world_gaming
+from clout.gaming import (
+    SIZES,
+    display,
+    gaming_metrics,
+    genuine_accounts,
+    goal_text,
+    sizes_of,
+    world_gaming,
+)
 from clout.models.heads import Split
 from clout.models.metrics import FLOOR
 from clout.pipeline import (
@@ -170,11 +177,11 @@ def rolling_cutoffs(cutoffs: list, rolling: int, span: int | None) -> list[list]
 
 
 def measure_case(name: str, experiment: Experiment, frame: pd.DataFrame, cutoffs: list,
-                 truth: pd.DataFrame | None, engine, attacked: Dataset | None = None,
-                 attacks: Mapping[str, Sequence[int]] = SIZES) -> Case:
+                 source: Source, engine, attacks: Mapping[str, Sequence[int]] | None = None
+                 ) -> Case:
     """Train on `cutoffs` as `clout train` would (the latest is the test) and measure; with
-    `attacked` (the world's dataset), also what each of `attacks` (name -> sizes) buys there
-    (`clout.gaming`)."""
+    `attacks` (name -> sizes), also what each buys in the source's world (`clout.gaming`)."""
+    truth = source.truth
     part = frame[frame["cutoff"].isin(cutoffs)]
     split = Split.by_time(cutoffs, experiment.features.horizon_days)
     model = fit_model(experiment, part, split, say=lambda _: None, engine=engine)
@@ -182,9 +189,8 @@ def measure_case(name: str, experiment: Experiment, frame: pd.DataFrame, cutoffs
     fairness = fairness_table(model, split.part(part, "test"), truth)
     simulated = experiment.data.source == "simulator"
     gaming = None
-    if attacked is not None:
-        gaming = world_gaming(model, Source(attacked, truth), experiment.data.seed, attacks,
-                              say=lambda _: None)
+    if attacks is not None:
+        gaming = world_gaming(model, source, experiment.data.seed, attacks, say=lambda _: None)
     return Case(name, experiment.data.seed if simulated else None, experiment.model.seed,
                 split, model.version, len(split.part(part, "train")),
                 case_values(measured, fairness, truth), case_accounts(measured, truth), gaming)
@@ -205,7 +211,7 @@ def evaluate(experiment: Experiment, seeds: Sequence[int] | None = None, rolling
     if rolling < 1:
         raise ConfigError("rolling must be at least 1 (test cutoffs)")
     model_seeds = list(model_seeds or [experiment.model.seed])
-    attacks = SIZES if gaming is True else sizes_of(gaming or ())
+    attacks = None if not gaming else SIZES if gaming is True else sizes_of(gaming)
     spec = experiment.cutoffs
     span = None if spec.dates else spec.weeks
     widened = spec if spec.dates else spec.model_copy(update={"weeks": spec.weeks + rolling - 1})
@@ -219,17 +225,15 @@ def evaluate(experiment: Experiment, seeds: Sequence[int] | None = None, rolling
             tables = load_tables(source.dataset)
             every = sorted(cutoffs_for(world.model_copy(update={"cutoffs": widened}), tables))
             frame = engine.features(tables, every, world.features)
-            if gaming and source.truth is None:  # before any training
-                raise ConfigError("the gaming table measures genuine accounts' gains: it needs "
-                                  "the simulator's ground truth")
+            if gaming:
+                genuine_accounts(source.truth)  # refused before any training without truth
             for cutoffs in rolling_cutoffs(every, rolling, span):
                 for model_seed in model_seeds:
                     name = _case_name(seed if simulated else None, cutoffs[-1], model_seed,
                                       rolling > 1, len(model_seeds) > 1)
                     say(f"{name}: testing {cutoffs[-1]:%Y-%m-%d}")
                     cases.append(measure_case(name, with_model(world, seed=model_seed), frame,
-                                              cutoffs, source.truth, engine,
-                                              source.dataset if gaming else None, attacks))
+                                              cutoffs, source, engine, attacks))
     deltas = paired_bootstrap(cases, bootstrap, seed=experiment.model.seed)
     return QualityResult(experiment, cases, deltas)
 

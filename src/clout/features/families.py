@@ -226,8 +226,7 @@ def pair_coverage(p: Partials, cutoff: int, window: int, n_accounts: int) -> pl.
     the account posted from the day of the first of those to the day of the last (`span`); by
     pair. Empty without posts."""
     if p.pair_posts is None:
-        return pl.DataFrame({"pair": [], "engaged_posts": [], "span": []},
-                            schema={"pair": pl.Int64, "engaged_posts": pl.Int64,
+        return pl.DataFrame(schema={"pair": pl.Int64, "engaged_posts": pl.Int64,
                                     "span": pl.Int64})
     start = cutoff - window
     engaged = (p.pair_posts.filter(pl.col("post_day").is_between(start, cutoff - 1),
