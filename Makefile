@@ -47,11 +47,13 @@ lint: install
 	$(BIN)/ruff check src tests benchmarks
 
 ## quality: docs/quality.md and the README's quoted headlines, from clout evaluate: the default
-## experiment on four worlds, Congress on six rolling test cutoffs (minutes; Congress needs
-## ../shared/data/congress)
+## experiment and its empirical-Bayes variant on four worlds, Congress on six rolling test
+## cutoffs (minutes; Congress needs ../shared/data/congress)
 quality: install
 	$(BIN)/clout evaluate experiments/default.yaml --seeds 7,8,9,4242 --doc docs/quality.md \
 	    --readme README.md
+	$(BIN)/clout evaluate experiments/empirical-bayes.yaml --seeds 7,8,9,4242 \
+	    --doc docs/quality.md --readme README.md
 	$(BIN)/clout evaluate experiments/congress.yaml --rolling 6 --doc docs/quality.md \
 	    --readme README.md
 

@@ -92,7 +92,8 @@ def hand_built_model() -> tuple[InfluenceModel, pd.DataFrame]:
 
     def heads(names: list[str]) -> dict[str, Head]:
         return {kind: fit_head(HeadSpec(target, tuple(names), params, 100, 10, "auto",
-                                        HistoryOffset.for_kind(kind, config.windows, 5.0)),
+                                        HistoryOffset.for_kind(kind, config.windows,
+                                                               train.columns)),
                                train, validation, seed=1)
                 for kind, target in targets.items()}
     score_heads = heads(features)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -100,6 +102,9 @@ def test_calibrators_are_monotone_positive_and_round_trip(method):
     out = calibrator(grid)
     assert (np.diff(out) >= 0).all() and (out > 0).all()
     assert np.array_equal(Calibrator.from_dict(calibrator.to_dict())(grid), out)
+    # above anything seen when fitting, a higher prediction still means a higher rate
+    beyond = calibrator(np.array([predicted.max() * 2, predicted.max() * 4]))
+    assert beyond[1] > beyond[0] > calibrator(predicted.max())
 
 
 def test_split_leaves_a_horizon_between_its_parts():
@@ -116,16 +121,55 @@ def test_split_leaves_a_horizon_between_its_parts():
 def test_history_offset_shrinks_towards_the_base_rate():
     frame = pd.DataFrame({"retweets_per_post_90d": [4.0, np.nan, 10.0],
                           "posts_90d": [5, 0, 0]})
-    offset = HistoryOffset.for_kind("retweets", (7, 90), prior_posts=5)
+    offset = HistoryOffset.for_kind("retweets", (7, 90), frame.columns, prior_posts=5)
+    assert offset.covariates == ()
+    fitted = offset.fit(frame, np.array([2.0, 2.0, 2.0]), np.ones(3), frame, None, None)
     # 20 events over 5 posts with 5 posts' worth of a base rate of 2: 30 / 10
-    assert offset(frame, base_rate=2.0).tolist() == [3.0, 2.0, 2.0]
+    assert fitted(frame) == pytest.approx([3.0, 2.0, 2.0])
+
+
+def test_history_offset_is_the_gamma_poisson_posterior_mean():
+    frame = pd.DataFrame({"retweets_per_post_90d": [4.0, np.nan, 10.0],
+                          "posts_90d": [5, 0, 0], "account_age_days": [0.0, np.e - 1, 0.0]})
+    offset = HistoryOffset.for_kind("retweets", (7, 90), frame.columns, prior_posts=None)
+    assert offset.covariates == ("posts_90d", "account_age_days")
+    # prior mean exp(log 2 + 1 * log1p(age)): 2, 2e, 2; weight 2 events
+    prior = replace(offset, coefficients=(np.log(2.0), 0.0, 1.0), strength=2.0)
+    assert prior.prior_mean(frame) == pytest.approx([2.0, 2 * np.e, 2.0])
+    # 20 events over 5 posts with a prior of 2 events over 1 post: 22 / 6; no history: the prior
+    assert prior(frame) == pytest.approx([22 / 6, 2 * np.e, 2.0])
+
+
+def test_history_offset_learns_its_prior_from_accounts_like_it():
+    # rates rise with age; quiet accounts (1 post) are shrunk towards accounts of their age, and
+    # the fitted strength is the one that best predicts the validation horizon
+    rng = np.random.default_rng(0)
+
+    def rows(n):
+        age = rng.uniform(0, 2000, n)
+        rate = rng.gamma(4.0, np.exp(-1 + age / 1000) / 4.0)
+        posts = rng.choice([1, 3, 30], n)
+        return pd.DataFrame({"posts_90d": posts, "account_age_days": age,
+                             "retweets_per_post_90d": rng.poisson(rate * posts) / posts}), rate
+    (train, rate), (validation, val_rate) = rows(4000), rows(4000)
+    offset = HistoryOffset.for_kind("retweets", (90,), train.columns, prior_posts=None)
+    horizon = np.full(len(train), 5.0)
+    fitted = offset.fit(train, rng.poisson(rate * 5) / 5, horizon, validation,
+                        rng.poisson(val_rate * 5) / 5, horizon)
+    assert fitted.coefficients[2] > 0.5  # older accounts: higher prior mean
+    assert 1.0 <= fitted.strength <= 10.0  # gamma shape 4: about four events' worth of prior
+    quiet = (validation["posts_90d"] == 1).to_numpy()
+    raw = validation["retweets_per_post_90d"].to_numpy()
+    error = {name: np.mean((np.log1p(v[quiet]) - np.log1p(val_rate[quiet])) ** 2)
+             for name, v in (("raw", raw), ("shrunk", fitted(validation)))}
+    assert error["shrunk"] < 0.6 * error["raw"]
 
 
 @pytest.mark.parametrize("with_offset", [False, True])
 def test_a_head_learns_per_post_rates_deterministically(with_offset):
     train = pd.concat([synthetic(3000, s, f"2024-01-0{s}") for s in (1, 2)])
     validation, test = synthetic(1500, 8, "2024-02-01"), synthetic(1500, 9, "2024-03-01")
-    offset = HistoryOffset.for_kind("retweets", (90,), 5.0) if with_offset else None
+    offset = HistoryOffset.for_kind("retweets", (90,), train.columns) if with_offset else None
     target = Target("retweets", H)
     label = target.label
     spec = HeadSpec(target, ("quality", "noise"),
@@ -142,7 +186,8 @@ def test_a_head_learns_per_post_rates_deterministically(with_offset):
     assert fit().booster.model_to_string() == head.booster.model_to_string()
 
 
-def test_slice_features_to_heads_on_the_tiny_world(tiny_world):
+@pytest.mark.parametrize("prior_posts", [5.0, None])
+def test_slice_features_to_heads_on_the_tiny_world(tiny_world, prior_posts):
     # the models stage on the features stage's table, without the pipeline: every head learns
     # more than the constant and than the account's own historical mean
     from clout.features.build import build_features, load_tables
@@ -154,7 +199,8 @@ def test_slice_features_to_heads_on_the_tiny_world(tiny_world):
     tables = load_tables(tiny_world[0])
     frame = build_features(tables, weekly_cutoffs(tables, 8, H))
     split = Split.by_time(frame["cutoff"].unique(), H)
-    spec = ModelSpec(params={"learning_rate": 0.1, "num_leaves": 7, "min_data_in_leaf": 20})
+    spec = ModelSpec(params={"learning_rate": 0.1, "num_leaves": 7, "min_data_in_leaf": 20},
+                     prior_posts=prior_posts)
     features = [c for c in frame.columns if c not in ("account_id", "cutoff")
                 and not c.startswith("label_")]
     train, validation = split.part(frame, "train"), split.part(frame, "validation")
@@ -165,7 +211,7 @@ def test_slice_features_to_heads_on_the_tiny_world(tiny_world):
         head = fit_head(spec.head_spec(target, features, (7, 28, 90), frame.columns, 2),
                         train, validation, seed=1)
         rows, rate, posts = target.labelled(test)
-        baselines = history_baselines(rows, head, (7, 28, 90), spec.prior_posts)
+        baselines = history_baselines(rows, head, (7, 28, 90))
         model = poisson_deviance(rate, head(rows), posts)
         for name in ("constant", "historical_mean"):
             assert model < poisson_deviance(rate, baselines[name], posts), (target.kind, name)

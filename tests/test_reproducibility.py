@@ -107,7 +107,7 @@ def test_trees_do_not_depend_on_lightgbm_threads(tiny_run):
 
     def data(name):
         rows, rate, posts = head.target.labelled(result.split.part(frame, name))
-        return BoosterData(rows[head.features], rate, posts, head.offset.log(rows, head.base_rate))
+        return BoosterData(rows[head.features], rate, posts, head.offset.log(rows))
     trees = []
     for threads in (1, 2, 3):
         params = lgb_params("poisson", result.experiment.model.params, 3, threads)

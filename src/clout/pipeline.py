@@ -180,7 +180,7 @@ def measure(experiment: Experiment, model: InfluenceModel, frame: pd.DataFrame, 
     rows, reliability, head_rows = [], {}, {}
     for kind, head in model.heads.items():
         predictions = {"model": head(test), "model_uncalibrated": head.raw(test),
-                       **history_baselines(test, head, windows, experiment.model.prior_posts)}
+                       **history_baselines(test, head, windows)}
         predictions |= {name: heads[kind](test) for name, heads in (extra or {}).items()
                         if kind in heads}
         metrics, reliability[kind] = evaluate(head.target, test, predictions, head.base_rate)

@@ -64,7 +64,8 @@ from clout.scoring.evaluation import MANIPULATORS, scored_truth
 Say = Callable[[str], None]
 # The rivals of each row group, in the order the tables show them.
 SCORE_BASELINES = ("history_index", "history_start", "log1p_index")
-HEAD_BASELINES = ("constant", "historical_mean", "shrunk_historical_mean", "log1p_per_post")
+HEAD_BASELINES = ("constant", "historical_mean", "credible_historical_mean", "history_start",
+                  "log1p_per_post")
 HIGHER_IS_BETTER = {"spearman": True, "spearman_truth": True, "spearman_truth_genuine": True,
                     "spearman_realised": True, "deviance": False}
 

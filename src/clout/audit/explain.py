@@ -68,8 +68,8 @@ def explain(model: InfluenceModel, frame: pd.DataFrame, account_id) -> Explanati
         parts = dict(zip(head.features, contrib[:-1], strict=True))
         history_now = history_typical = 0.0
         if head.offset is not None:
-            history_now = float(head.offset.log(columns, head.base_rate)[0])
-            history_typical = float(np.median(head.offset.log(pop_columns, head.base_rate)))
+            history_now = float(head.offset.log(columns)[0])
+            history_typical = float(np.median(head.offset.log(pop_columns)))
             parts[HISTORY] = history_now - history_typical
         shap[kind] = parts
         start[kind] = float(contrib[-1]) + history_typical

@@ -1,10 +1,11 @@
 """Recalibration of a head's predicted rates, applied only where it helps held-out data.
 
 Two candidates: a small Poisson GLM on the log prediction (`exp(a + b log mu)`, two parameters,
-smooth) and isotonic regression (a monotone step function). `choose_calibrator` cross-fits each
-on halves of the validation accounts and keeps the one with the lowest held-out deviance, or none
-when neither beats the raw prediction. A calibrator is stored as plain numbers (JSON), applied
-with NumPy, so a saved model needs neither pickle nor scikit-learn to be read.
+smooth) and isotonic regression (a monotone step function, proportional above its range).
+`choose_calibrator` cross-fits each on halves of the validation accounts and keeps the one with
+the lowest held-out deviance, or none when neither beats the raw prediction. A calibrator is
+stored as plain numbers (JSON), applied with NumPy, so a saved model needs neither pickle nor
+scikit-learn to be read.
 """
 
 from __future__ import annotations
@@ -53,7 +54,11 @@ class Calibrator:
         if self.method == "glm":
             slope, intercept = self.params["slope"][0], self.params["intercept"][0]
             return np.exp(intercept + slope * np.log(np.maximum(predicted, FLOOR)))
-        return np.interp(predicted, self.params["x"], self.params["y"])  # = sklearn's predict
+        x, y = np.asarray(self.params["x"]), np.asarray(self.params["y"])
+        # sklearn's predict inside the fitted range; above it, the ratio at the top end: a rate
+        # above any seen in validation (a later cutoff, a growing account) still ranks above
+        # the rest instead of being capped there
+        return np.where(predicted > x[-1], y[-1] * predicted / x[-1], np.interp(predicted, x, y))
 
     def to_dict(self) -> dict:
         return {"method": self.method, "params": self.params}

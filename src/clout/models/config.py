@@ -42,9 +42,12 @@ class ModelSpec(BaseModel):
         "feature_fraction": 0.8, "bagging_fraction": 0.8, "bagging_freq": 1, "lambda_l2": 1.0})
     history_offset: bool = Field(
         True, description="start each head from the account's own per-post rate over the "
-                          "longest window (shrunk to the base rate): trees learn corrections")
-    prior_posts: float = Field(
-        5.0, ge=0, description="shrinkage of that history: this many posts at the base rate")
+                          "longest window, shrunk towards a prior: trees learn corrections")
+    prior_posts: float | None = Field(
+        5.0, ge=0, description="that prior: the base rate worth this many posts; null: empirical "
+                               "Bayes, a prior mean from what is known of the account before "
+                               "the cutoff and a weight chosen on validation (ranks better, "
+                               "but a few bought credible events move quiet accounts more)")
     calibration: Literal["auto", "none", "glm", "isotonic"] = Field(
         "auto", description="auto: the recalibration with the best cross-fitted validation "
                             "deviance, or none when none improves it")
@@ -98,8 +101,8 @@ class ModelSpec(BaseModel):
         history when `history_offset` is on and the table's `columns` hold that history."""
         offset = None
         if self.history_offset:
-            history = HistoryOffset.for_kind(target.kind, windows, self.prior_posts,
-                                             target.credible)
+            history = HistoryOffset.for_kind(target.kind, windows, columns, target.credible,
+                                             self.prior_posts)
             offset = history if set(history.columns) <= set(columns) else None
         return HeadSpec(target, tuple(features),
                         lgb_params(self.objective, self.params, self.seed, num_threads),

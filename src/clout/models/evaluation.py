@@ -3,9 +3,11 @@
 Baselines (`history_baselines`), each a prediction for every account from its history alone:
 - `constant`: the training mean rate (what deviance improvement is measured against);
 - `historical_mean`: the account's own rate over the longest window before the cutoff (the
-  training mean when it has no posts there);
-- `shrunk_historical_mean`: that rate shrunk towards the training mean by `prior_posts` posts'
-  worth of it, as the head's history offset computes it: where the boosting starts;
+  training mean when it has no posts there), of all engagement;
+- `credible_historical_mean`: the same of credible engagement, for a head that learns it: the
+  head's own target's history, usually the stronger of the two;
+- `history_start`: the head's start without its trees (the history shrunk by empirical Bayes,
+  see `HistoryOffset`), for a head that has one: what the trees add is measured against it;
 - `log1p_per_post`: the mean over the window's posts of log(1 + engagement): ranks only, it is
   not a rate, so it has no deviance or calibration error.
 The pipeline adds `followers_only`: a LightGBM head on the follower count alone.
@@ -18,30 +20,32 @@ import pandas as pd
 from matplotlib.figure import Figure  # no pyplot: no display, no global state
 
 from clout.features.catalogue import column
-from clout.models.heads import Head, HistoryOffset, Target
+from clout.models.heads import Head, Target
 from clout.models.metrics import rate_metrics, reliability_table
 
 RANK_ONLY = frozenset({"log1p_per_post"})  # predictors that are not rates
 
 
-def historical_mean(frame: pd.DataFrame, kind: str, windows, base_rate: float) -> np.ndarray:
-    rate = column("{kinds}_per_post_{w}d", window=max(windows), kind=kind)
+def historical_mean(frame: pd.DataFrame, kind: str, windows, base_rate: float,
+                    credible: bool = False) -> np.ndarray:
+    template = "credible_{kinds}_per_post_{w}d" if credible else "{kinds}_per_post_{w}d"
+    rate = column(template, window=max(windows), kind=kind)
     if rate not in frame.columns:
         return np.full(len(frame), base_rate)
     return frame[rate].fillna(base_rate).to_numpy(float)
 
 
-def history_baselines(frame: pd.DataFrame, head: Head, windows, prior_posts: float
-                      ) -> dict[str, np.ndarray]:
+def history_baselines(frame: pd.DataFrame, head: Head, windows) -> dict[str, np.ndarray]:
     """Every history baseline of `head`'s kind, aligned with `frame`'s rows."""
     w = max(windows)
-    shrunk = head.offset or HistoryOffset.for_kind(head.kind, windows, prior_posts)
-    needed = [c for c in shrunk.columns if c not in frame.columns]
     log1p = column("{kinds}_per_post_log1p_{w}d", window=w, kind=head.kind)
     out = {"constant": np.full(len(frame), head.base_rate),
-           "historical_mean": historical_mean(frame, head.kind, windows, head.base_rate),
-           "shrunk_historical_mean": np.full(len(frame), head.base_rate) if needed
-           else shrunk(frame, head.base_rate)}
+           "historical_mean": historical_mean(frame, head.kind, windows, head.base_rate)}
+    if head.target.credible:
+        out["credible_historical_mean"] = historical_mean(frame, head.kind, windows,
+                                                          head.base_rate, credible=True)
+    if head.offset is not None:
+        out["history_start"] = head.offset(frame)
     if log1p in frame.columns:
         out["log1p_per_post"] = frame[log1p].fillna(0).to_numpy(float)
     return out

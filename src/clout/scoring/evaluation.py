@@ -76,7 +76,7 @@ def history_indexes(model: InfluenceModel, frame: pd.DataFrame,
     if (rates := values(_history_columns(model, "{kinds}_per_post_{w}d"))) is not None:
         out["history_index"] = combine({k: v / heads[k].base_rate for k, v in rates.items()})
     if all(h.offset is not None for h in heads.values()):
-        out["history_start"] = combine({k: h.offset(frame, h.base_rate) / h.base_rate
+        out["history_start"] = combine({k: h.offset(frame) / h.base_rate
                                         for k, h in heads.items()})
     if (logs := values(_history_columns(model, "{kinds}_per_post_log1p_{w}d"))) is not None:
         scale = log1p_scale or {k: float(v.mean()) for k, v in logs.items()}

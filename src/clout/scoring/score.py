@@ -277,7 +277,8 @@ class InfluenceModel:
         horizon = FeatureConfig(**manifest["info"]["features"]).horizon_days
 
         def head(kind: str, entry: dict, file: str) -> Head:
-            offset = entry["offset"] and HistoryOffset(**entry["offset"])
+            offset = entry["offset"] and HistoryOffset(**{
+                k: tuple(v) if isinstance(v, list) else v for k, v in entry["offset"].items()})
             return Head(Target.named(kind, entry["label"], horizon), entry["features"],
                         booster(directory / file),
                         Calibrator.from_dict(entry["calibrator"]), entry["base_rate"],
