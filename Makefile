@@ -71,6 +71,7 @@ bench: install
 	$(BIN)/python benchmarks/models.py
 	$(BIN)/python benchmarks/scoring.py
 	$(BIN)/python benchmarks/congress_ceiling.py
+	$(BIN)/python benchmarks/truth_ceiling.py
 	$(BIN)/python benchmarks/scale.py
 	$(BIN)/python benchmarks/reproducibility.py
 

@@ -49,13 +49,13 @@ def ceiling(experiment_path: str, seed: int) -> dict[str, float]:
     tables = load_tables(source.dataset)
     test_cutoff = cutoffs_for(experiment, tables)[-1]
     frame = build_features(tables, [test_cutoff], experiment.features)
-    frame = frame.merge(source.truth[["account_id", "role", "true_influence"]], on="account_id")
-    frame = frame[frame["role"].isin(SCORED_ROLES)].reset_index(drop=True)
     windows = experiment.features.windows
     targets = experiment.model.targets(frame, experiment.features.horizon_days)
     heads_see = experiment.model.inputs(frame.columns, targets, windows)
-    every = [c for c in frame.columns if c not in ("account_id", "cutoff", "role",
-                                                   "true_influence") and not c.startswith("label_")]
+    every = [c for c in frame.columns if c not in ("account_id", "cutoff")
+             and not c.startswith("label_")]
+    frame = frame.merge(source.truth[["account_id", "role", "true_influence"]], on="account_id")
+    frame = frame[frame["role"].isin(SCORED_ROLES)].reset_index(drop=True)
     evidence = [column("credible_{kinds}_{w}d", window=max(windows), kind=t.kind)
                 for t in targets.values() if t.credible]
     silent = shows_nothing(frame, windows, evidence)

@@ -473,8 +473,9 @@ model seed) exactly as `clout train` trains it, so a case's model version is the
 reports for the same seed. The baselines use history alone: the *history index* is each kind's
 own per-post rate over the longest window over its base rate, combined as the score combines
 heads and mapped to 1-100 the same way; *history start* is where the heads' boosting starts
-(that rate shrunk to the base rate); *log1p* is the mean of log(1 + engagement) per post.
-Intervals are paired bootstraps over accounts: model minus the best baseline of the row group.
+(that rate shrunk towards its prior: the base rate, or empirical Bayes); *log1p* is the mean of
+log(1 + engagement) per post. Intervals are paired bootstraps over accounts: model minus the
+best baseline of the row group.
 """
 
 
