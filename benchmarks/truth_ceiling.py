@@ -21,6 +21,7 @@ from clout.features.build import build_features, load_tables
 from clout.features.catalogue import column
 from clout.models.metrics import spearman
 from clout.pipeline import cutoffs_for, load_source
+from clout.quality import markdown_table
 from clout.scoring.evaluation import SCORED_ROLES
 from clout.scoring.score import shows_nothing
 
@@ -76,7 +77,8 @@ def main() -> None:
     args = parser.parse_args()
     table = pd.DataFrame([ceiling(args.experiment, seed) for seed in args.seeds])
     print("Oracle ceiling: Spearman against true influence of a model trained on the truth")
-    print(table.to_markdown(index=False, floatfmt=".3f"))
+    shown = table.map(lambda v: f"{v:.3f}" if isinstance(v, float) else v)
+    print("\n".join(markdown_table(shown)))
 
 
 if __name__ == "__main__":
