@@ -18,12 +18,11 @@ import argparse
 
 from clout.config import load_experiment
 from clout.features.build import build_features, load_tables
-from clout.features.catalogue import column
 from clout.models.metrics import spearman
 from clout.pipeline import cutoffs_for, load_source
 from clout.quality import markdown_table
 from clout.scoring.evaluation import SCORED_ROLES
-from clout.scoring.score import shows_nothing
+from clout.scoring.score import evidence_columns, shows_nothing
 
 import lightgbm as lgb
 import numpy as np
@@ -57,9 +56,7 @@ def ceiling(experiment_path: str, seed: int) -> dict[str, float]:
              and not c.startswith("label_")]
     frame = frame.merge(source.truth[["account_id", "role", "true_influence"]], on="account_id")
     frame = frame[frame["role"].isin(SCORED_ROLES)].reset_index(drop=True)
-    evidence = [column("credible_{kinds}_{w}d", window=max(windows), kind=t.kind)
-                for t in targets.values() if t.credible]
-    silent = shows_nothing(frame, windows, evidence)
+    silent = shows_nothing(frame, windows, evidence_columns(targets.values(), windows))
     truth = frame["true_influence"].to_numpy(float)
     row = {"seed": seed, "accounts": len(frame), "show nothing": float(silent.mean())}
     for name, features in (("heads' features", heads_see), ("every feature", every)):

@@ -135,7 +135,8 @@ def fit_model(experiment: Experiment, frame: pd.DataFrame, split: Split, say: Sa
     # followers, pure readers) or that no credible account engages with score 1 anyway, and
     # would otherwise fill the bottom of the scale and squeeze everyone else.
     windows = experiment.features.windows
-    anchor = validation[~shows_nothing(validation, windows, evidence_columns(heads, windows))]
+    anchor = validation[~shows_nothing(validation, windows,
+                                       evidence_columns(targets.values(), windows))]
     expected = expected_engagement({k: h(anchor) for k, h in heads.items()}, heads, weights)
     score_map = ScoreMap.fit(expected, experiment.score.low_quantile,
                              experiment.score.high_quantile)

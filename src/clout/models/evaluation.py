@@ -20,7 +20,7 @@ import pandas as pd
 from matplotlib.figure import Figure  # no pyplot: no display, no global state
 
 from clout.features.catalogue import column
-from clout.models.heads import Head, Target
+from clout.models.heads import Head, Target, history_rate
 from clout.models.metrics import rate_metrics, reliability_table
 
 RANK_ONLY = frozenset({"log1p_per_post"})  # predictors that are not rates
@@ -28,8 +28,7 @@ RANK_ONLY = frozenset({"log1p_per_post"})  # predictors that are not rates
 
 def historical_mean(frame: pd.DataFrame, kind: str, windows, base_rate: float,
                     credible: bool = False) -> np.ndarray:
-    template = "credible_{kinds}_per_post_{w}d" if credible else "{kinds}_per_post_{w}d"
-    rate = column(template, window=max(windows), kind=kind)
+    rate = history_rate(kind, windows, credible)
     if rate not in frame.columns:
         return np.full(len(frame), base_rate)
     return frame[rate].fillna(base_rate).to_numpy(float)

@@ -117,6 +117,13 @@ def lgb_params(objective: str, params: dict, seed: int, num_threads: int | None)
             "force_col_wise": True, "num_threads": num_threads or 0, "verbosity": -1}
 
 
+def history_rate(kind: str, windows, credible: bool = False) -> str:
+    """The account's own per-post rate of `kind` over the longest window (credible engagement
+    for a head that learns it): what a head starts from and the historical mean."""
+    template = "credible_{kinds}_per_post_{w}d" if credible else "{kinds}_per_post_{w}d"
+    return column(template, window=max(windows), kind=kind)
+
+
 # What the empirical-Bayes prior of an account's rate may depend on: known before the cutoff
 # and not buyable (posting volume and regularity, age, credible audience and trust, what it
 # posts), at the longest window where windowed; those the feature table has are used.
@@ -157,11 +164,10 @@ class HistoryOffset:
         """The unfitted start of `kind` on a table with `columns`: its history columns and, for
         empirical Bayes, the prior's covariates the table has."""
         w = max(windows)
-        rate = "credible_{kinds}_per_post_{w}d" if credible else "{kinds}_per_post_{w}d"
         covariates = () if prior_posts is not None else tuple(
             c for c in (column(t, window=w if "{w}" in t else None) for t in PRIOR_TEMPLATES)
             if c in columns)
-        return cls(column(rate, window=w, kind=kind), column("posts_{w}d", window=w),
+        return cls(history_rate(kind, windows, credible), column("posts_{w}d", window=w),
                    prior_posts, covariates)
 
     @property
@@ -180,12 +186,17 @@ class HistoryOffset:
     def prior_mean(self, columns: Columns) -> np.ndarray:
         return np.exp(self._design(columns) @ np.asarray(self.coefficients))
 
-    def __call__(self, columns: Columns) -> np.ndarray:
+    def _history(self, columns: Columns) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Events and posts over the window, and the prior mean, per row."""
         posts = self._value(columns, self.posts_column)
-        events = self._value(columns, self.rate_column) * posts
-        mean = self.prior_mean(columns)
+        return self._value(columns, self.rate_column) * posts, posts, self.prior_mean(columns)
+
+    def _posterior(self, events, posts, mean) -> np.ndarray:
         weight = self.strength / mean if self.prior_posts is None else self.prior_posts
         return (events + weight * mean) / (posts + weight)
+
+    def __call__(self, columns: Columns) -> np.ndarray:
+        return self._posterior(*self._history(columns))
 
     def log(self, columns: Columns) -> np.ndarray:
         return np.log(np.maximum(self(columns), FLOOR))
@@ -209,9 +220,11 @@ class HistoryOffset:
         if self.prior_posts is not None:
             return prior
 
+        history = prior._history(validation)
+
         def deviance(strength):
-            return poisson_deviance(val_rate, replace(prior, strength=strength)(validation),
-                                    val_posts)
+            start = replace(prior, strength=strength)._posterior(*history)
+            return poisson_deviance(val_rate, start, val_posts)
         return replace(prior, strength=min(PRIOR_STRENGTHS, key=deviance))
 
 

@@ -89,11 +89,12 @@ def has_posts(frame: pd.DataFrame, windows) -> np.ndarray:
     return (frame[posting] > 0).to_numpy()
 
 
-def evidence_columns(heads: dict[str, Head], windows) -> list[str]:
-    """The credible engagement of the longest window, per kind of a head on credible
-    engagement: with none of it an account has shown no influence."""
-    return [column("credible_{kinds}_{w}d", window=max(windows), kind=h.kind)
-            for h in heads.values() if h.target.credible]
+def evidence_columns(targets, windows) -> list[str]:
+    """The credible engagement of the longest window, per kind the `targets` (the heads'
+    `Target`s) learn as credible engagement: with none of it an account has shown no
+    influence."""
+    return [column("credible_{kinds}_{w}d", window=max(windows), kind=t.kind)
+            for t in targets if t.credible]
 
 
 def shows_nothing(frame: pd.DataFrame, windows, evidence: list[str]) -> np.ndarray:
@@ -146,7 +147,8 @@ class InfluenceModel:
 
     @property
     def evidence(self) -> list[str]:
-        return evidence_columns(self.heads, self.feature_config.windows)
+        return evidence_columns([h.target for h in self.heads.values()],
+                                self.feature_config.windows)
 
     def _all_heads(self):
         yield from self.heads.values()
