@@ -48,13 +48,15 @@ lint: install
 
 ## quality: docs/quality.md and the README's quoted headlines, from clout evaluate: the default
 ## experiment and its empirical-Bayes variant on four worlds, Congress on six rolling test
-## cutoffs (minutes; Congress needs ../shared/data/congress)
+## cutoffs, Higgs on two daily ones (minutes; needs ../shared/data/congress and higgs)
 quality: install
 	$(BIN)/clout evaluate experiments/default.yaml --seeds 7,8,9,4242 --doc docs/quality.md \
 	    --readme README.md
 	$(BIN)/clout evaluate experiments/empirical-bayes.yaml --seeds 7,8,9,4242 \
 	    --doc docs/quality.md --readme README.md
 	$(BIN)/clout evaluate experiments/congress.yaml --rolling 6 --doc docs/quality.md \
+	    --readme README.md
+	$(BIN)/clout evaluate experiments/higgs.yaml --rolling 2 --doc docs/quality.md \
 	    --readme README.md
 
 ## gaming: docs/gaming.md, what every attack of the attack library buys on three default worlds

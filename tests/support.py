@@ -32,6 +32,7 @@ cutoffs: {{weeks: 8}}
 model:
   seed: 3
   num_boost_round: 150
+  min_boost_rounds: 50   # the default's floor (100 rounds at 0.05) at twice its learning rate
   params: {{learning_rate: 0.1, num_leaves: 7, min_data_in_leaf: 20}}
   components: false
 """
@@ -91,9 +92,9 @@ def hand_built_model() -> tuple[InfluenceModel, pd.DataFrame]:
     params = lgb_params("poisson", {"learning_rate": 0.1, "num_leaves": 7}, 1, 2)
 
     def heads(names: list[str]) -> dict[str, Head]:
-        return {kind: fit_head(HeadSpec(target, tuple(names), params, 100, 10, "auto",
-                                        HistoryOffset.for_kind(kind, config.windows,
-                                                               train.columns)),
+        return {kind: fit_head(HeadSpec(target, tuple(names), params, 100, 10, 1, "auto",
+                                        HistoryOffset.for_target(target, config.windows,
+                                                                 train.columns)),
                                train, validation, seed=1)
                 for kind, target in targets.items()}
     score_heads = heads(features)

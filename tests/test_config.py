@@ -45,6 +45,14 @@ def test_params_may_not_override_what_reproducibility_fixes(tmp_path):
         load_experiment(path)
 
 
+def test_the_early_stopping_floor_fits_within_the_rounds(tmp_path):
+    path = tmp_path / "floor.yaml"
+    path.write_text("model: {num_boost_round: 50, min_boost_rounds: 100}\n")
+    with pytest.raises(ExperimentError, match=r"min_boost_rounds \(100\) is more than "
+                                              r"num_boost_round \(50\)"):
+        load_experiment(path)
+
+
 def test_one_seed_for_the_world_and_one_for_training(tmp_path):
     path = tmp_path / "one-seed.yaml"
     path.write_text("seed: 3\n")

@@ -4,12 +4,21 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import lightgbm as lgb
 import numpy as np
 import pandas as pd
 import pytest
 
 from clout.models.calibration import Calibrator, choose_calibrator
-from clout.models.heads import HeadSpec, HistoryOffset, Split, Target, fit_head, lgb_params
+from clout.models.heads import (
+    HeadSpec,
+    HistoryOffset,
+    Split,
+    Target,
+    early_stopping,
+    fit_head,
+    lgb_params,
+)
 from clout.models.metrics import (
     calibration_error,
     poisson_deviance,
@@ -121,17 +130,53 @@ def test_split_leaves_a_horizon_between_its_parts():
 def test_history_offset_shrinks_towards_the_base_rate():
     frame = pd.DataFrame({"retweets_per_post_90d": [4.0, np.nan, 10.0],
                           "posts_90d": [5, 0, 0]})
-    offset = HistoryOffset.for_kind("retweets", (7, 90), frame.columns, prior_posts=5)
+    offset = HistoryOffset.for_target(Target("retweets", H), (7, 90), frame.columns,
+                                      prior_posts=5)
     assert offset.covariates == ()
     fitted = offset.fit(frame, np.array([2.0, 2.0, 2.0]), np.ones(3), frame, None, None)
     # 20 events over 5 posts with 5 posts' worth of a base rate of 2: 30 / 10
     assert fitted(frame) == pytest.approx([3.0, 2.0, 2.0])
 
 
+def test_a_per_account_start_counts_the_window_in_horizons():
+    # a source without posts: 6 events over a 90-day window are 2 per 30-day horizon
+    frame = pd.DataFrame({"retweets_90d": [6.0, 0.0]})
+    target = Target("retweets", 30, per_post=False)
+    assert target.label == "label_retweets_30d" and target.exposure is None
+    offset = HistoryOffset.for_target(target, (7, 90), frame.columns, prior_posts=5)
+    assert (offset.rate_column, offset.posts_column, offset.periods) == ("retweets_90d", None, 3)
+    assert offset.own_rate(frame) == pytest.approx([2.0, 0.0])
+    fitted = offset.fit(frame, np.array([1.0, 1.0]), np.ones(2), frame, None, None)
+    # 6 events over 3 horizons with 5 horizons' worth of a base rate of 1: 11 / 8
+    assert fitted(frame) == pytest.approx([11 / 8, 5 / 8])
+    rows, rate, exposure = target.labelled(frame.assign(label_retweets_30d=[4, 0]))
+    assert len(rows) == 2 and list(rate) == [4, 0] and list(exposure) == [1, 1]
+
+
+def test_early_stopping_keeps_at_least_its_floor():
+    # labels that are pure noise: the validation deviance is best after a few trees
+    rng = np.random.default_rng(0)
+    X, X_val = rng.normal(size=(2000, 5)), rng.normal(size=(2000, 5))
+    y, y_val = rng.poisson(1.0, 2000), rng.poisson(1.0, 2000)
+    params = lgb_params("poisson", {"learning_rate": 0.3, "num_leaves": 31}, 1, 2)
+
+    def booster(callback):
+        train = lgb.Dataset(X, y, free_raw_data=False)
+        valid = lgb.Dataset(X_val, y_val, reference=train)
+        return lgb.train(params, train, 500, valid_sets=[valid], callbacks=[callback])
+    own = booster(lgb.early_stopping(20, verbose=False))
+    assert own.best_iteration < 30
+    unfloored = booster(early_stopping(20))
+    assert unfloored.best_iteration == own.best_iteration  # LightGBM's own, without a floor
+    floored = booster(early_stopping(20, min_rounds=60))
+    assert 60 <= floored.best_iteration < 500  # and still stopped by the patience
+
+
 def test_history_offset_is_the_gamma_poisson_posterior_mean():
     frame = pd.DataFrame({"retweets_per_post_90d": [4.0, np.nan, 10.0],
                           "posts_90d": [5, 0, 0], "account_age_days": [0.0, np.e - 1, 0.0]})
-    offset = HistoryOffset.for_kind("retweets", (7, 90), frame.columns, prior_posts=None)
+    offset = HistoryOffset.for_target(Target("retweets", H), (7, 90), frame.columns,
+                                      prior_posts=None)
     assert offset.covariates == ("posts_90d", "account_age_days")
     # prior mean exp(log 2 + 1 * log1p(age)): 2, 2e, 2; weight 2 events
     prior = replace(offset, coefficients=(np.log(2.0), 0.0, 1.0), strength=2.0)
@@ -152,7 +197,7 @@ def test_history_offset_learns_its_prior_from_accounts_like_it():
         return pd.DataFrame({"posts_90d": posts, "account_age_days": age,
                              "retweets_per_post_90d": rng.poisson(rate * posts) / posts}), rate
     (train, rate), (validation, val_rate) = rows(4000), rows(4000)
-    offset = HistoryOffset.for_kind("retweets", (90,), train.columns, prior_posts=None)
+    offset = HistoryOffset.for_target(Target("retweets", H), (90,), train.columns, prior_posts=None)
     horizon = np.full(len(train), 5.0)
     fitted = offset.fit(train, rng.poisson(rate * 5) / 5, horizon, validation,
                         rng.poisson(val_rate * 5) / 5, horizon)
@@ -169,12 +214,12 @@ def test_history_offset_learns_its_prior_from_accounts_like_it():
 def test_a_head_learns_per_post_rates_deterministically(with_offset):
     train = pd.concat([synthetic(3000, s, f"2024-01-0{s}") for s in (1, 2)])
     validation, test = synthetic(1500, 8, "2024-02-01"), synthetic(1500, 9, "2024-03-01")
-    offset = HistoryOffset.for_kind("retweets", (90,), train.columns) if with_offset else None
     target = Target("retweets", H)
+    offset = HistoryOffset.for_target(target, (90,), train.columns) if with_offset else None
     label = target.label
     spec = HeadSpec(target, ("quality", "noise"),
                     lgb_params("poisson", {"learning_rate": 0.1, "num_leaves": 7}, 1, 2),
-                    300, 20, "auto", offset)
+                    300, 20, 1, "auto", offset)
 
     def fit():
         return fit_head(spec, train, validation, seed=1)

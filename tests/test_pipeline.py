@@ -187,19 +187,38 @@ def test_cli_errors_are_clear(tmp_path, tiny_experiment_file):
     assert missing.exit_code == 2 and "train it first" in " ".join(missing.output.split())
 
 
-def test_a_source_without_posts_is_refused_clearly(tmp_path, three_rows):
+def test_a_source_without_posts_gets_per_account_heads(tmp_path):
+    # the tiny world as events between accounts only (as Higgs): no posts, no post ids
     from dataclasses import replace
 
     from clout.data.dataset import write_dataset
-    directory = write_dataset(replace(three_rows, posts=None,
-                                      engagements=three_rows.engagements.assign(
-                                          post_id=pd.array([pd.NA] * 3, "Int64"))),
-                              tmp_path / "events-only")
-    path = tmp_path / "events.yaml"
-    path.write_text(f"data: {{source: directory, path: {directory}}}\ncutoffs: {{dates: "
-                    "[2024-01-01, 2024-01-02, 2024-01-03]}\nfeatures: {horizon_days: 1}\n")
-    failed = invoke("train", path, "--no-log")
-    assert failed.exit_code == 2 and "no per-post labels" in failed.output
+    from clout.data.simulator import preset, simulate
+    world, _ = simulate(preset("tiny", seed=3))
+    directory = write_dataset(replace(world, posts=None, engagements=world.engagements.assign(
+        post_id=pd.array([pd.NA] * len(world.engagements), "Int64"))), tmp_path / "events")
+    experiment = load_experiment(ROOT / "experiments" / "default.yaml", **{
+        "data.source": "directory", "data.path": str(directory), "cutoffs.weeks": 6,
+        "model.components": False, "model.num_boost_round": 150})
+    result = train(experiment, log=False, say=lambda text: None)
+    heads = result.model.heads
+    assert {h.target.label for h in heads.values()} == {
+        f"label_{k}_credible_14d" for k in ("clicks", "retweets", "replies", "likes")}
+    # every account of the population is labelled, one horizon each; the start is the
+    # account's own credible count over the 90-day window, a rate per horizon, shrunk
+    test = result.split.part(result.features, "test")
+    rows, rate, exposure = heads["retweets"].target.labelled(test)
+    assert len(rows) == len(test) and (exposure == 1).all()
+    assert heads["retweets"].offset.posts_column is None
+    assert heads["retweets"].offset.periods == 90 / 14
+    metrics = result.evaluation.metrics.set_index(["head", "predictor"])
+    for kind in heads:
+        assert metrics.loc[(kind, "model"), "poisson_deviance"] < \
+            metrics.loc[(kind, "constant"), "poisson_deviance"]
+    # accounts that received no credible engagement in the window score 1
+    scores = result.evaluation.scores.merge(test, on="account_id")
+    silent = scores[[f"credible_{k}_90d" for k in heads]].sum(axis=1) == 0
+    assert silent.any() and (scores.loc[silent, "score"] == 1).all()
+    assert scores.loc[~silent, "score"].nunique() > 20
 
 
 def test_cli_train_without_logging(tmp_path):

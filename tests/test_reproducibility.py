@@ -111,6 +111,6 @@ def test_trees_do_not_depend_on_lightgbm_threads(tiny_run):
     trees = []
     for threads in (1, 2, 3):
         params = lgb_params("poisson", result.experiment.model.params, 3, threads)
-        booster = local_booster(params, data("train"), data("validation"), 200, 20)
+        booster = local_booster(params, data("train"), data("validation"), 200, 20, 1)
         trees.append(booster.model_to_string().split("\nparameters:\n")[0])
     assert trees[0] == trees[1] == trees[2]

@@ -13,7 +13,7 @@ SRC = ROOT / "src"
 # compute (where the heavy steps run) owns its part of the experiment, so it comes before the
 # config that composes every stage's part
 STAGES = ["errors", "numerics", "data", "features", "models", "scoring", "tracking", "audit",
-          "export", "compute", "config", "pipeline", "gaming", "quality", "cli"]
+          "export", "compute", "config", "pipeline", "gaming", "quality", "tuning", "cli"]
 
 
 def modules() -> dict[str, set[str]]:

@@ -492,6 +492,42 @@ def evaluate(
 
 
 @app.command()
+def tune(
+    experiment: ExperimentFile,
+    trials: Annotated[int, typer.Option(help="Points to try (the first: the experiment's own).")]
+        = 30,
+    objective: Annotated[str, typer.Option(
+        help="spearman: the score's rank against realised engagement; deviance: the heads' "
+             "mean deviance improvement; both on the cutoff before the test cutoff.")] =
+        "spearman",
+    out: Annotated[Path | None, typer.Option(
+        help="Where to write the best as an experiment (default: <experiment>-tuned.yaml "
+             "beside it).")] = None,
+    data_path: DataPath = None,
+    tracking_uri: TrackingUri = None,
+    log: Annotated[bool, typer.Option(help="Record a parent run and a run per trial.")] = True,
+) -> None:
+    """Search LightGBM's parameters with Optuna; write the best as a new experiment YAML."""
+    from clout.tuning import tune as run_tuning
+    from clout.tuning import write_experiment
+
+    spec = _experiment(experiment, data_path)
+    out = out or experiment.with_name(f"{experiment.stem}-tuned.yaml")
+    result = run_tuning(spec, trials, objective, tracking_uri, log,
+                        say=lambda text: console.print(f"[dim]{text}[/]"))
+    print_frame(result.trials.sort_values("value", ascending=False).head(10),
+                title=f"best trials ({result.objective} on {result.tuning_cutoff:%Y-%m-%d})")
+    command = f"clout tune {experiment} --trials {trials} --objective {objective}"
+    write_experiment(result.experiment, out, f"Written by: {command}\n"
+                     f"{result.experiment.description}\nMeasure it: clout evaluate {out}")
+    console.print(f"best {result.best_value:.4f} (its own parameters {result.start_value:.4f}); "
+                  f"wrote {out}")
+    if result.run_id:
+        console.print(f"MLflow run {result.run_id} (a child run per trial) in experiment "
+                      f"{spec.mlflow_experiment!r}")
+
+
+@app.command()
 def promote(
     run: Annotated[str, typer.Argument(help="MLflow run id of a training run.")],
     alias: Annotated[str, typer.Option(help="Alias to point at the new version.")] = "champion",

@@ -321,8 +321,9 @@ def log_run(result: TrainResult, uri: str | None = None) -> str:
                                             experiment.model.seed), RUN.shap)
         if evaluation.stability is not None:
             mlflow.log_table(evaluation.stability, RUN.stability)
-        mlflow.log_table(evaluation.fairness, RUN.fairness)
-        mlflow.log_figure(fairness_plot(evaluation.fairness), RUN.fairness_plot)
+        if len(evaluation.fairness):  # a source without follower counts or ages has no bands
+            mlflow.log_table(evaluation.fairness, RUN.fairness)
+            mlflow.log_figure(fairness_plot(evaluation.fairness), RUN.fairness_plot)
         mlflow.log_dict(evaluation.explanations, RUN.explanations)
         mlflow.log_dict({**asdict(model.score_map), "id": model.score_map.id,
                          "factor_per_10_points": model.score_map.factor(10)}, RUN.score_map)

@@ -33,8 +33,9 @@ def _exposed(heads: dict[str, Head]) -> Target:
 
 
 def _sample(test: pd.DataFrame, target: Target, seed: int) -> pd.DataFrame:
-    """The test accounts with posts in the horizon, a seeded sample of SAMPLE when more."""
-    frame = test[test[target.exposure] > 0]
+    """The test accounts that carry a label (posts in the horizon), a seeded sample of SAMPLE
+    when more."""
+    frame = test[target.exposed(test)]
     return frame.sample(SAMPLE, random_state=seed) if len(frame) > SAMPLE else frame
 
 

@@ -160,13 +160,17 @@ def build_report(run_id: str) -> str:
                           f" expected engagement; map {html.escape(score_map['id'])}.</p>")
     html_parts.append(run.image(RUN.distribution, "score distribution"))
 
-    html_parts += ["<h2>Fairness: follower count and account age</h2>",
-                   "<p class='note'>Per band: the score's quartiles, the median score of "
-                   "accounts whose realised engagement (what their audience did over the "
-                   "horizon) is in the top quarter, and the gap in points to accounts with the "
-                   "same realised engagement (and, on simulated data, the same true influence)."
-                   "</p>", run.image(RUN.fairness_plot, "fairness"),
-                   _table(run.table(RUN.fairness))]
+    html_parts.append("<h2>Fairness: follower count and account age</h2>")
+    if run.has(RUN.fairness):
+        html_parts += ["<p class='note'>Per band: the score's quartiles, the median score of "
+                       "accounts whose realised engagement (what their audience did over the "
+                       "horizon) is in the top quarter, and the gap in points to accounts with "
+                       "the same realised engagement (and, on simulated data, the same true "
+                       "influence).</p>", run.image(RUN.fairness_plot, "fairness"),
+                       _table(run.table(RUN.fairness))]
+    else:
+        html_parts.append("<p class='note'>Not measured: the source has neither follower "
+                          "counts nor account ages.</p>")
     if run.has(RUN.gaps):
         html_parts += ["<h2>Gaming: manipulation groups against true influence</h2>",
                        run.image(RUN.gaming, "gaming"), _table(run.table(RUN.gaps))]

@@ -225,8 +225,8 @@ LABELS: tuple[Feature, ...] = (
       "Like label_{kinds}, each event counted by its engager's credibility at the cutoff (see "
       "`credibility`), none from accounts the author itself engaged with in the longest window "
       "before the cutoff or during the horizon, none from pairs coordinated at the cutoff: "
-      "bought and traded engagement is not influence. Needs events (who engaged).",
-      (POSTS, EVENTS)),
+      "bought and traded engagement is not influence. Needs events (who engaged); for sources "
+      "without posts, credible engagement received in the horizon.", (EVENTS,)),
     F("label_{kinds}_credible_per_post_{h}d", "label", "credible events/post",
       "label_{kinds}_credible / label_posts (null without posts in the horizon).",
       (POSTS, EVENTS)),

@@ -32,13 +32,14 @@ def _label(kind: str, horizon: int, credible: bool = False, per_post: bool = Fal
 def _credible_labels(p: Partials, out: pl.DataFrame, cutoff: int, end: int,
                      config: FeatureConfig, kinds, graph: Graph, n_accounts: int
                      ) -> pl.DataFrame:
-    """Engagement on the horizon's posts, each event counted by its engager's credibility at
-    the cutoff, none from an engager the author engaged with in [cutoff - longest window, end)
-    (traded engagement is not influence), none from a pair coordinated at the cutoff.
-    Bincounts over the sorted partial: a fixed sum order."""
+    """Engagement on the horizon's posts (without posts: received in the horizon), each event
+    counted by its engager's credibility at the cutoff, none from an engager the author engaged
+    with in [cutoff - longest window, end) (traded engagement is not influence), none from a
+    pair coordinated at the cutoff. Bincounts over the sorted partial: a fixed sum order."""
     h = config.horizon_days
     author_engaged = in_window(p.pair_days, cutoff - max(config.windows), end)["pair"]
-    events = (in_window(p.actor_events, cutoff, end, "post_day").filter(pl.col("day") < end)
+    on = "day" if p.post_days is None else "post_day"
+    events = (in_window(p.actor_events, cutoff, end, on).filter(pl.col("day") < end)
               .with_columns(traded=pair_key(pl.col("actor_id"), pl.col("account_id"), n_accounts)
                             .is_in(author_engaged.implode())))
     engaged, engager = events["account_id"].to_numpy(), events["actor_id"].to_numpy()
@@ -91,4 +92,8 @@ def labels_at(p: Partials, tables: Tables, cutoff: int, config: FeatureConfig,
         received = in_window(p.received_days, cutoff, end).group_by("account_id").agg(
             pl.col(PLURAL[k]).sum().alias(_label(k, h)) for k in kinds)
         out = rows.join(received, on="account_id", how="left").fill_null(0)
+        if EVENTS in tables.offers:
+            graph = graph or cutoff_graph(p, tables, cutoff, config.windows)
+            out = _credible_labels(p, out, cutoff, end, config, tables.event_kinds, graph,
+                                   len(tables.ids))
     return out.select("account_id", *label_columns(tables, config))

@@ -9,7 +9,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from clout.errors import ConfigError, DataError
-from clout.features.catalogue import column_features
+from clout.features.catalogue import column, column_features
 from clout.models.heads import HeadSpec, HistoryOffset, Target, available_heads, lgb_params
 
 
@@ -36,7 +36,11 @@ class ModelSpec(BaseModel):
                                       "audit's samples (not the data: that is data.seed)")
     objective: Literal["poisson", "tweedie"] = "poisson"
     num_boost_round: int = Field(2000, ge=1)
-    early_stopping_rounds: int = Field(50, ge=1)
+    early_stopping_rounds: int = Field(50, ge=1, description="patience: stop this many "
+                                       "rounds after the best validation deviance")
+    min_boost_rounds: int = Field(
+        100, ge=1, description="the fewest rounds early stopping may keep, so one validation "
+                               "cutoff cannot stop a head at its first trees (docs/quality.md)")
     params: dict[str, Any] = Field(default_factory=lambda: {
         "learning_rate": 0.05, "num_leaves": 31, "min_data_in_leaf": 50,
         "feature_fraction": 0.8, "bagging_fraction": 0.8, "bagging_freq": 1, "lambda_l2": 1.0})
@@ -60,6 +64,9 @@ class ModelSpec(BaseModel):
     def _check(self):
         reserved = {"objective", "seed", "deterministic", "num_threads", "verbosity",
                     "force_row_wise", "force_col_wise"}
+        if self.min_boost_rounds > self.num_boost_round:
+            raise ValueError(f"min_boost_rounds ({self.min_boost_rounds}) is more than "
+                             f"num_boost_round ({self.num_boost_round})")
         if clash := reserved & set(self.params):
             raise ValueError(f"params may not set {', '.join(sorted(clash))}: the experiment "
                              "sets them (objective, model.seed, num_threads) or fixes them for "
@@ -68,20 +75,22 @@ class ModelSpec(BaseModel):
 
     def targets(self, frame: pd.DataFrame, horizon: int) -> dict[str, Target]:
         """What each head learns, by kind, as `heads` and `target` ask of this feature table."""
-        has_credible = bool(available_heads(frame, horizon, credible=True))
+        # a source without posts has per-account labels (what each account received)
+        per_post = column("label_posts_{h}d", horizon=horizon) in frame.columns
+        has_credible = bool(available_heads(frame, horizon, credible=True, per_post=per_post))
         if self.target == "credible" and not has_credible:
             raise ConfigError("model.target: credible engagement needs events (who engaged); "
                               "this source has only counts: use target all or auto")
         credible = self.target == "credible" or (self.target == "auto" and has_credible)
-        offered = available_heads(frame, horizon, credible)
+        offered = available_heads(frame, horizon, credible, per_post)
         if not offered:
-            raise DataError("the source has no per-post labels (it needs posts and engagement "
-                            "on them): there is nothing for the heads to learn")
+            raise DataError("the source has no engagement labels (it needs engagement "
+                            "received): there is nothing for the heads to learn")
         kinds = self.heads or offered
         if missing := sorted(set(kinds) - set(offered)):
             raise ConfigError(f"model.heads: {', '.join(missing)} not in this source (it has "
                               f"{', '.join(offered)})")
-        return {kind: Target(kind, horizon, credible) for kind in kinds}
+        return {kind: Target(kind, horizon, credible, per_post) for kind in kinds}
 
     def inputs(self, columns, targets: dict[str, Target], windows) -> list[str]:
         """The feature columns the heads see, in table order: not the labels, not those that
@@ -101,10 +110,10 @@ class ModelSpec(BaseModel):
         history when `history_offset` is on and the table's `columns` hold that history."""
         offset = None
         if self.history_offset:
-            history = HistoryOffset.for_kind(target.kind, windows, columns, target.credible,
-                                             self.prior_posts)
+            history = HistoryOffset.for_target(target, windows, columns, self.prior_posts)
             offset = history if set(history.columns) <= set(columns) else None
         return HeadSpec(target, tuple(features),
                         lgb_params(self.objective, self.params, self.seed, num_threads),
-                        self.num_boost_round, self.early_stopping_rounds, self.calibration,
+                        self.num_boost_round, self.early_stopping_rounds,
+                        self.min_boost_rounds, self.calibration,
                         offset)

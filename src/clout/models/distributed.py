@@ -35,7 +35,8 @@ def _partitioned(data: BoosterData, partitions: int):
 def dask_booster(client, partitions: int):
     """A trainer for `fit_head` that fits on the cluster behind `client`."""
     def train(params: dict, training: BoosterData, validation: BoosterData,
-              num_boost_round: int, early_stopping_rounds: int) -> lgb.Booster:
+              num_boost_round: int, early_stopping_rounds: int, min_boost_rounds: int
+              ) -> lgb.Booster:
         X, train_parts = _partitioned(training, partitions)
         X_val, val_parts = _partitioned(validation, partitions)
         # each worker's threads are Dask's to set: the experiment's num_threads is for local
@@ -46,7 +47,7 @@ def dask_booster(client, partitions: int):
                   eval_sample_weight=[val_parts["posts"]],
                   eval_init_score=None if val_parts["start"] is None else [val_parts["start"]])
         deviance = next(iter(model.evals_result_["valid_0"].values()))
-        best = int(np.argmin(deviance)) + 1
+        best = min_boost_rounds + int(np.argmin(deviance[min_boost_rounds - 1:]))
         booster = lgb.Booster(model_str=model.booster_.model_to_string(num_iteration=best))
         booster.best_iteration = best
         return booster

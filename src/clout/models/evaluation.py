@@ -15,34 +15,37 @@ The pipeline adds `followers_only`: a LightGBM head on the follower count alone.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure  # no pyplot: no display, no global state
 
 from clout.features.catalogue import column
-from clout.models.heads import Head, Target, history_rate
+from clout.models.heads import Head, Target, own_history
 from clout.models.metrics import rate_metrics, reliability_table
 
 RANK_ONLY = frozenset({"log1p_per_post"})  # predictors that are not rates
 
 
-def historical_mean(frame: pd.DataFrame, kind: str, windows, base_rate: float,
-                    credible: bool = False) -> np.ndarray:
-    rate = history_rate(kind, windows, credible)
-    if rate not in frame.columns:
+def historical_mean(frame: pd.DataFrame, target: Target, windows, base_rate: float
+                    ) -> np.ndarray:
+    rate = own_history(frame, target, windows)
+    if rate is None:
         return np.full(len(frame), base_rate)
-    return frame[rate].fillna(base_rate).to_numpy(float)
+    return np.where(np.isnan(rate), base_rate, rate)
 
 
 def history_baselines(frame: pd.DataFrame, head: Head, windows) -> dict[str, np.ndarray]:
     """Every history baseline of `head`'s kind, aligned with `frame`'s rows."""
     w = max(windows)
     log1p = column("{kinds}_per_post_log1p_{w}d", window=w, kind=head.kind)
+    every = replace(head.target, credible=False)
     out = {"constant": np.full(len(frame), head.base_rate),
-           "historical_mean": historical_mean(frame, head.kind, windows, head.base_rate)}
+           "historical_mean": historical_mean(frame, every, windows, head.base_rate)}
     if head.target.credible:
-        out["credible_historical_mean"] = historical_mean(frame, head.kind, windows,
-                                                          head.base_rate, credible=True)
+        out["credible_historical_mean"] = historical_mean(frame, head.target, windows,
+                                                          head.base_rate)
     if head.offset is not None:
         out["history_start"] = head.offset(frame)
     if log1p in frame.columns:
@@ -57,7 +60,7 @@ def evaluate(target: Target, test: pd.DataFrame, predictions: dict[str, np.ndarr
 
     `predictions` maps a predictor name to per-post rates aligned with `test`'s rows.
     """
-    mask = (test[target.exposure] > 0).to_numpy()
+    mask = target.exposed(test)
     _, rate, exposure = target.labelled(test)
     rows, tables = [], {}
     for name, predicted in predictions.items():

@@ -4,6 +4,10 @@ A head is fit on the per-post rate `label_<kind>_<h>d / label_posts_<h>d` with t
 weights and a Poisson (or Tweedie) objective. For Poisson this is the same fit as counts with
 log(posts) as an offset: the loss differs by a constant. Accounts with no posts in the horizon
 carry no label and are not fit on, but they are still predicted and scored.
+
+A source without posts (events between accounts only, as Higgs) has per-account heads: the
+label is what the account received over the horizon, every account in the population is
+labelled, each with exposure 1 (one horizon).
 """
 
 from __future__ import annotations
@@ -36,36 +40,48 @@ class Target:
     kind: str
     horizon: int
     credible: bool = False
+    per_post: bool = True  # False: per account, for a source without posts
 
     @property
     def label(self) -> str:
-        """The per-post label column."""
-        template = ("label_{kinds}_credible_per_post_{h}d" if self.credible
-                    else "label_{kinds}_per_post_{h}d")
+        """The label column: per post, or (per account) the horizon's count."""
+        template = "label_{kinds}" + ("_credible" if self.credible else "") + (
+            "_per_post_{h}d" if self.per_post else "_{h}d")
         return column(template, kind=self.kind, horizon=self.horizon)
 
     @property
-    def exposure(self) -> str:
-        return column("label_posts_{h}d", horizon=self.horizon)
+    def exposure(self) -> str | None:
+        """The posts that carry the label; None per account (each account is one horizon)."""
+        return column("label_posts_{h}d", horizon=self.horizon) if self.per_post else None
+
+    def exposed(self, frame: pd.DataFrame) -> np.ndarray:
+        """Which rows carry a label: those with posts in the horizon (per account: all)."""
+        if self.exposure is None:
+            return np.ones(len(frame), bool)
+        return (frame[self.exposure] > 0).to_numpy()
 
     def labelled(self, frame: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
-        """The rows with posts in the horizon, their per-post rate and their exposure."""
-        rows = frame[frame[self.exposure] > 0]
-        return rows, rows[self.label].to_numpy(float), rows[self.exposure].to_numpy(float)
+        """The rows that carry a label, their rate and their exposure."""
+        rows = frame[self.exposed(frame)]
+        exposure = (np.ones(len(rows)) if self.exposure is None
+                    else rows[self.exposure].to_numpy(float))
+        return rows, rows[self.label].to_numpy(float), exposure
 
     @classmethod
     def named(cls, kind: str, label: str, horizon: int) -> Target:
         """The target whose label column is `label` (how a saved model records it)."""
         for credible in (False, True):
-            if (target := cls(kind, horizon, credible)).label == label:
-                return target
+            for per_post in (True, False):
+                if (target := cls(kind, horizon, credible, per_post)).label == label:
+                    return target
         raise ModelError(f"{label!r} is not a {horizon}-day label of {kind}")
 
 
-def available_heads(frame: pd.DataFrame, horizon: int, credible: bool = False) -> list[str]:
-    """The kinds (plural: clicks, retweets, ...) with that per-post label in the table."""
+def available_heads(frame: pd.DataFrame, horizon: int, credible: bool = False,
+                    per_post: bool = True) -> list[str]:
+    """The kinds (plural: clicks, retweets, ...) with that label in the table."""
     return [kind for kind in PLURAL.values()
-            if Target(kind, horizon, credible).label in frame.columns]
+            if Target(kind, horizon, credible, per_post).label in frame.columns]
 
 
 @dataclass(frozen=True)
@@ -151,35 +167,41 @@ class HistoryOffset:
       account: see docs/quality.md.
     """
 
-    rate_column: str
-    posts_column: str
+    rate_column: str  # per post: the window's rate; per account: the window's count
+    posts_column: str | None  # None: per account, the window is `periods` horizons
     prior_posts: float | None = 5.0
     covariates: tuple[str, ...] = ()
     coefficients: tuple[float, ...] = (0.0,)
     strength: float = 0.0
+    periods: float = 1.0
 
     @classmethod
-    def for_kind(cls, kind: str, windows, columns, credible: bool = False,
-                 prior_posts: float | None = 5.0) -> HistoryOffset:
-        """The unfitted start of `kind` on a table with `columns`: its history columns and, for
-        empirical Bayes, the prior's covariates the table has."""
+    def for_target(cls, target: Target, windows, columns,
+                   prior_posts: float | None = 5.0) -> HistoryOffset:
+        """The unfitted start of `target` on a table with `columns`: its history columns and,
+        for empirical Bayes, the prior's covariates the table has."""
         w = max(windows)
         covariates = () if prior_posts is not None else tuple(
             c for c in (column(t, window=w if "{w}" in t else None) for t in PRIOR_TEMPLATES)
             if c in columns)
-        return cls(history_rate(kind, windows, credible), column("posts_{w}d", window=w),
-                   prior_posts, covariates)
+        if target.per_post:
+            return cls(history_rate(target.kind, windows, target.credible),
+                       column("posts_{w}d", window=w), prior_posts, covariates)
+        count = ("credible_" if target.credible else "") + "{kinds}_{w}d"
+        return cls(column(count, window=w, kind=target.kind), None, prior_posts, covariates,
+                   periods=w / target.horizon)
 
     @property
     def columns(self) -> list[str]:
-        return list(dict.fromkeys([self.rate_column, self.posts_column, *self.covariates]))
+        return [c for c in dict.fromkeys([self.rate_column, self.posts_column, *self.covariates])
+                if c is not None]
 
     @staticmethod
     def _value(columns: Columns, name: str) -> np.ndarray:  # missing means none
         return np.nan_to_num(np.asarray(columns[name], dtype=np.float64))
 
     def _design(self, columns: Columns) -> np.ndarray:
-        return np.column_stack([np.ones(len(self._value(columns, self.posts_column)))]
+        return np.column_stack([np.ones(len(self._value(columns, self.rate_column)))]
                                + [np.log1p(np.maximum(self._value(columns, c), 0))
                                   for c in self.covariates])
 
@@ -187,9 +209,18 @@ class HistoryOffset:
         return np.exp(self._design(columns) @ np.asarray(self.coefficients))
 
     def _history(self, columns: Columns) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Events and posts over the window, and the prior mean, per row."""
+        """Events and exposure (posts, or horizons) over the window, and the prior mean."""
+        history = self._value(columns, self.rate_column)
+        if self.posts_column is None:
+            return history, np.full(len(history), self.periods), self.prior_mean(columns)
         posts = self._value(columns, self.posts_column)
-        return self._value(columns, self.rate_column) * posts, posts, self.prior_mean(columns)
+        return history * posts, posts, self.prior_mean(columns)
+
+    def own_rate(self, columns: Columns) -> np.ndarray:
+        """The account's own rate over the window, unshrunk (NaN without exposure)."""
+        events, exposure, _ = self._history(columns)
+        return np.divide(events, exposure, out=np.full(len(events), np.nan),
+                         where=exposure > 0)
 
     def _posterior(self, events, posts, mean) -> np.ndarray:
         weight = self.strength / mean if self.prior_posts is None else self.prior_posts
@@ -226,6 +257,13 @@ class HistoryOffset:
             start = replace(prior, strength=strength)._posterior(*history)
             return poisson_deviance(val_rate, start, val_posts)
         return replace(prior, strength=min(PRIOR_STRENGTHS, key=deviance))
+
+
+def own_history(frame: pd.DataFrame, target: Target, windows) -> np.ndarray | None:
+    """The account's own unshrunk rate of `target` over the longest window (NaN without
+    exposure there); None when the table lacks that history."""
+    history = HistoryOffset.for_target(target, windows, ())
+    return history.own_rate(frame) if set(history.columns) <= set(frame.columns) else None
 
 
 @dataclass
@@ -285,8 +323,27 @@ class BoosterData:
     start: np.ndarray | None
 
 
+def early_stopping(patience: int, min_rounds: int = 1):
+    """LightGBM's early stopping on the validation metric, with a floor: the best iteration is
+    chosen among rounds `min_rounds` and later, so one noisy validation cutoff cannot stop a
+    head at its first tree. Stops `patience` rounds after the best."""
+    best = {"iteration": -1, "loss": np.inf, "results": []}
+
+    def callback(env: lgb.callback.CallbackEnv) -> None:
+        name, metric, value, higher_better = env.evaluation_result_list[0][:4]
+        loss = -value if higher_better else value
+        if env.iteration + 1 >= min_rounds and loss < best["loss"]:
+            best.update(iteration=env.iteration, loss=loss, results=env.evaluation_result_list)
+        last = env.iteration == env.end_iteration - 1
+        if best["iteration"] >= 0 and (env.iteration - best["iteration"] >= patience or last):
+            raise lgb.callback.EarlyStopException(best["iteration"], best["results"])
+    callback.order = 30  # where LightGBM's own early stopping runs
+    return callback
+
+
 def local_booster(params: dict, train: BoosterData, validation: BoosterData,
-                  num_boost_round: int, early_stopping_rounds: int) -> lgb.Booster:
+                  num_boost_round: int, early_stopping_rounds: int, min_boost_rounds: int
+                  ) -> lgb.Booster:
     """LightGBM in this process, stopped early on the validation deviance."""
     train_set = lgb.Dataset(train.X, train.rate, weight=train.posts, init_score=train.start,
                             free_raw_data=False)
@@ -294,7 +351,7 @@ def local_booster(params: dict, train: BoosterData, validation: BoosterData,
                           init_score=validation.start, reference=train_set)
     booster = lgb.train(params, train_set, num_boost_round=num_boost_round,
                         valid_sets=[val_set], valid_names=["validation"],
-                        callbacks=[lgb.early_stopping(early_stopping_rounds, verbose=False)])
+                        callbacks=[early_stopping(early_stopping_rounds, min_boost_rounds)])
     booster.free_dataset()
     return booster
 
@@ -308,6 +365,7 @@ class HeadSpec:
     params: dict  # LightGBM's, from `lgb_params`
     num_boost_round: int
     early_stopping_rounds: int
+    min_boost_rounds: int
     calibration: str  # auto, none, glm, isotonic
     offset: HistoryOffset | None = None  # the history it starts from
 
@@ -332,7 +390,7 @@ def fit_head(spec: HeadSpec, train: pd.DataFrame, validation: pd.DataFrame, seed
         return BoosterData(frame[features], rate, posts,
                            None if offset is None else offset.log(frame))
     booster = trainer(spec.params, data(train, y_train, w_train), data(validation, y_val, w_val),
-                      spec.num_boost_round, spec.early_stopping_rounds)
+                      spec.num_boost_round, spec.early_stopping_rounds, spec.min_boost_rounds)
     head = Head(target, features, booster, Calibrator(), base_rate, {}, offset)
     head.calibrator, head.calibration_deviances = choose_calibrator(
         spec.calibration, head.raw(validation), y_val, w_val, seed)

@@ -15,12 +15,15 @@ starting point without trees (`history_start`) and the mean of log(1 + engagemen
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from sklearn.isotonic import IsotonicRegression
 
 from clout.features.catalogue import column
+from clout.models.heads import own_history
 from clout.models.metrics import spearman
 from clout.scoring.score import SCORE_MIN, InfluenceModel, ScoreMap
 
@@ -39,8 +42,8 @@ def score_gap(score: pd.Series, reference: pd.Series, fit_on: pd.Series) -> np.n
 def realised_engagement(model: InfluenceModel, test: pd.DataFrame) -> pd.DataFrame:
     """Accounts with posts in the horizon, with what their audience did, on the score's scale:
     their labels combined exactly as the score combines the heads' predictions."""
-    exposure = next(iter(model.heads.values())).target.exposure  # the heads share it
-    rows = test[test[exposure] > 0]
+    target = next(iter(model.heads.values())).target  # the heads share their exposure
+    rows = test[target.exposed(test)]
     rates = {kind: rows[head.label].to_numpy(float) for kind, head in model.heads.items()}
     return rows.assign(realised=model.expected_engagement(rates))
 
@@ -73,8 +76,12 @@ def history_indexes(model: InfluenceModel, frame: pd.DataFrame,
             return None
         return {k: frame[c].fillna(0).to_numpy(float) for k, c in columns.items()}
     out = {}
-    if (rates := values(_history_columns(model, "{kinds}_per_post_{w}d"))) is not None:
-        out["history_index"] = combine({k: v / heads[k].base_rate for k, v in rates.items()})
+    windows = model.feature_config.windows
+    rates = {k: own_history(frame, replace(h.target, credible=False), windows)
+             for k, h in heads.items()}
+    if all(r is not None for r in rates.values()):
+        out["history_index"] = combine({k: np.nan_to_num(v) / heads[k].base_rate
+                                        for k, v in rates.items()})
     if all(h.offset is not None for h in heads.values()):
         out["history_start"] = combine({k: h.offset(frame) / h.base_rate
                                         for k, h in heads.items()})

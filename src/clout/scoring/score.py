@@ -90,11 +90,13 @@ def has_posts(frame: pd.DataFrame, windows) -> np.ndarray:
 
 
 def evidence_columns(targets, windows) -> list[str]:
-    """The credible engagement of the longest window, per kind the `targets` (the heads'
-    `Target`s) learn as credible engagement: with none of it an account has shown no
-    influence."""
-    return [column("credible_{kinds}_{w}d", window=max(windows), kind=t.kind)
-            for t in targets if t.credible]
+    """The engagement of the longest window that shows influence, per kind the `targets` (the
+    heads' `Target`s) learn: credible engagement for a head that learns it, and what a
+    per-account head (a source without posts) received; with none of it an account has shown
+    no influence."""
+    return [column(("credible_" if t.credible else "") + "{kinds}_{w}d", window=max(windows),
+                   kind=t.kind)
+            for t in targets if t.credible or not t.per_post]
 
 
 def shows_nothing(frame: pd.DataFrame, windows, evidence: list[str]) -> np.ndarray:
