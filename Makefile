@@ -47,12 +47,14 @@ lint: install
 	$(BIN)/ruff check src tests benchmarks
 
 ## quality: docs/quality.md and the README's quoted headlines, from clout evaluate: the default
-## experiment and its empirical-Bayes variant on four worlds, Congress on six rolling test
+## experiment, its empirical-Bayes variant and its tuned variant (clout tune) on four worlds, Congress on six rolling test
 ## cutoffs, Higgs on two daily ones (minutes; needs ../shared/data/congress and higgs)
 quality: install
 	$(BIN)/clout evaluate experiments/default.yaml --seeds 7,8,9,4242 --doc docs/quality.md \
 	    --readme README.md
 	$(BIN)/clout evaluate experiments/empirical-bayes.yaml --seeds 7,8,9,4242 \
+	    --doc docs/quality.md --readme README.md
+	$(BIN)/clout evaluate experiments/default-tuned.yaml --seeds 7,8,9,4242 \
 	    --doc docs/quality.md --readme README.md
 	$(BIN)/clout evaluate experiments/congress.yaml --rolling 6 --doc docs/quality.md \
 	    --readme README.md
