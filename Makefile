@@ -47,8 +47,8 @@ lint: install
 	$(BIN)/ruff check src tests benchmarks
 
 ## quality: docs/quality.md and the README's quoted headlines, from clout evaluate: the default
-## experiment, its empirical-Bayes variant and its tuned variant (clout tune) on four worlds, Congress on six rolling test
-## cutoffs, Higgs on two daily ones (minutes; needs ../shared/data/congress and higgs)
+## experiment, its empirical-Bayes and its tuned variant (clout tune) on four worlds, Congress
+## on six rolling test cutoffs, Higgs on two daily ones (minutes; needs ../shared/data)
 quality: install
 	$(BIN)/clout evaluate experiments/default.yaml --seeds 7,8,9,4242 --doc docs/quality.md \
 	    --readme README.md
