@@ -719,13 +719,29 @@ def release_rollback(experiment: ExperimentFile, directory: ReleaseDir = None) -
 
 @release_app.command("list")
 def release_list(experiment: ExperimentFile, directory: ReleaseDir = None) -> None:
-    """Every release and which one is served."""
+    """Every release, which one is served and which a rollback would return to; and folders
+    that are not whole releases (`clout release clean` removes them)."""
     releases = _releases(_experiment(experiment, None), directory)
-    rows = [{"release": n, "served": n == releases.current,
+    stack = releases.served_stack()
+    rows = [{"release": n, "status": "served" if n == releases.current else
+                       "earlier: a rollback returns to it" if n in stack else
+                       "withdrawn: rolled back",
              **{k: releases.info(n).get(k) for k in ("accounts", "cutoff", "model_version",
                                                      "forced", "reason")}}
             for n in releases.numbers()]
     print_frame(pd.DataFrame(rows), title=f"releases in {releases.directory}")
+    for path in releases.incomplete():
+        console.print(f"[yellow]incomplete[/] {path} (never served; clout release clean "
+                      "removes it)")
+
+
+@release_app.command("clean")
+def release_clean(experiment: ExperimentFile, directory: ReleaseDir = None) -> None:
+    """Remove folders that are not whole releases (a publish that died half way)."""
+    releases = _releases(_experiment(experiment, None), directory)
+    removed = releases.clean()
+    console.print(f"removed {len(removed)} incomplete folder(s) from {releases.directory}"
+                  + "".join(f"\n  {p.name}" for p in removed))
 
 
 if __name__ == "__main__":
