@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from clout.scoring.score import InfluenceModel, InvalidFeatures, ScoreMap, normalise_weights
+from support import run_killed
 
 
 def test_score_map_is_monotone_bounded_and_means_a_fixed_factor():
@@ -71,6 +72,32 @@ def test_saved_model_scores_identically_and_detects_tampering(built, tmp_path):
     (saved / "model.json").write_text(json.dumps(manifest))
     with pytest.raises(ValueError, match="do not match the version"):
         InfluenceModel.load(saved)
+
+
+SAVE = """
+from dataclasses import replace
+from clout.scoring.score import InfluenceModel
+model = InfluenceModel.load(sys.argv[1])
+replace(model, score_map=replace(model.score_map, high=model.score_map.high + 1)).save(sys.argv[1])
+"""
+
+
+@pytest.mark.parametrize("kill_at", range(1, 12))
+def test_a_save_killed_at_any_step_keeps_a_whole_model(built, tmp_path, kill_at):
+    # the folder holds a model; another save into it dies before its k-th disk step
+    model, test, _, _ = built
+    folder = model.save(tmp_path / "model")
+    if not run_killed(SAVE, kill_at, folder):
+        assert InfluenceModel.load(folder).version != model.version  # the new one, whole
+        return
+    leftovers = sorted(p.name.split("-")[0] for p in tmp_path.iterdir() if p != folder)
+    if folder.exists():  # the old model, or the new one once renamed in: whole either way
+        loaded = InfluenceModel.load(folder)
+        assert len(loaded.score(test)) == len(test)
+    else:  # killed between the two renames: both are whole beside it, nothing is lost
+        assert leftovers == [".model.new", ".model.old"]
+        old = next(tmp_path.glob(".model.old-*")) / "model"
+        assert InfluenceModel.load(old).version == model.version
 
 
 def test_a_feature_table_the_model_cannot_score_is_refused_with_the_reason(built):

@@ -27,6 +27,7 @@ from clout.features.build import build_features, load_tables, write_features
 from clout.features.catalogue import catalogue_frame, write_markdown
 from clout.features.config import FeatureConfig
 from clout.features.days import weekly_cutoffs
+from clout.files import replacing_file
 
 
 class Commands(typer.Typer):
@@ -412,10 +413,8 @@ def score(
         fail(str(err), 1)
     day = scores["cutoff"].iloc[0]
     out = out or Path("data/processed") / spec.name / f"scores-{day:%Y-%m-%d}.parquet"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(out.name + ".partial")  # renamed only once completely written
-    scores.to_parquet(partial, index=False)
-    partial.replace(out)
+    with replacing_file(out) as partial:  # renamed only once completely written
+        scores.to_parquet(partial, index=False)
     console.print(f"wrote {out}: {len(scores):,} accounts at {day:%Y-%m-%d}, median score "
                   f"{scores['score'].median():.0f}, model {influence.version}, "
                   f"map {influence.score_map.id}")

@@ -31,6 +31,7 @@ from clout.features.build import build_features, load_tables
 from clout.features.catalogue import column_features
 from clout.features.days import from_day, to_day, weekly_cutoffs
 from clout.features.tables import Tables
+from clout.files import replacing_file
 from clout.models.evaluation import evaluate, history_baselines, reliability_plot
 from clout.models.heads import Head, Split, Target, fit_head
 from clout.scoring.evaluation import (
@@ -284,8 +285,9 @@ def train(experiment: Experiment, tracking_uri: str | None = None, out: Path | N
                          source.dataset.fingerprint())
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-        frame.to_parquet(out / "features.parquet", index=False)
-        evaluation.scores.to_parquet(out / "scores.parquet", index=False)
+        for name, table in (("features", frame), ("scores", evaluation.scores)):
+            with replacing_file(out / f"{name}.parquet") as partial:
+                table.to_parquet(partial, index=False)
         model.save(out / "model")
     if log:
         result.run_id = log_run(result, tracking_uri)

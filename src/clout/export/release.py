@@ -49,6 +49,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from scipy.stats import ks_2samp, spearmanr
 
 from clout.errors import CloutError, ConfigError, DataError, NotFound
+from clout.files import fsync_path, fsync_tree, write_text
 from clout.scoring.score import SCORE_MAX, SCORE_MIN
 
 VERSIONS = ("model_version", "score_version")  # columns `clout score` writes on every row
@@ -193,21 +194,6 @@ def gate(new: pd.DataFrame, served: pd.DataFrame | None, limits: GateThresholds)
     ]
 
 
-def _fsync_directory(path: Path) -> None:
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
-def _write_durably(path: Path, text: str) -> None:
-    with path.open("w") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
 class Releases:
     """The numbered releases in one directory, and which one is served."""
 
@@ -259,9 +245,7 @@ class Releases:
             yield
 
     def _serve(self, number: int) -> None:
-        _write_durably(self.directory / "CURRENT.tmp", str(number))
-        (self.directory / "CURRENT.tmp").replace(self.directory / "CURRENT")  # atomic switch
-        _fsync_directory(self.directory)
+        write_text(self.directory / "CURRENT", str(number))  # an atomic switch
 
     def _log(self, **event) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -316,11 +300,10 @@ class Releases:
                        if k in scores.columns}}
             staging = Path(tempfile.mkdtemp(prefix=".publish-", dir=self.directory))
             scores.to_parquet(staging / "scores.parquet", index=False)
-            with (staging / "scores.parquet").open("rb") as written:
-                os.fsync(written.fileno())
-            _write_durably(staging / "release.json", json.dumps(info, indent=1))
+            (staging / "release.json").write_text(json.dumps(info, indent=1))
+            fsync_tree(staging)
             staging.rename(self.directory / f"{number:04d}")  # whole, or not there
-            _fsync_directory(self.directory)
+            fsync_path(self.directory)
             self._log(event="forced" if failed else "published", release=number,
                       failed=failed, reason=reason if failed else None)
             self._serve(number)

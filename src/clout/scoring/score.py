@@ -29,6 +29,7 @@ import pandas as pd
 from clout.errors import ConfigError, DataError, MissingFile, ModelError
 from clout.features.catalogue import NON_NEGATIVE_UNITS, column, column_features
 from clout.features.config import FeatureConfig
+from clout.files import replacing_folder
 from clout.models.calibration import Calibrator
 from clout.models.heads import Columns, Head, HistoryOffset, Target
 
@@ -259,12 +260,15 @@ class InfluenceModel:
                                                for name, head in self._booster_files().items()})
 
     def save(self, directory: str | Path) -> Path:
+        """Write the model to `directory`, replacing a model there only once the new one is
+        whole on disk (a crash while saving leaves the previous model as it was)."""
         directory = Path(directory)
-        (directory / "heads").mkdir(parents=True, exist_ok=True)
-        for name, head in self._booster_files().items():
-            head.booster.save_model(directory / name)
-        manifest = {**self._manifest(), "version": self.version}
-        (directory / "model.json").write_text(json.dumps(manifest, indent=1))  # order kept
+        with replacing_folder(directory) as folder:
+            (folder / "heads").mkdir()
+            for name, head in self._booster_files().items():
+                head.booster.save_model(folder / name)
+            manifest = {**self._manifest(), "version": self.version}
+            (folder / "model.json").write_text(json.dumps(manifest, indent=1))  # order kept
         return directory
 
     @classmethod
