@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import signal
 import sys
 from enum import Enum, StrEnum
 from pathlib import Path
@@ -30,9 +31,14 @@ from clout.features.days import weekly_cutoffs
 from clout.files import replacing_file
 
 
+def _exit_on_sigterm(signum, frame):
+    raise SystemExit(128 + signum)  # unwinds: an open MLflow run ends FAILED, temp files go
+
+
 class Commands(typer.Typer):
     """A typer app whose commands print a user's error (`CloutError`) in one line and exit 2;
-    anything else is a bug and keeps its traceback."""
+    anything else is a bug and keeps its traceback. SIGTERM (a scheduler stopping the job)
+    ends a command as SIGINT does, by unwinding it."""
 
     def command(self, *args, **kwargs):
         register = super().command(*args, **kwargs)
@@ -40,6 +46,7 @@ class Commands(typer.Typer):
         def decorator(function):
             @functools.wraps(function)
             def guarded(*call_args, **call_kwargs):
+                signal.signal(signal.SIGTERM, _exit_on_sigterm)
                 try:
                     return function(*call_args, **call_kwargs)
                 except CloutError as err:
