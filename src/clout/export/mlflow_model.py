@@ -7,7 +7,8 @@ from pathlib import Path
 
 import mlflow
 import pandas as pd
-from mlflow.models import infer_signature
+from mlflow.models import ModelSignature, infer_signature
+from mlflow.types.schema import ColSpec, Schema
 
 from clout.export import pyfunc_model
 from clout.scoring.score import InfluenceModel
@@ -24,7 +25,12 @@ def log_pyfunc(model: InfluenceModel, model_dir: Path, features: pd.DataFrame) -
         # MLflow warns that integer columns cannot hold missing values: ours are counts, which
         # the feature builder fills with 0, never missing
         warnings.filterwarnings("ignore", "Hint: Inferred schema contains integer")
-        signature = infer_signature(example, model.score(example))
+        inferred = infer_signature(example, model.score(example))
+    # every input optional: the model checks its columns itself and names the one at fault,
+    # where MLflow's own check answers a missing column by echoing the whole request back
+    signature = ModelSignature(
+        Schema([ColSpec(c.type, c.name, required=False) for c in inferred.inputs.inputs]),
+        inferred.outputs)
     mlflow.pyfunc.log_model(
         name=RUN.model, python_model=pyfunc_model.__file__,
         artifacts={"clout_model": str(model_dir)}, signature=signature, input_example=example,

@@ -78,6 +78,9 @@ class ScoreMap:
         return f"{self.version}-{digest[:8]}"
 
 
+MAX_FEATURE_VALUE = 1e12  # no count, rate or age of a real account comes near it
+
+
 class InvalidFeatures(ModelError):
     """A feature table the model cannot score; the message names each column and rule."""
 
@@ -191,6 +194,13 @@ class InfluenceModel:
         if problems:
             raise InvalidFeatures("feature table: " + "; ".join(problems))
         matrix = table.to_numpy(dtype=np.float64, na_value=np.nan)  # one conversion, not 90
+        # missing is allowed (no history); infinite or absurdly large is a broken input that
+        # would otherwise saturate the score
+        absurd = (np.isinf(matrix) | (np.abs(np.nan_to_num(matrix)) > MAX_FEATURE_VALUE)).sum(0)
+        problems = [f"{self.features[i]}: {n} row(s) infinite or beyond "
+                    f"{MAX_FEATURE_VALUE:.0e}" for i, n in enumerate(absurd) if n]
+        if problems:
+            raise InvalidFeatures("feature table: " + "; ".join(problems))
         counted, units = self._counts
         negatives = (matrix[:, counted] < 0).sum(axis=0)
         problems = [f"{self.features[i]}: {n} row(s) negative, but a {unit} value cannot be"
