@@ -117,6 +117,7 @@ def fit_model(experiment: Experiment, frame: pd.DataFrame, split: Split, say: Sa
     """Heads on every feature, and per component on that family's features alone; weights;
     and the score map, frozen on the validation cutoff's population."""
     targets = experiment.model.targets(frame, experiment.features.horizon_days)
+    weights = normalise_weights(list(targets), experiment.score.weights)  # checked before training
     features = experiment.model.inputs(frame.columns, targets, experiment.features.windows)
     train, validation = split.part(frame, "train"), split.part(frame, "validation")
     say(f"heads {', '.join(t.label for t in targets.values())} on {len(features)} features, "
@@ -131,7 +132,6 @@ def fit_model(experiment: Experiment, frame: pd.DataFrame, split: Split, say: Sa
                 say(f"component {name}: {len(own)} features")
                 components[name] = fit_heads(experiment, targets, own, train, validation,
                                              engine)
-    weights = normalise_weights(list(targets), experiment.score.weights)
     # The scale is set by the accounts that show influence: accounts that never post (fake
     # followers, pure readers) or that no credible account engages with score 1 anyway, and
     # would otherwise fill the bottom of the scale and squeeze everyone else.
