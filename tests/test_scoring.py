@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from clout.errors import ModelError
 from clout.scoring.score import InfluenceModel, InvalidFeatures, ScoreMap, normalise_weights
 from support import run_killed
 
@@ -72,6 +74,42 @@ def test_saved_model_scores_identically_and_detects_tampering(built, tmp_path):
     (saved / "model.json").write_text(json.dumps(manifest))
     with pytest.raises(ValueError, match="do not match the version"):
         InfluenceModel.load(saved)
+
+
+def test_a_damaged_booster_is_refused_before_it_is_parsed(built, tmp_path):
+    # a booster whose length changed used to abort the process inside LightGBM (rc 134)
+    model, _, _, _ = built
+    folder = model.save(tmp_path / "model")
+    booster = folder / "heads" / "score-retweets.txt"
+    booster.write_text(booster.read_text()[:500] + "\ntree_sizes=99999999\n")
+    with pytest.raises(ModelError, match="do not match the version"):
+        InfluenceModel.load(folder)
+    booster.unlink()
+    with pytest.raises(FileNotFoundError, match="model files missing: heads/score-retweets.txt"):
+        InfluenceModel.load(folder)
+
+
+def test_a_logged_model_whose_code_was_edited_is_refused_before_it_runs(built, tmp_path):
+    import mlflow
+    from mlflow.models import get_model_info
+
+    from clout.export.mlflow_model import load_influence_model
+    _, _, _, run_id = built
+    uri = f"runs:/{run_id}/clout"
+    assert load_influence_model(uri).version  # as logged: loads
+    # the stored copy of the model's code, in the test's local artifact store
+    stored = mlflow.get_logged_model(get_model_info(uri).model_id).artifact_location
+    code = Path(stored.removeprefix("file://")) / "pyfunc_model.py"
+    assert code.is_file()
+    original, marker = code.read_text(), tmp_path / "ran"
+    try:
+        code.write_text(f"open({str(marker)!r}, 'w').close()\n" + original)
+        with pytest.raises(ModelError, match="do not match the digest its run recorded"):
+            load_influence_model(uri)
+        assert not marker.exists()  # the edited code never ran
+    finally:
+        code.write_text(original)
+    assert load_influence_model(uri).version
 
 
 SAVE = """

@@ -81,6 +81,13 @@ class ScoreMap:
 MAX_FEATURE_VALUE = 1e12  # no count, rate or age of a real account comes near it
 
 
+def booster_files(heads, components) -> list[str]:
+    """The booster files of a saved model, heads first, by kind (`heads` and `components` map
+    kinds, and component names to kinds, to anything)."""
+    return [f"heads/score-{kind}.txt" for kind in heads] + [
+        f"heads/{name}-{kind}.txt" for name, of in components.items() for kind in of]
+
+
 class InvalidFeatures(ModelError):
     """A feature table the model cannot score; the message names each column and rule."""
 
@@ -237,10 +244,10 @@ class InfluenceModel:
     # -- persistence: one JSON file and LightGBM's own text format per booster -----------------
 
     def _booster_files(self) -> dict[str, Head]:
-        files = {f"heads/score-{kind}.txt": head for kind, head in self.heads.items()}
-        for name, heads in self.components.items():
-            files.update({f"heads/{name}-{kind}.txt": head for kind, head in heads.items()})
-        return files
+        return dict(zip(booster_files(self.heads, self.components),
+                        [*self.heads.values(),
+                         *(h for heads in self.components.values() for h in heads.values())],
+                        strict=True))
 
     def _manifest(self) -> dict:
         def head_entry(head: Head) -> dict:
@@ -291,6 +298,15 @@ class InfluenceModel:
             raise MissingFile(f"{directory} holds no clout model (model.json missing)")
         manifest = json.loads((directory / "model.json").read_text())
         recorded = manifest.pop("version")
+        # the files as written must digest to the version recorded when they were written,
+        # checked before any of them is parsed (a damaged booster can abort LightGBM)
+        names = booster_files(manifest["heads"], manifest["components"])
+        if missing := [n for n in names if not (directory / n).is_file()]:
+            raise MissingFile(f"{directory}: model files missing: {', '.join(missing)}")
+        texts = {name: (directory / name).read_text(errors="replace") for name in names}
+        if (found := cls._digest(manifest, texts)) != recorded:
+            raise ModelError(f"{directory}: model files do not match the version recorded in "
+                             f"model.json ({found} != {recorded})")
 
         horizon = FeatureConfig(**manifest["info"]["features"]).horizon_days
 
@@ -307,10 +323,5 @@ class InfluenceModel:
                         for n, hs in manifest["components"].items()},
             weights=manifest["weights"], score_map=ScoreMap(**manifest["score_map"]),
             info=manifest["info"])
-        # the files as written must digest to the version recorded when they were written
-        texts = {name: (directory / name).read_text() for name in model._booster_files()}
-        if (found := cls._digest(manifest, texts)) != recorded:
-            raise ModelError(f"{directory}: model files do not match the version recorded in "
-                             f"model.json ({found} != {recorded})")
         model.version = recorded
         return model
