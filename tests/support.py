@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -107,3 +110,35 @@ def hand_built_model() -> tuple[InfluenceModel, pd.DataFrame]:
                            info={"experiment": "hand-built",
                                  "features": config.model_dump(mode="json")})
     return model, test
+
+
+# Fault injection: a script run in its own process that is killed (SIGKILL: nothing of it runs
+# on the way out) just before its k-th step that touches the disk durably (a flush to disk, a
+# rename, a replace). `sys.argv[1]` is k; the script's own arguments follow.
+KILL_AT_STEP = """
+import os, signal, sys
+from pathlib import Path
+
+_kill_at, _steps = sys.argv.pop(1), [0]
+
+def _killed_at_step(original):
+    def step(*args, **kwargs):
+        _steps[0] += 1
+        if str(_steps[0]) == _kill_at:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return original(*args, **kwargs)
+    return step
+
+os.fsync = _killed_at_step(os.fsync)
+Path.rename = _killed_at_step(Path.rename)
+Path.replace = _killed_at_step(Path.replace)
+"""
+
+
+def run_killed(script: str, kill_at: int, *args) -> bool:
+    """Run `script` (after the kill hook) killed before its `kill_at`-th disk step; True when it
+    was killed, False when it finished first."""
+    done = subprocess.run([sys.executable, "-c", KILL_AT_STEP + script, str(kill_at),
+                           *map(str, args)], cwd=Path(__file__).parent)
+    assert done.returncode in (0, -signal.SIGKILL), done
+    return done.returncode == -signal.SIGKILL

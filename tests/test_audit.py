@@ -107,6 +107,7 @@ def test_cli_explains_an_account_and_refuses_an_unknown_one(tiny_run):
     shown = CliRunner().invoke(app, ["explain", account, "--run", result.run_id])
     assert shown.exit_code == 0, shown.output
     assert "add up to the difference" in shown.output
-    unknown = CliRunner().invoke(app, ["explain", "999999", "--run", result.run_id])
-    assert unknown.exit_code == 2 and "999999" in unknown.output
-    assert "Traceback" not in unknown.output
+    for wrong in ("999999", "99999999999999999999999", "abc"):  # unknown, overflowing, not an id
+        unknown = CliRunner().invoke(app, ["explain", wrong, "--run", result.run_id])
+        assert unknown.exit_code == 2 and wrong in unknown.output, unknown.output
+        assert "Traceback" not in unknown.output and "np.int64" not in unknown.output

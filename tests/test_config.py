@@ -78,3 +78,37 @@ def test_name_defaults_to_the_file_stem_and_round_trips(tmp_path):
     assert experiment.name == "quick-try"
     path.write_text(experiment.to_yaml())
     assert load_experiment(path) == experiment
+
+
+@pytest.mark.parametrize("text, message", [
+    ("", "the file is empty"),
+    ("name: ..\n", "name: String should match pattern"),
+    ("name: a/b\n", "name: String should match pattern"),
+    ("mlflow_experiment: ../../x\n", "mlflow_experiment: String should match pattern"),
+    ("model: {params: {colour: red, num_leaves: 7}}\n", "LightGBM has no parameter colour"),
+    ("model: {params: {num_leaves: -3}}\n", "num_leaves: -3 refused"),
+    ("model: {params: {learning_rate: fast}}\n", "learning_rate: 'fast' refused"),
+    ("model: {seed: 1180591620717411303424}\n", "model.seed: Input should be less than or "
+                                                "equal to 2147483647"),
+    ("data: {seed: -1}\n", "data.seed: Input should be greater than or equal to 0"),
+    ("score: {weights: {retweets: 1, clickz: 1}}\n", "no head is called clickz"),
+], ids=["empty", "dot-dot name", "name with a separator", "experiment path", "unknown param",
+        "invalid value", "invalid type", "seed 2**70", "negative seed", "unknown head"])
+def test_a_bad_experiment_is_refused_before_any_work(tmp_path, text, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(ExperimentError) as err:
+        load_experiment(path)
+    assert str(path) in str(err.value) and message in str(err.value), str(err.value)
+
+
+def test_more_weeks_than_the_data_holds_is_refused(tiny_world):
+    from clout.errors import ConfigError
+    from clout.features.build import load_tables
+    from clout.features.days import weekly_cutoffs
+
+    tables = load_tables(tiny_world[0])
+    assert len(weekly_cutoffs(tables, 8, 14)) == 8
+    with pytest.raises(ConfigError, match=r"weeks: 500 weekly cutoffs reach back to .* but the "
+                                          r"data begins on .*; at most \d+ fit"):
+        weekly_cutoffs(tables, 500, 14)

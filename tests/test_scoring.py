@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from clout.errors import ModelError
 from clout.scoring.score import InfluenceModel, InvalidFeatures, ScoreMap, normalise_weights
+from support import run_killed
 
 
 def test_score_map_is_monotone_bounded_and_means_a_fixed_factor():
@@ -71,6 +74,68 @@ def test_saved_model_scores_identically_and_detects_tampering(built, tmp_path):
     (saved / "model.json").write_text(json.dumps(manifest))
     with pytest.raises(ValueError, match="do not match the version"):
         InfluenceModel.load(saved)
+
+
+def test_a_damaged_booster_is_refused_before_it_is_parsed(built, tmp_path):
+    # a booster whose length changed used to abort the process inside LightGBM (rc 134)
+    model, _, _, _ = built
+    folder = model.save(tmp_path / "model")
+    booster = folder / "heads" / "score-retweets.txt"
+    booster.write_text(booster.read_text()[:500] + "\ntree_sizes=99999999\n")
+    with pytest.raises(ModelError, match="do not match the version"):
+        InfluenceModel.load(folder)
+    booster.unlink()
+    with pytest.raises(FileNotFoundError, match="model files missing: heads/score-retweets.txt"):
+        InfluenceModel.load(folder)
+
+
+def test_a_logged_model_whose_code_was_edited_is_refused_before_it_runs(built, tmp_path):
+    import mlflow
+    from mlflow.models import get_model_info
+
+    from clout.export.mlflow_model import load_influence_model
+    _, _, _, run_id = built
+    uri = f"runs:/{run_id}/clout"
+    assert load_influence_model(uri).version  # as logged: loads
+    # the stored copy of the model's code, in the test's local artifact store
+    stored = mlflow.get_logged_model(get_model_info(uri).model_id).artifact_location
+    code = Path(stored.removeprefix("file://")) / "pyfunc_model.py"
+    assert code.is_file()
+    original, marker = code.read_text(), tmp_path / "ran"
+    try:
+        code.write_text(f"open({str(marker)!r}, 'w').close()\n" + original)
+        with pytest.raises(ModelError, match="do not match the digest its run recorded"):
+            load_influence_model(uri)
+        assert not marker.exists()  # the edited code never ran
+    finally:
+        code.write_text(original)
+    assert load_influence_model(uri).version
+
+
+SAVE = """
+from dataclasses import replace
+from clout.scoring.score import InfluenceModel
+model = InfluenceModel.load(sys.argv[1])
+replace(model, score_map=replace(model.score_map, high=model.score_map.high + 1)).save(sys.argv[1])
+"""
+
+
+@pytest.mark.parametrize("kill_at", range(1, 12))
+def test_a_save_killed_at_any_step_keeps_a_whole_model(built, tmp_path, kill_at):
+    # the folder holds a model; another save into it dies before its k-th disk step
+    model, test, _, _ = built
+    folder = model.save(tmp_path / "model")
+    if not run_killed(SAVE, kill_at, folder):
+        assert InfluenceModel.load(folder).version != model.version  # the new one, whole
+        return
+    leftovers = sorted(p.name.split("-")[0] for p in tmp_path.iterdir() if p != folder)
+    if folder.exists():  # the old model, or the new one once renamed in: whole either way
+        loaded = InfluenceModel.load(folder)
+        assert len(loaded.score(test)) == len(test)
+    else:  # killed between the two renames: both are whole beside it, nothing is lost
+        assert leftovers == [".model.new", ".model.old"]
+        old = next(tmp_path.glob(".model.old-*")) / "model"
+        assert InfluenceModel.load(old).version == model.version
 
 
 def test_a_feature_table_the_model_cannot_score_is_refused_with_the_reason(built):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import signal
 import sys
 from enum import Enum, StrEnum
 from pathlib import Path
@@ -27,11 +28,17 @@ from clout.features.build import build_features, load_tables, write_features
 from clout.features.catalogue import catalogue_frame, write_markdown
 from clout.features.config import FeatureConfig
 from clout.features.days import weekly_cutoffs
+from clout.files import replacing_file
+
+
+def _exit_on_sigterm(signum, frame):
+    raise SystemExit(128 + signum)  # unwinds: an open MLflow run ends FAILED, temp files go
 
 
 class Commands(typer.Typer):
     """A typer app whose commands print a user's error (`CloutError`) in one line and exit 2;
-    anything else is a bug and keeps its traceback."""
+    anything else is a bug and keeps its traceback. SIGTERM (a scheduler stopping the job)
+    ends a command as SIGINT does, by unwinding it."""
 
     def command(self, *args, **kwargs):
         register = super().command(*args, **kwargs)
@@ -39,6 +46,7 @@ class Commands(typer.Typer):
         def decorator(function):
             @functools.wraps(function)
             def guarded(*call_args, **call_kwargs):
+                signal.signal(signal.SIGTERM, _exit_on_sigterm)
                 try:
                     return function(*call_args, **call_kwargs)
                 except CloutError as err:
@@ -412,10 +420,8 @@ def score(
         fail(str(err), 1)
     day = scores["cutoff"].iloc[0]
     out = out or Path("data/processed") / spec.name / f"scores-{day:%Y-%m-%d}.parquet"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(out.name + ".partial")  # renamed only once completely written
-    scores.to_parquet(partial, index=False)
-    partial.replace(out)
+    with replacing_file(out) as partial:  # renamed only once completely written
+        scores.to_parquet(partial, index=False)
     console.print(f"wrote {out}: {len(scores):,} accounts at {day:%Y-%m-%d}, median score "
                   f"{scores['score'].median():.0f}, model {influence.version}, "
                   f"map {influence.score_map.id}")
@@ -719,13 +725,29 @@ def release_rollback(experiment: ExperimentFile, directory: ReleaseDir = None) -
 
 @release_app.command("list")
 def release_list(experiment: ExperimentFile, directory: ReleaseDir = None) -> None:
-    """Every release and which one is served."""
+    """Every release, which one is served and which a rollback would return to; and folders
+    that are not whole releases (`clout release clean` removes them)."""
     releases = _releases(_experiment(experiment, None), directory)
-    rows = [{"release": n, "served": n == releases.current,
+    stack = releases.served_stack()
+    rows = [{"release": n, "status": "served" if n == releases.current else
+                       "earlier: a rollback returns to it" if n in stack else
+                       "withdrawn: rolled back",
              **{k: releases.info(n).get(k) for k in ("accounts", "cutoff", "model_version",
                                                      "forced", "reason")}}
             for n in releases.numbers()]
     print_frame(pd.DataFrame(rows), title=f"releases in {releases.directory}")
+    for path in releases.incomplete():
+        console.print(f"[yellow]incomplete[/] {path} (never served; clout release clean "
+                      "removes it)")
+
+
+@release_app.command("clean")
+def release_clean(experiment: ExperimentFile, directory: ReleaseDir = None) -> None:
+    """Remove folders that are not whole releases (a publish that died half way)."""
+    releases = _releases(_experiment(experiment, None), directory)
+    removed = releases.clean()
+    console.print(f"removed {len(removed)} incomplete folder(s) from {releases.directory}"
+                  + "".join(f"\n  {p.name}" for p in removed))
 
 
 if __name__ == "__main__":

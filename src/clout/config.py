@@ -21,13 +21,16 @@ from clout.features.config import CutoffSpec, FeatureConfig
 from clout.models.config import ModelSpec
 from clout.scoring.config import ScoreSpec
 
+NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 COMPONENTS = ("reach", "amplification", "network")  # catalogue families scored on their own
 
 
 class Experiment(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    # names become folder names (outputs, releases, MLflow artifacts): one plain segment, no
+    # separator and no leading dot (so neither "." nor "..")
+    name: str = Field(pattern=NAME)
     description: str = ""
     data: DataSpec = DataSpec()
     cutoffs: CutoffSpec = CutoffSpec()
@@ -35,7 +38,8 @@ class Experiment(BaseModel):
     model: ModelSpec = ModelSpec()
     score: ScoreSpec = ScoreSpec()
     release: GateThresholds = GateThresholds()
-    mlflow_experiment: str = Field("clout", description="MLflow experiment the run goes to")
+    mlflow_experiment: str = Field("clout", pattern=NAME,
+                                   description="MLflow experiment the run goes to")
     num_threads: int | None = Field(
         None, ge=1, description="LightGBM's threads (default: every core); speed only, the "
                                 "trees are the same at any count")
@@ -69,9 +73,12 @@ def load_experiment(path: str | Path, **overrides) -> Experiment:
     if not path.is_file():
         raise ExperimentError(f"experiment file {path} not found")
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        raw = yaml.safe_load(path.read_text())
     except yaml.YAMLError as err:
         raise ExperimentError(f"{path}: not valid YAML: {err}") from None
+    if raw is None:  # an empty file would silently run every default
+        raise ExperimentError(f"{path}: the file is empty; an experiment names at least its "
+                              "data (see experiments/default.yaml)")
     if not isinstance(raw, dict):
         raise ExperimentError(f"{path}: expected a mapping of fields, got {type(raw).__name__}")
     for dotted, value in overrides.items():

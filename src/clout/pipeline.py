@@ -31,6 +31,7 @@ from clout.features.build import build_features, load_tables
 from clout.features.catalogue import column_features
 from clout.features.days import from_day, to_day, weekly_cutoffs
 from clout.features.tables import Tables
+from clout.files import replacing_file
 from clout.models.evaluation import evaluate, history_baselines, reliability_plot
 from clout.models.heads import Head, Split, Target, fit_head
 from clout.scoring.evaluation import (
@@ -116,6 +117,7 @@ def fit_model(experiment: Experiment, frame: pd.DataFrame, split: Split, say: Sa
     """Heads on every feature, and per component on that family's features alone; weights;
     and the score map, frozen on the validation cutoff's population."""
     targets = experiment.model.targets(frame, experiment.features.horizon_days)
+    weights = normalise_weights(list(targets), experiment.score.weights)  # checked before training
     features = experiment.model.inputs(frame.columns, targets, experiment.features.windows)
     train, validation = split.part(frame, "train"), split.part(frame, "validation")
     say(f"heads {', '.join(t.label for t in targets.values())} on {len(features)} features, "
@@ -130,7 +132,6 @@ def fit_model(experiment: Experiment, frame: pd.DataFrame, split: Split, say: Sa
                 say(f"component {name}: {len(own)} features")
                 components[name] = fit_heads(experiment, targets, own, train, validation,
                                              engine)
-    weights = normalise_weights(list(targets), experiment.score.weights)
     # The scale is set by the accounts that show influence: accounts that never post (fake
     # followers, pure readers) or that no credible account engages with score 1 anyway, and
     # would otherwise fill the bottom of the scale and squeeze everyone else.
@@ -284,8 +285,9 @@ def train(experiment: Experiment, tracking_uri: str | None = None, out: Path | N
                          source.dataset.fingerprint())
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-        frame.to_parquet(out / "features.parquet", index=False)
-        evaluation.scores.to_parquet(out / "scores.parquet", index=False)
+        for name, table in (("features", frame), ("scores", evaluation.scores)):
+            with replacing_file(out / f"{name}.parquet") as partial:
+                table.to_parquet(partial, index=False)
         model.save(out / "model")
     if log:
         result.run_id = log_run(result, tracking_uri)

@@ -547,11 +547,9 @@ def log_evaluation(result: QualityResult, uri: str | None = None) -> str:
         mlflow.log_text(markdown(result), "quality.md")
         mlflow.log_table(result.values, "values.json")
         for case in result.cases:
-            with mlflow.start_run(run_name=case.name, nested=True, experiment_id=parent.info
-                                  .experiment_id,
-                                  tags={"clout.kind": "evaluate-case",
-                                        "model_version": case.model_version,
-                                        "test_cutoff": f"{case.test_cutoff:%Y-%m-%d}"}):
+            with tracking.child_run(parent, case.name, tags={
+                    "clout.kind": "evaluate-case", "model_version": case.model_version,
+                    "test_cutoff": f"{case.test_cutoff:%Y-%m-%d}"}):
                 mlflow.log_params({"data.seed": case.data_seed, "model.seed": case.model_seed})
                 mlflow.log_metrics({_key(r.section, r.item, r.predictor, r.measure): r.value
                                     for r in case.values.itertuples()})

@@ -6,8 +6,11 @@ beside it (`mlartifacts/`); `MLFLOW_TRACKING_URI` or an explicit URI overrides t
 
 from __future__ import annotations
 
+import fcntl
 import os
+import socket
 import subprocess
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,10 +62,27 @@ def tracking_uri(uri: str | None = None) -> str:
         f"sqlite:///{(Path.cwd() / DEFAULT_DB).as_posix()}"
 
 
+@contextmanager
+def _store_lock(uri: str) -> Iterator[None]:
+    """For a sqlite store, a file lock beside the database: MLflow creates and migrates its
+    tables on a process's first use, and two processes doing so at once on a new database
+    collide (`duplicate column name`); one at a time, the second finds them made."""
+    if not uri.startswith("sqlite:///"):
+        yield
+        return
+    database = Path(uri.removeprefix("sqlite:///"))
+    database.parent.mkdir(parents=True, exist_ok=True)
+    with database.with_name(database.name + ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def use_store(uri: str | None = None) -> str:
-    """Point MLflow (tracking and registry) at the store; returns its URI."""
+    """Point MLflow (tracking and registry) at the store, its tables made; returns its URI."""
     uri = tracking_uri(uri)
     mlflow.set_tracking_uri(uri)
+    with _store_lock(uri):
+        MlflowClient(uri).search_experiments(max_results=1)  # creates or migrates the tables
     return uri
 
 
@@ -77,11 +97,13 @@ def use_experiment(name: str, uri: str | None = None) -> str:
     """Point MLflow at the store and experiment `name` (created when new); returns its id."""
     uri = use_store(uri)
     client = MlflowClient(uri)
-    experiment = client.get_experiment_by_name(name)
-    if experiment is not None:
-        return experiment.experiment_id
-    root = _artifact_root(uri)
-    return client.create_experiment(name, artifact_location=f"{root}/{name}" if root else None)
+    with _store_lock(uri):  # two first runs at once: one creates, the other finds it
+        experiment = client.get_experiment_by_name(name)
+        if experiment is not None:
+            return experiment.experiment_id
+        root = _artifact_root(uri)
+        return client.create_experiment(name,
+                                        artifact_location=f"{root}/{name}" if root else None)
 
 
 def git_commit() -> str:
@@ -118,11 +140,56 @@ def flatten(data: dict, prefix: str = "") -> dict[str, str]:
     return out
 
 
+def process_tags() -> dict[str, str]:
+    """Which process a run belongs to, so that a run whose process died can be told apart
+    from one still going."""
+    return {"clout.host": socket.gethostname(), "clout.pid": str(os.getpid())}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def mark_dead_runs(experiment_id: str, client: MlflowClient) -> list[str]:
+    """Runs left RUNNING by a clout process of this machine that is gone (SIGKILL, a crash, a
+    restart) end FAILED, tagged `clout.died`; returns their ids."""
+    host = socket.gethostname()
+    dead = [r for r in client.search_runs(
+                [experiment_id], "attributes.status = 'RUNNING' and "
+                                 f"tags.`clout.host` = '{host}'", max_results=1000)
+            if not _alive(int(r.data.tags.get("clout.pid", "0")))]
+    for stale in dead:
+        client.set_tag(stale.info.run_id, "clout.died",
+                       f"process {stale.data.tags['clout.pid']} ended without closing the run; "
+                       f"marked by process {os.getpid()}")
+        client.set_terminated(stale.info.run_id, "FAILED")
+    return [r.info.run_id for r in dead]
+
+
 @contextmanager
 def run(experiment_name: str, run_name: str, uri: str | None = None, tags: dict | None = None):
-    """An MLflow run in the given experiment, ended (and marked failed) when the block ends."""
+    """An MLflow run in the given experiment, ended when the block ends, FAILED if it raised
+    (SIGINT, and SIGTERM under the CLI, raise). Runs of this experiment whose process died
+    are marked FAILED first."""
     experiment_id = use_experiment(experiment_name, uri)
-    with mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=tags) as active:
+    mark_dead_runs(experiment_id, MlflowClient(tracking_uri(uri)))
+    with mlflow.start_run(experiment_id=experiment_id, run_name=run_name,
+                          tags={**(tags or {}), **process_tags()}) as active:
+        yield active
+
+
+@contextmanager
+def child_run(parent, run_name: str, tags: dict | None = None):
+    """A run nested in `parent` (an active run), tagged with this process like its parent."""
+    with mlflow.start_run(run_name=run_name, nested=True,
+                          experiment_id=parent.info.experiment_id,
+                          tags={**(tags or {}), **process_tags()}) as active:
         yield active
 
 

@@ -150,9 +150,8 @@ def log_study(result: TuneResult, study: optuna.Study, start_summary: dict,
         mlflow.log_table(result.trials, "trials.json")
         mlflow.log_text(result.experiment.to_yaml(), "tuned.yaml")
         for trial in study.trials:
-            with mlflow.start_run(run_name=f"trial {trial.number}", nested=True,
-                                  experiment_id=parent.info.experiment_id,
-                                  tags={"clout.kind": "tune-trial"}):
+            with tracking.child_run(parent, f"trial {trial.number}",
+                                    tags={"clout.kind": "tune-trial"}):
                 mlflow.log_params(trial.params)
                 mlflow.log_metrics({"objective": trial.value, **trial.user_attrs["summary"]})
         return parent.info.run_id

@@ -48,7 +48,7 @@ def explain(model: InfluenceModel, frame: pd.DataFrame, account_id) -> Explanati
     """Explain `account_id`'s score among the accounts of `frame` (one cutoff's features)."""
     matches = frame.index[frame["account_id"] == account_id]
     if len(matches) == 0:
-        raise NotFound(f"account {account_id!r} is not in the feature table "
+        raise NotFound(f"account {account_id} is not in the feature table "
                           f"({len(frame):,} accounts at this cutoff)")
     row = frame.loc[matches[:1]]
     scored = model.score(row).iloc[0]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -12,6 +12,8 @@ from clout.data.loaders import LOADERS
 from clout.data.simulator import PRESETS
 
 SHARED_DATA = Path("../shared/data")  # the real datasets, beside the project
+# a seed LightGBM and NumPy both take as given (LightGBM's is a 32-bit int: 2**70 became 0)
+Seed = Annotated[int, Field(ge=0, le=2**31 - 1)]
 
 
 class ManipulationSpec(BaseModel):
@@ -34,7 +36,7 @@ class DataSpec(BaseModel):
 
     source: Literal["simulator", "directory", *LOADERS] = "simulator"
     preset: str = Field("default", description="simulator preset (tiny, small, default, large)")
-    seed: int = Field(7, description="the simulated world's seed (simulator only)")
+    seed: Seed = Field(7, description="the simulated world's seed (simulator only)")
     path: Path | None = Field(
         None, description="directory in the contract (source: directory) or the raw files of a "
                           "real dataset (default: ../shared/data/<source>)")

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import hashlib
 import warnings
 from pathlib import Path
 
 import mlflow
 import pandas as pd
-from mlflow.models import infer_signature
+from mlflow.models import ModelSignature, get_model_info, infer_signature
+from mlflow.types.schema import ColSpec, Schema
 
+from clout.errors import ModelError
 from clout.export import pyfunc_model
 from clout.scoring.score import InfluenceModel
 from clout.tracking import RUN
 
 MODEL_NAME = "clout"  # the registered model every promoted run becomes a version of
+DIGEST_TAG = "clout.model_files_digest"
 
 
 def log_pyfunc(model: InfluenceModel, model_dir: Path, features: pd.DataFrame) -> None:
@@ -24,12 +28,29 @@ def log_pyfunc(model: InfluenceModel, model_dir: Path, features: pd.DataFrame) -
         # MLflow warns that integer columns cannot hold missing values: ours are counts, which
         # the feature builder fills with 0, never missing
         warnings.filterwarnings("ignore", "Hint: Inferred schema contains integer")
-        signature = infer_signature(example, model.score(example))
-    mlflow.pyfunc.log_model(
+        inferred = infer_signature(example, model.score(example))
+    # every input optional: the model checks its columns itself and names the one at fault,
+    # where MLflow's own check answers a missing column by echoing the whole request back
+    signature = ModelSignature(
+        Schema([ColSpec(c.type, c.name, required=False) for c in inferred.inputs.inputs]),
+        inferred.outputs)
+    logged = mlflow.pyfunc.log_model(
         name=RUN.model, python_model=pyfunc_model.__file__,
         artifacts={"clout_model": str(model_dir)}, signature=signature, input_example=example,
         # served with --env-manager local, in the environment clout is installed in
         pip_requirements=["clout"])
+    # the digest of every file as stored (code included), kept outside the artifact
+    mlflow.set_tag(DIGEST_TAG, artifact_digest(
+        Path(mlflow.artifacts.download_artifacts(logged.model_uri))))
+
+
+def artifact_digest(folder: Path) -> str:
+    """sha256 over every file of a model folder, with its relative path."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
 
 
 def promote(run_id: str, alias: str) -> int:
@@ -40,11 +61,26 @@ def promote(run_id: str, alias: str) -> int:
     return int(version.version)
 
 
+def _verified(uri: str):
+    """The pyfunc model behind an MLflow model URI, loaded only once every file of it (its
+    code included: loading runs it) digests to what its run recorded when it was logged."""
+    info = get_model_info(uri)  # reads the MLmodel file only
+    folder = Path(mlflow.artifacts.download_artifacts(uri))
+    recorded = mlflow.MlflowClient().get_run(info.run_id).data.tags.get(DIGEST_TAG)
+    if recorded is None:
+        raise ModelError(f"{uri}: its run {info.run_id} recorded no digest of the model's files "
+                         "(logged before clout checked them): retrain it")
+    if (found := artifact_digest(folder)) != recorded:
+        raise ModelError(f"{uri}: the model's files (code included) do not match the digest "
+                         f"its run recorded ({found[:12]} != {recorded[:12]}): not loaded")
+    return mlflow.pyfunc.load_model(str(folder)).unwrap_python_model()
+
+
 def load_influence_model(uri: str) -> InfluenceModel:
     """The clout model behind an MLflow model URI (models:/clout@champion, runs:/ID/clout)."""
-    return mlflow.pyfunc.load_model(uri).unwrap_python_model().model
+    return _verified(uri).model
 
 
 def saved_model_directory(uri: str) -> Path:
     """The saved model's files behind an MLflow model URI, downloaded locally."""
-    return Path(mlflow.pyfunc.load_model(uri).unwrap_python_model().directory)
+    return Path(_verified(uri).directory)

@@ -30,4 +30,11 @@ def weekly_cutoffs(tables: Tables, n: int, horizon_days: int, weekday: int = 0) 
     last_complete = tables.last_day + 1 - horizon_days  # cutoff + horizon <= last day + 1
     latest = from_day(last_complete)
     latest -= pd.Timedelta(days=(latest.weekday() - weekday) % 7)
-    return [latest - pd.Timedelta(weeks=k) for k in range(n - 1, -1, -1)]
+    cutoffs = [latest - pd.Timedelta(weeks=k) for k in range(n - 1, -1, -1)]
+    first = from_day(tables.first_day)
+    if cutoffs[0] <= first:  # a cutoff with no history before it has nothing to learn from
+        fits = sum(c > first for c in cutoffs)
+        raise ConfigError(f"weeks: {n} weekly cutoffs reach back to "
+                          f"{cutoffs[0]:%Y-%m-%d}, but the data begins on {first:%Y-%m-%d}; "
+                          f"at most {fits} fit")
+    return cutoffs

@@ -5,12 +5,48 @@ from __future__ import annotations
 from fnmatch import fnmatch
 from typing import Any, Literal
 
+import lightgbm as lgb
+import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from clout.data.config import Seed
 from clout.errors import ConfigError, DataError
 from clout.features.catalogue import column, column_features
 from clout.models.heads import HeadSpec, HistoryOffset, Target, available_heads, lgb_params
+
+
+def _lightgbm_names() -> set[str] | None:
+    """Every parameter name and alias LightGBM knows (None if this version cannot say)."""
+    try:
+        from lightgbm.basic import _ConfigAliases
+        aliases = _ConfigAliases._get_all_param_aliases()
+    except (ImportError, AttributeError):
+        return None
+    return set(aliases) | {a for names in aliases.values() for a in names}
+
+
+def check_lightgbm_params(objective: str, params: dict) -> None:
+    """Refuse, before any data is read, parameters LightGBM does not know and values it
+    refuses: one tree on a few rows with all of them, then, on failure, with each alone, so
+    the message names the parameter at fault."""
+    known = _lightgbm_names()
+    if known is not None and (unknown := sorted(set(params) - known)):
+        raise ValueError(f"params: LightGBM has no parameter {', '.join(unknown)}")
+    rows = np.arange(40, dtype=float).reshape(20, 2)
+
+    def refusal(given: dict) -> str | None:
+        try:
+            lgb.train(lgb_params(objective, given, 0, 1), lgb.Dataset(rows, rows[:, 0] % 3), 1)
+        except (lgb.basic.LightGBMError, ValueError, TypeError) as err:
+            return str(err).strip().splitlines()[0]
+        return None
+    if refusal(params) is None:
+        return
+    faults = [f"{k}: {v!r} refused ({why})" for k, v in params.items()
+              if (why := refusal({k: v})) is not None]
+    raise ValueError("params: " + ("; ".join(faults) or "LightGBM refuses them together: "
+                                   + refusal(params)))
 
 
 class ModelSpec(BaseModel):
@@ -32,7 +68,7 @@ class ModelSpec(BaseModel):
         "auto", description="credible: learn engagement counted by its engagers' credibility, "
                             "none traded back (needs events: who engaged); all: every "
                             "engagement; auto: credible where the source has events, else all")
-    seed: int = Field(7, description="LightGBM's seed, the calibrators' cross-fitting and the "
+    seed: Seed = Field(7, description="LightGBM's seed, the calibrators' cross-fitting and the "
                                       "audit's samples (not the data: that is data.seed)")
     objective: Literal["poisson", "tweedie"] = "poisson"
     num_boost_round: int = Field(2000, ge=1)
@@ -56,7 +92,7 @@ class ModelSpec(BaseModel):
         "auto", description="auto: the recalibration with the best cross-fitted validation "
                             "deviance, or none when none improves it")
     components: bool = Field(True, description="also score reach, amplification and network")
-    stability_seeds: list[int] = Field(
+    stability_seeds: list[Seed] = Field(
         default_factory=list, description="retrain the heads with these seeds too, to show how "
                                           "far importance ranks move (audit only)")
 
@@ -71,7 +107,9 @@ class ModelSpec(BaseModel):
             raise ValueError(f"params may not set {', '.join(sorted(clash))}: the experiment "
                              "sets them (objective, model.seed, num_threads) or fixes them for "
                              "reproducibility")
+        check_lightgbm_params(self.objective, self.params)
         return self
+
 
     def targets(self, frame: pd.DataFrame, horizon: int) -> dict[str, Target]:
         """What each head learns, by kind, as `heads` and `target` ask of this feature table."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from clout.features.catalogue import PLURAL
+
 
 class ScoreSpec(BaseModel):
     """How calibrated heads combine into expected engagement, and how that maps to 1-100."""
@@ -21,4 +23,7 @@ class ScoreSpec(BaseModel):
         if self.weights is not None and (not self.weights or min(self.weights.values()) < 0
                                          or sum(self.weights.values()) <= 0):
             raise ValueError("weights must be non-negative with a positive sum")
+        if self.weights and (unknown := sorted(set(self.weights) - set(PLURAL.values()))):
+            raise ValueError(f"weights: no head is called {', '.join(unknown)} (heads are "
+                             f"named by kind: {', '.join(PLURAL.values())})")
         return self

@@ -29,6 +29,7 @@ import pandas as pd
 from clout.errors import ConfigError, DataError, MissingFile, ModelError
 from clout.features.catalogue import NON_NEGATIVE_UNITS, column, column_features
 from clout.features.config import FeatureConfig
+from clout.files import replacing_folder
 from clout.models.calibration import Calibrator
 from clout.models.heads import Columns, Head, HistoryOffset, Target
 
@@ -75,6 +76,16 @@ class ScoreMap:
     def id(self) -> str:
         digest = hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()
         return f"{self.version}-{digest[:8]}"
+
+
+MAX_FEATURE_VALUE = 1e12  # no count, rate or age of a real account comes near it
+
+
+def booster_files(heads, components) -> list[str]:
+    """The booster files of a saved model, heads first, by kind (`heads` and `components` map
+    kinds, and component names to kinds, to anything)."""
+    return [f"heads/score-{kind}.txt" for kind in heads] + [
+        f"heads/{name}-{kind}.txt" for name, of in components.items() for kind in of]
 
 
 class InvalidFeatures(ModelError):
@@ -190,6 +201,13 @@ class InfluenceModel:
         if problems:
             raise InvalidFeatures("feature table: " + "; ".join(problems))
         matrix = table.to_numpy(dtype=np.float64, na_value=np.nan)  # one conversion, not 90
+        # missing is allowed (no history); infinite or absurdly large is a broken input that
+        # would otherwise saturate the score
+        absurd = (np.isinf(matrix) | (np.abs(np.nan_to_num(matrix)) > MAX_FEATURE_VALUE)).sum(0)
+        problems = [f"{self.features[i]}: {n} row(s) infinite or beyond "
+                    f"{MAX_FEATURE_VALUE:.0e}" for i, n in enumerate(absurd) if n]
+        if problems:
+            raise InvalidFeatures("feature table: " + "; ".join(problems))
         counted, units = self._counts
         negatives = (matrix[:, counted] < 0).sum(axis=0)
         problems = [f"{self.features[i]}: {n} row(s) negative, but a {unit} value cannot be"
@@ -226,10 +244,10 @@ class InfluenceModel:
     # -- persistence: one JSON file and LightGBM's own text format per booster -----------------
 
     def _booster_files(self) -> dict[str, Head]:
-        files = {f"heads/score-{kind}.txt": head for kind, head in self.heads.items()}
-        for name, heads in self.components.items():
-            files.update({f"heads/{name}-{kind}.txt": head for kind, head in heads.items()})
-        return files
+        return dict(zip(booster_files(self.heads, self.components),
+                        [*self.heads.values(),
+                         *(h for heads in self.components.values() for h in heads.values())],
+                        strict=True))
 
     def _manifest(self) -> dict:
         def head_entry(head: Head) -> dict:
@@ -259,12 +277,15 @@ class InfluenceModel:
                                                for name, head in self._booster_files().items()})
 
     def save(self, directory: str | Path) -> Path:
+        """Write the model to `directory`, replacing a model there only once the new one is
+        whole on disk (a crash while saving leaves the previous model as it was)."""
         directory = Path(directory)
-        (directory / "heads").mkdir(parents=True, exist_ok=True)
-        for name, head in self._booster_files().items():
-            head.booster.save_model(directory / name)
-        manifest = {**self._manifest(), "version": self.version}
-        (directory / "model.json").write_text(json.dumps(manifest, indent=1))  # order kept
+        with replacing_folder(directory) as folder:
+            (folder / "heads").mkdir()
+            for name, head in self._booster_files().items():
+                head.booster.save_model(folder / name)
+            manifest = {**self._manifest(), "version": self.version}
+            (folder / "model.json").write_text(json.dumps(manifest, indent=1))  # order kept
         return directory
 
     @classmethod
@@ -277,6 +298,15 @@ class InfluenceModel:
             raise MissingFile(f"{directory} holds no clout model (model.json missing)")
         manifest = json.loads((directory / "model.json").read_text())
         recorded = manifest.pop("version")
+        # the files as written must digest to the version recorded when they were written,
+        # checked before any of them is parsed (a damaged booster can abort LightGBM)
+        names = booster_files(manifest["heads"], manifest["components"])
+        if missing := [n for n in names if not (directory / n).is_file()]:
+            raise MissingFile(f"{directory}: model files missing: {', '.join(missing)}")
+        texts = {name: (directory / name).read_text(errors="replace") for name in names}
+        if (found := cls._digest(manifest, texts)) != recorded:
+            raise ModelError(f"{directory}: model files do not match the version recorded in "
+                             f"model.json ({found} != {recorded})")
 
         horizon = FeatureConfig(**manifest["info"]["features"]).horizon_days
 
@@ -293,10 +323,5 @@ class InfluenceModel:
                         for n, hs in manifest["components"].items()},
             weights=manifest["weights"], score_map=ScoreMap(**manifest["score_map"]),
             info=manifest["info"])
-        # the files as written must digest to the version recorded when they were written
-        texts = {name: (directory / name).read_text() for name in model._booster_files()}
-        if (found := cls._digest(manifest, texts)) != recorded:
-            raise ModelError(f"{directory}: model files do not match the version recorded in "
-                             f"model.json ({found} != {recorded})")
         model.version = recorded
         return model
