@@ -45,9 +45,11 @@ def log_pyfunc(model: InfluenceModel, model_dir: Path, features: pd.DataFrame) -
 
 
 def artifact_digest(folder: Path) -> str:
-    """sha256 over every file of a model folder, with its relative path."""
+    """sha256 over every file of a model folder, with its relative path (but the registry's
+    note of the name and version it was registered under, which registering rewrites)."""
     digest = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+    for path in sorted(p for p in folder.rglob("*")
+                       if p.is_file() and p.name != "registered_model_meta"):
         digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
         digest.update(hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()

@@ -32,8 +32,8 @@ def weekly_cutoffs(tables: Tables, n: int, horizon_days: int, weekday: int = 0) 
     latest -= pd.Timedelta(days=(latest.weekday() - weekday) % 7)
     cutoffs = [latest - pd.Timedelta(weeks=k) for k in range(n - 1, -1, -1)]
     first = from_day(tables.first_day)
-    if cutoffs[0] <= first:  # a cutoff with no history before it has nothing to learn from
-        fits = sum(c > first for c in cutoffs)
+    if cutoffs[0] < first:  # a cutoff before the data: no account, no history
+        fits = sum(c >= first for c in cutoffs)
         raise ConfigError(f"weeks: {n} weekly cutoffs reach back to "
                           f"{cutoffs[0]:%Y-%m-%d}, but the data begins on {first:%Y-%m-%d}; "
                           f"at most {fits} fit")
