@@ -1,10 +1,10 @@
-"""The pyfunc model served by `mlflow models serve --env-manager local` on loopback: valid rows
-score as in batch; a bad request gets a 4xx that names the problem and the server keeps serving."""
+"""The pyfunc model served by `clout serve` (MLflow's scoring app behind clout's checks) on
+loopback: valid rows score as in batch; a bad request gets a 4xx that names the problem and the
+server keeps serving."""
 
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -42,12 +42,9 @@ def server(built, tmp_path_factory):
     _, _, _, run_id = built
     port = free_port()
     log = (tmp_path_factory.mktemp("serving") / "server.log").open("w+")
-    bin_dir = Path(sys.executable).parent  # mlflow starts uvicorn from PATH: the venv's
-    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
-    process = subprocess.Popen(
-        [str(bin_dir / "mlflow"), "models", "serve", "-m", f"runs:/{run_id}/clout",
-         "--env-manager", "local", "--host", "127.0.0.1", "--port", str(port)],
-        env=env, stdout=log, stderr=subprocess.STDOUT)
+    clout = Path(sys.executable).parent / "clout"  # the venv's
+    process = subprocess.Popen([str(clout), "serve", f"runs:/{run_id}/clout", "--port", str(port)],
+                               stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -101,4 +98,12 @@ def test_bad_requests_get_a_4xx_naming_the_problem_and_the_server_keeps_serving(
     assert 400 <= status < 500
     assert names in body
     assert len(body) < 2000, body  # the problem, not the request echoed back
+    assert post(f"{server}/invocations", rows)[0] == 200
+
+
+def test_a_request_nested_too_deep_or_too_large_is_a_400_before_it_is_parsed(server, rows):
+    # 5,000 nested lists were a 500 from the recursion limit inside the JSON parser
+    deep = '{"dataframe_split": {"columns": ["a"], "data": ' + "[" * 5000 + "]" * 5000 + "}}"
+    status, body = post(f"{server}/invocations", deep)
+    assert status == 400 and "nested 5002 levels deep; at most 32" in body, body
     assert post(f"{server}/invocations", rows)[0] == 200

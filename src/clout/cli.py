@@ -354,7 +354,8 @@ def train(
     ev, score_map = result.evaluation, result.model.score_map
     print_frame(ev.metrics[["head", "predictor", "accounts", "poisson_deviance",
                             "deviance_improvement", "spearman", "relative_ece", "calibration"]],
-                title=f"test cutoff {result.split.test:%Y-%m-%d}: per-post rates by head")
+                title=f"test cutoff {result.split.test:%Y-%m-%d}: rates by head (per post, or "
+                      "per account where the source has no posts)")
     if ev.truth_gaps is not None:
         print_frame(ev.truth_gaps, title="score against true influence, by role "
                     "(gap: points above genuine accounts of the same true influence)")
@@ -552,6 +553,31 @@ def promote(
     except MlflowException as err:
         fail(f"cannot promote run {run}: {err.message}", 2)
     console.print(f"models:/{MODEL_NAME}@{alias} is now version {version} (run {run})")
+
+
+@app.command()
+def serve(
+    model: Annotated[str, typer.Argument(
+        help="An MLflow model URI (models:/clout@champion, runs:/RUN_ID/clout) or a run id.")]
+        = "models:/clout@champion",
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port (the MLflow UI of make ui has 5000).")] = 5001,
+    tracking_uri: TrackingUri = None,
+) -> None:
+    """Serve the model over HTTP as `mlflow models serve` does (POST /invocations, GET /ping),
+    once its files are verified, refusing oversized or deeply nested requests."""
+    from mlflow.exceptions import MlflowException
+
+    from clout import tracking
+    from clout.export.serving import serve as run_server
+
+    tracking.use_store(tracking_uri)
+    uri = model if ":/" in model else f"runs:/{model}/{tracking.RUN.model}"
+    console.print(f"serving {uri} at http://{host}:{port}/invocations (Ctrl+C stops)")
+    try:
+        run_server(uri, host, port)
+    except MlflowException as err:
+        fail(f"cannot serve {uri}: {err.message}", 2)
 
 
 @app.command("export")

@@ -63,7 +63,7 @@ def promote(run_id: str, alias: str) -> int:
     return int(version.version)
 
 
-def _verified(uri: str):
+def verified_pyfunc(uri: str) -> mlflow.pyfunc.PyFuncModel:
     """The pyfunc model behind an MLflow model URI, loaded only once every file of it (its
     code included: loading runs it) digests to what its run recorded when it was logged."""
     info = get_model_info(uri)  # reads the MLmodel file only
@@ -75,14 +75,14 @@ def _verified(uri: str):
     if (found := artifact_digest(folder)) != recorded:
         raise ModelError(f"{uri}: the model's files (code included) do not match the digest "
                          f"its run recorded ({found[:12]} != {recorded[:12]}): not loaded")
-    return mlflow.pyfunc.load_model(str(folder)).unwrap_python_model()
+    return mlflow.pyfunc.load_model(str(folder))
 
 
 def load_influence_model(uri: str) -> InfluenceModel:
     """The clout model behind an MLflow model URI (models:/clout@champion, runs:/ID/clout)."""
-    return _verified(uri).model
+    return verified_pyfunc(uri).unwrap_python_model().model
 
 
 def saved_model_directory(uri: str) -> Path:
     """The saved model's files behind an MLflow model URI, downloaded locally."""
-    return Path(_verified(uri).directory)
+    return Path(verified_pyfunc(uri).unwrap_python_model().directory)
