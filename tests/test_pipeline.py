@@ -163,7 +163,11 @@ def test_cli_trains_and_scores(tiny_run, tiny_experiment_file, tmp_path):
     out = tmp_path / "scores.parquet"
     scored = invoke("score", tiny_experiment_file, "--run", result.run_id, "--out", out)
     assert scored.exit_code == 0, scored.output
-    assert "model " + result.model.version in " ".join(scored.output.split())
+    said = " ".join(scored.output.split())
+    assert "model " + result.model.version in said
+    # three lines: where the scores are, what they mean, what to do next
+    assert f"scores: {out}" in said and "score 1 (no credible engagement in the last" in said
+    assert "+10 points = x" in said and "next: make ui" in said and "clout explain " in said
     from_run = pd.read_parquet(out)
     from_dir = invoke("score", tiny_experiment_file, "--model", saved / "model",
                       "--out", tmp_path / "again.parquet")
@@ -180,7 +184,7 @@ def test_cli_errors_are_clear(tmp_path, tiny_experiment_file):
     failed = invoke("train", bad)
     assert failed.exit_code == 2 and "model.objective" in failed.output
     unknown = invoke("score", tiny_experiment_file, "--run", "0123456789abcdef")
-    assert unknown.exit_code == 2 and "error" in unknown.output
+    assert unknown.exit_code == 2 and "no run starts with 0123456789abcdef" in unknown.output
     no_run = tmp_path / "never-trained.yaml"
     no_run.write_text("data: {preset: tiny}\n")
     missing = invoke("score", no_run)

@@ -18,7 +18,7 @@ from rich.table import Table
 
 from clout.data.dataset import read_dataset, read_ground_truth, write_dataset
 from clout.data.loaders import LOADERS
-from clout.data.plausibility import compare
+from clout.data.plausibility import compare as compare_to_real
 from clout.data.schema import TABLES, schema_frame
 from clout.data.simulator import PRESETS, preset, write_simulation
 from clout.data.summary import engagement_summary, table_summary
@@ -227,7 +227,7 @@ def data_plausibility(
     sim, truth = read_dataset(path), read_ground_truth(path)
     real = LOADERS["congress"](congress)
     window_start = sim.posts["created_at"].min().floor("D")
-    table = compare(sim, truth, real, window_start)
+    table = compare_to_real(sim, truth, real, window_start)
     print_frame(table, title="simulated vs Congress")
     if not table["ok"].all():
         fail(f"{(~table['ok']).sum()} statistics outside tolerance")
@@ -309,7 +309,26 @@ ExperimentFile = Annotated[Path, typer.Argument(
 DataPath = Annotated[Path | None, typer.Option(
     help="Override the experiment's data.path (real data or a dataset directory).")]
 TrackingUri = Annotated[str | None, typer.Option(
-    help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db here).")]
+    help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else mlflow.db at the project "
+         "root).")]
+
+
+def warn_if_name_is_shared(path: Path, name: str) -> None:
+    """Say so when another experiment file beside `path` has the same name: its runs and
+    outputs are told apart by file, but in the MLflow UI the two look alike."""
+    import yaml
+
+    for other in sorted(path.parent.glob("*.y*ml")):
+        if other.resolve() == path.resolve():
+            continue
+        try:
+            raw = yaml.safe_load(other.read_text())
+        except (OSError, yaml.YAMLError):
+            continue
+        theirs = raw.get("name", other.stem) if isinstance(raw, dict) else None
+        if theirs == name:
+            console.print(f"[yellow]warning:[/] {other} is also named {name!r}: give {path} a "
+                          "name of its own, so that runs tell them apart at a glance")
 
 
 def _experiment(path: Path, data_path: Path | None):
@@ -325,7 +344,7 @@ def train(
     tracking_uri: TrackingUri = None,
     out: Annotated[Path | None, typer.Option(
         help="Also write features, test scores and the model here "
-             "(default: data/processed/<experiment>).")] = None,
+             "(default: data/processed/<experiment file name>).")] = None,
     log: Annotated[bool, typer.Option(help="Record the run in MLflow.")] = True,
     gaming: Annotated[bool, typer.Option(
         help="Also inject every attack of the attack library into the world (simulated data, "
@@ -333,16 +352,19 @@ def train(
              "and log what each buys with the run (its report shows it; minutes).")] = False,
 ) -> None:
     """Run an experiment: features, heads, calibration, score, evaluation; one MLflow run."""
+    from clout import tracking
     from clout.pipeline import train as run_training
 
     spec = _experiment(experiment, data_path)
     if gaming and spec.data.source not in ("simulator", "directory"):
         fail("--gaming measures genuine accounts' gains: it needs simulated data (the "
              "simulator, or a directory it wrote, with its ground truth)", 2)
-    out = out or Path("data/processed") / spec.name
+    warn_if_name_is_shared(experiment, spec.name)
+    out = out or Path("data/processed") / experiment.stem  # by file: copies never share it
     def say(text: str) -> None:
         console.print(f"[dim]{text}[/]")
-    result = run_training(spec, tracking_uri, out=out, log=log, say=say)
+    result = run_training(spec, tracking_uri, out=out, log=log, say=say,
+                          tags={tracking.FILE_TAG: tracking.experiment_file(experiment)})
     if gaming:
         from clout.gaming import display, log_gaming, world_gaming
 
@@ -388,7 +410,8 @@ def score(
     data_path: DataPath = None,
     tracking_uri: TrackingUri = None,
     out: Annotated[Path | None, typer.Option(
-        help="Parquet file (default: data/processed/<experiment>/scores-<cutoff>.parquet).")
+        help="Parquet file (default: data/processed/<experiment file name>/"
+             "scores-<cutoff>.parquet).")
     ] = None,
 ) -> None:
     """Score every account at a cutoff with a trained model; writes Parquet with versions."""
@@ -409,7 +432,8 @@ def score(
             influence = InfluenceModel.load(model)
         else:
             if model is None:
-                run = run or tracking.latest_run(spec.mlflow_experiment, spec.name, tracking_uri)
+                run = tracking.resolve_run(run, tracking_uri, spec.mlflow_experiment,
+                                           source=experiment)
                 model = f"runs:/{run}/{tracking.RUN.model}"
             influence = load_influence_model(model)
         source = load_source(spec.data)
@@ -420,12 +444,20 @@ def score(
     except ScoringFailed as err:  # the cluster failed, not the input
         fail(str(err), 1)
     day = scores["cutoff"].iloc[0]
-    out = out or Path("data/processed") / spec.name / f"scores-{day:%Y-%m-%d}.parquet"
+    out = out or Path("data/processed") / experiment.stem / f"scores-{day:%Y-%m-%d}.parquet"
     with replacing_file(out) as partial:  # renamed only once completely written
         scores.to_parquet(partial, index=False)
-    console.print(f"wrote {out}: {len(scores):,} accounts at {day:%Y-%m-%d}, median score "
-                  f"{scores['score'].median():.0f}, model {influence.version}, "
-                  f"map {influence.score_map.id}")
+    ones = float((scores["score"] == 1).mean())
+    top = scores.sort_values("score", ascending=False)["account_id"].iloc[0]
+    console.print(
+        f"scores: {out} ({len(scores):,} accounts at {day:%Y-%m-%d}; model "
+        f"{influence.version}, map {influence.score_map.id})\n"
+        f"meaning: median {scores['score'].median():.0f}; {ones:.0%} score 1 (no credible "
+        f"engagement in the last {max(influence.feature_config.windows)} days: fake followers, "
+        f"readers, new or bought accounts); +10 points = x"
+        f"{influence.score_map.factor(10):.2f} expected engagement\n"
+        f"next: make ui (the runs, http://127.0.0.1:5000), clout report (the reviewer's "
+        f"report), clout explain {top} (why an account scores what it does)")
 
 
 def _integers(text: str | None) -> list[int] | None:
@@ -535,8 +567,46 @@ def tune(
 
 
 @app.command()
+def runs(
+    experiment: Annotated[str | None, typer.Argument(
+        help="An MLflow experiment name, or an experiment YAML (its mlflow_experiment); "
+             "default: every experiment.")] = None,
+    limit: Annotated[int, typer.Option(help="How many runs, newest first.")] = 20,
+    tracking_uri: TrackingUri = None,
+) -> None:
+    """The newest runs with their headline metrics (ids shortened: any unique prefix works)."""
+    from clout import tracking
+
+    name = experiment
+    if experiment is not None and experiment.endswith((".yaml", ".yml")):
+        name = _experiment(Path(experiment), None).mlflow_experiment
+    table = tracking.recent_runs(name, limit, tracking_uri)
+    print_frame(table, title=f"runs at {tracking.tracking_uri(tracking_uri)}")
+    if len(table):
+        console.print("next: clout compare RUN_A RUN_B, clout report RUN, clout promote RUN")
+
+
+@app.command()
+def compare(
+    run_a: Annotated[str, typer.Argument(help="A run's id or a prefix of it.")],
+    run_b: Annotated[str, typer.Argument(help="Another run's id or a prefix of it.")],
+    every_metric: Annotated[bool, typer.Option(
+        help="Every metric, not only the score's and the model's own.")] = False,
+    tracking_uri: TrackingUri = None,
+) -> None:
+    """Two runs side by side: parameters that differ, metrics with the difference, and the
+    features whose importance rank moved most."""
+    from clout import tracking
+    from clout.audit.compare import compare_runs
+
+    a, b = (tracking.resolve_run(r, tracking_uri) for r in (run_a, run_b))
+    for title, table in compare_runs(a, b, every_metric).items():
+        print_frame(table, title=title)
+
+
+@app.command()
 def promote(
-    run: Annotated[str, typer.Argument(help="MLflow run id of a training run.")],
+    run: Annotated[str, typer.Argument(help="A training run's id or a prefix of it.")],
     alias: Annotated[str, typer.Option(help="Alias to point at the new version.")] = "champion",
     tracking_uri: TrackingUri = None,
 ) -> None:
@@ -547,7 +617,7 @@ def promote(
     from clout.export.mlflow_model import MODEL_NAME
     from clout.export.mlflow_model import promote as register
 
-    tracking.use_store(tracking_uri)
+    run = tracking.resolve_run(run, tracking_uri)
     try:
         version = register(run, alias)
     except MlflowException as err:
@@ -572,7 +642,8 @@ def serve(
     from clout.export.serving import serve as run_server
 
     tracking.use_store(tracking_uri)
-    uri = model if ":/" in model else f"runs:/{model}/{tracking.RUN.model}"
+    uri = model if ":/" in model else \
+        f"runs:/{tracking.resolve_run(model, tracking_uri)}/{tracking.RUN.model}"
     console.print(f"serving {uri} at http://{host}:{port}/invocations (Ctrl+C stops)")
     try:
         run_server(uri, host, port)
@@ -609,7 +680,9 @@ def export_model(
 
 @app.command()
 def importance(
-    run: Annotated[str, typer.Argument(help="MLflow run id of a training run.")],
+    run: Annotated[str | None, typer.Argument(
+        help="A training run's id or a prefix of it (default: the latest finished run).")] =
+        None,
     head: Annotated[str | None, typer.Option(help="Only this head (e.g. retweets).")] = None,
     top: Annotated[int, typer.Option(help="Features per head, by mean |SHAP|.")] = 10,
     tracking_uri: TrackingUri = None,
@@ -619,7 +692,7 @@ def importance(
 
     from clout import tracking
 
-    tracking.use_store(tracking_uri)
+    run = tracking.resolve_run(run, tracking_uri)
     try:
         table = tracking.logged_table(run, tracking.RUN.importance)
     except MlflowException as err:
@@ -639,7 +712,7 @@ def importance(
 def explain(
     account: Annotated[str, typer.Argument(help="The account id to explain.")],
     run: Annotated[str | None, typer.Option(
-        help="Training run (default: the latest finished run).")] = None,
+        help="Training run, its id or a prefix (default: the latest finished run).")] = None,
     cutoff: Annotated[str | None, typer.Option(
         help="As of this UTC midnight (default: the day after the data ends).")] = None,
     top: Annotated[int, typer.Option(help="Features to show.")] = 10,
@@ -657,7 +730,7 @@ def explain(
     uri = tracking.use_store(tracking_uri)
     when = None if cutoff is None else _date(cutoff)
     try:
-        run = run or tracking.latest_run(uri=tracking_uri)
+        run = tracking.resolve_run(run, tracking_uri)
         model, frame = run_features(run, when, data_path)
     except MlflowException as err:
         fail(err.message, 2)
@@ -681,7 +754,8 @@ def explain(
 @app.command()
 def report(
     run: Annotated[str | None, typer.Argument(
-        help="MLflow run id of a training run (default: the latest finished run).")] = None,
+        help="A training run's id or a prefix of it (default: the latest finished run).")] =
+        None,
     out: Annotated[Path | None, typer.Option(
         help="Folder for report.html and report.png (default: reports/<run id>).")] = None,
     screenshot: Annotated[bool, typer.Option(
@@ -695,7 +769,7 @@ def report(
     from clout.audit.report import browser, log_report
 
     uri = tracking.use_store(tracking_uri)
-    run = run or tracking.latest_run(uri=tracking_uri)
+    run = tracking.resolve_run(run, tracking_uri)
     try:
         files = log_report(run, out or Path("reports") / run, screenshot)
     except MlflowException as err:

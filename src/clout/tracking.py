@@ -1,13 +1,15 @@
 """MLflow tracking: where runs go and how a training run is recorded.
 
-By default runs go to a sqlite database in the working directory (`mlflow.db`) with artifacts
-beside it (`mlartifacts/`); `MLFLOW_TRACKING_URI` or an explicit URI overrides that.
+By default runs go to a sqlite database at the project's root (`mlflow.db`, found from the
+working directory up) with artifacts beside it (`mlartifacts/`); `MLFLOW_TRACKING_URI` or an
+explicit URI overrides that.
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
+import re
 import socket
 import subprocess
 from collections.abc import Iterator
@@ -19,7 +21,7 @@ import mlflow
 import pandas as pd
 from mlflow.tracking import MlflowClient
 
-from clout.errors import NotFound
+from clout.errors import ConfigError, NotFound
 
 DEFAULT_DB = "mlflow.db"
 
@@ -56,10 +58,18 @@ class RunFiles:
 RUN = RunFiles()
 
 
+def project_root(start: Path | None = None) -> Path:
+    """The nearest folder up from `start` (the working directory) that holds a pyproject.toml:
+    the project, wherever in it a command or a notebook runs; else `start` itself."""
+    start = (start or Path.cwd()).resolve()
+    return next((p for p in (start, *start.parents) if (p / "pyproject.toml").is_file()), start)
+
+
 def tracking_uri(uri: str | None = None) -> str:
-    """The explicit `uri`, else MLFLOW_TRACKING_URI, else sqlite in the working directory."""
+    """The explicit `uri`, else MLFLOW_TRACKING_URI, else sqlite at the project's root (one
+    store per project, whatever the working directory)."""
     return uri or os.environ.get("MLFLOW_TRACKING_URI") or \
-        f"sqlite:///{(Path.cwd() / DEFAULT_DB).as_posix()}"
+        f"sqlite:///{(project_root() / DEFAULT_DB).as_posix()}"
 
 
 @contextmanager
@@ -193,24 +203,96 @@ def child_run(parent, run_name: str, tags: dict | None = None):
         yield active
 
 
+FILE_TAG = "clout.experiment_file"
+
+
+def experiment_file(path: Path) -> str:
+    """How a run names the experiment file it ran: its path from the project's root."""
+    path = Path(path).resolve()
+    root = project_root(path.parent)
+    return (path.relative_to(root) if path.is_relative_to(root) else path).as_posix()
+
+
 def latest_run(experiment_name: str | None = None, run_name: str | None = None,
-               uri: str | None = None) -> str:
+               uri: str | None = None, source: Path | None = None) -> str:
     """The id of the newest finished run, called `run_name` in `experiment_name` when given
-    (else in any experiment, of any name)."""
+    (else in any experiment, of any name), and run from the experiment file `source` when
+    given (two files may share a name; a run is the file's)."""
     use_store(uri)
     where = "attributes.status = 'FINISHED'"
     if run_name is not None:
         where += f" and tags.mlflow.runName = '{run_name}'"
+    if source is not None:
+        where += f" and tags.`{FILE_TAG}` = '{experiment_file(source)}'"
     runs = mlflow.search_runs(
         experiment_names=None if experiment_name is None else [experiment_name],
         search_all_experiments=experiment_name is None, max_results=1,
         order_by=["start_time DESC"], filter_string=where)
     if runs.empty:
-        wanted = f" {run_name!r}" if run_name else ""
+        wanted = f" of {experiment_file(source)}" if source else \
+            f" {run_name!r}" if run_name else ""
         place = f" in MLflow experiment {experiment_name!r}" if experiment_name else ""
+        command = f" (clout train {experiment_file(source)})" if source else ""
         raise NotFound(f"no finished run{wanted}{place} at {tracking_uri(uri)}: "
-                          "train it first")
+                       f"train it first{command}")
     return str(runs["run_id"].iloc[0])
+
+
+RUN_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+def resolve_run(text: str | None, uri: str | None = None, experiment_name: str | None = None,
+                run_name: str | None = None, source: Path | None = None) -> str:
+    """A run id from what a user typed: a whole id, a unique prefix of one (as git takes
+    commits), or nothing for the newest finished run (see `latest_run`)."""
+    if text is None:
+        return latest_run(experiment_name, run_name, uri, source)
+    use_store(uri)
+    if RUN_ID.match(text):
+        return text
+    if not re.fullmatch(r"[0-9a-f]{4,31}", text):
+        raise ConfigError(f"run {text!r}: a run id or a prefix of at least 4 of its hex digits "
+                          "(clout runs lists them)")
+    runs = mlflow.search_runs(search_all_experiments=True, max_results=50000,
+                              output_format="list")
+    found = sorted(r.info.run_id for r in runs if r.info.run_id.startswith(text))
+    if not found:
+        raise NotFound(f"no run starts with {text} at {tracking_uri(uri)} (clout runs lists "
+                       "them)")
+    if len(found) > 1:
+        raise ConfigError(f"run {text} is ambiguous: {', '.join(found[:5])}"
+                          f"{' ...' if len(found) > 5 else ''}; give more of it")
+    return found[0]
+
+
+# The columns of `clout runs`: a headline per kind of run
+HEADLINES = {"score vs truth": "metrics.score.spearman_true_influence",
+             "score vs realised": "metrics.score.spearman_realised"}
+
+
+def recent_runs(experiment_name: str | None = None, limit: int = 20,
+                uri: str | None = None) -> pd.DataFrame:
+    """The newest top-level runs, newest first: short id, name, kind, status, start, minutes,
+    the headline metrics and the model version."""
+    use_store(uri)
+    runs = mlflow.search_runs(
+        experiment_names=None if experiment_name is None else [experiment_name],
+        search_all_experiments=experiment_name is None, max_results=limit * 20,
+        order_by=["start_time DESC"])
+    if "tags.mlflow.parentRunId" in runs:  # children (cases, trials) are shown by their parent
+        runs = runs[runs["tags.mlflow.parentRunId"].isna()]
+    runs = runs.head(limit)
+
+    def column(name):
+        return runs[name] if name in runs else pd.Series(pd.NA, index=runs.index)
+    minutes = (column("end_time") - column("start_time")).dt.total_seconds() / 60
+    return pd.DataFrame({
+        "run": runs["run_id"].str[:8], "name": column("tags.mlflow.runName"),
+        "kind": column("tags.clout.kind").fillna("train"), "status": runs["status"],
+        "started": column("start_time").dt.strftime("%Y-%m-%d %H:%M"),
+        "minutes": minutes.round(1),
+        **{label: column(metric) for label, metric in HEADLINES.items()},
+        "model_version": column("tags.model_version")}).reset_index(drop=True)
 
 
 def artifact(run_id: str, path: str) -> Path:

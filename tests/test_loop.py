@@ -1,0 +1,106 @@
+"""The data scientist's loop: runs listed and compared, ids by prefix, one store per project."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from clout import tracking
+from clout.cli import app
+from clout.config import load_experiment
+from clout.errors import ConfigError, NotFound
+from clout.pipeline import train
+from support import quick_tiny
+
+
+def invoke(*args):
+    return CliRunner().invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def two_runs(tiny_run, tmp_path_factory):
+    """The tiny experiment's run and a changed copy of it (quick, no components)."""
+    path = quick_tiny(tmp_path_factory.mktemp("loop"), "changed")
+    changed = train(load_experiment(path), say=lambda _: None)
+    return tiny_run[0].run_id, changed.run_id
+
+
+def test_a_run_is_found_by_a_prefix_of_its_id(two_runs):
+    first, _ = two_runs
+    assert tracking.resolve_run(first[:8]) == first
+    assert tracking.resolve_run(first) == first
+    with pytest.raises(NotFound, match="no run starts with ffff0000"):
+        tracking.resolve_run("ffff0000")
+    with pytest.raises(ConfigError, match="a run id or a prefix of at least 4"):
+        tracking.resolve_run("abc")
+    shown = invoke("importance", first[:8], "--head", "retweets", "--top", "3")
+    assert shown.exit_code == 0 and f"run {first}" in " ".join(shown.output.split())
+
+
+def test_runs_lists_the_newest_runs_with_their_headlines(two_runs):
+    first, second = two_runs
+    listed = invoke("runs", "--limit", "50")
+    assert listed.exit_code == 0, listed.output
+    for run in (first, second):
+        assert run[:8] in listed.output
+    assert "score vs truth" in listed.output and "clout compare" in listed.output
+    table = tracking.recent_runs(limit=50)
+    assert table.loc[table["run"] == first[:8], "score vs truth"].notna().all()
+
+
+def test_compare_shows_what_differs_between_two_runs(two_runs):
+    from clout.audit.compare import compare_runs
+
+    first, second = two_runs
+    tables = compare_runs(first, second)
+    params = tables["parameters that differ"].set_index("parameter")
+    assert params.loc["model.num_boost_round"].tolist() == ["2000", "150"]
+    assert "model.seed" not in params.index  # the same in both
+    metrics = tables["metrics"].set_index("metric")
+    row = metrics.loc["score.spearman_true_influence"]
+    assert row.iloc[2] == pytest.approx(row.iloc[1] - row.iloc[0])
+    moved = tables["importance ranks that moved most (mean |SHAP|)"]
+    assert len(moved) == 15 and moved["moved"].abs().is_monotonic_decreasing
+    shown = invoke("compare", first[:8], second[:8])
+    assert shown.exit_code == 0 and "parameters that differ" in shown.output
+
+
+def test_the_store_is_the_projects_whatever_the_working_directory(tmp_path, monkeypatch):
+    project = tmp_path / "project"
+    (project / "notebooks" / "deep").mkdir(parents=True)
+    (project / "pyproject.toml").write_text("[project]\nname = 'x'\n")
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    for where in (project, project / "notebooks", project / "notebooks" / "deep"):
+        monkeypatch.chdir(where)
+        assert tracking.tracking_uri() == f"sqlite:///{(project / 'mlflow.db').as_posix()}"
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    monkeypatch.chdir(outside)
+    assert Path(tracking.tracking_uri().removeprefix("sqlite:///")).parent == outside
+
+
+def test_a_copied_experiment_never_takes_the_baselines_place(tmp_path, monkeypatch):
+    # copy an experiment, keep its name, change one thing: the baseline's run, outputs and
+    # scores stay the baseline's
+    monkeypatch.chdir(tmp_path)
+    baseline = quick_tiny(tmp_path, "baseline")
+    copy = tmp_path / "copy.yaml"
+    copy.write_text(baseline.read_text().replace("num_leaves: 7", "num_leaves: 5"))
+    trained = {path.stem: invoke("train", path) for path in (baseline, copy)}
+    assert all(t.exit_code == 0 for t in trained.values()), trained
+    assert "also named 'baseline'" in " ".join(trained["copy"].output.split())
+    models = {stem: (tmp_path / "data" / "processed" / stem / "model").is_dir()
+              for stem in ("baseline", "copy")}
+    assert models == {"baseline": True, "copy": True}  # one folder per file
+    assert (tracking.recent_runs(limit=10)["name"] == "baseline").sum() >= 2  # alike in the UI
+    from clout.scoring.score import InfluenceModel
+    expected = InfluenceModel.load(tmp_path / "data" / "processed" / "baseline" / "model")
+    scored = invoke("score", baseline, "--out", tmp_path / "s.parquet")
+    assert scored.exit_code == 0 and expected.version in scored.output
+    never = tmp_path / "never.yaml"
+    never.write_text(baseline.read_text())
+    missing = invoke("score", never)
+    assert missing.exit_code == 2
+    assert "train it first (clout train" in " ".join(missing.output.split())
