@@ -352,7 +352,6 @@ def train(
              "and log what each buys with the run (its report shows it; minutes).")] = False,
 ) -> None:
     """Run an experiment: features, heads, calibration, score, evaluation; one MLflow run."""
-    from clout import tracking
     from clout.pipeline import train as run_training
 
     spec = _experiment(experiment, data_path)
@@ -363,8 +362,7 @@ def train(
     out = out or Path("data/processed") / experiment.stem  # by file: copies never share it
     def say(text: str) -> None:
         console.print(f"[dim]{text}[/]")
-    result = run_training(spec, tracking_uri, out=out, log=log, say=say,
-                          tags={tracking.FILE_TAG: tracking.experiment_file(experiment)})
+    result = run_training(spec, tracking_uri, out=out, log=log, say=say)
     if gaming:
         from clout.gaming import display, log_gaming, world_gaming
 

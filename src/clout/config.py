@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from clout.compute import ComputeSpec
 from clout.data.config import DataSpec
@@ -44,6 +44,13 @@ class Experiment(BaseModel):
         None, ge=1, description="LightGBM's threads (default: every core); speed only, the "
                                 "trees are the same at any count")
     compute: ComputeSpec = ComputeSpec()
+    _source: Path | None = PrivateAttr(None)  # the file it was read from, if any
+
+    @property
+    def source(self) -> Path | None:
+        """The YAML file this experiment was read from (None when built in code): a run
+        records it, so two files with the same `name` keep their runs apart."""
+        return self._source
 
     @model_validator(mode="before")
     @classmethod
@@ -89,7 +96,9 @@ def load_experiment(path: str | Path, **overrides) -> Experiment:
         node[leaf] = value
     raw.setdefault("name", path.stem)
     try:
-        return Experiment.model_validate(raw)
+        experiment = Experiment.model_validate(raw)
     except ValidationError as err:
         raise ExperimentError(f"{path}: {err.error_count()} invalid field(s)\n  "
                               + "\n  ".join(_describe(err))) from None
+    experiment._source = path
+    return experiment

@@ -265,11 +265,9 @@ class TrainResult:
 
 
 def train(experiment: Experiment, tracking_uri: str | None = None, out: Path | None = None,
-          log: bool = True, say: Say = print, tags: dict[str, str] | None = None
-          ) -> TrainResult:
-    """Run the experiment and record it as one MLflow run (unless `log=False`), with `tags`
-    besides clout's own. `out`, when given, receives the feature table, the test scores and
-    the model."""
+          log: bool = True, say: Say = print) -> TrainResult:
+    """Run the experiment and record it as one MLflow run (unless `log=False`). `out`, when
+    given, receives the feature table, the test scores and the model."""
     say(f"data: {experiment.data.source}")
     warn_if_unpinned()
     source = load_source(experiment.data)
@@ -292,17 +290,19 @@ def train(experiment: Experiment, tracking_uri: str | None = None, out: Path | N
                 table.to_parquet(partial, index=False)
         model.save(out / "model")
     if log:
-        result.run_id = log_run(result, tracking_uri, tags)
+        result.run_id = log_run(result, tracking_uri)
         say(f"MLflow run {result.run_id} in experiment {experiment.mlflow_experiment!r} "
             f"at {tracking.tracking_uri(tracking_uri)}")
     return result
 
 
-def log_run(result: TrainResult, uri: str | None = None, tags: dict | None = None) -> str:
+def log_run(result: TrainResult, uri: str | None = None) -> str:
     experiment, model, evaluation = result.experiment, result.model, result.evaluation
     source = result.source
-    tags = {**(tags or {}),
-            "data_fingerprint": result.data_fingerprint, "git_commit": tracking.git_commit(),
+    file = {} if experiment.source is None else {
+        tracking.FILE_TAG: tracking.experiment_file(experiment.source)}  # which file ran
+    tags = {**file, "data_fingerprint": result.data_fingerprint,
+            "git_commit": tracking.git_commit(),
             "model_version": model.version, "score_version": model.score_map.id,
             "data_source": experiment.data.source, **tracking.machine_tags()}
     with tracking.run(experiment.mlflow_experiment, experiment.name, uri, tags) as active:
