@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 import signal
 import sys
 from enum import Enum, StrEnum
@@ -725,6 +726,10 @@ def explain(
     from clout.audit.explain import explain as explain_account
     from clout.pipeline import run_features
 
+    # the contract's ids are 64-bit integers: anything else is refused before minutes of work
+    if not re.fullmatch(r"-?\d{1,19}", account) or not -2**63 <= int(account) < 2**63:
+        raise NotFound(f"account {account!r} is not an id: account ids are whole numbers "
+                       "(clout score writes them)")
     uri = tracking.use_store(tracking_uri)
     when = None if cutoff is None else _date(cutoff)
     try:
