@@ -32,6 +32,7 @@ run: install
 
 ## ui: the MLflow UI on the runs in mlflow.db (http://127.0.0.1:5000)
 ui: install
+	@echo "runs: http://127.0.0.1:5000/#/experiments (clout runs lists them here)"
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --host 127.0.0.1 --port 5000
 
 ## lab: JupyterLab on the numbered notebooks (notebooks/README.md)

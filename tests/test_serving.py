@@ -107,3 +107,17 @@ def test_a_request_nested_too_deep_or_too_large_is_a_400_before_it_is_parsed(ser
     status, body = post(f"{server}/invocations", deep)
     assert status == 400 and "nested 5002 levels deep; at most 32" in body, body
     assert post(f"{server}/invocations", rows)[0] == 200
+
+
+def test_the_example_request_is_a_valid_request(server, built):
+    from typer.testing import CliRunner
+
+    from clout.cli import app
+    model, _, _, run_id = built
+    printed = CliRunner().invoke(app, ["example-request", run_id[:8]])
+    assert printed.exit_code == 0, printed.output
+    request = json.loads(printed.stdout)  # (MLflow's download progress goes to stderr)
+    assert set(model.features) <= set(request["dataframe_split"]["columns"])
+    status, body = post(f"{server}/invocations", printed.stdout)
+    assert status == 200, body
+    assert len(json.loads(body)["predictions"]) == len(request["dataframe_split"]["data"])

@@ -624,6 +624,29 @@ def promote(
     console.print(f"models:/{MODEL_NAME}@{alias} is now version {version} (run {run})")
 
 
+def _model_uri(model: str, tracking_uri: str | None) -> str:
+    """An MLflow model URI from what a user typed: a URI as it is, else a run id or prefix."""
+    from clout import tracking
+
+    tracking.use_store(tracking_uri)
+    return model if ":/" in model else \
+        f"runs:/{tracking.resolve_run(model, tracking_uri)}/{tracking.RUN.model}"
+
+
+@app.command("example-request")
+def example_request(
+    model: Annotated[str, typer.Argument(
+        help="An MLflow model URI (models:/clout@champion, runs:/RUN_ID/clout) or a run id.")]
+        = "models:/clout@champion",
+    tracking_uri: TrackingUri = None,
+) -> None:
+    """Print a valid request body for `clout serve` (the rows the run logged as its example):
+    clout example-request > request.json, then curl --data @request.json."""
+    from clout.export.mlflow_model import serving_example
+
+    sys.stdout.write(serving_example(_model_uri(model, tracking_uri)))
+
+
 @app.command()
 def serve(
     model: Annotated[str, typer.Argument(
@@ -637,12 +660,9 @@ def serve(
     once its files are verified, refusing oversized or deeply nested requests."""
     from mlflow.exceptions import MlflowException
 
-    from clout import tracking
     from clout.export.serving import serve as run_server
 
-    tracking.use_store(tracking_uri)
-    uri = model if ":/" in model else \
-        f"runs:/{tracking.resolve_run(model, tracking_uri)}/{tracking.RUN.model}"
+    uri = _model_uri(model, tracking_uri)
     console.print(f"serving {uri} at http://{host}:{port}/invocations (Ctrl+C stops)")
     try:
         run_server(uri, host, port)

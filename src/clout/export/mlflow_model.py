@@ -83,6 +83,13 @@ def load_influence_model(uri: str) -> InfluenceModel:
     return verified_pyfunc(uri).unwrap_python_model().model
 
 
+def serving_example(uri: str) -> str:
+    """The JSON request body the model was logged with (`serving_input_example.json`): rows
+    of real features, which `clout serve` scores."""
+    folder = Path(mlflow.artifacts.download_artifacts(uri))
+    return (folder / "serving_input_example.json").read_text()
+
+
 def saved_model_directory(uri: str) -> Path:
     """The saved model's files behind an MLflow model URI, downloaded locally."""
     return Path(verified_pyfunc(uri).unwrap_python_model().directory)
