@@ -104,3 +104,22 @@ def test_a_copied_experiment_never_takes_the_baselines_place(tmp_path, monkeypat
     missing = invoke("score", never)
     assert missing.exit_code == 2
     assert "train it first (clout train" in " ".join(missing.output.split())
+
+
+def test_a_training_run_is_open_while_it_trains_and_a_failure_ends_it_failed(
+        tmp_path, monkeypatch):
+    import mlflow
+
+    from clout import pipeline
+
+    seen = {}
+
+    def fails(*args, **kwargs):
+        seen["active"] = mlflow.active_run().info.run_id  # opened before the work
+        raise RuntimeError("the machine fell over")
+    monkeypatch.setattr(pipeline, "fit_model", fails)
+    with pytest.raises(RuntimeError, match="fell over"):
+        train(load_experiment(quick_tiny(tmp_path, "falls")), say=lambda _: None)
+    run = mlflow.get_run(seen["active"])
+    assert run.info.status == "FAILED" and run.data.params["model.seed"] == "3"
+    assert run.data.tags["clout.experiment_file"].endswith("falls.yaml")

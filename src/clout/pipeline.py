@@ -7,6 +7,7 @@ from __future__ import annotations
 import tempfile
 import warnings
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -266,80 +267,94 @@ class TrainResult:
 
 def train(experiment: Experiment, tracking_uri: str | None = None, out: Path | None = None,
           log: bool = True, say: Say = print) -> TrainResult:
-    """Run the experiment and record it as one MLflow run (unless `log=False`). `out`, when
-    given, receives the feature table, the test scores and the model."""
+    """Run the experiment and record it as one MLflow run (unless `log=False`), opened before
+    the work starts: the run's duration is the training's, and a training that fails ends its
+    run FAILED. `out`, when given, receives the feature table, the test scores and the
+    model."""
     say(f"data: {experiment.data.source}")
     warn_if_unpinned()
-    source = load_source(experiment.data)
-    tables = load_tables(source.dataset)
-    cutoffs = cutoffs_for(experiment, tables)
-    with session(experiment.compute) as engine:
-        say(f"features: {len(cutoffs)} cutoffs, {cutoffs[0]:%Y-%m-%d} to "
-            f"{cutoffs[-1]:%Y-%m-%d} ({engine.name} engine)")
-        frame = engine.features(tables, cutoffs, experiment.features)
-        split = Split.by_time(frame["cutoff"].unique(), experiment.features.horizon_days)
-        model = fit_model(experiment, frame, split, say, engine)
-        say("evaluating on the test cutoff")
-        evaluation = evaluate_model(experiment, model, frame, split, source.truth, engine)
-    result = TrainResult(experiment, model, split, frame, evaluation, source,
-                         source.dataset.fingerprint())
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        for name, table in (("features", frame), ("scores", evaluation.scores)):
-            with replacing_file(out / f"{name}.parquet") as partial:
-                table.to_parquet(partial, index=False)
-        model.save(out / "model")
+    with _training_run(experiment, tracking_uri, log) as run_id:
+        source = load_source(experiment.data)
+        tables = load_tables(source.dataset)
+        cutoffs = cutoffs_for(experiment, tables)
+        with session(experiment.compute) as engine:
+            say(f"features: {len(cutoffs)} cutoffs, {cutoffs[0]:%Y-%m-%d} to "
+                f"{cutoffs[-1]:%Y-%m-%d} ({engine.name} engine)")
+            frame = engine.features(tables, cutoffs, experiment.features)
+            split = Split.by_time(frame["cutoff"].unique(), experiment.features.horizon_days)
+            model = fit_model(experiment, frame, split, say, engine)
+            say("evaluating on the test cutoff")
+            evaluation = evaluate_model(experiment, model, frame, split, source.truth, engine)
+        result = TrainResult(experiment, model, split, frame, evaluation, source,
+                             source.dataset.fingerprint(), run_id)
+        if out is not None:
+            out.mkdir(parents=True, exist_ok=True)
+            for name, table in (("features", frame), ("scores", evaluation.scores)):
+                with replacing_file(out / f"{name}.parquet") as partial:
+                    table.to_parquet(partial, index=False)
+            model.save(out / "model")
+        if log:
+            log_results(result)
     if log:
-        result.run_id = log_run(result, tracking_uri)
-        say(f"MLflow run {result.run_id} in experiment {experiment.mlflow_experiment!r} "
+        say(f"MLflow run {run_id} in experiment {experiment.mlflow_experiment!r} "
             f"at {tracking.tracking_uri(tracking_uri)}")
     return result
 
 
-def log_run(result: TrainResult, uri: str | None = None) -> str:
-    experiment, model, evaluation = result.experiment, result.model, result.evaluation
-    source = result.source
+@contextmanager
+def _training_run(experiment: Experiment, uri: str | None, log: bool):
+    """The training's MLflow run (its id; None without logging), with what is known before
+    the work: the experiment, the file it came from, the code and the machine."""
+    if not log:
+        yield None
+        return
     file = {} if experiment.source is None else {
         tracking.FILE_TAG: tracking.experiment_file(experiment.source)}  # which file ran
-    tags = {**file, "data_fingerprint": result.data_fingerprint,
-            "git_commit": tracking.git_commit(),
-            "model_version": model.version, "score_version": model.score_map.id,
-            "data_source": experiment.data.source, **tracking.machine_tags()}
+    tags = {**file, "git_commit": tracking.git_commit(), "data_source": experiment.data.source,
+            **tracking.machine_tags()}
     with tracking.run(experiment.mlflow_experiment, experiment.name, uri, tags) as active:
         mlflow.log_params(tracking.flatten(experiment.model_dump(mode="json")))
-        mlflow.log_params({**result.split.describe(),
-                           **{f"calibration.{k}": h.calibrator.method
-                              for k, h in model.heads.items()},
-                           **{f"rows_quarantined.{t}": n for t, n in source.quarantined.items()}})
-        mlflow.log_metrics(evaluation.summary)
         mlflow.log_text(experiment.to_yaml(), RUN.experiment)
-        mlflow.log_table(evaluation.metrics, RUN.metrics)
-        for kind, tables in evaluation.reliability.items():
-            mlflow.log_figure(reliability_plot(kind, tables), RUN.calibration(kind, "png"))
-            mlflow.log_table(pd.concat(tables, names=["predictor"]).reset_index(level=0),
-                             RUN.calibration(kind, "json"))
-        mlflow.log_table(table_summary(source.dataset), RUN.data_tables)
-        mlflow.log_table(engagement_summary(source.dataset), RUN.data_engagement)
-        test = result.split.part(result.features, "test")
-        mlflow.log_table(evaluation.importance, RUN.importance)
-        mlflow.log_figure(shap_summary_plot(model.heads, test,
-                                            experiment.model.seed), RUN.shap)
-        if evaluation.stability is not None:
-            mlflow.log_table(evaluation.stability, RUN.stability)
-        if len(evaluation.fairness):  # a source without follower counts or ages has no bands
-            mlflow.log_table(evaluation.fairness, RUN.fairness)
-            mlflow.log_figure(fairness_plot(evaluation.fairness), RUN.fairness_plot)
-        mlflow.log_dict(evaluation.explanations, RUN.explanations)
-        mlflow.log_dict({**asdict(model.score_map), "id": model.score_map.id,
-                         "factor_per_10_points": model.score_map.factor(10)}, RUN.score_map)
-        mlflow.log_figure(score_distribution_plot(evaluation.scores, model.score_map),
-                          RUN.distribution)
-        if evaluation.truth_gaps is not None:
-            mlflow.log_table(evaluation.truth_gaps, RUN.gaps)
-            mlflow.log_figure(gaming_plot(evaluation.scores, source.truth), RUN.gaming)
-        with tempfile.TemporaryDirectory() as tmp:
-            log_pyfunc(model, model.save(Path(tmp) / "model"), test)
-        return active.info.run_id
+        yield active.info.run_id
+
+
+def log_results(result: TrainResult) -> None:
+    """What the training found, into its active run: versions, split, metrics, audit tables
+    and plots, and the pyfunc model."""
+    experiment, model, evaluation = result.experiment, result.model, result.evaluation
+    source = result.source
+    mlflow.set_tags({"data_fingerprint": result.data_fingerprint,
+                     "model_version": model.version, "score_version": model.score_map.id})
+    mlflow.log_params({**result.split.describe(),
+                       **{f"calibration.{k}": h.calibrator.method
+                          for k, h in model.heads.items()},
+                       **{f"rows_quarantined.{t}": n for t, n in source.quarantined.items()}})
+    mlflow.log_metrics(evaluation.summary)
+    mlflow.log_table(evaluation.metrics, RUN.metrics)
+    for kind, tables in evaluation.reliability.items():
+        mlflow.log_figure(reliability_plot(kind, tables), RUN.calibration(kind, "png"))
+        mlflow.log_table(pd.concat(tables, names=["predictor"]).reset_index(level=0),
+                         RUN.calibration(kind, "json"))
+    mlflow.log_table(table_summary(source.dataset), RUN.data_tables)
+    mlflow.log_table(engagement_summary(source.dataset), RUN.data_engagement)
+    test = result.split.part(result.features, "test")
+    mlflow.log_table(evaluation.importance, RUN.importance)
+    mlflow.log_figure(shap_summary_plot(model.heads, test, experiment.model.seed), RUN.shap)
+    if evaluation.stability is not None:
+        mlflow.log_table(evaluation.stability, RUN.stability)
+    if len(evaluation.fairness):  # a source without follower counts or ages has no bands
+        mlflow.log_table(evaluation.fairness, RUN.fairness)
+        mlflow.log_figure(fairness_plot(evaluation.fairness), RUN.fairness_plot)
+    mlflow.log_dict(evaluation.explanations, RUN.explanations)
+    mlflow.log_dict({**asdict(model.score_map), "id": model.score_map.id,
+                     "factor_per_10_points": model.score_map.factor(10)}, RUN.score_map)
+    mlflow.log_figure(score_distribution_plot(evaluation.scores, model.score_map),
+                      RUN.distribution)
+    if evaluation.truth_gaps is not None:
+        mlflow.log_table(evaluation.truth_gaps, RUN.gaps)
+        mlflow.log_figure(gaming_plot(evaluation.scores, source.truth), RUN.gaming)
+    with tempfile.TemporaryDirectory() as tmp:
+        log_pyfunc(model, model.save(Path(tmp) / "model"), test)
 
 
 def score_accounts(model: InfluenceModel, dataset: Dataset | Tables | str | Path,
