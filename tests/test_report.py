@@ -12,12 +12,13 @@ from pathlib import Path
 
 import mlflow
 import numpy as np
+import pandas as pd
 import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
 from clout.audit.fairness import BANDS, fairness_table
-from clout.audit.report import browser, build_report, log_report
+from clout.audit.report import browser, build_report, log_report, summary
 from clout.cli import app
 from clout.scoring.evaluation import MANIPULATORS, realised_engagement
 
@@ -98,9 +99,16 @@ def test_report_is_self_contained_renders_in_chromium_and_is_logged(tiny_run, tm
     result, _ = tiny_run
     page, shot = log_report(result.run_id, tmp_path)
     text = page.read_text()
-    for section in ("Data", "Heads against baselines", "Calibration", "What drives each head",
-                    "Score", "Fairness", "Gaming", "Example explanations", "Experiment"):
+    for section in ("Summary", "Data", "Heads against baselines", "Calibration",
+                    "What drives each head", "Score", "Fairness", "Gaming",
+                    "Example explanations", "Experiment"):
         assert f"<h2>{section}" in text
+    # the summary comes first and says in words what the tables show
+    assert text.index("<h2>Summary") < text.index("<h2>Run")
+    for words in ("+10 points means x", "against true influence at Spearman",
+                  "the best history-only rival", "own historical mean:", "Manipulation:",
+                  "Fairness: the band furthest"):
+        assert words in text, words
     sources = re.findall(r'<img [^>]*src="([^"]*)"', text)
     # calibration per head, SHAP summary, score distribution, fairness, gaming
     assert len(sources) == len(result.model.heads) + 4
@@ -142,3 +150,20 @@ def test_cli_report_names_an_unknown_run(tiny_run):
     outcome = CliRunner().invoke(app, ["report", "0" * 32, "--no-screenshot"])
     assert outcome.exit_code == 2
     assert "0" * 32 in outcome.output
+
+
+def test_the_summary_says_where_the_score_stands_in_words():
+    heads = pd.DataFrame({"head": ["retweets"] * 2 + ["likes"] * 2,
+                          "predictor": ["model", "historical_mean"] * 2,
+                          "spearman": [0.80, 0.75, 0.70, 0.72]})
+    metrics = {"score.factor_per_10_points": 2.5, "score.spearman_realised": 0.60,
+               "score.history_index.spearman_realised": 0.65,
+               "score.log1p_index.spearman_realised": 0.62}
+    said = summary(metrics, heads, None)
+    assert said[0].startswith("The score maps") and "x2.50" in said[0]
+    assert "realised engagement at Spearman 0.600, below the best history-only rival " \
+           "(history index, 0.650)" in said[1]
+    assert said[2].endswith("1 of 2 (retweets).")
+    gamed = summary({**metrics, "score.score_gap_ring": 3.2, "score.score_gap_bot": 0.1},
+                    heads, None)
+    assert "+3.2 points (ring); above the goal of 2." in gamed[-1]

@@ -102,12 +102,66 @@ class _Run:
         return _image(self.file(path), alt) if self.has(path) else ""
 
 
+RIVALS = {"history_index": "history index", "history_start": "heads' start",
+          "log1p_index": "log1p index"}  # the score's history-only rivals, as readers say them
+
+
+def summary(metrics: dict[str, float], heads: pd.DataFrame,
+            fairness: pd.DataFrame | None) -> list[str]:
+    """The report's first screen in words: what the score is, how it ranks against the best
+    history-only rival, how the heads compare with their history, what manipulation and the
+    fairness bands get."""
+    said = []
+    if (factor := metrics.get("score.factor_per_10_points")) is not None:
+        said.append(f"The score maps each account's expected credible engagement to 1-100 on a "
+                    f"log scale: +10 points means x{factor:.2f} the expected engagement; "
+                    f"accounts with none in the longest window score 1.")
+    against = "true influence" if "score.spearman_true_influence" in metrics else \
+        "realised engagement"
+    key = "spearman_true_influence" if against == "true influence" else "spearman_realised"
+    if (model := metrics.get(f"score.{key}")) is not None:
+        rivals = {label: metrics[f"score.{name}.{key}"] for name, label in RIVALS.items()
+                  if f"score.{name}.{key}" in metrics}
+        if rivals:
+            best = max(rivals, key=rivals.get)
+            verdict = "above" if model > rivals[best] else "below" if model < rivals[best] \
+                else "level with"
+            said.append(f"It ranks accounts against {against} at Spearman {model:.3f}, "
+                        f"{verdict} the best history-only rival ({best}, {rivals[best]:.3f}).")
+    table = heads.set_index(["head", "predictor"])["spearman"]
+    kinds = list(dict.fromkeys(heads["head"]))
+    beat = [k for k in kinds if (k, "historical_mean") in table
+            and table[(k, "model")] >= table[(k, "historical_mean")]]
+    if kinds:
+        said.append(f"Heads that rank accounts at least as well as their own historical mean: "
+                    f"{len(beat)} of {len(kinds)}" + (f" ({', '.join(beat)})." if beat else "."))
+    gaps = {k.removeprefix("score.score_gap_"): v for k, v in metrics.items()
+            if k.startswith("score.score_gap_") and not k.endswith("_genuine")}
+    if gaps:
+        worst = max(gaps, key=gaps.get)
+        said.append(f"Manipulation: the most any manipulation group gains over genuine accounts "
+                    f"of the same true influence is {gaps[worst]:+.1f} points ({worst})"
+                    + ("; within the goal of 2." if gaps[worst] <= 2 else "; above the goal of "
+                                                                          "2."))
+    if fairness is not None and "gap_realised" in fairness and len(fairness):
+        worst = fairness.loc[fairness["gap_realised"].abs().idxmax()]
+        said.append(f"Fairness: the band furthest from accounts with the same realised "
+                    f"engagement is {worst['dimension']} {worst['band']}, at "
+                    f"{worst['gap_realised']:+.1f} points.")
+    return said
+
+
 def build_report(run_id: str) -> str:
     """The report of a training run as an HTML string (MLflow's current store)."""
     run = _Run(run_id)
     tags, metrics = run.info.data.tags, run.info.data.metrics
     name = tags.get("mlflow.runName", run_id)
-    html_parts = [f"<h1>clout reviewer report: {html.escape(name)}</h1>"]
+    html_parts = [f"<h1>clout reviewer report: {html.escape(name)}</h1>", "<h2>Summary</h2>",
+                  "<ul class='summary'>" + "".join(
+                      f"<li>{html.escape(line)}</li>" for line in summary(
+                          metrics, run.table(RUN.metrics),
+                          run.table(RUN.fairness) if run.has(RUN.fairness) else None))
+                  + "</ul>"]
     facts = pd.DataFrame([
         ("run", run_id), ("started", pd.Timestamp(run.info.info.start_time, unit="ms",
                                                   tz="UTC").strftime("%Y-%m-%d %H:%M UTC")),
