@@ -11,9 +11,18 @@ import time
 from pathlib import Path
 
 import mlflow
+import pytest
 from mlflow.tracking import MlflowClient
 
 from clout import tracking
+
+
+@pytest.fixture(autouse=True)
+def session_store_kept():
+    """These tests point MLflow at stores of their own; the session's is set back after."""
+    before = mlflow.get_tracking_uri()
+    yield
+    mlflow.set_tracking_uri(before)
 
 
 def _one_run(uri: str) -> str:
@@ -55,8 +64,9 @@ def test_a_run_whose_process_was_killed_is_marked_failed_by_the_next(tmp_path):
     dead = client.get_run(dead.info.run_id)
     assert dead.info.status == "FAILED"
     assert "ended without closing the run" in dead.data.tags["clout.died"]
-    assert client.search_runs([experiment], "tags.mlflow.runName = 'next'")[0].info.status \
-        == "FINISHED"
+    [after] = client.search_runs([experiment], "tags.`clout.name` = 'next'")
+    assert after.info.status == "FINISHED"
+    assert after.data.tags["mlflow.runName"] == f"next {after.info.run_id[:8]}"  # unique
 
 
 WAITS = """

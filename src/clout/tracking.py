@@ -182,15 +182,20 @@ def mark_dead_runs(experiment_id: str, client: MlflowClient) -> list[str]:
     return [r.info.run_id for r in dead]
 
 
+NAME_TAG = "clout.name"  # the name a run was started under, without its id
+
+
 @contextmanager
 def run(experiment_name: str, run_name: str, uri: str | None = None, tags: dict | None = None):
-    """An MLflow run in the given experiment, ended when the block ends, FAILED if it raised
-    (SIGINT, and SIGTERM under the CLI, raise). Runs of this experiment whose process died
-    are marked FAILED first."""
+    """An MLflow run in the given experiment, named `run_name` and the start of its id (so
+    two runs of one experiment are told apart in the UI), ended when the block ends, FAILED if
+    it raised (SIGINT, and SIGTERM under the CLI, raise). Runs of this experiment whose
+    process died are marked FAILED first."""
     experiment_id = use_experiment(experiment_name, uri)
     mark_dead_runs(experiment_id, MlflowClient(tracking_uri(uri)))
     with mlflow.start_run(experiment_id=experiment_id, run_name=run_name,
-                          tags={**(tags or {}), **process_tags()}) as active:
+                          tags={**(tags or {}), **process_tags(), NAME_TAG: run_name}) as active:
+        mlflow.set_tag("mlflow.runName", f"{run_name} {active.info.run_id[:8]}")
         yield active
 
 
@@ -221,7 +226,7 @@ def latest_run(experiment_name: str | None = None, run_name: str | None = None,
     use_store(uri)
     where = "attributes.status = 'FINISHED'"
     if run_name is not None:
-        where += f" and tags.mlflow.runName = '{run_name}'"
+        where += f" and tags.`{NAME_TAG}` = '{run_name}'"
     if source is not None:
         where += f" and tags.`{FILE_TAG}` = '{experiment_file(source)}'"
     runs = mlflow.search_runs(
