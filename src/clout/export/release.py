@@ -315,7 +315,8 @@ class Releases:
         with self._locked():
             stack = self.served_stack()
             current = stack[-1] if stack else self.current
-            earlier = [n for n in stack[:-1] if n in set(self.numbers())]
+            complete = set(self.numbers())  # one listing of the folder
+            earlier = [n for n in stack[:-1] if n in complete]
             if not earlier:
                 raise NotFound(f"no release before {current} to roll back to in "
                                f"{self.directory}")

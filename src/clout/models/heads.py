@@ -140,6 +140,13 @@ def history_rate(kind: str, windows, credible: bool = False) -> str:
     return column(template, window=max(windows), kind=kind)
 
 
+def history_count(kind: str, windows, credible: bool = False) -> str:
+    """What the account received of `kind` over the longest window (credible engagement for
+    a head that learns it): a per-account head's history, and the evidence of influence."""
+    template = "credible_{kinds}_{w}d" if credible else "{kinds}_{w}d"
+    return column(template, window=max(windows), kind=kind)
+
+
 # What the empirical-Bayes prior of an account's rate may depend on: known before the cutoff
 # and not buyable (posting volume and regularity, age, credible audience and trust, what it
 # posts), at the longest window where windowed; those the feature table has are used.
@@ -187,9 +194,8 @@ class HistoryOffset:
         if target.per_post:
             return cls(history_rate(target.kind, windows, target.credible),
                        column("posts_{w}d", window=w), prior_posts, covariates)
-        count = ("credible_" if target.credible else "") + "{kinds}_{w}d"
-        return cls(column(count, window=w, kind=target.kind), None, prior_posts, covariates,
-                   periods=w / target.horizon)
+        return cls(history_count(target.kind, windows, target.credible), None, prior_posts,
+                   covariates, periods=w / target.horizon)
 
     @property
     def columns(self) -> list[str]:

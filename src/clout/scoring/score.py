@@ -31,7 +31,7 @@ from clout.features.catalogue import NON_NEGATIVE_UNITS, column, column_features
 from clout.features.config import FeatureConfig
 from clout.files import replacing_folder
 from clout.models.calibration import Calibrator
-from clout.models.heads import Columns, Head, HistoryOffset, Target
+from clout.models.heads import Columns, Head, HistoryOffset, Target, history_count
 
 SCORE_MIN, SCORE_MAX = 1, 100
 FLOOR = 1e-6  # expected engagement below this scores as if it were this
@@ -105,8 +105,7 @@ def evidence_columns(targets, windows) -> list[str]:
     heads' `Target`s) learn: credible engagement for a head that learns it, and what a
     per-account head (a source without posts) received; with none of it an account has shown
     no influence."""
-    return [column(("credible_" if t.credible else "") + "{kinds}_{w}d", window=max(windows),
-                   kind=t.kind)
+    return [history_count(t.kind, windows, t.credible)
             for t in targets if t.credible or not t.per_post]
 
 
