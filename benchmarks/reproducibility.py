@@ -32,11 +32,12 @@ from clout.config import load_experiment
 from clout.features.build import build_features, load_tables
 from clout.models.heads import Split
 from clout.numerics import machine
+from clout.cache import NO_CACHE
 from clout.pipeline import cutoffs_for, fit_model, load_source
 overrides = {"num_threads": int(sys.argv[2])} if len(sys.argv) > 2 else {}
 experiment = load_experiment(sys.argv[1], **overrides)
 times, start = {}, time.perf_counter()
-source = load_source(experiment.data)
+source = load_source(experiment.data, NO_CACHE)  # simulated here, on this machine
 times["simulate"] = time.perf_counter() - start
 start = time.perf_counter()
 tables = load_tables(source.dataset)
@@ -73,13 +74,14 @@ def child(path: Path, env: dict[str, str], args) -> dict:
 def histograms(path: Path) -> pd.DataFrame:
     """The heads' boosters on the same features: column-wise and row-wise, 1 and 2 threads."""
     import clout  # noqa: F401  (pins the kernels before NumPy loads)
+    from clout.cache import NO_CACHE
     from clout.config import load_experiment
     from clout.features.build import build_features, load_tables
     from clout.models.heads import Split, fit_head
     from clout.pipeline import cutoffs_for, load_source
 
     experiment = load_experiment(path)
-    tables = load_tables(load_source(experiment.data).dataset)
+    tables = load_tables(load_source(experiment.data, NO_CACHE).dataset)
     frame = build_features(tables, cutoffs_for(experiment, tables), experiment.features)
     split = Split.by_time(frame["cutoff"].unique(), experiment.features.horizon_days)
     spec = experiment.model

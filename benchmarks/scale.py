@@ -43,6 +43,7 @@ def _worker_peak_gib() -> float:
 def run(size: str, engine_name: str) -> dict:
     import numpy as np
 
+    from clout.cache import NO_CACHE
     from clout.compute import session
     from clout.config import load_experiment
     from clout.features.build import load_tables
@@ -53,7 +54,7 @@ def run(size: str, engine_name: str) -> dict:
     experiment = load_experiment(ROOT / "experiments" / "default.yaml", **{
         "data.preset": size, "model.components": False, "model.stability_seeds": [],
         "model.num_boost_round": ROUNDS, "compute.engine": engine_name})
-    source = load_source(experiment.data)
+    source = load_source(experiment.data, NO_CACHE)  # worlds too big to keep
     tables = load_tables(source.dataset)
     cutoffs = cutoffs_for(experiment, tables)
     out = {"size": size, "engine": engine_name, "accounts": len(tables.ids),
@@ -95,6 +96,7 @@ def stages(size: str) -> None:
     (partials), stage 2 (the cutoff's rows; both per partition on Dask) and the graph step
     that stays on the client (PageRank and target counts, on the window's distinct pairs).
     The figures behind the README's estimate for 100 million accounts."""
+    from clout.cache import NO_CACHE
     from clout.config import load_experiment
     from clout.features.build import load_tables
     from clout.features.days import to_day, weekly_cutoffs
@@ -105,7 +107,7 @@ def stages(size: str) -> None:
 
     experiment = load_experiment(ROOT / "experiments" / "default.yaml",
                                  **{"data.preset": size})
-    tables = load_tables(load_source(experiment.data).dataset)
+    tables = load_tables(load_source(experiment.data, NO_CACHE).dataset)
     config = experiment.features
     start = time.perf_counter()
     p = partials(tables, config)

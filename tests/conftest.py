@@ -53,6 +53,15 @@ def mlflow_in_a_temporary_folder(tmp_path_factory):
         yield folder
 
 
+@pytest.fixture(scope="session", autouse=True)
+def cache_in_a_temporary_folder(tmp_path_factory):
+    """Every test's cached data and features go to a throw-away folder, shared by the session
+    (keys are content digests: tests reuse each other's tables only when they are the same)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CLOUT_CACHE", str(tmp_path_factory.mktemp("cache")))
+        yield
+
+
 TINY_EXPERIMENT = """\
 name: tiny
 data: {source: simulator, preset: tiny, seed: 3}

@@ -26,10 +26,11 @@ from clout.config import load_experiment
 from clout.features.build import load_tables
 from clout.models.heads import Split
 from clout.numerics import machine
+from clout.cache import NO_CACHE
 from clout.pipeline import cutoffs_for, fit_model, load_source
 experiment = load_experiment(sys.argv[1], **({"num_threads": int(sys.argv[2])}
                                              if len(sys.argv) > 2 else {}))
-source = load_source(experiment.data)
+source = load_source(experiment.data, NO_CACHE)  # simulated here, on this machine
 tables = load_tables(source.dataset)
 from clout.features.build import build_features
 frame = build_features(tables, cutoffs_for(experiment, tables), experiment.features)

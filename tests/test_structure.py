@@ -12,9 +12,9 @@ SRC = ROOT / "src"
 # earliest first: a module may import only from its own stage or one before it
 # compute (where the heavy steps run) owns its part of the experiment, so it comes before the
 # config that composes every stage's part
-STAGES = ["errors", "files", "numerics", "data", "features", "models", "scoring", "tracking",
-          "audit", "export", "compute", "config", "pipeline", "gaming", "quality", "tuning",
-          "cli"]
+STAGES = ["errors", "files", "cache", "numerics", "data", "features", "models", "scoring",
+          "tracking", "audit", "export", "compute", "config", "pipeline", "gaming", "quality",
+          "tuning", "cli"]
 
 
 def modules() -> dict[str, set[str]]:

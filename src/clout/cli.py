@@ -67,6 +67,9 @@ app.add_typer(features_app, name="features")
 release_app = Commands(help="Guarded score releases: publish, list, roll back.",
                        no_args_is_help=True)
 app.add_typer(release_app, name="release")
+cache_app = Commands(help="The cache of validated data and features (data/interim).",
+                     no_args_is_help=True)
+app.add_typer(cache_app, name="cache")
 # Wide enough for the metric tables when the output is a log rather than a terminal.
 console = Console(width=None if sys.stdout.isatty() else 140)
 
@@ -309,6 +312,9 @@ ExperimentFile = Annotated[Path, typer.Argument(
     help="Experiment YAML, e.g. experiments/default.yaml.")]
 DataPath = Annotated[Path | None, typer.Option(
     help="Override the experiment's data.path (real data or a dataset directory).")]
+NoCache = Annotated[bool, typer.Option(
+    "--no-cache", help="Build the validated data and the features again instead of reading "
+                       "them from the cache (data/interim); the new ones replace the old.")]
 TrackingUri = Annotated[str | None, typer.Option(
     help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else mlflow.db at the project "
          "root).")]
@@ -351,8 +357,10 @@ def train(
         help="Also inject every attack of the attack library into the world (simulated data, "
              "with its ground truth) "
              "and log what each buys with the run (its report shows it; minutes).")] = False,
+    no_cache: NoCache = False,
 ) -> None:
     """Run an experiment: features, heads, calibration, score, evaluation; one MLflow run."""
+    from clout.cache import Cache
     from clout.pipeline import train as run_training
 
     spec = _experiment(experiment, data_path)
@@ -363,7 +371,8 @@ def train(
     out = out or Path("data/processed") / experiment.stem  # by file: copies never share it
     def say(text: str) -> None:
         console.print(f"[dim]{text}[/]")
-    result = run_training(spec, tracking_uri, out=out, log=log, say=say)
+    result = run_training(spec, tracking_uri, out=out, log=log, say=say,
+                          cache=Cache(rebuild=no_cache))
     if gaming:
         from clout.gaming import display, log_gaming, world_gaming
 
@@ -412,11 +421,13 @@ def score(
         help="Parquet file (default: data/processed/<experiment file name>/"
              "scores-<cutoff>.parquet).")
     ] = None,
+    no_cache: NoCache = False,
 ) -> None:
     """Score every account at a cutoff with a trained model; writes Parquet with versions."""
     from mlflow.exceptions import MlflowException
 
     from clout import tracking
+    from clout.cache import Cache
     from clout.compute import session
     from clout.export.mlflow_model import load_influence_model
     from clout.pipeline import load_source, score_accounts
@@ -435,9 +446,10 @@ def score(
                                            source=experiment)
                 model = f"runs:/{run}/{tracking.RUN.model}"
             influence = load_influence_model(model)
-        source = load_source(spec.data)
+        cache = Cache(rebuild=no_cache)
+        source = load_source(spec.data, cache)
         with session(spec.compute) as engine:
-            scores = score_accounts(influence, source.dataset, when, engine)
+            scores = score_accounts(influence, source, when, engine, cache)
     except MlflowException as err:
         fail(err.message, 2)
     except ScoringFailed as err:  # the cluster failed, not the input
@@ -737,6 +749,7 @@ def explain(
     top: Annotated[int, typer.Option(help="Features to show.")] = 10,
     data_path: DataPath = None,
     tracking_uri: TrackingUri = None,
+    no_cache: NoCache = False,
 ) -> None:
     """Why an account has its score: features in score points that add up to the score's
     difference from a typical account, with the account's value and the typical one."""
@@ -744,6 +757,7 @@ def explain(
 
     from clout import tracking
     from clout.audit.explain import explain as explain_account
+    from clout.cache import Cache
     from clout.pipeline import run_features
 
     # the contract's ids are 64-bit integers: anything else is refused before minutes of work
@@ -754,7 +768,7 @@ def explain(
     when = None if cutoff is None else _date(cutoff)
     try:
         run = tracking.resolve_run(run, tracking_uri)
-        model, frame = run_features(run, when, data_path)
+        model, frame = run_features(run, when, data_path, Cache(rebuild=no_cache))
     except MlflowException as err:
         fail(err.message, 2)
     try:  # the id as the data types it
@@ -871,6 +885,30 @@ def release_clean(experiment: ExperimentFile, directory: ReleaseDir = None) -> N
     removed = releases.clean()
     console.print(f"removed {len(removed)} incomplete folder(s) from {releases.directory}"
                   + "".join(f"\n  {p.name}" for p in removed))
+
+
+@cache_app.command("list")
+def cache_list() -> None:
+    """Every cached table: what it holds, its size, when it was built, and whether the code
+    that built it is today's (entries of older code are never read again)."""
+    from clout.cache import PROJECT_CACHE
+
+    entries = pd.DataFrame(PROJECT_CACHE.entries())
+    if len(entries):
+        entries.insert(3, "MiB", (entries.pop("bytes") / 2**20).round(1))
+    print_frame(entries, title=f"cache at {PROJECT_CACHE.folder}")
+    if len(entries):
+        console.print(f"{entries['MiB'].sum():,.0f} MiB in {len(entries)} entries; "
+                      "clout cache clear removes them")
+
+
+@cache_app.command("clear")
+def cache_clear() -> None:
+    """Remove every cached table (the next command builds what it needs again)."""
+    from clout.cache import PROJECT_CACHE
+
+    removed = PROJECT_CACHE.clear()
+    console.print(f"removed {removed} entries from {PROJECT_CACHE.folder}")
 
 
 if __name__ == "__main__":

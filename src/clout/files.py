@@ -12,6 +12,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
+def project_root(start: Path | None = None) -> Path:
+    """The nearest folder up from `start` (the working directory) that holds a pyproject.toml:
+    the project, wherever in it a command or a notebook runs; else `start` itself."""
+    start = (start or Path.cwd()).resolve()
+    return next((p for p in (start, *start.parents) if (p / "pyproject.toml").is_file()), start)
+
+
 def fsync_path(path: Path) -> None:
     """Flush a file, or a folder's entries (a rename in it), to disk."""
     descriptor = os.open(path, os.O_RDONLY)

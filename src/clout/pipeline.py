@@ -19,6 +19,7 @@ from clout import numerics, tracking
 from clout.audit.explain import example_explanations
 from clout.audit.fairness import fairness_plot, fairness_table
 from clout.audit.importance import importance_table, rank_stability, shap_summary_plot
+from clout.cache import PROJECT_CACHE, Cache, digest_files
 from clout.compute import LOCAL, Engine, session
 from clout.config import COMPONENTS, DataSpec, Experiment, load_experiment
 from clout.data.attacks import manipulate
@@ -28,8 +29,9 @@ from clout.data.simulator import preset, simulate
 from clout.data.summary import engagement_summary, table_summary
 from clout.data.validation import validate
 from clout.export.mlflow_model import load_influence_model, log_pyfunc
-from clout.features.build import build_features, load_tables
+from clout.features.build import load_tables
 from clout.features.catalogue import column_features
+from clout.features.config import FeatureConfig
 from clout.features.days import from_day, to_day, weekly_cutoffs
 from clout.features.tables import Tables
 from clout.files import replacing_file
@@ -69,11 +71,23 @@ class Source:
     dataset: Dataset
     truth: pd.DataFrame | None  # the simulator's ground truth, for evaluation only
     quarantined: dict[str, int] = field(default_factory=dict)
+    fingerprint: str = ""  # the validated dataset's (`Dataset.fingerprint`)
 
 
-def load_source(spec: DataSpec) -> Source:
+def load_source(spec: DataSpec, cache: Cache = PROJECT_CACHE) -> Source:
     """The experiment's data, validated against the contract (bad rows stop the run, or go to
-    quarantine and are counted, as `on_bad_rows` says)."""
+    quarantine and are counted, as `on_bad_rows` says); kept in the cache, keyed by the spec and
+    its input files' bytes."""
+    path = spec.resolved_path()
+    what = {"spec": spec.model_dump(mode="json"),
+            "inputs": None if path is None else digest_files(Path(path))}
+    described = f"{spec.preset} world, seed {spec.seed}" if path is None else str(path)
+    return cache.fetch("sources", what, lambda: _read_source(spec), _save_source, _load_source,
+                       describe=f"validated tables of {spec.source} {described}"
+                                + (" with attackers played in" if spec.manipulation else ""))
+
+
+def _read_source(spec: DataSpec) -> Source:
     truth = None
     if spec.source == "simulator":
         dataset, truth = simulate(preset(spec.preset, seed=spec.seed))
@@ -88,7 +102,43 @@ def load_source(spec: DataSpec) -> Source:
     if spec.manipulation:  # more attackers than the source has: played in before validation
         dataset, truth = manipulate(dataset, truth, spec.manipulation, spec.seed)
     clean, report = validate(dataset, on_bad_rows=spec.on_bad_rows)
-    return Source(clean, truth, {t: report.rows_quarantined(t) for t in report.rows_in})
+    return Source(clean, truth, {t: report.rows_quarantined(t) for t in report.rows_in},
+                  clean.fingerprint())
+
+
+def _save_source(source: Source, folder: Path) -> dict:
+    # pandas' own Parquet metadata brings every dtype back as it was: the same fingerprint
+    tables = {**source.dataset.tables(), **({} if source.truth is None else {"truth":
+                                                                             source.truth})}
+    for name, table in tables.items():
+        table.to_parquet(folder / f"{name}.parquet", index=False)
+    return {"tables": list(tables), "quarantined": source.quarantined,
+            "fingerprint": source.fingerprint}
+
+
+def _load_source(folder: Path, saved: dict) -> Source:
+    tables = {name: pd.read_parquet(folder / f"{name}.parquet") for name in saved["tables"]}
+    truth = tables.pop("truth", None)
+    return Source(Dataset(**tables), truth, saved["quarantined"], saved["fingerprint"])
+
+
+def source_features(source: Source, tables: Tables, cutoffs, config: FeatureConfig,
+                    labels: bool = True, engine: Engine = LOCAL,
+                    cache: Cache = PROJECT_CACHE) -> pd.DataFrame:
+    """The feature table of a source's `tables` (`load_tables(source.dataset)`) at `cutoffs`,
+    kept in the cache, keyed by the data's fingerprint, the feature configuration and the
+    cutoffs."""
+    days = sorted({to_day(c) for c in cutoffs})
+    what = {"data": source.fingerprint, "features": config.model_dump(mode="json"),
+            "cutoffs": days, "labels": labels}
+    first, last = from_day(days[0]), from_day(days[-1])
+    return cache.fetch(
+        "features", what, lambda: engine.features(tables, cutoffs, config, labels),
+        lambda frame, folder: frame.to_parquet(folder / "features.parquet", index=False) or {},
+        lambda folder, _: pd.read_parquet(folder / "features.parquet"),
+        describe=f"features of data {source.fingerprint}, {len(days)} cutoff(s) "
+                 f"{first:%Y-%m-%d} to {last:%Y-%m-%d}, windows {list(config.windows)}"
+                 + ("" if labels else ", no labels"))
 
 
 def with_model(experiment: Experiment, **changes) -> Experiment:
@@ -266,27 +316,28 @@ class TrainResult:
 
 
 def train(experiment: Experiment, tracking_uri: str | None = None, out: Path | None = None,
-          log: bool = True, say: Say = print) -> TrainResult:
+          log: bool = True, say: Say = print, cache: Cache = PROJECT_CACHE) -> TrainResult:
     """Run the experiment and record it as one MLflow run (unless `log=False`), opened before
     the work starts: the run's duration is the training's, and a training that fails ends its
     run FAILED. `out`, when given, receives the feature table, the test scores and the
-    model."""
+    model. The validated data and the feature table come from `cache` when it has them."""
     say(f"data: {experiment.data.source}")
     warn_if_unpinned()
     with _training_run(experiment, tracking_uri, log) as run_id:
-        source = load_source(experiment.data)
+        source = load_source(experiment.data, cache)
         tables = load_tables(source.dataset)
         cutoffs = cutoffs_for(experiment, tables)
         with session(experiment.compute) as engine:
             say(f"features: {len(cutoffs)} cutoffs, {cutoffs[0]:%Y-%m-%d} to "
                 f"{cutoffs[-1]:%Y-%m-%d} ({engine.name} engine)")
-            frame = engine.features(tables, cutoffs, experiment.features)
+            frame = source_features(source, tables, cutoffs, experiment.features,
+                                    engine=engine, cache=cache)
             split = Split.by_time(frame["cutoff"].unique(), experiment.features.horizon_days)
             model = fit_model(experiment, frame, split, say, engine)
             say("evaluating on the test cutoff")
             evaluation = evaluate_model(experiment, model, frame, split, source.truth, engine)
         result = TrainResult(experiment, model, split, frame, evaluation, source,
-                             source.dataset.fingerprint(), run_id)
+                             source.fingerprint, run_id)
         if out is not None:
             out.mkdir(parents=True, exist_ok=True)
             for name, table in (("features", frame), ("scores", evaluation.scores)):
@@ -357,26 +408,35 @@ def log_results(result: TrainResult) -> None:
         log_pyfunc(model, model.save(Path(tmp) / "model"), test)
 
 
-def score_accounts(model: InfluenceModel, dataset: Dataset | Tables | str | Path,
-                   cutoff=None, engine: Engine = LOCAL) -> pd.DataFrame:
+def current_features(data: Source | Dataset | Tables | str | Path, config: FeatureConfig,
+                     cutoff=None, engine: Engine = LOCAL, cache: Cache = PROJECT_CACHE
+                     ) -> pd.DataFrame:
+    """Every account's features (no labels) at `cutoff`, default the day after the data ends:
+    what scores and explanations start from. From the cache when `data` is a loaded `Source`
+    (its fingerprint is the key)."""
+    tables = load_tables(data.dataset if isinstance(data, Source) else data)
+    cutoffs = [from_day(tables.last_day + 1 if cutoff is None else to_day(cutoff))]
+    if isinstance(data, Source):
+        return source_features(data, tables, cutoffs, config, False, engine, cache)
+    return engine.features(tables, cutoffs, config, labels=False)
+
+
+def score_accounts(model: InfluenceModel, data: Source | Dataset | Tables | str | Path,
+                   cutoff=None, engine: Engine = LOCAL, cache: Cache = PROJECT_CACHE
+                   ) -> pd.DataFrame:
     """Scores of every account that exists at `cutoff` (default: the day after the data ends),
     from features built exactly as the model was trained."""
-    tables = load_tables(dataset)
-    day = tables.last_day + 1 if cutoff is None else to_day(cutoff)
-    config = model.feature_config
-    frame = engine.features(tables, [from_day(day)], config, labels=False)
-    return engine.score(model, frame)
+    return engine.score(model, current_features(data, model.feature_config, cutoff, engine,
+                                                cache))
 
 
-def run_features(run_id: str, cutoff=None, data_path: str | Path | None = None
-                 ) -> tuple[InfluenceModel, pd.DataFrame]:
+def run_features(run_id: str, cutoff=None, data_path: str | Path | None = None,
+                 cache: Cache = PROJECT_CACHE) -> tuple[InfluenceModel, pd.DataFrame]:
     """A logged run's model and the features of its data at `cutoff` (default: the day after
     the data ends), built as the run built them: what explanations and audits start from.
     `data_path` points a run on files at another copy of its data."""
     spec = load_experiment(tracking.artifact(run_id, RUN.experiment),
                            **({"data.path": str(data_path)} if data_path else {}))
     model = load_influence_model(f"runs:/{run_id}/{RUN.model}")
-    tables = load_tables(load_source(spec.data).dataset)
-    day = tables.last_day + 1 if cutoff is None else to_day(cutoff)
-    return model, build_features(tables, [from_day(day)],
-                                 model.feature_config, labels=False)
+    source = load_source(spec.data, cache)
+    return model, current_features(source, model.feature_config, cutoff, cache=cache)

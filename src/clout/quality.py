@@ -56,6 +56,7 @@ from clout.pipeline import (
     fit_model,
     load_source,
     measure,
+    source_features,
     warn_if_unpinned,
     with_model,
 )
@@ -225,7 +226,7 @@ def evaluate(experiment: Experiment, seeds: Sequence[int] | None = None, rolling
             source = load_source(world.data)
             tables = load_tables(source.dataset)
             every = sorted(cutoffs_for(world.model_copy(update={"cutoffs": widened}), tables))
-            frame = engine.features(tables, every, world.features)
+            frame = source_features(source, tables, every, world.features, engine=engine)
             if gaming:
                 genuine_accounts(source.truth)  # refused before any training without truth
             for cutoffs in rolling_cutoffs(every, rolling, span):

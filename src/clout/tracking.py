@@ -22,6 +22,7 @@ import pandas as pd
 from mlflow.tracking import MlflowClient
 
 from clout.errors import ConfigError, NotFound
+from clout.files import project_root
 
 DEFAULT_DB = "mlflow.db"
 
@@ -56,13 +57,6 @@ class RunFiles:
 
 
 RUN = RunFiles()
-
-
-def project_root(start: Path | None = None) -> Path:
-    """The nearest folder up from `start` (the working directory) that holds a pyproject.toml:
-    the project, wherever in it a command or a notebook runs; else `start` itself."""
-    start = (start or Path.cwd()).resolve()
-    return next((p for p in (start, *start.parents) if (p / "pyproject.toml").is_file()), start)
 
 
 def tracking_uri(uri: str | None = None) -> str:

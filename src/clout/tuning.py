@@ -30,7 +30,15 @@ from clout.config import Experiment
 from clout.errors import ConfigError
 from clout.features.build import load_tables
 from clout.models.heads import Split
-from clout.pipeline import Say, cutoffs_for, fit_model, load_source, measure, with_model
+from clout.pipeline import (
+    Say,
+    cutoffs_for,
+    fit_model,
+    load_source,
+    measure,
+    source_features,
+    with_model,
+)
 
 OBJECTIVES = ("spearman", "deviance")
 
@@ -86,7 +94,8 @@ def tune(experiment: Experiment, trials: int, objective: str = "spearman",
     source = load_source(experiment.data)
     tables = load_tables(source.dataset)
     with session(experiment.compute) as engine:
-        frame = engine.features(tables, cutoffs_for(experiment, tables), experiment.features)
+        frame = source_features(source, tables, cutoffs_for(experiment, tables),
+                                experiment.features, engine=engine)
         horizon = experiment.features.horizon_days
         # one step back: the outer validation cutoff is the tuning trials' test cutoff
         outer = Split.by_time(frame["cutoff"].unique(), horizon)
