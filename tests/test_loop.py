@@ -125,3 +125,40 @@ def test_a_training_run_is_open_while_it_trains_and_a_failure_ends_it_failed(
     run = mlflow.get_run(seen["active"])
     assert run.info.status == "FAILED" and run.data.params["model.seed"] == "3"
     assert run.data.tags["clout.experiment_file"].endswith("falls.yaml")
+
+
+def test_a_run_is_named_by_what_it_changes_from_its_parent(tmp_path, monkeypatch):
+    from mlflow.tracking import MlflowClient
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'own.db'}")
+    baseline = quick_tiny(tmp_path, "baseline")
+    leaves = tmp_path / "leaves.yaml"
+    leaves.write_text(baseline.read_text().replace("name: baseline", "name: leaves")
+                      .replace("num_leaves: 7", "num_leaves: 5"))
+    runs = {}
+    for key, path in (("first", baseline), ("leaves", leaves), ("again", baseline)):
+        assert invoke("train", path, "--out", tmp_path / key).exit_code == 0
+        runs[key] = tracking.latest_run(source=path)
+    tags = {key: MlflowClient().get_run(run).data.tags for key, run in runs.items()}
+    assert tracking.PARENT_TAG not in tags["first"]  # the store's first run
+    first = runs["first"][:8]
+    assert tags["leaves"][tracking.PARENT_TAG] == runs["first"]
+    assert tags["leaves"]["mlflow.runName"] == \
+        f"leaves {runs['leaves'][:8]} (num_leaves 7→5 vs {first})"
+    assert tags["leaves"][tracking.CHANGES_TAG] == "model.params.num_leaves: 7 → 5"
+    # unchanged: its parent is the earlier run with the same settings, not the newer copy
+    assert tags["again"][tracking.PARENT_TAG] == runs["first"]
+    assert tags["again"]["mlflow.runName"].endswith(f"(as {first})")
+    shown = invoke("compare", runs["leaves"][:8])  # one run: against its parent
+    assert shown.exit_code == 0
+    assert "model.params.num_leaves" in shown.output and first in shown.output
+    orphan = invoke("compare", first)
+    assert orphan.exit_code == 2 and "has no parent" in orphan.output
+
+
+def test_a_changes_note_names_each_parameter_by_its_shortest_unambiguous_name():
+    changes = {"data.seed": ("7", "8"), "model.seed": ("7", "9"),
+               "model.params.num_leaves": ("31", "63"), "model.objective": ("poisson", "tweedie")}
+    assert tracking.describe_changes("0123456789abcdef", changes) == \
+        " (data.seed 7→8, model.seed 7→9, num_leaves 31→63, +1 more vs 01234567)"

@@ -600,17 +600,29 @@ def runs(
 @app.command()
 def compare(
     run_a: Annotated[str, typer.Argument(help="A run's id or a prefix of it.")],
-    run_b: Annotated[str, typer.Argument(help="Another run's id or a prefix of it.")],
+    run_b: Annotated[str | None, typer.Argument(
+        help="Another run's id or a prefix of it (default: compare RUN_A with its parent, "
+             "the earlier run it changes least).")] = None,
     every_metric: Annotated[bool, typer.Option(
         help="Every metric, not only the score's and the model's own.")] = False,
     tracking_uri: TrackingUri = None,
 ) -> None:
     """Two runs side by side: parameters that differ, metrics with the difference, and the
     features whose importance rank moved most."""
+    from mlflow.tracking import MlflowClient
+
     from clout import tracking
     from clout.audit.compare import compare_runs
 
-    a, b = (tracking.resolve_run(r, tracking_uri) for r in (run_a, run_b))
+    a = tracking.resolve_run(run_a, tracking_uri)
+    if run_b is None:
+        parent = MlflowClient().get_run(a).data.tags.get(tracking.PARENT_TAG)
+        if parent is None:
+            fail(f"run {a[:8]} has no parent (no finished training run of its experiment came "
+                 "before it): clout compare RUN_A RUN_B", 2)
+        a, b = parent, a
+    else:
+        b = tracking.resolve_run(run_b, tracking_uri)
     for title, table in compare_runs(a, b, every_metric).items():
         print_frame(table, title=title)
 

@@ -361,10 +361,18 @@ def _training_run(experiment: Experiment, uri: str | None, log: bool):
         return
     file = {} if experiment.source is None else {
         tracking.FILE_TAG: tracking.experiment_file(experiment.source)}  # which file ran
+    params = tracking.flatten(experiment.model_dump(mode="json"))
     tags = {**file, "git_commit": tracking.git_commit(), "data_source": experiment.data.source,
             **tracking.machine_tags()}
-    with tracking.run(experiment.mlflow_experiment, experiment.name, uri, tags) as active:
-        mlflow.log_params(tracking.flatten(experiment.model_dump(mode="json")))
+    note = ""
+    if parent := tracking.nearest_run(experiment.mlflow_experiment, params,
+                                      file.get(tracking.FILE_TAG), uri):
+        run_id, changes = parent
+        note = tracking.describe_changes(run_id, changes)
+        tags |= {tracking.PARENT_TAG: run_id, tracking.CHANGES_TAG: "\n".join(
+            f"{k}: {before} → {after}" for k, (before, after) in changes.items()) or "none"}
+    with tracking.run(experiment.mlflow_experiment, experiment.name, uri, tags, note) as active:
+        mlflow.log_params(params)
         mlflow.log_text(experiment.to_yaml(), RUN.experiment)
         yield active.info.run_id
 

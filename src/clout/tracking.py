@@ -180,17 +180,69 @@ NAME_TAG = "clout.name"  # the name a run was started under, without its id
 
 
 @contextmanager
-def run(experiment_name: str, run_name: str, uri: str | None = None, tags: dict | None = None):
-    """An MLflow run in the given experiment, named `run_name` and the start of its id (so
-    two runs of one experiment are told apart in the UI), ended when the block ends, FAILED if
-    it raised (SIGINT, and SIGTERM under the CLI, raise). Runs of this experiment whose
-    process died are marked FAILED first."""
+def run(experiment_name: str, run_name: str, uri: str | None = None, tags: dict | None = None,
+        note: str = ""):
+    """An MLflow run in the given experiment, named `run_name`, the start of its id (so two
+    runs of one experiment are told apart in the UI) and `note`, ended when the block ends,
+    FAILED if it raised (SIGINT, and SIGTERM under the CLI, raise). Runs of this experiment
+    whose process died are marked FAILED first."""
     experiment_id = use_experiment(experiment_name, uri)
     mark_dead_runs(experiment_id, MlflowClient(tracking_uri(uri)))
     with mlflow.start_run(experiment_id=experiment_id, run_name=run_name,
                           tags={**(tags or {}), **process_tags(), NAME_TAG: run_name}) as active:
-        mlflow.set_tag("mlflow.runName", f"{run_name} {active.info.run_id[:8]}")
+        mlflow.set_tag("mlflow.runName", f"{run_name} {active.info.run_id[:8]}{note}")
         yield active
+
+
+PARENT_TAG, CHANGES_TAG = "clout.parent_run", "clout.changes"
+# what names a run rather than what it computes: never a change
+_LABELS = ("name", "description", "mlflow_experiment")
+
+
+def _is_training(run) -> bool:
+    return not {"clout.kind", "mlflow.parentRunId"} & set(run.data.tags)
+
+
+def nearest_run(experiment_name: str, params: dict[str, str], file: str | None = None,
+                uri: str | None = None, candidates: int = 200
+                ) -> tuple[str, dict[str, tuple[str | None, str | None]]] | None:
+    """A new training run's parent: the finished training run of `experiment_name` whose
+    experiment parameters (`params`, flattened) differ least from these, ties going to a run
+    of the same experiment `file`, then to the newest. Returns its id and the differences,
+    {parameter: (parent's value, this run's)}; None when the experiment has no such run."""
+    client = MlflowClient(use_store(uri))
+    experiment = client.get_experiment_by_name(experiment_name)
+    if experiment is None:
+        return None
+    fields = {key.split(".")[0] for key in params}  # the experiment's, not the run's results
+    best = None
+    for other in client.search_runs([experiment.experiment_id],
+                                    "attributes.status = 'FINISHED'", max_results=candidates,
+                                    order_by=["attributes.start_time DESC"]):
+        if not _is_training(other):
+            continue
+        theirs = {k: v for k, v in other.data.params.items() if k.split(".")[0] in fields}
+        changes = {k: (theirs.get(k), params.get(k)) for k in sorted(set(theirs) | set(params))
+                   if k.split(".")[0] not in _LABELS and theirs.get(k) != params.get(k)}
+        rank = (len(changes), other.data.tags.get(FILE_TAG) != file)
+        if best is None or rank < best[0]:  # newest first: the first of equals stays
+            best = rank, other.info.run_id, changes
+    return None if best is None else best[1:]
+
+
+def describe_changes(parent: str, changes: dict[str, tuple[str | None, str | None]],
+                     shown: int = 3) -> str:
+    """A run name's note: the parameters that changed from the parent, shortest names first
+    (a parameter's last part, unless two changed ones share it)."""
+    if not changes:
+        return f" (as {parent[:8]})"
+    leaves = [key.split(".")[-1] for key in changes]
+    names = [leaf if leaves.count(leaf) == 1 else key
+             for key, leaf in zip(changes, leaves, strict=True)]
+    parts = [f"{name} {before}→{after}" for name, (before, after)
+             in zip(names, changes.values(), strict=True)]
+    more = f", +{len(parts) - shown} more" if len(parts) > shown else ""
+    return f" ({', '.join(parts[:shown])}{more} vs {parent[:8]})"
 
 
 @contextmanager
