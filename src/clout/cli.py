@@ -899,6 +899,26 @@ def release_clean(experiment: ExperimentFile, directory: ReleaseDir = None) -> N
                   + "".join(f"\n  {p.name}" for p in removed))
 
 
+@release_app.command("serve")
+def release_serve(
+    experiment: ExperimentFile,
+    directory: ReleaseDir = None,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(
+        help="Port (make ui has 5000, clout serve 5001).")] = 5002,
+) -> None:
+    """Serve the current release's scores by account id over HTTP (GET /accounts/ID,
+    /accounts?ids=1,2, /release): what production callers ask, who hold ids, not features. A
+    publish or rollback is served from the next request on."""
+    from clout.export.lookup import serve_release
+
+    releases = _releases(_experiment(experiment, None), directory)
+    served = f"release {releases.current}" if releases.current else "no release yet"
+    console.print(f"serving {releases.directory} ({served}) at http://{host}:{port}/accounts/ID "
+                  "(Ctrl+C stops)")
+    serve_release(releases, host, port)
+
+
 @cache_app.command("list")
 def cache_list() -> None:
     """Every cached table: what it holds, its size, when it was built, and whether the code

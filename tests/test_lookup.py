@@ -1,0 +1,102 @@
+"""`clout release serve`: scores by account id from the served release, following publishes
+and rollbacks without a restart."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from clout.export.lookup import MAX_IDS, lookup_app
+from clout.export.release import GateThresholds, Releases
+from clout.pipeline import score_accounts
+from support import free_port, get_json, running
+
+
+@pytest.fixture
+def scored(tiny_run, tiny_world, tmp_path):
+    """Two real batches of the tiny run's model, a week apart, and an empty release folder."""
+    result, _ = tiny_run
+    week = pd.Timedelta(days=7)
+    earlier = score_accounts(result.model, tiny_world[0], result.split.test - week)
+    later = score_accounts(result.model, tiny_world[0], result.split.test)
+    return Releases(tmp_path / "releases"), earlier, later
+
+
+def test_an_account_is_looked_up_in_the_served_release(scored):
+    releases, earlier, later = scored
+    with running(lookup_app(releases)) as url:
+        assert get_json(f"{url}/ping") == (200, {"status": "ok"})
+        status, none = get_json(f"{url}/accounts/1")
+        assert status == 503 and "clout release publish" in none["detail"]
+        releases.publish(earlier, GateThresholds())
+        account = int(earlier.sort_values("score")["account_id"].iloc[-1])
+        row = earlier.set_index("account_id").loc[account]
+        status, got = get_json(f"{url}/accounts/{account}")
+        assert status == 200 and got["release"] == 1 and got["account_id"] == account
+        assert (got["score"], got["reach"], got["model_version"]) == \
+            (int(row["score"]), int(row["reach"]), row["model_version"])
+        assert got["expected_engagement"] == pytest.approx(row["expected_engagement"])
+        assert pd.Timestamp(got["cutoff"]) == row["cutoff"]
+        assert get_json(f"{url}/release") == (200, {
+            "release": 1, "accounts": len(earlier), "cutoff": row["cutoff"].isoformat(),
+            "model_version": row["model_version"], "score_version": row["score_version"]})
+        status, missing = get_json(f"{url}/accounts/999999999")
+        assert status == 404 and "not in release 1" in missing["detail"]
+        assert get_json(f"{url}/accounts/abc")[0] == 422
+        assert get_json(f"{url}/accounts/{2**70}")[0] == 404
+
+
+def test_a_publish_and_a_rollback_are_served_from_the_next_request(scored):
+    releases, earlier, later = scored
+    releases.publish(earlier, GateThresholds())
+    moved = earlier.merge(later, on="account_id", suffixes=("_1", "_2")).query(
+        "score_1 != score_2").iloc[0]
+    with running(lookup_app(releases)) as url:
+        account = f"{url}/accounts/{int(moved['account_id'])}"
+        assert get_json(account)[1]["score"] == moved["score_1"]
+        releases.publish(later, GateThresholds())
+        now = get_json(account)[1]
+        assert (now["release"], now["score"]) == (2, moved["score_2"])
+        releases.rollback()
+        assert get_json(account)[1]["score"] == moved["score_1"]
+
+
+def test_many_accounts_are_looked_up_at_once(scored):
+    releases, earlier, _ = scored
+    releases.publish(earlier, GateThresholds())
+    ids = earlier["account_id"].head(3).tolist()
+    with running(lookup_app(releases)) as url:
+        status, got = get_json(f"{url}/accounts?ids={','.join(map(str, [*ids, -5, ids[0]]))}")
+        assert [r["account_id"] for r in got["accounts"]] == ids and got["not_found"] == [-5]
+        for bad in ("1,x", ",".join(["1"] * (MAX_IDS + 1)), ""):
+            assert get_json(f"{url}/accounts?ids={bad}")[0] == 400, bad
+
+
+def test_cli_serves_the_current_release(scored, tiny_experiment_file, tmp_path):
+    releases, earlier, _ = scored
+    releases.publish(earlier, GateThresholds())
+    port, log = free_port(), (tmp_path / "lookup.log").open("w+")
+    clout = Path(sys.executable).parent / "clout"
+    process = subprocess.Popen([str(clout), "release", "serve", str(tiny_experiment_file),
+                                "--dir", str(releases.directory), "--port", str(port)],
+                               stdout=log, stderr=subprocess.STDOUT)
+    account = int(earlier["account_id"].iloc[0])
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                status, got = get_json(f"http://127.0.0.1:{port}/accounts/{account}")
+                break
+            except OSError:
+                assert process.poll() is None and time.monotonic() < deadline, \
+                    log.seek(0) or log.read()
+                time.sleep(0.3)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    assert got["score"] == int(earlier["score"].iloc[0]) and got["release"] == 1
