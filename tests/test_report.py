@@ -3,6 +3,7 @@ Chromium."""
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -75,20 +76,24 @@ def test_example_explanations_cover_the_extremes_and_every_manipulation_group(ti
     json.dumps(examples, allow_nan=False)  # plain JSON: missing values are null
 
 
-def _render_check(page: Path) -> tuple[int, int]:
-    """(images, images that failed to load) as headless Chromium sees the page after load."""
-    probe = ("<script>addEventListener('load', () => document.body.setAttribute('data-images',"
-             " [...document.images].length + ',' + [...document.images].filter("
-             "i => !i.complete || i.naturalWidth === 0).length));</script>")
+def _render_check(page: Path, width: int = 1280) -> dict:
+    """How headless Chromium lays the page out in a window `width` pixels wide, after load:
+    images, images that failed to load, and the right edge of the widest table, image or
+    preformatted block (beyond `width`: the reader scrolls sideways)."""
+    probe = ("<script>addEventListener('load', () => document.body.setAttribute('data-layout',"
+             " JSON.stringify({images: document.images.length, broken: [...document.images]"
+             ".filter(i => !i.complete || i.naturalWidth === 0).length, right: Math.max(0, "
+             "...[...document.querySelectorAll('table, img, pre')].map("
+             "e => Math.ceil(e.getBoundingClientRect().right)))})));</script>")
     with tempfile.TemporaryDirectory() as folder:
         copy = Path(folder) / "probe.html"
         copy.write_text(page.read_text().replace("</body>", probe + "</body>"))
         dom = subprocess.run([browser(), "--headless", "--no-sandbox", "--disable-gpu",
                               f"--user-data-dir={folder}/profile", "--virtual-time-budget=10000",
+                              "--hide-scrollbars", f"--window-size={width},900",
                               "--dump-dom", copy.as_uri()],
                              capture_output=True, text=True, timeout=120, check=True).stdout
-    images, broken = re.search(r'data-images="(\d+),(\d+)"', dom).groups()
-    return int(images), int(broken)
+    return json.loads(html.unescape(re.search(r'data-layout="([^"]*)"', dom).group(1)))
 
 
 def test_report_is_self_contained_renders_in_chromium_and_is_logged(tiny_run, tmp_path):
@@ -114,8 +119,16 @@ def test_report_is_self_contained_renders_in_chromium_and_is_logged(tiny_run, tm
     assert len(sources) == len(result.model.heads) + 4
     assert all(s.startswith("data:image/png;base64,") for s in sources)
     assert "http://" not in text and "https://" not in text  # nothing fetched from outside
-    images, broken = _render_check(page)
-    assert (images, broken) == (len(sources), 0)
+    layout = _render_check(page)
+    assert (layout["images"], layout["broken"]) == (len(sources), 0)
+    assert layout["right"] <= 1280  # every table fits the window: no sideways scrolling
+    # readable labels: no metric keys, no raw column names, no 1e-16 noise
+    for raw in ("score.score_gap", "spearman_true_influence", "poisson_deviance",
+                "gap_realised_se", "e-1"):
+        assert raw not in text.split("<h2>Experiment")[0], raw
+    for label in ("Spearman vs true influence", "follower buyers: points above genuine",
+                  "Poisson deviance", "score q25 / median / q75", "account age (days)"):
+        assert label in text, label
 
     pixels = np.asarray(Image.open(shot).convert("L"))
     assert pixels.shape[1] == 1280 and pixels.std() > 10  # a page was drawn, not a blank
@@ -123,13 +136,16 @@ def test_report_is_self_contained_renders_in_chromium_and_is_logged(tiny_run, tm
     assert logged == {"report/report.html", "report/report.png"}
 
 
-def test_a_broken_image_is_caught_by_the_render_check(tmp_path):
+def test_a_broken_image_and_a_wide_table_are_caught_by_the_render_check(tmp_path):
     # the check above must be able to fail
     if browser() is None:
         pytest.skip("no Chromium on this machine")
     page = tmp_path / "page.html"
-    page.write_text("<html><body><img src='data:image/png;base64,AAAA'></body></html>")
-    assert _render_check(page) == (1, 1)
+    wide = "".join(f"<td>column number {i}</td>" for i in range(40))
+    page.write_text("<html><body><img src='data:image/png;base64,AAAA'>"
+                    f"<table><tr>{wide}</tr></table></body></html>")
+    layout = _render_check(page)
+    assert (layout["images"], layout["broken"]) == (1, 1) and layout["right"] > 1280
 
 
 def test_report_of_a_run_without_ground_truth_leaves_the_gaming_section_out(tiny_run,
@@ -166,4 +182,4 @@ def test_the_summary_says_where_the_score_stands_in_words():
     assert said[2].endswith("1 of 2 (retweets).")
     gamed = summary({**metrics, "score.score_gap_ring": 3.2, "score.score_gap_bot": 0.1},
                     heads, None)
-    assert "+3.2 points (ring); above the goal of 2." in gamed[-1]
+    assert "+3.2 points (engagement rings); above the goal of 2." in gamed[-1]

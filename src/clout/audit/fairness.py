@@ -26,6 +26,7 @@ from clout.scoring.score import InfluenceModel
 # lower band edges
 BANDS = {"followers": (0, 10, 100, 1_000, 10_000),
          "account_age_days": (0, 30, 90, 365, 3 * 365)}
+DIMENSIONS = {"followers": "followers", "account_age_days": "account age (days)"}  # as read
 ENGAGED_QUANTILE = 0.75
 
 
@@ -86,8 +87,9 @@ def fairness_plot(table: pd.DataFrame) -> Figure:
                    label="median of highly engaged accounts")
         ax.set_xticks(x, [f"{b}\n({n:,})" for b, n in zip(rows["band"], rows["accounts"],
                                                            strict=True)], fontsize=8)
-        ax.set(xlabel=f"{dimension} band (accounts)", ylabel="score", ylim=(0, 101),
-               title=f"Score by {dimension.replace('_', ' ')}")
+        name = DIMENSIONS.get(dimension, dimension)
+        ax.set(xlabel=f"{name}: band (accounts)", ylabel="score", ylim=(0, 101),
+               title=f"Score by {name}")
         ax.legend(fontsize=7, loc="upper left")
     fig.tight_layout()
     return fig

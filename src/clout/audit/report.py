@@ -21,6 +21,7 @@ import pandas as pd
 from mlflow.tracking import MlflowClient
 
 from clout import tracking
+from clout.audit.fairness import DIMENSIONS
 from clout.errors import MissingFile
 from clout.tracking import RUN
 
@@ -35,7 +36,8 @@ body { font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1150p
 h1 { font-size: 1.6em; } h2 { border-bottom: 1px solid #ccc; margin-top: 2em; }
 table { border-collapse: collapse; margin: 0.6em 0; font-size: 12.5px; }
 th, td { padding: 2px 8px; border-bottom: 1px solid #eee; text-align: right; }
-th { background: #f4f4f4; } td:first-child, th:first-child { text-align: left; }
+th { vertical-align: bottom; max-width: 7em; }  /* long headers wrap: tables fit the page */
+th { background: #f4f4f4; } .t { text-align: left; }
 img { max-width: 100%; display: block; margin: 0.6em 0; }
 .grid { display: grid; grid-template-columns: 1fr 1fr; gap: 0.5em; }
 .note { color: #555; font-size: 0.92em; max-width: 60em; }
@@ -45,9 +47,34 @@ pre { background: #f7f7f7; padding: 0.8em; overflow-x: auto; font-size: 12px; }
 """
 
 
+# column headers as a reader says them (others: underscores read as spaces)
+HEADERS = {"poisson_deviance": "Poisson deviance", "deviance_improvement":
+           "deviance improvement over the constant", "spearman": "Spearman (accounts)",
+           "relative_ece": "relative ECE", "gain_share": "gain share", "mean_abs_shap":
+           "mean |SHAP|", "gain_share_rank": "gain rank", "mean_abs_shap_rank": "|SHAP| rank",
+           "permutation": "permutation (deviance rise)", "permutation_rank": "permutation rank"}
+
+
+def _cell(value) -> str:
+    if pd.isna(value):
+        return "–"
+    if isinstance(value, float):  # four digits; float noise (1e-17) is 0; no 1.2e+04
+        return "0" if abs(value) < 1e-9 else f"{value:,.0f}" if abs(value) >= 1e4 else \
+            f"{value:.4g}"
+    return html.escape(str(value))
+
+
 def _table(frame: pd.DataFrame) -> str:
-    return frame.to_html(index=False, border=0, na_rep="–", escape=True,
-                         float_format=lambda x: f"{x:.4g}")
+    """A table with readable headers, text columns to the left and numbers to the right."""
+    text = ["" if pd.api.types.is_numeric_dtype(frame[c]) else " class='t'" for c in frame]
+    head = "".join(f"<th{t}>{html.escape(HEADERS.get(c, c.replace('_', ' ')))}</th>"
+                   for c, t in zip(frame.columns, text, strict=True))
+    words = frame.assign(predictor=frame["predictor"].str.replace("_", " ")) \
+        if "predictor" in frame else frame  # the baselines' names, as words
+    rows = "".join("<tr>" + "".join(f"<td{t}>{_cell(v)}</td>" for v, t in
+                                    zip(row, text, strict=True)) + "</tr>"
+                   for row in words.itertuples(index=False))
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
 
 
 def _image(path: Path, alt: str) -> str:
@@ -102,8 +129,57 @@ class _Run:
         return _image(self.file(path), alt) if self.has(path) else ""
 
 
+FACTS = {"data_source": "data source", "data_fingerprint": "data fingerprint",
+         "git_commit": "code (git commit)", "clout.experiment_file": "experiment file",
+         "model_version": "model version", "score_version": "score map",
+         "clout.parent_run": "parent run", "clout.changes": "changed from the parent"}
+SCORE_FACTS = {"score.median": ("median score", "{:.0f}"),
+               "score.factor_per_10_points": ("+10 points", "x{:.2f} expected engagement")}
 RIVALS = {"history_index": "history index", "history_start": "heads' start",
           "log1p_index": "log1p index"}  # the score's history-only rivals, as readers say them
+
+
+ROLES = {"bought_followers": "follower buyers", "ring": "engagement rings", "bot": "bots"}
+
+
+def score_table(metrics: dict[str, float]) -> pd.DataFrame:
+    """The score beside its history-only rivals, one row each: Spearman against true
+    influence (all accounts, genuine ones) and realised engagement, and what each manipulation
+    group gains over genuine accounts of the same true influence, in points."""
+    columns = {"spearman_true_influence": "Spearman vs true influence",
+               "spearman_true_influence_genuine": "Spearman vs true influence, genuine",
+               "spearman_realised": "Spearman vs realised engagement",
+               **{f"score_gap_{role}": f"{name}: points above genuine"
+                  for role, name in ROLES.items()}}
+    rows = []
+    for prefix, label in {"score": "the model", **{f"score.{k}": v
+                                                    for k, v in RIVALS.items()}}.items():
+        row = {label: metrics.get(f"{prefix}.{key}") for key, label in columns.items()}
+        if any(v is not None for v in row.values()):
+            rows.append({"scored by": label, **row})
+    table = pd.DataFrame(rows).dropna(axis=1, how="all")
+    points = [c for c in table if c.endswith("points above genuine")]
+    return table.round({c: 1 if c in points else 3 for c in table.columns[1:]})
+
+
+def fairness_view(table: pd.DataFrame) -> pd.DataFrame:
+    """The fairness table for reading: quartiles in one column, gaps with their standard
+    errors, numbers rounded."""
+    def with_se(gap: str) -> pd.Series:
+        return table[gap].map("{:+.1f}".format) + " ± " + table[f"{gap}_se"].map("{:.1f}".format)
+    view = pd.DataFrame({
+        "dimension": table["dimension"].replace(DIMENSIONS), "band": table["band"],
+        "accounts": table["accounts"],
+        "score q25 / median / q75": table[["score_q25", "score_median", "score_q75"]].apply(
+            lambda q: " / ".join(f"{v:.0f}" for v in q), axis=1),
+        "median realised engagement": table["realised_median"].round(2),
+        "engaged accounts (top quarter)": table["engaged_accounts"],
+        "their median score": table["engaged_median_score"],
+        "Spearman vs realised": table["spearman_realised"].round(3),
+        "gap vs same realised (points)": with_se("gap_realised")})
+    if "gap_truth" in table:
+        view["gap vs same true influence (points)"] = with_se("gap_truth")
+    return view
 
 
 def summary(metrics: dict[str, float], heads: pd.DataFrame,
@@ -140,13 +216,15 @@ def summary(metrics: dict[str, float], heads: pd.DataFrame,
     if gaps:
         worst = max(gaps, key=gaps.get)
         said.append(f"Manipulation: the most any manipulation group gains over genuine accounts "
-                    f"of the same true influence is {gaps[worst]:+.1f} points ({worst})"
+                    f"of the same true influence is {gaps[worst]:+.1f} points "
+                    f"({ROLES.get(worst, worst)})"
                     + ("; within the goal of 2." if gaps[worst] <= 2 else "; above the goal of "
                                                                           "2."))
     if fairness is not None and "gap_realised" in fairness and len(fairness):
         worst = fairness.loc[fairness["gap_realised"].abs().idxmax()]
         said.append(f"Fairness: the band furthest from accounts with the same realised "
-                    f"engagement is {worst['dimension']} {worst['band']}, at "
+                    f"engagement is {DIMENSIONS.get(worst['dimension'], worst['dimension'])} "
+                    f"{worst['band']}, at "
                     f"{worst['gap_realised']:+.1f} points.")
     return said
 
@@ -165,12 +243,20 @@ def build_report(run_id: str) -> str:
     facts = pd.DataFrame([
         ("run", run_id), ("started", pd.Timestamp(run.info.info.start_time, unit="ms",
                                                   tz="UTC").strftime("%Y-%m-%d %H:%M UTC")),
-        *[(k, tags[k]) for k in ("data_source", "data_fingerprint", "git_commit",
-                                 "model_version", "score_version") if k in tags],
-        *[(k, tags[k]) for k in sorted(tags) if k.startswith("env.")],  # computed with
-        *[(k, f"{v:.4g}") for k, v in sorted(metrics.items()) if k.startswith("score.")]],
-        columns=["", "value"])
-    html_parts += ["<h2>Run</h2>", _table(facts)]
+        *[(label, tags[k]) for k, label in FACTS.items() if k in tags],
+        *[(label, form.format(metrics[k])) for k, (label, form) in SCORE_FACTS.items()
+          if k in metrics]], columns=["", "value"])
+    machine = pd.DataFrame([(k.removeprefix("env."), tags[k]) for k in sorted(tags)
+                            if k.startswith("env.")], columns=["", "value"])
+    html_parts += ["<h2>Run</h2>", _table(facts),
+                   "<h3>The score against history-only rivals</h3>",
+                   "<p class='note'>Rank correlation with what each predictor should rank, and "
+                   "(with the simulator's ground truth) the points each manipulation group "
+                   "gains over genuine accounts of the same true influence.</p>",
+                   _table(score_table(metrics))]
+    if len(machine):
+        html_parts.append("<details><summary>Computed with (libraries, CPU, kernels)"
+                          "</summary>" + _table(machine) + "</details>")
 
     html_parts.append("<h2>Data</h2>")
     for path in (RUN.data_tables, RUN.data_engagement):
@@ -220,8 +306,9 @@ def build_report(run_id: str) -> str:
                        "accounts whose realised engagement (what their audience did over the "
                        "horizon) is in the top quarter, and the gap in points to accounts with "
                        "the same realised engagement (and, on simulated data, the same true "
-                       "influence).</p>", run.image(RUN.fairness_plot, "fairness"),
-                       _table(run.table(RUN.fairness))]
+                       "influence), ± its standard error.</p>",
+                       run.image(RUN.fairness_plot, "fairness"),
+                       _table(fairness_view(run.table(RUN.fairness)))]
     else:
         html_parts.append("<p class='note'>Not measured: the source has neither follower "
                           "counts nor account ages.</p>")
