@@ -162,3 +162,20 @@ def test_a_changes_note_names_each_parameter_by_its_shortest_unambiguous_name():
                "model.params.num_leaves": ("31", "63"), "model.objective": ("poisson", "tweedie")}
     assert tracking.describe_changes("0123456789abcdef", changes) == \
         " (data.seed 7→8, model.seed 7→9, num_leaves 31→63, +1 more vs 01234567)"
+
+
+def test_a_model_name_or_alias_not_yet_promoted_says_how_to_promote(tiny_run, tmp_path,
+                                                                     monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'fresh.db'}")
+    for command in (["example-request"], ["export", "models:/clout@champion"],
+                    ["serve", "models:/clout@champion"]):
+        refused = invoke(*command)
+        said = " ".join(refused.output.split())
+        assert refused.exit_code == 2, refused.output
+        assert "no model is registered as 'clout' yet" in said
+        assert "clout promote RUN --alias champion" in said
+    monkeypatch.undo()  # the session's store, where the tiny run is
+    assert invoke("promote", tiny_run[0].run_id[:8]).exit_code == 0
+    gold = invoke("example-request", "models:/clout@gold")
+    assert gold.exit_code == 2 and "no version of 'clout' has the alias 'gold'" in gold.output
+    assert invoke("example-request", "models:/clout@champion").exit_code == 0

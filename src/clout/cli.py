@@ -401,7 +401,8 @@ def train(
     console.print(f"{measure.replace('_', ' ')}: model {ev.summary[f'score.{measure}']:.3f}; "
                   f"from history alone, no trees: {', '.join(rivals)} (clout evaluate: over "
                   "several worlds or cutoffs)")
-    console.print(f"wrote {out}/ (features.parquet, scores.parquet, model/)")
+    console.print(f"wrote {out}/ (features.parquet, test-scores.parquet: the test cutoff's "
+                  "scores, model/)")
 
 
 @app.command()

@@ -340,7 +340,7 @@ def train(experiment: Experiment, tracking_uri: str | None = None, out: Path | N
                              source.fingerprint, run_id)
         if out is not None:
             out.mkdir(parents=True, exist_ok=True)
-            for name, table in (("features", frame), ("scores", evaluation.scores)):
+            for name, table in (("features", frame), ("test-scores", evaluation.scores)):
                 with replacing_file(out / f"{name}.parquet") as partial:
                     table.to_parquet(partial, index=False)
             model.save(out / "model")

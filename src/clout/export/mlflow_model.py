@@ -8,10 +8,11 @@ from pathlib import Path
 
 import mlflow
 import pandas as pd
+from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature, get_model_info, infer_signature
 from mlflow.types.schema import ColSpec, Schema
 
-from clout.errors import ModelError
+from clout.errors import ModelError, NotFound
 from clout.export import pyfunc_model
 from clout.scoring.score import InfluenceModel
 from clout.tracking import RUN
@@ -63,10 +64,31 @@ def promote(run_id: str, alias: str) -> int:
     return int(version.version)
 
 
+def registered(uri: str) -> str:
+    """`uri` as it is; a `models:/NAME@ALIAS` or `models:/NAME/VERSION` whose name or alias
+    the registry does not hold is refused with the command that makes it."""
+    if not uri.startswith("models:/"):
+        return uri
+    name, _, alias = uri.removeprefix("models:/").partition("@")
+    name = name.split("/")[0]
+    client = mlflow.MlflowClient()
+    for lookup, missing in ((lambda: client.get_registered_model(name),
+                             f"no model is registered as {name!r} yet"),
+                            (lambda: alias and client.get_model_version_by_alias(name, alias),
+                             f"no version of {name!r} has the alias {alias!r}")):
+        try:
+            lookup()
+        except MlflowException:
+            raise NotFound(f"{uri}: {missing} at {mlflow.get_tracking_uri()}: promote a "
+                           f"training run (clout promote RUN{f' --alias {alias}' * bool(alias)}"
+                           "; clout runs lists them), or give a run id instead") from None
+    return uri
+
+
 def verified_pyfunc(uri: str) -> mlflow.pyfunc.PyFuncModel:
     """The pyfunc model behind an MLflow model URI, loaded only once every file of it (its
     code included: loading runs it) digests to what its run recorded when it was logged."""
-    info = get_model_info(uri)  # reads the MLmodel file only
+    info = get_model_info(registered(uri))  # reads the MLmodel file only
     folder = Path(mlflow.artifacts.download_artifacts(uri))
     recorded = mlflow.MlflowClient().get_run(info.run_id).data.tags.get(DIGEST_TAG)
     if recorded is None:
@@ -86,7 +108,7 @@ def load_influence_model(uri: str) -> InfluenceModel:
 def serving_example(uri: str) -> str:
     """The JSON request body the model was logged with (`serving_input_example.json`): rows
     of real features, which `clout serve` scores."""
-    folder = Path(mlflow.artifacts.download_artifacts(uri))
+    folder = Path(mlflow.artifacts.download_artifacts(registered(uri)))
     return (folder / "serving_input_example.json").read_text()
 
 
