@@ -179,3 +179,21 @@ def test_a_model_name_or_alias_not_yet_promoted_says_how_to_promote(tiny_run, tm
     gold = invoke("example-request", "models:/clout@gold")
     assert gold.exit_code == 2 and "no version of 'clout' has the alias 'gold'" in gold.output
     assert invoke("example-request", "models:/clout@champion").exit_code == 0
+
+
+def test_bad_arguments_are_refused_before_any_data_is_read(tiny_experiment_file, monkeypatch):
+    from clout import pipeline
+
+    def heavy(*args, **kwargs):
+        raise AssertionError("read data before checking the arguments")
+    monkeypatch.setattr(pipeline, "load_source", heavy)
+    monkeypatch.setattr(pipeline, "run_features", heavy)
+    for command, words in (
+            (["score", tiny_experiment_file, "--cutoff", "2024-13-01"], "expected a date"),
+            (["explain", "5", "--cutoff", "2024-13-01"], "expected a date"),
+            (["explain", "abc"], "is not an id"),
+            (["explain", "5", "--run", "zz"], "a run id or a prefix"),
+            (["score", tiny_experiment_file, "--run", "ffff0000"], "no run starts with")):
+        refused = CliRunner().invoke(app, [str(a) for a in command])
+        assert refused.exit_code == 2, (command, refused.output)
+        assert words in " ".join(refused.output.split()), (command, refused.output)
