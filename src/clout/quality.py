@@ -528,7 +528,7 @@ def log_evaluation(result: QualityResult, uri: str | None = None) -> str:
     run per case (its values); returns the parent's id."""
     experiment = result.experiment
     summary = result.summary()
-    tags = {"clout.kind": "evaluate", "git_commit": result.commit, "command": result.command,
+    tags = {tracking.KIND_TAG: "evaluate", "git_commit": result.commit, "command": result.command,
             **tracking.machine_tags()}
     with tracking.run(experiment.mlflow_experiment, f"evaluate {experiment.name}", uri,
                       tags) as parent:

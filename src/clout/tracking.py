@@ -194,13 +194,14 @@ def run(experiment_name: str, run_name: str, uri: str | None = None, tags: dict 
         yield active
 
 
+KIND_TAG = "clout.kind"  # evaluate, tune and their children; a training run has none
 PARENT_TAG, CHANGES_TAG = "clout.parent_run", "clout.changes"
 # what names a run rather than what it computes: never a change
 _LABELS = ("name", "description", "mlflow_experiment")
 
 
 def _is_training(run) -> bool:
-    return not {"clout.kind", "mlflow.parentRunId"} & set(run.data.tags)
+    return not {KIND_TAG, "mlflow.parentRunId"} & set(run.data.tags)
 
 
 def nearest_run(experiment_name: str, params: dict[str, str], file: str | None = None,
@@ -232,8 +233,8 @@ def nearest_run(experiment_name: str, params: dict[str, str], file: str | None =
 
 def describe_changes(parent: str, changes: dict[str, tuple[str | None, str | None]],
                      shown: int = 3) -> str:
-    """A run name's note: the parameters that changed from the parent, shortest names first
-    (a parameter's last part, unless two changed ones share it)."""
+    """A run name's note: the parameters that changed from the parent, each by the last part
+    of its name unless two changed ones share it."""
     if not changes:
         return f" (as {parent[:8]})"
     leaves = [key.split(".")[-1] for key in changes]
@@ -339,7 +340,7 @@ def recent_runs(experiment_name: str | None = None, limit: int = 20,
     minutes = (column("end_time") - column("start_time")).dt.total_seconds() / 60
     return pd.DataFrame({
         "run": runs["run_id"].str[:8], "name": column("tags.mlflow.runName"),
-        "kind": column("tags.clout.kind").fillna("train"), "status": runs["status"],
+        "kind": column(f"tags.{KIND_TAG}").fillna("train"), "status": runs["status"],
         "started": column("start_time").dt.strftime("%Y-%m-%d %H:%M"),
         "minutes": minutes.round(1),
         **{label: column(metric) for label, metric in HEADLINES.items()},

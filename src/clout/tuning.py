@@ -147,7 +147,7 @@ def log_study(result: TuneResult, study: optuna.Study, start_summary: dict,
     """A parent run (the best point, the table of trials, the tuned YAML, the experiment's own
     measures) and a child run per trial (its parameters, objective and every measure on the
     tuning cutoff)."""
-    tags = {"clout.kind": "tune", "git_commit": tracking.git_commit(),
+    tags = {tracking.KIND_TAG: "tune", "git_commit": tracking.git_commit(),
             **tracking.machine_tags()}
     with tracking.run(experiment.mlflow_experiment, f"tune {experiment.name}", uri,
                       tags) as parent:
@@ -160,7 +160,7 @@ def log_study(result: TuneResult, study: optuna.Study, start_summary: dict,
         mlflow.log_text(result.experiment.to_yaml(), "tuned.yaml")
         for trial in study.trials:
             with tracking.child_run(parent, f"trial {trial.number}",
-                                    tags={"clout.kind": "tune-trial"}):
+                                    tags={tracking.KIND_TAG: "tune-trial"}):
                 mlflow.log_params(trial.params)
                 mlflow.log_metrics({"objective": trial.value, **trial.user_attrs["summary"]})
         return parent.info.run_id
