@@ -126,6 +126,9 @@ def test_score_and_explain_read_what_train_built_and_no_cache_builds_again(
                         lambda spec: builds.append(spec) or real(spec))
     scored = invoke("score", path, "--out", tmp_path / "a.parquet")
     assert scored.exit_code == 0, scored.output
+    # it ends as make run does: where the scores are, what they mean, what to run next
+    ending = [line.split(":")[0] for line in scored.output.splitlines() if ":" in line][-3:]
+    assert ending == ["scores", "meaning", "next"], scored.output
     account = pd.read_parquet(tmp_path / "a.parquet").sort_values("score")["account_id"].iloc[-1]
     assert invoke("explain", account).exit_code == 0
     assert builds == []  # score and explain read the data train validated

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import re
 import signal
 import sys
@@ -30,6 +31,9 @@ from clout.features.catalogue import catalogue_frame, write_markdown
 from clout.features.config import FeatureConfig
 from clout.features.days import weekly_cutoffs
 from clout.files import replacing_file
+
+# MLflow draws a progress bar per artifact download: a command's last lines are its own answer
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 
 def _exit_on_sigterm(signum, frame):
