@@ -1,5 +1,5 @@
 """The data scientist's loop on the default world: how long `clout train`, `clout score` and
-`clout explain` take with the cache of validated data and features (data/interim) cold
+`clout explain` take with the cache of validated data and features (data/interim/cache) cold
 (`--no-cache`: simulate, validate, build) and warm (read), and how fast `clout release serve`
 answers one account.
 

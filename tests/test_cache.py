@@ -138,3 +138,14 @@ def test_score_and_explain_read_what_train_built_and_no_cache_builds_again(
                                   pd.read_parquet(tmp_path / "b.parquet"))
     assert invoke("cache", "clear").exit_code == 0
     assert not list((tmp_path / "interim").glob("*/*/entry.json"))
+
+
+def test_the_cache_is_the_projects_whatever_the_working_directory(tmp_path, monkeypatch):
+    project = tmp_path / "project"
+    (project / "notebooks").mkdir(parents=True)
+    (project / "pyproject.toml").write_text("[project]\nname = 'x'\n")
+    monkeypatch.delenv("CLOUT_CACHE")
+    for where in (project, project / "notebooks"):
+        monkeypatch.chdir(where)
+        # beside, not over, what `clout data load` writes to data/interim
+        assert cache_module.default_root() == project / "data" / "interim" / "cache"

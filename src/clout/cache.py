@@ -1,4 +1,4 @@
-"""Intermediate datasets kept between commands (cookiecutter's `data/interim`): the validated
+"""Intermediate datasets kept between commands (in cookiecutter's `data/interim`): the validated
 tables of a source and the feature tables built from them, so that a second `train`, `score` or
 `explain` on the same data reads them instead of simulating, validating and building again.
 
@@ -37,8 +37,9 @@ _LIBRARIES = ("numpy", "pandas", "polars", "pyarrow", "scipy")
 
 
 def default_root() -> Path:
-    """$CLOUT_CACHE, else data/interim at the project's root."""
-    return Path(os.environ.get("CLOUT_CACHE") or project_root() / "data" / "interim")
+    """$CLOUT_CACHE, else data/interim/cache at the project's root (beside what `clout data
+    load` writes to data/interim, which `clear` leaves alone)."""
+    return Path(os.environ.get("CLOUT_CACHE") or project_root() / "data" / "interim" / "cache")
 
 
 def digest_files(path: Path) -> str:

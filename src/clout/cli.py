@@ -71,7 +71,7 @@ app.add_typer(features_app, name="features")
 release_app = Commands(help="Guarded score releases: publish, list, roll back.",
                        no_args_is_help=True)
 app.add_typer(release_app, name="release")
-cache_app = Commands(help="The cache of validated data and features (data/interim).",
+cache_app = Commands(help="The cache of validated data and features (data/interim/cache).",
                      no_args_is_help=True)
 app.add_typer(cache_app, name="cache")
 # Wide enough for the metric tables when the output is a log rather than a terminal.
@@ -318,7 +318,7 @@ DataPath = Annotated[Path | None, typer.Option(
     help="Override the experiment's data.path (real data or a dataset directory).")]
 NoCache = Annotated[bool, typer.Option(
     "--no-cache", help="Build the validated data and the features again instead of reading "
-                       "them from the cache (data/interim); the new ones replace the old.")]
+                       "them from the cache (data/interim/cache); the new ones replace the old.")]
 TrackingUri = Annotated[str | None, typer.Option(
     help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else mlflow.db at the project "
          "root).")]
