@@ -112,6 +112,11 @@ def print_frame(frame: pd.DataFrame, title: str | None = None) -> None:
     console.print(table)
 
 
+def say(text: str) -> None:
+    """A step's progress, dimmed: what the pipeline reports as it goes."""
+    console.print(f"[dim]{text}[/]")
+
+
 def fail(message: str, code: int = 1) -> None:
     console.print(f"[bold red]error:[/] {message}")
     raise typer.Exit(code)
@@ -373,8 +378,6 @@ def train(
              "simulator, or a directory it wrote, with its ground truth)", 2)
     warn_if_name_is_shared(experiment, spec.name)
     out = out or Path("data/processed") / experiment.stem  # by file: copies never share it
-    def say(text: str) -> None:
-        console.print(f"[dim]{text}[/]")
     result = run_training(spec, tracking_uri, out=out, log=log, say=say,
                           cache=Cache(rebuild=no_cache))
     if gaming:
@@ -464,7 +467,7 @@ def score(
     with replacing_file(out) as partial:  # renamed only once completely written
         scores.to_parquet(partial, index=False)
     ones = float((scores["score"] == 1).mean())
-    top = scores.sort_values("score", ascending=False)["account_id"].iloc[0]
+    top = scores.loc[scores["score"].idxmax(), "account_id"]
     console.print(
         f"scores: {out} ({len(scores):,} accounts at {day:%Y-%m-%d}; model "
         f"{influence.version}, map {influence.score_map.id})\n"
@@ -521,8 +524,7 @@ def evaluate(
     seed_list, model_seed_list = _integers(seeds), _integers(model_seeds)
     if readme is not None and doc is None:
         fail("--readme quotes the headlines of --doc: give both", 2)
-    result = run_evaluation(spec, seed_list, rolling, model_seed_list, bootstrap, gaming,
-                            say=lambda text: console.print(f"[dim]{text}[/]"))
+    result = run_evaluation(spec, seed_list, rolling, model_seed_list, bootstrap, gaming, say=say)
     result.command = " ".join([f"clout evaluate {experiment}",
                                *([f"--seeds {seeds}"] if seeds else []),
                                *([f"--rolling {rolling}"] if rolling > 1 else []),
@@ -568,8 +570,7 @@ def tune(
 
     spec = _experiment(experiment, data_path)
     out = out or experiment.with_name(f"{experiment.stem}-tuned.yaml")
-    result = run_tuning(spec, trials, objective, tracking_uri, log,
-                        say=lambda text: console.print(f"[dim]{text}[/]"))
+    result = run_tuning(spec, trials, objective, tracking_uri, log, say=say)
     print_frame(result.trials.sort_values("value", ascending=False).head(10),
                 title=f"best trials ({result.objective} on {result.tuning_cutoff:%Y-%m-%d})")
     command = f"clout tune {experiment} --trials {trials} --objective {objective}"
@@ -657,9 +658,10 @@ def _model_uri(model: str, tracking_uri: str | None) -> str:
     """An MLflow model URI from what a user typed: a URI as it is, else a run id or prefix."""
     from clout import tracking
 
-    tracking.use_store(tracking_uri)
-    return model if ":/" in model else \
-        f"runs:/{tracking.resolve_run(model, tracking_uri)}/{tracking.RUN.model}"
+    if ":/" in model:
+        tracking.use_store(tracking_uri)
+        return model
+    return f"runs:/{tracking.resolve_run(model, tracking_uri)}/{tracking.RUN.model}"
 
 
 @app.command("example-request")

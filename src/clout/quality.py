@@ -549,7 +549,7 @@ def log_evaluation(result: QualityResult, uri: str | None = None) -> str:
         mlflow.log_table(result.values, "values.json")
         for case in result.cases:
             with tracking.child_run(parent, case.name, tags={
-                    "clout.kind": "evaluate-case", "model_version": case.model_version,
+                    tracking.KIND_TAG: "evaluate-case", "model_version": case.model_version,
                     "test_cutoff": f"{case.test_cutoff:%Y-%m-%d}"}):
                 mlflow.log_params({"data.seed": case.data_seed, "model.seed": case.model_seed})
                 mlflow.log_metrics({_key(r.section, r.item, r.predictor, r.measure): r.value

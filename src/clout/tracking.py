@@ -305,9 +305,9 @@ def resolve_run(text: str | None, uri: str | None = None, experiment_name: str |
     if not re.fullmatch(r"[0-9a-f]{4,31}", text):
         raise ConfigError(f"run {text!r}: a run id or a prefix of at least 4 of its hex digits "
                           "(clout runs lists them)")
-    runs = mlflow.search_runs(search_all_experiments=True, max_results=50000,
-                              output_format="list")
-    found = sorted(r.info.run_id for r in runs if r.info.run_id.startswith(text))
+    found = sorted(r.info.run_id for r in mlflow.search_runs(
+        search_all_experiments=True, filter_string=f"attributes.run_id LIKE '{text}%'",
+        max_results=6, output_format="list"))
     if not found:
         raise NotFound(f"no run starts with {text} at {tracking_uri(uri)} (clout runs lists "
                        "them)")

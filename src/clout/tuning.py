@@ -29,6 +29,7 @@ from clout.compute import session
 from clout.config import Experiment
 from clout.errors import ConfigError
 from clout.features.build import load_tables
+from clout.files import write_text
 from clout.models.heads import Split
 from clout.pipeline import (
     Say,
@@ -169,6 +170,6 @@ def log_study(result: TuneResult, study: optuna.Study, start_summary: dict,
 def write_experiment(experiment: Experiment, path: Path, header: str) -> Path:
     """The experiment as YAML at `path`, a comment `header` first."""
     comment = "".join(f"# {line}\n" for line in header.splitlines())
-    path.write_text(comment + experiment.to_yaml())
+    write_text(path, comment + experiment.to_yaml())
     return path
 

@@ -110,7 +110,6 @@ class ModelSpec(BaseModel):
         check_lightgbm_params(self.objective, self.params)
         return self
 
-
     def targets(self, frame: pd.DataFrame, horizon: int) -> dict[str, Target]:
         """What each head learns, by kind, as `heads` and `target` ask of this feature table."""
         # a source without posts has per-account labels (what each account received)
