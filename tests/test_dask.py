@@ -27,6 +27,9 @@ from support import quick_tiny, shared_dataset
 
 cloudpickle.register_pickle_by_value(sys.modules[__name__])  # DiesOnce, on the workers
 
+# Dask minus local training, from docs/dask_spread.md (see the test that uses them)
+SPEARMAN_TOLERANCE, DEVIANCE_TOLERANCE = 0.01, 0.07
+
 
 def _cluster(**config):
     with dask.config.set(config):
@@ -69,21 +72,24 @@ def test_the_dask_engine_trains_models_of_similar_quality(tmp_path):
     # One line of the experiment changes. LightGBM trains data-parallel on the workers and
     # cannot stop early, so the models differ from the local ones, and from run to run: the
     # order of LightGBM's machines follows Dask's, and each machine bins some features from its
-    # own rows. Measured over ten runs against local: deviance improvements -0.047 to +0.011,
-    # the score's Spearman against true influence -0.048 to +0.031, every head ahead of the
-    # historical mean by at least 0.013. Tolerances: 0.08, 0.1, and ahead.
+    # own rows. The tolerances come from the measured spread of Dask minus local over 30 fresh
+    # clusters (`python benchmarks/dask_spread.py`, docs/dask_spread.md): every measure's
+    # mean +- 6 sd lies within them (score's Spearman: -0.006 to +0.001; deviance improvements:
+    # -0.035 to +0.066), so a run outside is a fault, not chance. Whether a head beats its
+    # historical mean is the local model's to show (the quality bar), not this test's: on this
+    # world the local clicks head sits 0.0007 below it, and a Dask run may land either side.
     path = quick_tiny(tmp_path, "tiny-dask")
     local = train(load_experiment(path), log=False, say=lambda text: None)
     dask_run = train(load_experiment(path, **{"compute.engine": "dask"}), log=False,
                      say=lambda text: None)
     pd.testing.assert_frame_equal(local.features, dask_run.features, check_exact=True)
     summary, other = local.evaluation.summary, dask_run.evaluation.summary
-    assert abs(summary["score.spearman_true_influence"]
-               - other["score.spearman_true_influence"]) < 0.1
+    key = "score.spearman_true_influence"
+    assert abs(summary[key] - other[key]) < SPEARMAN_TOLERANCE, (summary[key], other[key])
     for kind in local.model.heads:
         key = f"{kind}.model.deviance_improvement"
-        assert abs(summary[key] - other[key]) < 0.08, kind
-        assert other[key] > summary[f"{kind}.historical_mean.deviance_improvement"]
+        assert abs(summary[key] - other[key]) < DEVIANCE_TOLERANCE, (kind, summary[key],
+                                                                      other[key])
 
 
 @pytest.fixture(scope="module")
