@@ -6,16 +6,19 @@ definitions; nothing else says what a column means.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 import pandas as pd
 import pyarrow as pa
 
+from clout.data.kinds import KINDS
+
 Kind = Literal["int", "float", "bool", "string", "timestamp"]
 
-#: Engagement kinds the contract knows. Sources use the subset they have.
-ENGAGEMENT_KINDS: tuple[str, ...] = ("click", "retweet", "reply", "like", "mention", "quote")
+#: Engagement kinds the contract knows (the registry, read live). Sources use the subset they have.
+ENGAGEMENT_KINDS = KINDS
 
 
 @dataclass(frozen=True)
@@ -27,7 +30,7 @@ class Column:
     meaning: str
     nonnegative: bool = False  # counts: a negative value is a bad row
     references: str | None = None  # "table.column" this column must point into
-    allowed: tuple[str, ...] | None = None  # closed set of values
+    allowed: Sequence[str] | None = None  # closed set of values
 
 
 @dataclass(frozen=True)
@@ -100,10 +103,7 @@ POSTS = Table(
         Column("campaign_id", "string", "id", True,
                "Group of posts competing for the same audience, e.g. the variants of an A/B test."),
         _count("impressions", "Times the post was shown, at `counts_observed_at`."),
-        _count("clicks", "Clicks on the post's link, at `counts_observed_at`."),
-        _count("retweets", "Retweets received, at `counts_observed_at`."),
-        _count("replies", "Replies received, at `counts_observed_at`."),
-        _count("likes", "Likes received, at `counts_observed_at`."),
+        *(_count(k.plural, k.counter_meaning) for k in map(KINDS.kind, KINDS) if k.counter),
         Column("counts_observed_at", "timestamp", "UTC", True,
                "When the counts were observed; required when any count is set."),
     ),
@@ -139,7 +139,7 @@ TABLE_ORDER: tuple[str, ...] = tuple(TABLES)
 OBSERVED_COUNTERS: dict[str, tuple[list[str], str]] = {
     "accounts": (["followers_count", "following_count", "listed_count", "posts_count", "verified"],
                  "observed_at"),
-    "posts": (["impressions", "clicks", "retweets", "replies", "likes"], "counts_observed_at"),
+    "posts": (["impressions", *KINDS.counters()], "counts_observed_at"),
 }
 
 _PANDAS_DTYPE: dict[Kind, tuple[str, str]] = {

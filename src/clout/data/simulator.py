@@ -35,11 +35,10 @@ import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, Field
 
 from clout.data.dataset import TRUTH_DIR, Dataset
+from clout.data.kinds import KINDS
 from clout.data.schema import arrow_schema, conform
 from clout.errors import ConfigError
 
-KINDS = ("click", "retweet", "reply", "like")  # what the simulated audience does
-_CLICK, _RETWEET, _LIKE = KINDS.index("click"), KINDS.index("retweet"), KINDS.index("like")
 _DAY = np.timedelta64(86_400_000_000, "us")
 _US = np.timedelta64(1, "us")
 _DENSE_SHARE = 0.05  # expected draws above this share of the audience: one Bernoulli per follower
@@ -79,8 +78,8 @@ class SimulationConfig(BaseModel):
     activity_sigma: float = Field(1.0, ge=0)
     post_quality_sigma: float = Field(1.2, ge=0)
     media_boost: float = Field(1.5, gt=0)
-    base_rates: dict[str, float] = Field(
-        default_factory=lambda: {"click": 0.05, "retweet": 0.012, "reply": 0.0025, "like": 0.03})
+    # what the simulated audience does, and how often (the registry's kinds with a rate)
+    base_rates: dict[str, float] = Field(default_factory=KINDS.simulated_rates)
     cascade_decay: float = Field(0.35, ge=0, le=1, description="hop n+1 engages this x hop n")
     max_depth: int = Field(3, ge=1)
     # manipulation
@@ -130,6 +129,7 @@ class World:
     def __init__(self, config: SimulationConfig):
         self.config = c = config
         self.rng = np.random.default_rng(c.seed)
+        self.kinds = tuple(c.base_rates)  # an event's kind is its position here
         n = c.n_accounts
         n_bots = int(round(c.bot_share * n))
         n_buyers = int(round(c.buyer_share * n))
@@ -162,6 +162,10 @@ class World:
         self._index_graph(follower, followee, follow_at)
         self.account_id = self.rng.permutation(self.n_total).astype(np.int64) + 1_000  # no order
 
+
+    def _code(self, kind: str) -> int:
+        """An event's kind code: its position in the simulated kinds."""
+        return self.kinds.index(kind)
     def _draw_traits(self, genuine, bots, fakes):
         c, rng, total = self.config, self.rng, self.n_total
         self.quality = rng.lognormal(-c.quality_sigma**2 / 2, c.quality_sigma, total)
@@ -345,11 +349,11 @@ class World:
                              where=self.audience > 0)  # lam per unit of audience weight
         edges = np.arange(len(self.edge_follower))
         owner = self.edge_owner
-        out = {kind: np.zeros(self.n_total) for kind in KINDS}
+        out = {kind: np.zeros(self.n_total) for kind in self.kinds}
         for t in range(c.n_topics):
             x_topic = self.quality[owner] * per_draw[owner, t] * self._edge_weight(edges, t)
             for boost, share in ((1.0, 1 - self.media_share), (c.media_boost, self.media_share)):
-                for kind in KINDS:
+                for kind in self.kinds:
                     engaged = saturated(c.base_rates[kind] * boost * x_topic)
                     cum = np.concatenate([[0.0], np.cumsum(engaged)])
                     link = self.link_share if kind == "click" else 1.0
@@ -482,7 +486,7 @@ class World:
 
     def _engagements(self, posts) -> dict[str, np.ndarray]:
         c = self.config
-        base = np.array([c.base_rates[k] for k in KINDS])
+        base = np.array([c.base_rates[k] for k in self.kinds])
         pieces = []  # (post row, actor, kind, time, depth)
         # hop 1 from the author's followers, then each retweet opens the next hop
         src_row = np.arange(len(posts["author"]))
@@ -494,16 +498,17 @@ class World:
             weight = posts["quality"][src_row] * self.reach[src_account, t] \
                 * c.cascade_decay ** (depth - 1)
             retweets = None
-            for code in range(len(KINDS)):
+            click, retweet = self._code("click"), self._code("retweet")
+            for code in range(len(self.kinds)):
                 lam = base[code] * weight
-                if code == _CLICK:
+                if code == click:
                     lam = lam * posts["has_link"][src_row]
                 row, edge = self._engagers(src_account, t, lam)
-                when = src_time[row] + self._delays(len(row), 20.0 if code == _CLICK else 45.0)
+                when = src_time[row] + self._delays(len(row), 20.0 if code == click else 45.0)
                 seen = self.edge_time[edge] <= when  # the follow predates the event
                 row, edge, when = row[seen], edge[seen], when[seen]
                 pieces.append((src_row[row], self.edge_follower[edge], code, when, depth))
-                if code == _RETWEET:
+                if code == retweet:
                     retweets = (src_row[row], self.edge_follower[edge], when)
             src_row, src_account, src_time = retweets
         pieces += self._ring_events(posts) + self._bot_events(posts)
@@ -531,7 +536,7 @@ class World:
         keep = actor != posts["author"][row]
         row, actor = row[keep], actor[keep]
         out = []
-        for code in (_RETWEET, _LIKE):
+        for code in (self._code("retweet"), self._code("like")):
             hit = rng.random(len(row)) < c.ring_engage_probability
             when = posts["at"][row[hit]] + self._delays(hit.sum(), 5.0)
             out.append((row[hit], actor[hit], code, when, 1))
@@ -549,7 +554,7 @@ class World:
         when = posts["at"][row] + self._delays(len(row), 3.0)
         hit = (rng.random(len(row)) < self.bot_retweet_probability[bot]) \
             & (self.bot_time[edge] <= when)
-        return [(row[hit], bot[hit], _RETWEET, when[hit], 1)]
+        return [(row[hit], bot[hit], self._code("retweet"), when[hit], 1)]
 
     def _frames(self, posts, events) -> Chunk:
         ids = self.account_id
@@ -568,7 +573,7 @@ class World:
             "actor_id": ids[events["actor"]],
             "account_id": ids[posts["author"][row]],
             "post_id": posts["post_id"][row],
-            "kind": pd.Categorical.from_codes(events["kind"], KINDS),
+            "kind": pd.Categorical.from_codes(events["kind"], self.kinds),
             "created_at": pd.to_datetime(events["when"]).tz_localize("UTC"),
             "cascade_depth": events["depth"],
         })

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from clout.data.dataset import Dataset
+from clout.data.kinds import KINDS
 
 
 def table_summary(dataset: Dataset) -> pd.DataFrame:
@@ -29,8 +30,7 @@ def engagement_summary(dataset: Dataset) -> pd.DataFrame:
         counts = dataset.engagements["kind"].value_counts()
         rows += [{"kind": k, "source": "events", "total": int(n)} for k, n in counts.items() if n]
     if dataset.posts is not None:
-        for kind, column in (("impression", "impressions"), ("click", "clicks"),
-                             ("retweet", "retweets"), ("reply", "replies"), ("like", "likes")):
+        for column, kind in {"impressions": "impression", **KINDS.counters()}.items():
             known = dataset.posts[column].dropna()
             if len(known):
                 rows.append({"kind": kind, "source": f"post counts ({len(known):,} posts)",

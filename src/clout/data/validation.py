@@ -149,7 +149,7 @@ def _row_rules(frame: pd.DataFrame, spec: Table, usable: set[str],
             yield col.name, "negative count", _mask(values < 0)
         if col.allowed:
             yield (col.name, f"value not one of {', '.join(col.allowed)}",
-                   _mask(~values.isin(col.allowed) & values.notna()))
+                   _mask(~values.isin(list(col.allowed)) & values.notna()))
         if col.kind == "timestamp":
             yield (col.name, f"timestamp in the future (after {as_of:%Y-%m-%d %H:%M} UTC)",
                    _mask(values > as_of))

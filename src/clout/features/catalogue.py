@@ -15,11 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from clout.data.schema import ENGAGEMENT_KINDS
-
-PLURAL = {"click": "clicks", "retweet": "retweets", "reply": "replies", "like": "likes",
-          "mention": "mentions", "quote": "quotes"}
-assert set(PLURAL) == set(ENGAGEMENT_KINDS)
+from clout.data.kinds import KINDS
 
 #: What a source can offer; a feature lists what it needs.
 POSTS, RECEIVED, RETWEETS, EVENTS, FOLLOWS, CREATED, TOPICS, DEPTH, SNAPSHOT = (
@@ -66,7 +62,7 @@ class Feature:
         """Concrete column names for these windows and engagement kinds."""
         names = [self.name]
         if self.per_kind:
-            names = [n.replace("{kinds}", PLURAL[k]) for n in names for k in kinds]
+            names = [n.replace("{kinds}", KINDS.plural(k)) for n in names for k in kinds]
         if self.windowed:
             names = [n.replace("{w}", str(w)) for n in names for w in windows]
         return names
@@ -260,7 +256,7 @@ def column(template: str, window: int | None = None, kind: str | None = None,
 
 def column_features(windows) -> dict[str, Feature]:
     """The catalogue entry of every feature column these windows can produce (any kind)."""
-    return {column: f for f in FEATURES for column in f.columns(windows, ENGAGEMENT_KINDS)}
+    return {column: f for f in FEATURES for column in f.columns(windows, KINDS)}
 
 
 #: Units of features that cannot be negative: a negative value is a broken input.
@@ -270,9 +266,9 @@ NON_NEGATIVE_UNITS = frozenset({"posts", "days", "accounts", "events", "events/p
                                 "characters", "share", "bits", "HHI", "x mean", "x median"})
 
 
-def catalogue_frame(windows=(7, 28, 90), kinds=ENGAGEMENT_KINDS, horizon=14) -> pd.DataFrame:
+def catalogue_frame(windows=(7, 28, 90), kinds=None, horizon=14) -> pd.DataFrame:
     """One row per feature template: name, family, unit, needs, leaks, definition."""
-    rows = []
+    kinds, rows = kinds or KINDS, []
     for f in FEATURES + LABELS:
         example = f.columns(windows, kinds[:1])[0].replace("{h}", str(horizon))
         rows.append({"name": f.name, "family": f.family, "unit": f.unit,

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from clout.data.kinds import KINDS
 from clout.features.catalogue import (
     CREATED,
     DEPTH,
@@ -15,7 +16,6 @@ from clout.features.catalogue import (
     FEATURES,
     FOLLOWS,
     PAGERANK_DAMPING,
-    PLURAL,
     POSTS,
     RECEIVED,
     RECENCY_HALF_LIFE_DAYS,
@@ -126,7 +126,7 @@ def _topic_entropy(p: Partials, cutoff, windows) -> pl.DataFrame:
 
 def _amplification(p: Partials, tables: Tables, cutoff, windows, have) -> pl.DataFrame:
     received = p.received_days
-    kinds = [PLURAL[k] for k in tables.kinds]
+    kinds = [KINDS.plural(k) for k in tables.kinds]
     rate_posts = [c for c in ("event_posts", "settled_posts") if c in received.columns]
     depth = ["depth_known_retweets", "second_hand_retweets"] if DEPTH in have else []
     sums = window_sums(received, cutoff, windows, kinds + rate_posts + depth)
@@ -137,7 +137,7 @@ def _amplification(p: Partials, tables: Tables, cutoff, windows, have) -> pl.Dat
     out = sums.join(decayed, on="account_id", how="full", coalesce=True)
     exprs = []
     for kind in tables.kinds:
-        name, denominator = PLURAL[kind], _rate_posts_column(kind, tables)
+        name, denominator = KINDS.plural(kind), _rate_posts_column(kind, tables)
         for w in windows:
             exprs.append(pl.col(f"{name}@{w}").fill_null(0)
                          .alias(column("{kinds}_{w}d", window=w, kind=name)))
@@ -172,13 +172,13 @@ def _rate_posts_column(kind: str, tables: Tables) -> str:
 def _log_amplification(p: Partials, tables: Tables, cutoff, windows) -> pl.DataFrame:
     """Per kind and window, the mean over the window's seen posts of log(1 + the engagement
     each post received before the cutoff)."""
-    kinds = [PLURAL[k] for k in tables.kinds]
+    kinds = [KINDS.plural(k) for k in tables.kinds]
     posts = p.seen_posts.filter((pl.col("post_day") >= cutoff - max(windows))
                                 & (pl.col("seen_day") < cutoff))
     if p.post_event_days is not None and tables.event_kinds:
         received = (in_window(p.post_event_days, cutoff - max(windows), cutoff, "post_day")
                     .filter(pl.col("day") < cutoff).group_by("post_id")
-                    .agg(pl.col("n").filter(pl.col("kind") == k).sum().alias(PLURAL[k])
+                    .agg(pl.col("n").filter(pl.col("kind") == k).sum().alias(KINDS.plural(k))
                          for k in tables.event_kinds))
         posts = posts.join(received, on="post_id", how="left")
     logs = (posts.select("account_id", "post_day", "post_id", pl.lit(1).alias("seen"),
@@ -439,9 +439,10 @@ def _credible_engagement(p: Partials, pairs: pl.DataFrame, rows: pl.DataFrame, t
                 per_account(counted * coordinated) / per_account(counted))
             for k in kinds:
                 total = per_account(np.where(of_kind[k], credible, 0.0))
-                out[column("credible_{kinds}_{w}d", window=w, kind=PLURAL[k])] = total
+                plural = KINDS.plural(k)
+                out[column("credible_{kinds}_{w}d", window=w, kind=plural)] = total
                 if posts is not None:
-                    out[column("credible_{kinds}_per_post_{w}d", window=w, kind=PLURAL[k])] = (
+                    out[column("credible_{kinds}_per_post_{w}d", window=w, kind=plural)] = (
                         np.where(posts[w] > 0, total / posts[w], np.nan))
     return pl.DataFrame({"account_id": nodes, **{k: v[nodes] for k, v in out.items()}},
                         schema_overrides={"account_id": INDEX}).fill_nan(None)

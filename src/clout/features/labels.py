@@ -8,7 +8,8 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from clout.features.catalogue import EVENTS, LABELS, PLURAL, column
+from clout.data.kinds import KINDS
+from clout.features.catalogue import EVENTS, LABELS, column
 from clout.features.config import FeatureConfig
 from clout.features.families import Graph, cutoff_graph, weighted_count
 from clout.features.partials import Partials, pair_key
@@ -26,7 +27,7 @@ def _label(kind: str, horizon: int, credible: bool = False, per_post: bool = Fal
     """A label column for an engagement kind (singular, as in the events)."""
     template = ("label_{kinds}" + ("_credible" if credible else "")
                 + ("_per_post" if per_post else "") + "_{h}d")
-    return column(template, kind=PLURAL[kind], horizon=horizon)
+    return column(template, kind=KINDS.plural(kind), horizon=horizon)
 
 
 def _credible_labels(p: Partials, out: pl.DataFrame, cutoff: int, end: int,
@@ -90,7 +91,7 @@ def labels_at(p: Partials, tables: Tables, cutoff: int, config: FeatureConfig,
             for k in chosen)
     else:  # events without posts: everything received in the horizon
         received = in_window(p.received_days, cutoff, end).group_by("account_id").agg(
-            pl.col(PLURAL[k]).sum().alias(_label(k, h)) for k in kinds)
+            pl.col(KINDS.plural(k)).sum().alias(_label(k, h)) for k in kinds)
         out = rows.join(received, on="account_id", how="left").fill_null(0)
         if EVENTS in tables.offers:
             graph = graph or cutoff_graph(p, tables, cutoff, config.windows)

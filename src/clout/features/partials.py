@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from clout.features.catalogue import PLURAL
+from clout.data.kinds import KINDS
 from clout.features.config import FeatureConfig
-from clout.features.tables import COUNT_KINDS, KIND, Tables
+from clout.features.tables import Tables, kind_dtype
 
 
 @dataclass
@@ -145,7 +145,7 @@ def _first_seen(tables: Tables) -> pl.LazyFrame:
 def _post_days(posts: pl.LazyFrame) -> pl.LazyFrame:
     return posts.group_by("account_id", "day").agg(
         pl.len().alias("posts"),
-        pl.any_horizontal(pl.col(list(COUNT_KINDS)).is_not_null()).sum().alias("counted_posts"),
+        pl.any_horizontal(pl.col(list(KINDS.counters())).is_not_null()).sum().alias("counted_posts"),
         pl.col("has_link").sum().alias("link_posts"),
         pl.col("has_media").sum().alias("media_posts"),
         pl.col("is_reply").sum().alias("reply_posts"),
@@ -163,7 +163,7 @@ def _received_days(tables: Tables, settle: int) -> pl.LazyFrame:
     posts = None if tables.posts is None else tables.posts.lazy()
     if tables.events is not None:
         counts = tables.events.lazy().group_by("account_id", "day").agg(
-            *(pl.col("kind").eq(k).sum().alias(PLURAL[k]) for k in tables.event_kinds),
+            *(pl.col("kind").eq(k).sum().alias(KINDS.plural(k)) for k in tables.event_kinds),
             pl.col("kind").eq("retweet").and_(pl.col("cascade_depth").is_not_null()).sum()
             .alias("depth_known_retweets"),
             pl.col("kind").eq("retweet").and_(pl.col("cascade_depth") >= 2).sum()
@@ -173,7 +173,7 @@ def _received_days(tables: Tables, settle: int) -> pl.LazyFrame:
                                  on=["account_id", "day"], how="full", coalesce=True)
         parts.append(counts)
     if tables.count_kinds:
-        counted = {c: k for c, k in COUNT_KINDS.items() if k in tables.count_kinds}
+        counted = {c: k for c, k in KINDS.counters().items() if k in tables.count_kinds}
         settled = (posts.filter(pl.any_horizontal(pl.col(list(counted)).is_not_null()))
                    .group_by("account_id", (pl.col("day") + settle).alias("day"))
                    .agg(*(pl.col(c).sum() for c in counted), pl.len().alias("settled_posts")))
@@ -208,7 +208,7 @@ def _seen_posts(tables: Tables, settle: int) -> pl.LazyFrame | None:
     if not tables.count_kinds:
         return posts.select("account_id", "post_id", pl.col("day").alias("post_day"),
                             pl.col("day").alias("seen_day"))
-    counted = [c for c, k in COUNT_KINDS.items() if k in tables.count_kinds]
+    counted = [c for c, k in KINDS.counters().items() if k in tables.count_kinds]
     return posts.filter(pl.any_horizontal(pl.col(counted).is_not_null())).select(
         "account_id", "post_id", pl.col("day").alias("post_day"),
         (pl.col("day") + settle).alias("seen_day"), *(pl.col(c).fill_null(0) for c in counted))
@@ -224,11 +224,11 @@ def _label_events(tables: Tables) -> pl.LazyFrame | None:
             tables.events.lazy().drop_nulls("post_id")
             .join(posts.select("post_id", pl.col("day").alias("post_day")), on="post_id")
             .group_by("account_id", "post_day", "kind", "day").len("n"))
-    for column, kind in COUNT_KINDS.items():
+    for column, kind in KINDS.counters().items():
         if kind in tables.count_kinds:
             parts.append(posts.drop_nulls(column).select(
                 "account_id", pl.col("day").alias("post_day"),
-                pl.lit(kind, dtype=KIND).alias("kind"), pl.col("day"),
+                pl.lit(kind, dtype=kind_dtype()).alias("kind"), pl.col("day"),
                 pl.col(column).cast(pl.UInt32).alias("n")))
     return pl.concat(parts, how="vertical_relaxed").with_columns(pl.col("n").cast(pl.Int64))
 

@@ -18,7 +18,8 @@ from pathlib import Path
 import polars as pl
 
 from clout.data.dataset import Dataset, table_path
-from clout.data.schema import ENGAGEMENT_KINDS, OBSERVED_COUNTERS
+from clout.data.kinds import KINDS
+from clout.data.schema import OBSERVED_COUNTERS
 from clout.errors import DataError, MissingFile
 from clout.features.catalogue import (
     CREATED,
@@ -32,9 +33,12 @@ from clout.features.catalogue import (
     TOPICS,
 )
 
-COUNT_KINDS = {"clicks": "click", "retweets": "retweet", "replies": "reply", "likes": "like"}
 SNAPSHOT_COLUMNS = OBSERVED_COUNTERS["accounts"][0][:4]  # followers, following, listed, posts
-KIND = pl.Enum(ENGAGEMENT_KINDS)  # compared as small integers, not strings
+
+
+def kind_dtype() -> pl.Enum:
+    """Engagement kinds as small integers, not strings, in the registry's order."""
+    return pl.Enum(list(KINDS))
 INDEX = pl.Int32
 
 
@@ -114,16 +118,16 @@ def _prepare(accounts: pl.LazyFrame, posts: pl.LazyFrame | None,
             "post_id", dense("account_id"), _day("created_at").alias("day"),
             *(pl.col(c).fill_null(False) for c in ("has_link", "has_media", "is_reply",
                                                    "is_repost")),
-            "length_chars", pl.col("topic").cast(pl.String), *COUNT_KINDS).collect()
+            "length_chars", pl.col("topic").cast(pl.String), *KINDS.counters()).collect()
     event_kinds: tuple[str, ...] = ()
     if events is not None:
         events = events.select(
             dense("actor_id"), dense("account_id"), "post_id",
-            pl.col("kind").cast(pl.String).cast(KIND), _day("created_at").alias("day"),
+            pl.col("kind").cast(pl.String).cast(kind_dtype()), _day("created_at").alias("day"),
             "cascade_depth").collect()
-        event_kinds = tuple(k for k in ENGAGEMENT_KINDS if (events["kind"] == k).any())
+        event_kinds = tuple(k for k in KINDS if (events["kind"] == k).any())
     count_kinds = () if posts is None else tuple(
-        kind for column, kind in COUNT_KINDS.items()
+        kind for column, kind in KINDS.counters().items()
         if posts[column].null_count() < len(posts) and kind not in event_kinds)
     untimed = 0
     if follows is not None:

@@ -21,8 +21,9 @@ import numpy as np
 import pandas as pd
 from sklearn.linear_model import PoissonRegressor
 
+from clout.data.kinds import KINDS
 from clout.errors import DataError, ModelError
-from clout.features.catalogue import PLURAL, column
+from clout.features.catalogue import column
 from clout.models.calibration import Calibrator, choose_calibrator
 from clout.models.metrics import FLOOR, poisson_deviance
 
@@ -80,7 +81,7 @@ class Target:
 def available_heads(frame: pd.DataFrame, horizon: int, credible: bool = False,
                     per_post: bool = True) -> list[str]:
     """The kinds (plural: clicks, retweets, ...) with that label in the table."""
-    return [kind for kind in PLURAL.values()
+    return [kind for kind in KINDS.plurals()
             if Target(kind, horizon, credible, per_post).label in frame.columns]
 
 

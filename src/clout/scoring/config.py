@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from clout.features.catalogue import PLURAL
+from clout.data.kinds import KINDS
 
 
 class ScoreSpec(BaseModel):
@@ -23,7 +23,7 @@ class ScoreSpec(BaseModel):
         if self.weights is not None and (not self.weights or min(self.weights.values()) < 0
                                          or sum(self.weights.values()) <= 0):
             raise ValueError("weights must be non-negative with a positive sum")
-        if self.weights and (unknown := sorted(set(self.weights) - set(PLURAL.values()))):
+        if self.weights and (unknown := sorted(set(self.weights) - set(KINDS.plurals()))):
             raise ValueError(f"weights: no head is called {', '.join(unknown)} (heads are "
-                             f"named by kind: {', '.join(PLURAL.values())})")
+                             f"named by kind: {', '.join(KINDS.plurals())})")
         return self
