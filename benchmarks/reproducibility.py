@@ -30,10 +30,12 @@ import clout, hashlib, json, sys, time
 import pandas as pd
 from clout.config import load_experiment
 from clout.features.build import build_features, load_tables
+from clout.features.schema import FeatureTable
 from clout.models.heads import Split
 from clout.numerics import machine
 from clout.cache import NO_CACHE
-from clout.pipeline import cutoffs_for, fit_model, load_source
+from clout.pipeline import fit_model
+from clout.prepare import cutoffs_for, load_source
 overrides = {"num_threads": int(sys.argv[2])} if len(sys.argv) > 2 else {}
 experiment = load_experiment(sys.argv[1], **overrides)
 times, start = {}, time.perf_counter()
@@ -44,7 +46,8 @@ tables = load_tables(source.dataset)
 frame = build_features(tables, cutoffs_for(experiment, tables), experiment.features)
 times["build"] = time.perf_counter() - start
 start = time.perf_counter()
-split = Split.by_time(frame["cutoff"].unique(), experiment.features.horizon_days)
+schema = FeatureTable.of(frame, experiment.features).schema
+split = Split.by_time(frame["cutoff"].unique(), schema.horizon_days)
 model = fit_model(experiment, frame, split, say=lambda _: None)
 times["fit"] = time.perf_counter() - start
 m = machine()
@@ -76,26 +79,22 @@ def histograms(path: Path) -> pd.DataFrame:
     import clout  # noqa: F401  (pins the kernels before NumPy loads)
     from clout.cache import NO_CACHE
     from clout.config import load_experiment
-    from clout.features.build import build_features, load_tables
-    from clout.models.heads import Split, fit_head
-    from clout.pipeline import cutoffs_for, load_source
+    from clout.models.heads import fit_head
+    from clout.prepare import prepare
 
     experiment = load_experiment(path)
-    tables = load_tables(load_source(experiment.data, NO_CACHE).dataset)
-    frame = build_features(tables, cutoffs_for(experiment, tables), experiment.features)
-    split = Split.by_time(frame["cutoff"].unique(), experiment.features.horizon_days)
+    prepared = prepare(experiment, cache=NO_CACHE)
+    frame, split, schema = prepared.frame, prepared.split, prepared.table.schema
     spec = experiment.model
     train, validation = split.part(frame, "train"), split.part(frame, "validation")
-    targets = spec.targets(frame, experiment.features.horizon_days)
-    # what the pipeline's heads see
-    features = spec.inputs(frame.columns, targets, experiment.features.windows)
+    targets = spec.targets(schema)
+    features = spec.inputs(schema, targets)  # what the pipeline's heads see
     rows = []
     for layout in ("force_col_wise", "force_row_wise"):
         for threads in (1, 2):
             start, trees = time.perf_counter(), []
             for target in targets.values():  # each head as the pipeline fits it, but the layout
-                head_spec = spec.head_spec(target, features, experiment.features.windows,
-                                           frame.columns, threads)
+                head_spec = spec.head_spec(target, features, schema, threads)
                 params = {k: v for k, v in head_spec.params.items() if k != "force_col_wise"}
                 head = fit_head(replace(head_spec, params={**params, layout: True}), train,
                                 validation, spec.seed)

@@ -47,9 +47,11 @@ def run(size: str, engine_name: str) -> dict:
     from clout.compute import session
     from clout.config import load_experiment
     from clout.features.build import load_tables
+    from clout.features.schema import FeatureTable
     from clout.models.heads import Split
     from clout.models.metrics import poisson_deviance
-    from clout.pipeline import cutoffs_for, fit_heads, load_source
+    from clout.pipeline import fit_heads
+    from clout.prepare import cutoffs_for, load_source
 
     experiment = load_experiment(ROOT / "experiments" / "default.yaml", **{
         "data.preset": size, "model.components": False, "model.stability_seeds": [],
@@ -70,13 +72,14 @@ def run(size: str, engine_name: str) -> dict:
         frame = engine.features(tables, cutoffs, experiment.features)
         out["features_s"] = time.perf_counter() - start
         out["features_worker_gib"] = worker_peak()
-        split = Split.by_time(frame["cutoff"].unique(), experiment.features.horizon_days)
-        targets = experiment.model.targets(frame, experiment.features.horizon_days)
+        schema = FeatureTable.of(frame, experiment.features).schema
+        split = Split.by_time(frame["cutoff"].unique(), schema.horizon_days)
+        targets = experiment.model.targets(schema)
         train = split.part(frame, "train")
         start = time.perf_counter()
-        features = experiment.model.inputs(frame.columns, targets, experiment.features.windows)
-        heads = fit_heads(experiment, targets, features, train, split.part(frame, "validation"),
-                          engine)
+        features = experiment.model.inputs(schema, targets)
+        heads = fit_heads(experiment, schema, targets, features, train,
+                          split.part(frame, "validation"), engine)
         out["train_s"] = time.perf_counter() - start
         out["train_worker_gib"] = worker_peak()
     out["train_rows"] = len(train)
@@ -103,7 +106,7 @@ def stages(size: str) -> None:
     from clout.features.families import engagement_graph, features_at, window_pairs
     from clout.features.partials import partials
     from clout.features.window import population
-    from clout.pipeline import load_source
+    from clout.prepare import load_source
 
     experiment = load_experiment(ROOT / "experiments" / "default.yaml",
                                  **{"data.preset": size})

@@ -19,10 +19,11 @@ import argparse
 from clout.config import load_experiment
 from clout.features.build import build_features, load_tables
 from clout.models.metrics import spearman
-from clout.pipeline import cutoffs_for, load_source
+from clout.features.schema import FeatureTable
+from clout.prepare import cutoffs_for, load_source
 from clout.quality import markdown_table
 from clout.scoring.evaluation import SCORED_ROLES
-from clout.scoring.score import evidence_columns, shows_nothing
+from clout.scoring.score import shows_nothing
 
 import lightgbm as lgb
 import numpy as np
@@ -48,15 +49,15 @@ def ceiling(experiment_path: str, seed: int) -> dict[str, float]:
     source = load_source(experiment.data)
     tables = load_tables(source.dataset)
     test_cutoff = cutoffs_for(experiment, tables)[-1]
-    frame = build_features(tables, [test_cutoff], experiment.features)
-    windows = experiment.features.windows
-    targets = experiment.model.targets(frame, experiment.features.horizon_days)
-    heads_see = experiment.model.inputs(frame.columns, targets, windows)
-    every = [c for c in frame.columns if c not in ("account_id", "cutoff")
-             and not c.startswith("label_")]
+    table = FeatureTable.of(build_features(tables, [test_cutoff], experiment.features),
+                            experiment.features)
+    frame, schema = table.frame, table.schema
+    targets = experiment.model.targets(schema)
+    heads_see = experiment.model.inputs(schema, targets)
+    every = list(schema.features)
     frame = frame.merge(source.truth[["account_id", "role", "true_influence"]], on="account_id")
     frame = frame[frame["role"].isin(SCORED_ROLES)].reset_index(drop=True)
-    silent = shows_nothing(frame, windows, evidence_columns(targets.values(), windows))
+    silent = shows_nothing(frame, targets.values())
     truth = frame["true_influence"].to_numpy(float)
     row = {"seed": seed, "accounts": len(frame), "show nothing": float(silent.mean())}
     for name, features in (("heads' features", heads_see), ("every feature", every)):

@@ -20,7 +20,8 @@ import pytest
 
 from clout.features.catalogue import column
 from clout.features.config import FeatureConfig
-from clout.models.heads import Head, HeadSpec, HistoryOffset, Target, fit_head, lgb_params
+from clout.features.schema import FeatureTable, Target
+from clout.models.heads import Head, HeadSpec, HistoryOffset, fit_head, lgb_params
 from clout.scoring.score import (
     InfluenceModel,
     ScoreMap,
@@ -75,7 +76,8 @@ def hand_built_model() -> tuple[InfluenceModel, pd.DataFrame]:
     a whole training run."""
     rng = np.random.default_rng(0)
     config = FeatureConfig()
-    targets = {kind: Target(kind, config.horizon_days) for kind in ("retweets", "likes")}
+    targets = {kind: Target(kind, config.horizon_days, max(config.windows))
+               for kind in ("retweets", "likes")}
 
     def rows(n: int, cutoff: str) -> pd.DataFrame:
         quality = rng.normal(0, 1, n)
@@ -103,19 +105,19 @@ def hand_built_model() -> tuple[InfluenceModel, pd.DataFrame]:
 
     def heads(names: list[str]) -> dict[str, Head]:
         return {kind: fit_head(HeadSpec(target, tuple(names), params, 100, 10, 1, "auto",
-                                        HistoryOffset.for_target(target, config.windows,
-                                                                 train.columns)),
+                                        HistoryOffset.for_target(target)),
                                train, validation, seed=1)
                 for kind, target in targets.items()}
     score_heads = heads(features)
     weights = normalise_weights(list(targets), None)
-    anchor = validation[has_posts(validation, config.windows)]
+    anchor = validation[has_posts(validation, targets.values())]
     expected = expected_engagement({k: h(anchor) for k, h in score_heads.items()}, score_heads,
                                    weights)
     model = InfluenceModel(score_heads, {"reach": heads(["followers", "unique_engagers_28d"])},
                            weights, ScoreMap.fit(expected, 0.01, 0.999),
                            info={"experiment": "hand-built",
-                                 "features": config.model_dump(mode="json")})
+                                 "features": config.model_dump(mode="json")},
+                           schema=FeatureTable.of(train, config).schema)
     return model, test
 
 

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from clout import cache as cache_module
-from clout import pipeline
+from clout import prepare
 from clout.cache import Cache
 from clout.cli import app
 from clout.data.config import DataSpec
@@ -74,27 +74,27 @@ def test_the_key_covers_the_code_that_builds_the_entries(tmp_path, monkeypatch):
 def test_cached_data_and_features_are_the_built_ones_to_the_last_bit(tmp_path, monkeypatch):
     spec = DataSpec(source="simulator", preset="tiny", seed=5)
     cache, config = Cache(tmp_path), FeatureConfig()
-    built = pipeline.load_source(spec, cache)
+    built = prepare.load_source(spec, cache)
     tables = load_tables(built.dataset)
     cutoffs = weekly_cutoffs(tables, 3, config.horizon_days)
-    frame = pipeline.source_features(built, tables, cutoffs, config, cache=cache)
+    frame = prepare.source_features(built, tables, cutoffs, config, cache=cache)
 
     def never(*args, **kwargs):
         raise AssertionError("built again instead of read from the cache")
-    monkeypatch.setattr(pipeline, "_read_source", never)
-    read = pipeline.load_source(spec, cache)
+    monkeypatch.setattr(prepare, "_read_source", never)
+    read = prepare.load_source(spec, cache)
     assert read.fingerprint == built.fingerprint == read.dataset.fingerprint()
     for name, table in built.dataset.tables().items():
         pd.testing.assert_frame_equal(read.dataset.tables()[name], table)
     pd.testing.assert_frame_equal(read.truth, built.truth)
     assert read.quarantined == built.quarantined
     engine = type("NoBuild", (), {"features": never})()
-    again = pipeline.source_features(read, tables, cutoffs, config, engine=engine, cache=cache)
+    again = prepare.source_features(read, tables, cutoffs, config, engine=engine, cache=cache)
     pd.testing.assert_frame_equal(again, frame)
     with pytest.raises(AssertionError, match="built again"):  # another seed: another key
-        pipeline.load_source(spec.model_copy(update={"seed": 6}), cache)
+        prepare.load_source(spec.model_copy(update={"seed": 6}), cache)
     with pytest.raises(AssertionError, match="built again"):  # other windows: other features
-        pipeline.source_features(read, tables, cutoffs, FeatureConfig(windows=(7, 28)),
+        prepare.source_features(read, tables, cutoffs, FeatureConfig(windows=(7, 28)),
                                  engine=engine, cache=cache)
 
 
@@ -107,7 +107,7 @@ def test_a_file_source_is_keyed_by_its_bytes(tmp_path, tiny_world):
     table = pd.read_parquet(folder / "posts.parquet")
     table.iloc[:-1].to_parquet(folder / "posts.parquet", index=False)  # one post fewer
     assert cache.key("sources", {"inputs": cache_module.digest_files(folder)}) != first
-    assert pipeline.load_source(spec, cache).dataset.posts.shape[0] == len(table) - 1
+    assert prepare.load_source(spec, cache).dataset.posts.shape[0] == len(table) - 1
 
 
 def test_score_and_explain_read_what_train_built_and_no_cache_builds_again(
@@ -121,8 +121,8 @@ def test_score_and_explain_read_what_train_built_and_no_cache_builds_again(
     listed = invoke("cache", "list")
     assert "validated tables of simulator tiny world, seed 3" in " ".join(listed.output.split())
     builds = []
-    real = pipeline._read_source
-    monkeypatch.setattr(pipeline, "_read_source",
+    real = prepare._read_source
+    monkeypatch.setattr(prepare, "_read_source",
                         lambda spec: builds.append(spec) or real(spec))
     scored = invoke("score", path, "--out", tmp_path / "a.parquet")
     assert scored.exit_code == 0, scored.output

@@ -9,12 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from clout.features.config import FeatureConfig
+from clout.features.schema import FeatureSchema, FeatureTable, Target
 from clout.models.calibration import Calibrator, choose_calibrator
 from clout.models.heads import (
     HeadSpec,
     HistoryOffset,
     Split,
-    Target,
     early_stopping,
     fit_head,
     lgb_params,
@@ -130,8 +131,7 @@ def test_split_leaves_a_horizon_between_its_parts():
 def test_history_offset_shrinks_towards_the_base_rate():
     frame = pd.DataFrame({"retweets_per_post_90d": [4.0, np.nan, 10.0],
                           "posts_90d": [5, 0, 0]})
-    offset = HistoryOffset.for_target(Target("retweets", H), (7, 90), frame.columns,
-                                      prior_posts=5)
+    offset = HistoryOffset.for_target(Target("retweets", H, 90), prior_posts=5)
     assert offset.covariates == ()
     fitted = offset.fit(frame, np.array([2.0, 2.0, 2.0]), np.ones(3), frame, None, None)
     # 20 events over 5 posts with 5 posts' worth of a base rate of 2: 30 / 10
@@ -141,9 +141,9 @@ def test_history_offset_shrinks_towards_the_base_rate():
 def test_a_per_account_start_counts_the_window_in_horizons():
     # a source without posts: 6 events over a 90-day window are 2 per 30-day horizon
     frame = pd.DataFrame({"retweets_90d": [6.0, 0.0]})
-    target = Target("retweets", 30, per_post=False)
+    target = Target("retweets", 30, 90, per_post=False)
     assert target.label == "label_retweets_30d" and target.exposure is None
-    offset = HistoryOffset.for_target(target, (7, 90), frame.columns, prior_posts=5)
+    offset = HistoryOffset.for_target(target, prior_posts=5)
     assert (offset.rate_column, offset.posts_column, offset.periods) == ("retweets_90d", None, 3)
     assert offset.own_rate(frame) == pytest.approx([2.0, 0.0])
     fitted = offset.fit(frame, np.array([1.0, 1.0]), np.ones(2), frame, None, None)
@@ -175,8 +175,9 @@ def test_early_stopping_keeps_at_least_its_floor():
 def test_history_offset_is_the_gamma_poisson_posterior_mean():
     frame = pd.DataFrame({"retweets_per_post_90d": [4.0, np.nan, 10.0],
                           "posts_90d": [5, 0, 0], "account_age_days": [0.0, np.e - 1, 0.0]})
-    offset = HistoryOffset.for_target(Target("retweets", H), (7, 90), frame.columns,
-                                      prior_posts=None)
+    covariates = FeatureSchema.describe(frame.columns, FeatureConfig(windows=(7, 90))
+                                        ).prior_covariates()
+    offset = HistoryOffset.for_target(Target("retweets", H, 90), None, covariates)
     assert offset.covariates == ("posts_90d", "account_age_days")
     # prior mean exp(log 2 + 1 * log1p(age)): 2, 2e, 2; weight 2 events
     prior = replace(offset, coefficients=(np.log(2.0), 0.0, 1.0), strength=2.0)
@@ -197,7 +198,9 @@ def test_history_offset_learns_its_prior_from_accounts_like_it():
         return pd.DataFrame({"posts_90d": posts, "account_age_days": age,
                              "retweets_per_post_90d": rng.poisson(rate * posts) / posts}), rate
     (train, rate), (validation, val_rate) = rows(4000), rows(4000)
-    offset = HistoryOffset.for_target(Target("retweets", H), (90,), train.columns, prior_posts=None)
+    covariates = FeatureSchema.describe(train.columns, FeatureConfig(windows=(90,))
+                                        ).prior_covariates()
+    offset = HistoryOffset.for_target(Target("retweets", H, 90), None, covariates)
     horizon = np.full(len(train), 5.0)
     fitted = offset.fit(train, rng.poisson(rate * 5) / 5, horizon, validation,
                         rng.poisson(val_rate * 5) / 5, horizon)
@@ -214,8 +217,8 @@ def test_history_offset_learns_its_prior_from_accounts_like_it():
 def test_a_head_learns_per_post_rates_deterministically(with_offset):
     train = pd.concat([synthetic(3000, s, f"2024-01-0{s}") for s in (1, 2)])
     validation, test = synthetic(1500, 8, "2024-02-01"), synthetic(1500, 9, "2024-03-01")
-    target = Target("retweets", H)
-    offset = HistoryOffset.for_target(target, (90,), train.columns) if with_offset else None
+    target = Target("retweets", H, 90)
+    offset = HistoryOffset.for_target(target) if with_offset else None
     label = target.label
     spec = HeadSpec(target, ("quality", "noise"),
                     lgb_params("poisson", {"learning_rate": 0.1, "num_leaves": 7}, 1, 2),
@@ -246,17 +249,16 @@ def test_slice_features_to_heads_on_the_tiny_world(tiny_world, prior_posts):
     split = Split.by_time(frame["cutoff"].unique(), H)
     spec = ModelSpec(params={"learning_rate": 0.1, "num_leaves": 7, "min_data_in_leaf": 20},
                      prior_posts=prior_posts)
-    features = [c for c in frame.columns if c not in ("account_id", "cutoff")
-                and not c.startswith("label_")]
+    schema = FeatureTable.of(frame, FeatureConfig(horizon_days=H)).schema
+    features = list(schema.features)
     train, validation = split.part(frame, "train"), split.part(frame, "validation")
     test = split.part(frame, "test")
-    targets = spec.targets(frame, H)
+    targets = spec.targets(schema)
     assert {t.credible for t in targets.values()} == {True}  # events: credible labels
     for target in targets.values():
-        head = fit_head(spec.head_spec(target, features, (7, 28, 90), frame.columns, 2),
-                        train, validation, seed=1)
+        head = fit_head(spec.head_spec(target, features, schema, 2), train, validation, seed=1)
         rows, rate, posts = target.labelled(test)
-        baselines = history_baselines(rows, head, (7, 28, 90))
+        baselines = history_baselines(rows, head)
         model = poisson_deviance(rate, head(rows), posts)
         for name in ("constant", "historical_mean"):
             assert model < poisson_deviance(rate, baselines[name], posts), (target.kind, name)

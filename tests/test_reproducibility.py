@@ -23,18 +23,14 @@ import clout  # first: pins the kernels unless CLOUT_NATIVE_NUMERICS=1
 import hashlib, json, sys
 import pandas as pd
 from clout.config import load_experiment
-from clout.features.build import load_tables
-from clout.models.heads import Split
 from clout.numerics import machine
 from clout.cache import NO_CACHE
-from clout.pipeline import cutoffs_for, fit_model, load_source
+from clout.pipeline import fit_model
+from clout.prepare import prepare
 experiment = load_experiment(sys.argv[1], **({"num_threads": int(sys.argv[2])}
                                              if len(sys.argv) > 2 else {}))
-source = load_source(experiment.data, NO_CACHE)  # simulated here, on this machine
-tables = load_tables(source.dataset)
-from clout.features.build import build_features
-frame = build_features(tables, cutoffs_for(experiment, tables), experiment.features)
-split = Split.by_time(frame["cutoff"].unique(), experiment.features.horizon_days)
+prepared = prepare(experiment, cache=NO_CACHE)  # simulated and built here, on this machine
+source, frame, split = prepared.source, prepared.frame, prepared.split
 model = fit_model(experiment, frame, split, say=lambda _: None)
 scores = model.score(split.part(frame, "test"))
 print(json.dumps({"data": source.dataset.fingerprint(), "model_version": model.version,

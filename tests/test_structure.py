@@ -13,8 +13,8 @@ SRC = ROOT / "src"
 # compute (where the heavy steps run) owns its part of the experiment, so it comes before the
 # config that composes every stage's part
 STAGES = ["errors", "files", "cache", "numerics", "data", "features", "models", "scoring",
-          "tracking", "audit", "export", "compute", "config", "pipeline", "gaming", "quality",
-          "tuning", "cli"]
+          "tracking", "audit", "export", "compute", "config", "prepare", "pipeline", "gaming",
+          "quality", "tuning", "cli"]
 
 
 def modules() -> dict[str, set[str]]:

@@ -28,7 +28,7 @@ from clout.data.validation import DataValidationError, validate, write_quarantin
 from clout.errors import CloutError, MissingFile, NotFound
 from clout.features.build import build_features, load_tables, write_features
 from clout.features.catalogue import catalogue_frame, write_markdown
-from clout.features.config import FeatureConfig
+from clout.features.config import CutoffSpec, FeatureConfig
 from clout.features.days import weekly_cutoffs
 from clout.files import replacing_file
 
@@ -59,6 +59,8 @@ class Commands(typer.Typer):
             return register(guarded)
         return decorator
 
+
+FEATURE_DEFAULTS = FeatureConfig()  # the CLI's defaults are the experiment's
 
 app = Commands(help="clout: an open, calibrated, explainable 1-100 influence score.",
                no_args_is_help=True, pretty_exceptions_enable=False)
@@ -267,14 +269,18 @@ def features_build(
     out: Annotated[Path, typer.Option(help="Parquet file to write.")] =
         Path("data/processed/features.parquet"),
     weeks: Annotated[int, typer.Option(
-        help="Number of weekly cutoffs (Mondays), the latest whose horizon fits the data.")] = 12,
+        help="Number of weekly cutoffs (Mondays), the latest whose horizon fits the data.")] =
+        CutoffSpec().weeks,
     cutoff: Annotated[list[str] | None, typer.Option(
         help="Explicit cutoff dates (UTC midnights); repeat the option. Overrides --weeks.")] =
         None,
-    windows: Annotated[str, typer.Option(help="Window lengths in days.")] = "7,28,90",
-    horizon: Annotated[int, typer.Option(help="Label horizon in days.")] = 14,
+    windows: Annotated[str, typer.Option(help="Window lengths in days.")] =
+        ",".join(map(str, FEATURE_DEFAULTS.windows)),
+    horizon: Annotated[int, typer.Option(help="Label horizon in days.")] =
+        FEATURE_DEFAULTS.horizon_days,
     settle_days: Annotated[int, typer.Option(
-        help="Count-only sources: use a post's counts once it is this many days old.")] = 3,
+        help="Count-only sources: use a post's counts once it is this many days old.")] =
+        FEATURE_DEFAULTS.settle_days,
     include_leaking: Annotated[bool, typer.Option(
         help="Add features observed after the cutoff (never for honest benchmarks).")] = False,
 ) -> None:
@@ -287,7 +293,7 @@ def features_build(
     explicit = [_date(c) for c in cutoff or ()]
     with console.status(f"reading {path}"):
         tables = load_tables(path)
-    cutoffs = explicit or weekly_cutoffs(tables, weeks, horizon)
+    cutoffs = explicit or weekly_cutoffs(tables, weeks, config.horizon_days)
     with Progress(TextColumn("features"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console) as progress:
         task = progress.add_task("cutoffs", total=len(cutoffs))
@@ -472,7 +478,7 @@ def score(
         f"scores: {out} ({len(scores):,} accounts at {day:%Y-%m-%d}; model "
         f"{influence.version}, map {influence.score_map.id})\n"
         f"meaning: median {scores['score'].median():.0f}; {ones:.0%} score 1 (no credible "
-        f"engagement in the last {max(influence.feature_config.windows)} days: fake followers, "
+        f"engagement in the last {influence.targets[0].window} days: fake followers, "
         f"readers, new or bought accounts); +10 points = x"
         f"{influence.score_map.factor(10):.2f} expected engagement\n"
         f"next: make ui (the runs, http://127.0.0.1:5000), clout report (the reviewer's "

@@ -8,7 +8,7 @@ import tempfile
 import warnings
 from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import mlflow
@@ -19,24 +19,19 @@ from clout import numerics, tracking
 from clout.audit.explain import example_explanations
 from clout.audit.fairness import fairness_plot, fairness_table
 from clout.audit.importance import importance_table, rank_stability, shap_summary_plot
-from clout.cache import PROJECT_CACHE, Cache, digest_files
+from clout.cache import PROJECT_CACHE, Cache
 from clout.compute import LOCAL, Engine, session
-from clout.config import COMPONENTS, DataSpec, Experiment, load_experiment
-from clout.data.attacks import manipulate
-from clout.data.dataset import Dataset, read_dataset, read_ground_truth
-from clout.data.loaders import LOADERS
-from clout.data.simulator import preset, simulate
+from clout.config import COMPONENTS, Experiment, load_experiment
+from clout.data.dataset import Dataset
 from clout.data.summary import engagement_summary, table_summary
-from clout.data.validation import validate
 from clout.export.mlflow_model import load_influence_model, log_pyfunc
-from clout.features.build import load_tables
 from clout.features.catalogue import column_features
-from clout.features.config import FeatureConfig
-from clout.features.days import from_day, to_day, weekly_cutoffs
+from clout.features.schema import FeatureSchema, FeatureTable, Target
 from clout.features.tables import Tables
 from clout.files import replacing_file
 from clout.models.evaluation import evaluate, history_baselines, reliability_plot
-from clout.models.heads import Head, Split, Target, fit_head
+from clout.models.heads import Head, Split, fit_head
+from clout.prepare import Source, current_features, load_source, prepare
 from clout.scoring.evaluation import (
     gaming_plot,
     history_scores,
@@ -48,7 +43,6 @@ from clout.scoring.evaluation import (
 from clout.scoring.score import (
     InfluenceModel,
     ScoreMap,
-    evidence_columns,
     expected_engagement,
     normalise_weights,
     shows_nothing,
@@ -66,99 +60,16 @@ def warn_if_unpinned() -> None:
                       stacklevel=3)
 
 
-@dataclass
-class Source:
-    dataset: Dataset
-    truth: pd.DataFrame | None  # the simulator's ground truth, for evaluation only
-    quarantined: dict[str, int] = field(default_factory=dict)
-    fingerprint: str = ""  # the validated dataset's (`Dataset.fingerprint`)
-
-
-def load_source(spec: DataSpec, cache: Cache = PROJECT_CACHE) -> Source:
-    """The experiment's data, validated against the contract (bad rows stop the run, or go to
-    quarantine and are counted, as `on_bad_rows` says); kept in the cache, keyed by the spec and
-    its input files' bytes."""
-    path = spec.resolved_path()
-    what = {"spec": spec.model_dump(mode="json"),
-            "inputs": None if path is None else digest_files(Path(path))}
-    described = f"{spec.preset} world, seed {spec.seed}" if path is None else str(path)
-    return cache.fetch("sources", what, lambda: _read_source(spec), _save_source, _load_source,
-                       describe=f"validated tables of {spec.source} {described}"
-                                + (" with attackers played in" if spec.manipulation else ""))
-
-
-def _read_source(spec: DataSpec) -> Source:
-    truth = None
-    if spec.source == "simulator":
-        dataset, truth = simulate(preset(spec.preset, seed=spec.seed))
-    elif spec.source == "directory":
-        dataset = read_dataset(spec.path)
-        try:
-            truth = read_ground_truth(spec.path)
-        except FileNotFoundError:
-            pass
-    else:
-        dataset = LOADERS[spec.source](spec.resolved_path())
-    if spec.manipulation:  # more attackers than the source has: played in before validation
-        dataset, truth = manipulate(dataset, truth, spec.manipulation, spec.seed)
-    clean, report = validate(dataset, on_bad_rows=spec.on_bad_rows)
-    return Source(clean, truth, {t: report.rows_quarantined(t) for t in report.rows_in},
-                  clean.fingerprint())
-
-
-def _save_source(source: Source, folder: Path) -> dict:
-    # pandas' own Parquet metadata brings every dtype back as it was: the same fingerprint
-    tables = {**source.dataset.tables(), **({} if source.truth is None else {"truth":
-                                                                             source.truth})}
-    for name, table in tables.items():
-        table.to_parquet(folder / f"{name}.parquet", index=False)
-    return {"tables": list(tables), "quarantined": source.quarantined,
-            "fingerprint": source.fingerprint}
-
-
-def _load_source(folder: Path, saved: dict) -> Source:
-    tables = {name: pd.read_parquet(folder / f"{name}.parquet") for name in saved["tables"]}
-    truth = tables.pop("truth", None)
-    return Source(Dataset(**tables), truth, saved["quarantined"], saved["fingerprint"])
-
-
-def source_features(source: Source, tables: Tables, cutoffs, config: FeatureConfig,
-                    labels: bool = True, engine: Engine = LOCAL,
-                    cache: Cache = PROJECT_CACHE) -> pd.DataFrame:
-    """The feature table of a source's `tables` (`load_tables(source.dataset)`) at `cutoffs`,
-    kept in the cache, keyed by the data's fingerprint, the feature configuration and the
-    cutoffs."""
-    days = sorted({to_day(c) for c in cutoffs})
-    what = {"data": source.fingerprint, "features": config.model_dump(mode="json"),
-            "cutoffs": days, "labels": labels}
-    first, last = from_day(days[0]), from_day(days[-1])
-    return cache.fetch(
-        "features", what, lambda: engine.features(tables, cutoffs, config, labels),
-        lambda frame, folder: frame.to_parquet(folder / "features.parquet", index=False) or {},
-        lambda folder, _: pd.read_parquet(folder / "features.parquet"),
-        describe=f"features of data {source.fingerprint}, {len(days)} cutoff(s) "
-                 f"{first:%Y-%m-%d} to {last:%Y-%m-%d}, windows {list(config.windows)}"
-                 + ("" if labels else ", no labels"))
-
-
 def with_model(experiment: Experiment, **changes) -> Experiment:
     """The experiment with some `model` fields changed (another seed, no calibration, ...)."""
     return experiment.model_copy(update={"model": experiment.model.model_copy(update=changes)})
 
 
-def cutoffs_for(experiment: Experiment, tables: Tables) -> list[pd.Timestamp]:
-    spec = experiment.cutoffs
-    if spec.dates:
-        return [pd.Timestamp(d, tz="UTC") for d in spec.dates]
-    return weekly_cutoffs(tables, spec.weeks, experiment.features.horizon_days)
-
-
-def fit_heads(experiment: Experiment, targets: dict[str, Target], features: list[str],
-              train: pd.DataFrame, validation: pd.DataFrame, engine: Engine = LOCAL
-              ) -> dict[str, Head]:
+def fit_heads(experiment: Experiment, schema: FeatureSchema, targets: dict[str, Target],
+              features: list[str], train: pd.DataFrame, validation: pd.DataFrame,
+              engine: Engine = LOCAL) -> dict[str, Head]:
     spec = experiment.model
-    return {kind: fit_head(spec.head_spec(target, features, experiment.features.windows,
-                                          train.columns, experiment.num_threads),
+    return {kind: fit_head(spec.head_spec(target, features, schema, experiment.num_threads),
                            train, validation, spec.seed, engine.trainer)
             for kind, target in targets.items()}
 
@@ -167,13 +78,14 @@ def fit_model(experiment: Experiment, frame: pd.DataFrame, split: Split, say: Sa
               engine: Engine = LOCAL) -> InfluenceModel:
     """Heads on every feature, and per component on that family's features alone; weights;
     and the score map, frozen on the validation cutoff's population."""
-    targets = experiment.model.targets(frame, experiment.features.horizon_days)
+    schema = FeatureTable.of(frame, experiment.features).schema
+    targets = experiment.model.targets(schema)
     weights = normalise_weights(list(targets), experiment.score.weights)  # checked before training
-    features = experiment.model.inputs(frame.columns, targets, experiment.features.windows)
+    features = experiment.model.inputs(schema, targets)
     train, validation = split.part(frame, "train"), split.part(frame, "validation")
     say(f"heads {', '.join(t.label for t in targets.values())} on {len(features)} features, "
         f"{len(train):,} training rows")
-    heads = fit_heads(experiment, targets, features, train, validation, engine)
+    heads = fit_heads(experiment, schema, targets, features, train, validation, engine)
     components = {}
     if experiment.model.components:
         catalogue = column_features(experiment.features.windows)
@@ -181,29 +93,29 @@ def fit_model(experiment: Experiment, frame: pd.DataFrame, split: Split, say: Sa
             own = [f for f in features if f in catalogue and catalogue[f].family == name]
             if own:
                 say(f"component {name}: {len(own)} features")
-                components[name] = fit_heads(experiment, targets, own, train, validation,
-                                             engine)
+                components[name] = fit_heads(experiment, schema, targets, own, train,
+                                             validation, engine)
     # The scale is set by the accounts that show influence: accounts that never post (fake
     # followers, pure readers) or that no credible account engages with score 1 anyway, and
     # would otherwise fill the bottom of the scale and squeeze everyone else.
-    windows = experiment.features.windows
-    anchor = validation[~shows_nothing(validation, windows,
-                                       evidence_columns(targets.values(), windows))]
+    anchor = validation[~shows_nothing(validation, targets.values())]
     expected = expected_engagement({k: h(anchor) for k, h in heads.items()}, heads, weights)
     score_map = ScoreMap.fit(expected, experiment.score.low_quantile,
                              experiment.score.high_quantile)
     return InfluenceModel(heads, components, weights, score_map, info={
         "experiment": experiment.name, "data_seed": experiment.data.seed,
         "model_seed": experiment.model.seed,
-        "features": experiment.features.model_dump(mode="json"), **split.describe()})
+        "features": experiment.features.model_dump(mode="json"), **split.describe()},
+        schema=schema)
 
 
-def followers_only(experiment: Experiment, targets: dict[str, Target], frame, split,
+def followers_only(experiment: Experiment, model: InfluenceModel, frame, split,
                    engine: Engine = LOCAL) -> dict[str, Head]:
-    if "followers" not in frame.columns:
+    if "followers" not in model.schema.features:
         return {}
     plain = with_model(experiment, calibration="none", history_offset=False)
-    return fit_heads(plain, targets, ["followers"],
+    targets = {k: h.target for k, h in model.heads.items()}
+    return fit_heads(plain, model.schema, targets, ["followers"],
                      split.part(frame, "train"), split.part(frame, "validation"), engine)
 
 
@@ -229,11 +141,10 @@ def measure(experiment: Experiment, model: InfluenceModel, frame: pd.DataFrame, 
     engagement, beside the history indexes scored the same way. `extra`: more baseline heads
     by name (kind -> head), e.g. followers only."""
     test, validation = split.part(frame, "test"), split.part(frame, "validation")
-    windows = experiment.features.windows
     rows, reliability, head_rows = [], {}, {}
     for kind, head in model.heads.items():
         predictions = {"model": head(test), "model_uncalibrated": head.raw(test),
-                       **history_baselines(test, head, windows)}
+                       **history_baselines(test, head)}
         predictions |= {name: heads[kind](test) for name, heads in (extra or {}).items()
                         if kind in heads}
         metrics, reliability[kind] = evaluate(head.target, test, predictions, head.base_rate)
@@ -284,17 +195,17 @@ def evaluate_model(experiment: Experiment, model: InfluenceModel, frame: pd.Data
     """`measure` with a followers-only baseline head, and the audit: importance, its stability
     under other seeds, fairness by band, example explanations."""
     test = split.part(frame, "test")
-    windows = experiment.features.windows
+    schema = model.schema
     targets = {k: h.target for k, h in model.heads.items()}
-    extra = {"followers_only": followers_only(experiment, targets, frame, split, engine)}
+    extra = {"followers_only": followers_only(experiment, model, frame, split, engine)}
     measured = measure(experiment, model, frame, split, truth, engine, extra)
     seed = experiment.model.seed
-    importance = importance_table(model.heads, test, windows, seed)
+    importance = importance_table(model.heads, test, schema.windows, seed)
     stability = None
     if other_seeds := experiment.model.stability_seeds:
         heads_by_seed = {seed: model.heads} | {
-            other: fit_heads(with_model(experiment, seed=other), targets,
-                             experiment.model.inputs(frame.columns, targets, windows),
+            other: fit_heads(with_model(experiment, seed=other), schema, targets,
+                             experiment.model.inputs(schema, targets),
                              split.part(frame, "train"), split.part(frame, "validation"), engine)
             for other in other_seeds}
         stability = rank_stability(heads_by_seed, test, seed)
@@ -324,15 +235,9 @@ def train(experiment: Experiment, tracking_uri: str | None = None, out: Path | N
     say(f"data: {experiment.data.source}")
     warn_if_unpinned()
     with _training_run(experiment, tracking_uri, log) as run_id:
-        source = load_source(experiment.data, cache)
-        tables = load_tables(source.dataset)
-        cutoffs = cutoffs_for(experiment, tables)
         with session(experiment.compute) as engine:
-            say(f"features: {len(cutoffs)} cutoffs, {cutoffs[0]:%Y-%m-%d} to "
-                f"{cutoffs[-1]:%Y-%m-%d} ({engine.name} engine)")
-            frame = source_features(source, tables, cutoffs, experiment.features,
-                                    engine=engine, cache=cache)
-            split = Split.by_time(frame["cutoff"].unique(), experiment.features.horizon_days)
+            prepared = prepare(experiment, engine, cache, say)
+            source, frame, split = prepared.source, prepared.frame, prepared.split
             model = fit_model(experiment, frame, split, say, engine)
             say("evaluating on the test cutoff")
             evaluation = evaluate_model(experiment, model, frame, split, source.truth, engine)
@@ -414,19 +319,6 @@ def log_results(result: TrainResult) -> None:
         mlflow.log_figure(gaming_plot(evaluation.scores, source.truth), RUN.gaming)
     with tempfile.TemporaryDirectory() as tmp:
         log_pyfunc(model, model.save(Path(tmp) / "model"), test)
-
-
-def current_features(data: Source | Dataset | Tables | str | Path, config: FeatureConfig,
-                     cutoff=None, engine: Engine = LOCAL, cache: Cache = PROJECT_CACHE
-                     ) -> pd.DataFrame:
-    """Every account's features (no labels) at `cutoff`, default the day after the data ends:
-    what scores and explanations start from. From the cache when `data` is a loaded `Source`
-    (its fingerprint is the key)."""
-    tables = load_tables(data.dataset if isinstance(data, Source) else data)
-    cutoffs = [from_day(tables.last_day + 1 if cutoff is None else to_day(cutoff))]
-    if isinstance(data, Source):
-        return source_features(data, tables, cutoffs, config, False, engine, cache)
-    return engine.features(tables, cutoffs, config, labels=False)
 
 
 def score_accounts(model: InfluenceModel, data: Source | Dataset | Tables | str | Path,

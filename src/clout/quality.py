@@ -37,7 +37,7 @@ from clout.audit.fairness import fairness_table
 from clout.compute import session
 from clout.config import Experiment
 from clout.errors import ConfigError
-from clout.features.build import load_tables
+from clout.features.schema import FeatureTable
 from clout.gaming import (
     SIZES,
     display,
@@ -49,17 +49,8 @@ from clout.gaming import (
 )
 from clout.models.heads import Split
 from clout.models.metrics import FLOOR
-from clout.pipeline import (
-    Measurement,
-    Source,
-    cutoffs_for,
-    fit_model,
-    load_source,
-    measure,
-    source_features,
-    warn_if_unpinned,
-    with_model,
-)
+from clout.pipeline import Measurement, fit_model, measure, warn_if_unpinned, with_model
+from clout.prepare import Source, prepare
 from clout.scoring.evaluation import MANIPULATORS, scored_truth
 
 Say = Callable[[str], None]
@@ -178,14 +169,14 @@ def rolling_cutoffs(cutoffs: list, rolling: int, span: int | None) -> list[list]
     return [cutoffs[max(0, end - span) if span else 0:end] for end in ends]
 
 
-def measure_case(name: str, experiment: Experiment, frame: pd.DataFrame, cutoffs: list,
+def measure_case(name: str, experiment: Experiment, table: FeatureTable, cutoffs: list,
                  source: Source, engine, attacks: Mapping[str, Sequence[int]] | None = None
                  ) -> Case:
     """Train on `cutoffs` as `clout train` would (the latest is the test) and measure; with
     `attacks` (name -> sizes), also what each buys in the source's world (`clout.gaming`)."""
     truth = source.truth
-    part = frame[frame["cutoff"].isin(cutoffs)]
-    split = Split.by_time(cutoffs, experiment.features.horizon_days)
+    part = table.frame[table.frame["cutoff"].isin(cutoffs)]
+    split = Split.by_time(cutoffs, table.schema.horizon_days)
     model = fit_model(experiment, part, split, say=lambda _: None, engine=engine)
     measured = measure(experiment, model, part, split, truth, engine)
     fairness = fairness_table(model, split.part(part, "test"), truth)
@@ -223,10 +214,9 @@ def evaluate(experiment: Experiment, seeds: Sequence[int] | None = None, rolling
             world = experiment.model_copy(update={
                 "data": experiment.data.model_copy(update={"seed": seed})})
             say(f"world {seed}: data and features" if simulated else "data and features")
-            source = load_source(world.data)
-            tables = load_tables(source.dataset)
-            every = sorted(cutoffs_for(world.model_copy(update={"cutoffs": widened}), tables))
-            frame = source_features(source, tables, every, world.features, engine=engine)
+            prepared = prepare(world.model_copy(update={"cutoffs": widened}), engine)
+            source = prepared.source
+            every = sorted(prepared.frame["cutoff"].unique())
             if gaming:
                 genuine_accounts(source.truth)  # refused before any training without truth
             for cutoffs in rolling_cutoffs(every, rolling, span):
@@ -234,8 +224,9 @@ def evaluate(experiment: Experiment, seeds: Sequence[int] | None = None, rolling
                     name = _case_name(seed if simulated else None, cutoffs[-1], model_seed,
                                       rolling > 1, len(model_seeds) > 1)
                     say(f"{name}: testing {cutoffs[-1]:%Y-%m-%d}")
-                    cases.append(measure_case(name, with_model(world, seed=model_seed), frame,
-                                              cutoffs, source, engine, attacks))
+                    cases.append(measure_case(name, with_model(world, seed=model_seed),
+                                              prepared.table, cutoffs, source, engine,
+                                              attacks))
     deltas = paired_bootstrap(cases, bootstrap, seed=experiment.model.seed)
     return QualityResult(experiment, cases, deltas)
 

@@ -28,18 +28,10 @@ from clout import tracking
 from clout.compute import session
 from clout.config import Experiment
 from clout.errors import ConfigError
-from clout.features.build import load_tables
 from clout.files import write_text
 from clout.models.heads import Split
-from clout.pipeline import (
-    Say,
-    cutoffs_for,
-    fit_model,
-    load_source,
-    measure,
-    source_features,
-    with_model,
-)
+from clout.pipeline import Say, fit_model, measure, with_model
+from clout.prepare import prepare
 
 OBJECTIVES = ("spearman", "deviance")
 
@@ -92,16 +84,12 @@ def tune(experiment: Experiment, trials: int, objective: str = "spearman",
         raise ConfigError(f"objective {objective!r}: one of {', '.join(OBJECTIVES)}")
     if trials < 1:
         raise ConfigError("trials must be at least 1")
-    source = load_source(experiment.data)
-    tables = load_tables(source.dataset)
     with session(experiment.compute) as engine:
-        frame = source_features(source, tables, cutoffs_for(experiment, tables),
-                                experiment.features, engine=engine)
-        horizon = experiment.features.horizon_days
+        prepared = prepare(experiment, engine)
         # one step back: the outer validation cutoff is the tuning trials' test cutoff
-        outer = Split.by_time(frame["cutoff"].unique(), horizon)
+        frame, outer = prepared.frame, prepared.split
         earlier = frame[frame["cutoff"] <= outer.validation]
-        split = Split.by_time(earlier["cutoff"].unique(), horizon)
+        split = Split.by_time(earlier["cutoff"].unique(), prepared.table.schema.horizon_days)
         say(f"tuning cutoff {split.test:%Y-%m-%d} (the test cutoff {outer.test:%Y-%m-%d} is "
             f"not seen); {trials} trials, objective {objective}")
         # components are audits, not the score: left out of the search

@@ -1,5 +1,6 @@
 """Data stage: every source becomes the same four tables before anything else touches them.
 
+- `kinds`: the registry of engagement kinds (a new kind is one registration there).
 - `schema`: the contract (accounts, follows, posts, engagements: columns, types, units, rules).
 - `validation`: every failure names table, column, rule and rows; bad rows stop the run or go
   to quarantine with their reason, never silently away.

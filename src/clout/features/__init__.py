@@ -7,6 +7,9 @@ data); labels read [T, T + horizon). Two stages, both on Polars:
    each window (`window`) and a few graph computations (`network`: PageRank).
 
 - `catalogue`: what each feature is (names, family, unit, definition): the one source of truth.
+- `schema`: the built table's `FeatureSchema` (windows, horizon, cutoffs, feature and label
+  columns, buyable and leaking ones) and each `Target`'s columns: later stages read names from
+  these, never rebuild them.
 - `config`: how to build (windows, horizon, settling of counts); `days`: time in whole days.
 - `tables`: the contract's tables in the form the builder reads (dense ids, day numbers).
 - `build`: the entry points, `build_features` and `load_tables`; `distributed`: the same table

@@ -16,6 +16,9 @@ from pathlib import Path
 import pandas as pd
 
 from clout.data.kinds import KINDS
+from clout.features.config import FeatureConfig
+
+DEFAULTS = FeatureConfig()  # the windows and horizon the generated docs show
 
 #: What a source can offer; a feature lists what it needs.
 POSTS, RECEIVED, RETWEETS, EVENTS, FOLLOWS, CREATED, TOPICS, DEPTH, SNAPSHOT = (
@@ -266,7 +269,8 @@ NON_NEGATIVE_UNITS = frozenset({"posts", "days", "accounts", "events", "events/p
                                 "characters", "share", "bits", "HHI", "x mean", "x median"})
 
 
-def catalogue_frame(windows=(7, 28, 90), kinds=None, horizon=14) -> pd.DataFrame:
+def catalogue_frame(windows=DEFAULTS.windows, kinds=None, horizon=DEFAULTS.horizon_days
+                    ) -> pd.DataFrame:
     """One row per feature template: name, family, unit, needs, leaks, definition."""
     kinds, rows = kinds or KINDS, []
     for f in FEATURES + LABELS:
@@ -278,7 +282,7 @@ def catalogue_frame(windows=(7, 28, 90), kinds=None, horizon=14) -> pd.DataFrame
     return pd.DataFrame(rows)
 
 
-def markdown(windows=(7, 28, 90), horizon=14) -> str:
+def markdown(windows=DEFAULTS.windows, horizon=DEFAULTS.horizon_days) -> str:
     """docs/features.md, generated from the catalogue."""
     lines = [
         "# Feature catalogue",

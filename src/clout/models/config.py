@@ -7,13 +7,12 @@ from typing import Any, Literal
 
 import lightgbm as lgb
 import numpy as np
-import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from clout.data.config import Seed
 from clout.errors import ConfigError, DataError
-from clout.features.catalogue import column, column_features
-from clout.models.heads import HeadSpec, HistoryOffset, Target, available_heads, lgb_params
+from clout.features.schema import FeatureSchema, Target
+from clout.models.heads import HeadSpec, HistoryOffset, lgb_params
 
 
 def _lightgbm_names() -> set[str] | None:
@@ -110,16 +109,15 @@ class ModelSpec(BaseModel):
         check_lightgbm_params(self.objective, self.params)
         return self
 
-    def targets(self, frame: pd.DataFrame, horizon: int) -> dict[str, Target]:
-        """What each head learns, by kind, as `heads` and `target` ask of this feature table."""
-        # a source without posts has per-account labels (what each account received)
-        per_post = column("label_posts_{h}d", horizon=horizon) in frame.columns
-        has_credible = bool(available_heads(frame, horizon, credible=True, per_post=per_post))
+    def targets(self, schema: FeatureSchema) -> dict[str, Target]:
+        """What each head learns, by kind, as `heads` and `target` ask of this feature table
+        (a source without posts has per-account labels: what each account received)."""
+        has_credible = bool(schema.offered(credible=True))
         if self.target == "credible" and not has_credible:
             raise ConfigError("model.target: credible engagement needs events (who engaged); "
                               "this source has only counts: use target all or auto")
         credible = self.target == "credible" or (self.target == "auto" and has_credible)
-        offered = available_heads(frame, horizon, credible, per_post)
+        offered = schema.offered(credible)
         if not offered:
             raise DataError("the source has no engagement labels (it needs engagement "
                             "received): there is nothing for the heads to learn")
@@ -127,28 +125,27 @@ class ModelSpec(BaseModel):
         if missing := sorted(set(kinds) - set(offered)):
             raise ConfigError(f"model.heads: {', '.join(missing)} not in this source (it has "
                               f"{', '.join(offered)})")
-        return {kind: Target(kind, horizon, credible, per_post) for kind in kinds}
+        return {kind: schema.target(kind, credible) for kind in kinds}
 
-    def inputs(self, columns, targets: dict[str, Target], windows) -> list[str]:
-        """The feature columns the heads see, in table order: not the labels, not those that
-        match `exclude_features`, and (for heads on credible engagement, unless
-        `buyable_features`) not those an attacker moves by buying engagement or followers."""
+    def inputs(self, schema: FeatureSchema, targets: dict[str, Target]) -> list[str]:
+        """The feature columns the heads see, in table order: not those that match
+        `exclude_features`, and (for heads on credible engagement, unless `buyable_features`)
+        not those an attacker moves by buying engagement or followers."""
         buyable = set()
         if not self.buyable_features and any(t.credible for t in targets.values()):
-            catalogue = column_features(windows)
-            buyable = {c for c in columns if c in catalogue and catalogue[c].buyable}
-        return [c for c in columns if c not in ("account_id", "cutoff", *buyable)
-                and not c.startswith("label_")
+            buyable = set(schema.buyable)
+        return [c for c in schema.features if c not in buyable
                 and not any(fnmatch(c, p) for p in self.exclude_features)]
 
-    def head_spec(self, target: Target, features: list[str], windows, columns,
+    def head_spec(self, target: Target, features: list[str], schema: FeatureSchema,
                   num_threads: int | None) -> HeadSpec:
         """How to fit the head of `target` on `features`; it starts from the account's
-        history when `history_offset` is on and the table's `columns` hold that history."""
+        history when `history_offset` is on and the table holds that history."""
         offset = None
         if self.history_offset:
-            history = HistoryOffset.for_target(target, windows, columns, self.prior_posts)
-            offset = history if set(history.columns) <= set(columns) else None
+            history = HistoryOffset.for_target(target, self.prior_posts,
+                                               schema.prior_covariates())
+            offset = history if set(history.columns) <= set(schema.features) else None
         return HeadSpec(target, tuple(features),
                         lgb_params(self.objective, self.params, self.seed, num_threads),
                         self.num_boost_round, self.early_stopping_rounds,

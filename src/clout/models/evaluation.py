@@ -15,37 +15,31 @@ The pipeline adds `followers_only`: a LightGBM head on the follower count alone.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure  # no pyplot: no display, no global state
 
-from clout.features.catalogue import column
-from clout.models.heads import Head, Target, own_history
+from clout.features.schema import Target
+from clout.models.heads import Head, own_history
 from clout.models.metrics import rate_metrics, reliability_table
 
 RANK_ONLY = frozenset({"log1p_per_post"})  # predictors that are not rates
 
 
-def historical_mean(frame: pd.DataFrame, target: Target, windows, base_rate: float
-                    ) -> np.ndarray:
-    rate = own_history(frame, target, windows)
+def historical_mean(frame: pd.DataFrame, target: Target, base_rate: float) -> np.ndarray:
+    rate = own_history(frame, target)
     if rate is None:
         return np.full(len(frame), base_rate)
     return np.where(np.isnan(rate), base_rate, rate)
 
 
-def history_baselines(frame: pd.DataFrame, head: Head, windows) -> dict[str, np.ndarray]:
+def history_baselines(frame: pd.DataFrame, head: Head) -> dict[str, np.ndarray]:
     """Every history baseline of `head`'s kind, aligned with `frame`'s rows."""
-    w = max(windows)
-    log1p = column("{kinds}_per_post_log1p_{w}d", window=w, kind=head.kind)
-    every = replace(head.target, credible=False)
+    log1p = head.target.log1p_history
     out = {"constant": np.full(len(frame), head.base_rate),
-           "historical_mean": historical_mean(frame, every, windows, head.base_rate)}
+           "historical_mean": historical_mean(frame, head.target.plain, head.base_rate)}
     if head.target.credible:
-        out["credible_historical_mean"] = historical_mean(frame, head.target, windows,
-                                                          head.base_rate)
+        out["credible_historical_mean"] = historical_mean(frame, head.target, head.base_rate)
     if head.offset is not None:
         out["history_start"] = head.offset(frame)
     if log1p in frame.columns:

@@ -21,68 +21,13 @@ import numpy as np
 import pandas as pd
 from sklearn.linear_model import PoissonRegressor
 
-from clout.data.kinds import KINDS
-from clout.errors import DataError, ModelError
-from clout.features.catalogue import column
+from clout.errors import DataError
+from clout.features.schema import Target
 from clout.models.calibration import Calibrator, choose_calibrator
 from clout.models.metrics import FLOOR, poisson_deviance
 
 Columns = Mapping[str, Any]  # a DataFrame, or column name -> values
 SMALL_BATCH = 1000
-
-
-@dataclass(frozen=True)
-class Target:
-    """What a head learns: engagement of `kind` (plural: clicks, retweets, ...) per post over
-    the `horizon` days after the cutoff, every engagement or only credible engagement (counted
-    by its engagers' credibility, none traded back: see the feature catalogue), with the
-    horizon's posts as its exposure."""
-
-    kind: str
-    horizon: int
-    credible: bool = False
-    per_post: bool = True  # False: per account, for a source without posts
-
-    @property
-    def label(self) -> str:
-        """The label column: per post, or (per account) the horizon's count."""
-        template = "label_{kinds}" + ("_credible" if self.credible else "") + (
-            "_per_post_{h}d" if self.per_post else "_{h}d")
-        return column(template, kind=self.kind, horizon=self.horizon)
-
-    @property
-    def exposure(self) -> str | None:
-        """The posts that carry the label; None per account (each account is one horizon)."""
-        return column("label_posts_{h}d", horizon=self.horizon) if self.per_post else None
-
-    def exposed(self, frame: pd.DataFrame) -> np.ndarray:
-        """Which rows carry a label: those with posts in the horizon (per account: all)."""
-        if self.exposure is None:
-            return np.ones(len(frame), bool)
-        return (frame[self.exposure] > 0).to_numpy()
-
-    def labelled(self, frame: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
-        """The rows that carry a label, their rate and their exposure."""
-        rows = frame[self.exposed(frame)]
-        exposure = (np.ones(len(rows)) if self.exposure is None
-                    else rows[self.exposure].to_numpy(float))
-        return rows, rows[self.label].to_numpy(float), exposure
-
-    @classmethod
-    def named(cls, kind: str, label: str, horizon: int) -> Target:
-        """The target whose label column is `label` (how a saved model records it)."""
-        for credible in (False, True):
-            for per_post in (True, False):
-                if (target := cls(kind, horizon, credible, per_post)).label == label:
-                    return target
-        raise ModelError(f"{label!r} is not a {horizon}-day label of {kind}")
-
-
-def available_heads(frame: pd.DataFrame, horizon: int, credible: bool = False,
-                    per_post: bool = True) -> list[str]:
-    """The kinds (plural: clicks, retweets, ...) with that label in the table."""
-    return [kind for kind in KINDS.plurals()
-            if Target(kind, horizon, credible, per_post).label in frame.columns]
 
 
 @dataclass(frozen=True)
@@ -134,26 +79,8 @@ def lgb_params(objective: str, params: dict, seed: int, num_threads: int | None)
             "force_col_wise": True, "num_threads": num_threads or 0, "verbosity": -1}
 
 
-def history_rate(kind: str, windows, credible: bool = False) -> str:
-    """The account's own per-post rate of `kind` over the longest window (credible engagement
-    for a head that learns it): what a head starts from and the historical mean."""
-    template = "credible_{kinds}_per_post_{w}d" if credible else "{kinds}_per_post_{w}d"
-    return column(template, window=max(windows), kind=kind)
-
-
-def history_count(kind: str, windows, credible: bool = False) -> str:
-    """What the account received of `kind` over the longest window (credible engagement for
-    a head that learns it): a per-account head's history, and the evidence of influence."""
-    template = "credible_{kinds}_{w}d" if credible else "{kinds}_{w}d"
-    return column(template, window=max(windows), kind=kind)
-
-
-# What the empirical-Bayes prior of an account's rate may depend on: known before the cutoff
-# and not buyable (posting volume and regularity, age, credible audience and trust, what it
-# posts), at the longest window where windowed; those the feature table has are used.
-PRIOR_TEMPLATES = ("posts_{w}d", "active_days_{w}d", "account_age_days", "credible_engagers_{w}d",
-                   "credibility", "trustrank", "link_share_{w}d", "media_share_{w}d")
-# Its weight, in events, is the one of these with the lowest validation deviance.
+# The empirical-Bayes prior's weight, in events, is the one of these with the lowest validation
+# deviance (its covariates: `FeatureSchema.prior_covariates`).
 PRIOR_STRENGTHS = (0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0)
 
 
@@ -184,19 +111,15 @@ class HistoryOffset:
     periods: float = 1.0
 
     @classmethod
-    def for_target(cls, target: Target, windows, columns,
-                   prior_posts: float | None = 5.0) -> HistoryOffset:
-        """The unfitted start of `target` on a table with `columns`: its history columns and,
-        for empirical Bayes, the prior's covariates the table has."""
-        w = max(windows)
-        covariates = () if prior_posts is not None else tuple(
-            c for c in (column(t, window=w if "{w}" in t else None) for t in PRIOR_TEMPLATES)
-            if c in columns)
+    def for_target(cls, target: Target, prior_posts: float | None = 5.0,
+                   covariates: tuple[str, ...] = ()) -> HistoryOffset:
+        """The unfitted start of `target`: its history columns and, for empirical Bayes
+        (`prior_posts` None), the prior's `covariates`."""
+        covariates = () if prior_posts is not None else tuple(covariates)
         if target.per_post:
-            return cls(history_rate(target.kind, windows, target.credible),
-                       column("posts_{w}d", window=w), prior_posts, covariates)
-        return cls(history_count(target.kind, windows, target.credible), None, prior_posts,
-                   covariates, periods=w / target.horizon)
+            return cls(target.history, target.history_posts, prior_posts, covariates)
+        return cls(target.history, None, prior_posts, covariates,
+                   periods=target.window / target.horizon)
 
     @property
     def columns(self) -> list[str]:
@@ -266,10 +189,10 @@ class HistoryOffset:
         return replace(prior, strength=min(PRIOR_STRENGTHS, key=deviance))
 
 
-def own_history(frame: pd.DataFrame, target: Target, windows) -> np.ndarray | None:
+def own_history(frame: pd.DataFrame, target: Target) -> np.ndarray | None:
     """The account's own unshrunk rate of `target` over the longest window (NaN without
     exposure there); None when the table lacks that history."""
-    history = HistoryOffset.for_target(target, windows, ())
+    history = HistoryOffset.for_target(target)
     return history.own_rate(frame) if set(history.columns) <= set(frame.columns) else None
 
 

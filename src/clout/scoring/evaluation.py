@@ -15,14 +15,11 @@ starting point without trees (`history_start`) and the mean of log(1 + engagemen
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from sklearn.isotonic import IsotonicRegression
 
-from clout.features.catalogue import column
 from clout.models.heads import own_history
 from clout.models.metrics import spearman
 from clout.scoring.score import SCORE_MIN, InfluenceModel, ScoreMap
@@ -55,10 +52,9 @@ def realised_spearman(scores: pd.DataFrame, realised: pd.DataFrame) -> float:
     return spearman(frame["score"], frame["realised"])
 
 
-def _history_columns(model: InfluenceModel, template: str) -> dict[str, str]:
-    """Per head, the catalogue column of `template` over the model's longest window."""
-    w = max(model.feature_config.windows)
-    return {k: column(template, window=w, kind=k) for k in model.heads}
+def _log1p_columns(model: InfluenceModel) -> dict[str, str]:
+    """Per head, its kind's mean log(1 + engagement) per post over the longest window."""
+    return {k: h.target.log1p_history for k, h in model.heads.items()}
 
 
 def history_indexes(model: InfluenceModel, frame: pd.DataFrame,
@@ -76,8 +72,7 @@ def history_indexes(model: InfluenceModel, frame: pd.DataFrame,
             return None
         return {k: frame[c].fillna(0).to_numpy(float) for k, c in columns.items()}
     out = {}
-    windows = model.feature_config.windows
-    rates = {k: own_history(frame, replace(h.target, credible=False), windows)
+    rates = {k: own_history(frame, h.target.plain)
              for k, h in heads.items()}
     if all(r is not None for r in rates.values()):
         out["history_index"] = combine({k: np.nan_to_num(v) / heads[k].base_rate
@@ -85,7 +80,7 @@ def history_indexes(model: InfluenceModel, frame: pd.DataFrame,
     if all(h.offset is not None for h in heads.values()):
         out["history_start"] = combine({k: h.offset(frame) / h.base_rate
                                         for k, h in heads.items()})
-    if (logs := values(_history_columns(model, "{kinds}_per_post_log1p_{w}d"))) is not None:
+    if (logs := values(_log1p_columns(model))) is not None:
         scale = log1p_scale or {k: float(v.mean()) for k, v in logs.items()}
         out["log1p_index"] = combine({k: v / max(scale[k], 1e-12) for k, v in logs.items()})
     return out
@@ -97,7 +92,7 @@ def history_scores(model: InfluenceModel, validation: pd.DataFrame, test: pd.Dat
     posting accounts, and 1 for accounts without posts. One table (account_id, score) each."""
     anchor = validation[~model.is_silent(validation)]
     scale = {k: float(anchor[c].fillna(0).mean()) for k, c in
-             _history_columns(model, "{kinds}_per_post_log1p_{w}d").items() if c in anchor}
+             _log1p_columns(model).items() if c in anchor}
     fitted, scored = history_indexes(model, anchor, scale), history_indexes(model, test, scale)
     silent = model.is_silent(test)
     return {name: test[["account_id"]].assign(score=np.where(

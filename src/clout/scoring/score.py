@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -27,11 +28,12 @@ import numpy as np
 import pandas as pd
 
 from clout.errors import ConfigError, DataError, MissingFile, ModelError
-from clout.features.catalogue import NON_NEGATIVE_UNITS, column, column_features
+from clout.features.catalogue import NON_NEGATIVE_UNITS, column_features
 from clout.features.config import FeatureConfig
+from clout.features.schema import FeatureSchema, Target
 from clout.files import replacing_folder
 from clout.models.calibration import Calibrator
-from clout.models.heads import Columns, Head, HistoryOffset, Target, history_count
+from clout.models.heads import Columns, Head, HistoryOffset
 
 SCORE_MIN, SCORE_MAX = 1, 100
 FLOOR = 1e-6  # expected engagement below this scores as if it were this
@@ -92,28 +94,29 @@ class InvalidFeatures(ModelError):
     """A feature table the model cannot score; the message names each column and rule."""
 
 
-def has_posts(frame: pd.DataFrame, windows) -> np.ndarray:
-    """Which rows posted in the longest window (every row, for a source without posts)."""
-    posting = column("posts_{w}d", window=max(windows))
-    if posting not in frame.columns:
+def has_posts(frame: pd.DataFrame, targets: Iterable[Target]) -> np.ndarray:
+    """Which rows posted in the longest window (every row, for a source without posts): the
+    `targets` (the heads' `Target`s) share their history's posts."""
+    posting = next(iter(targets)).history_posts
+    if posting is None or posting not in frame.columns:
         return np.ones(len(frame), bool)
     return (frame[posting] > 0).to_numpy()
 
 
-def evidence_columns(targets, windows) -> list[str]:
+def evidence_columns(targets: Iterable[Target]) -> list[str]:
     """The engagement of the longest window that shows influence, per kind the `targets` (the
     heads' `Target`s) learn: credible engagement for a head that learns it, and what a
     per-account head (a source without posts) received; with none of it an account has shown
     no influence."""
-    return [history_count(t.kind, windows, t.credible)
-            for t in targets if t.credible or not t.per_post]
+    return [t.evidence for t in targets if t.evidence is not None]
 
 
-def shows_nothing(frame: pd.DataFrame, windows, evidence: list[str]) -> np.ndarray:
+def shows_nothing(frame: pd.DataFrame, targets: Iterable[Target]) -> np.ndarray:
     """Which rows have no posts in the longest window, or no credible engagement in it (the
-    `evidence` columns): they score 1."""
-    silent = ~has_posts(frame, windows)
-    if evidence:
+    targets' evidence columns): they score 1."""
+    targets = list(targets)
+    silent = ~has_posts(frame, targets)
+    if evidence := evidence_columns(targets):
         silent |= ~(frame[evidence].fillna(0).to_numpy(float).sum(axis=1) > 0)
     return silent
 
@@ -145,6 +148,7 @@ class InfluenceModel:
     weights: dict[str, float]
     score_map: ScoreMap
     info: dict = field(default_factory=dict)  # experiment name, feature config, split, seed
+    schema: FeatureSchema | None = None  # the feature table it was trained on
 
     @property
     def feature_config(self) -> FeatureConfig:
@@ -158,9 +162,12 @@ class InfluenceModel:
                       | set(self.evidence))
 
     @property
+    def targets(self) -> list[Target]:
+        return [h.target for h in self.heads.values()]
+
+    @property
     def evidence(self) -> list[str]:
-        return evidence_columns([h.target for h in self.heads.values()],
-                                self.feature_config.windows)
+        return evidence_columns(self.targets)
 
     def _all_heads(self):
         yield from self.heads.values()
@@ -219,7 +226,7 @@ class InfluenceModel:
         """No posts in the longest window, or (heads on credible engagement) no credible
         engagement in it: no influence shown, whatever the heads extrapolate. Nothing for
         nothing: a new account, or one engaged only by bought accounts, scores 1."""
-        return shows_nothing(frame, self.feature_config.windows, self.evidence)
+        return shows_nothing(frame, self.targets)
 
     def score(self, frame: pd.DataFrame) -> pd.DataFrame:
         """One row per input row: score, components, expected engagement and rate per kind,
@@ -283,7 +290,10 @@ class InfluenceModel:
             (folder / "heads").mkdir()
             for name, head in self._booster_files().items():
                 head.booster.save_model(folder / name)
-            manifest = {**self._manifest(), "version": self.version}
+            # the schema restates the digested info and labels in typed form: not digested, so
+            # versions from before it stay the same; checked against them when loaded
+            manifest = {**self._manifest(), "version": self.version,
+                        "feature_schema": None if self.schema is None else self.schema.to_dict()}
             (folder / "model.json").write_text(json.dumps(manifest, indent=1))  # order kept
         return directory
 
@@ -297,6 +307,7 @@ class InfluenceModel:
             raise MissingFile(f"{directory} holds no clout model (model.json missing)")
         manifest = json.loads((directory / "model.json").read_text())
         recorded = manifest.pop("version")
+        saved_schema = manifest.pop("feature_schema", None)
         # the files as written must digest to the version recorded when they were written,
         # checked before any of them is parsed (a damaged booster can abort LightGBM)
         names = booster_files(manifest["heads"], manifest["components"])
@@ -307,12 +318,19 @@ class InfluenceModel:
             raise ModelError(f"{directory}: model files do not match the version recorded in "
                              f"model.json ({found} != {recorded})")
 
-        horizon = FeatureConfig(**manifest["info"]["features"]).horizon_days
+        config = FeatureConfig(**manifest["info"]["features"])
+        schema = (FeatureSchema.describe((), config) if saved_schema is None
+                  else FeatureSchema.from_dict(saved_schema))
+        if (schema.windows, schema.horizon_days) != (config.windows, config.horizon_days):
+            raise ModelError(f"{directory}: model.json's feature_schema (windows "
+                             f"{schema.windows}, horizon {schema.horizon_days}) disagrees with "
+                             f"the features it was trained on ({config.windows}, "
+                             f"{config.horizon_days})")
 
         def head(kind: str, entry: dict, file: str) -> Head:
             offset = entry["offset"] and HistoryOffset(**{
                 k: tuple(v) if isinstance(v, list) else v for k, v in entry["offset"].items()})
-            return Head(Target.named(kind, entry["label"], horizon), entry["features"],
+            return Head(schema.target_labelled(kind, entry["label"]), entry["features"],
                         booster(directory / file),
                         Calibrator.from_dict(entry["calibrator"]), entry["base_rate"],
                         entry["calibration_deviances"], offset)
@@ -321,6 +339,6 @@ class InfluenceModel:
             components={n: {k: head(k, e, f"heads/{n}-{k}.txt") for k, e in hs.items()}
                         for n, hs in manifest["components"].items()},
             weights=manifest["weights"], score_map=ScoreMap(**manifest["score_map"]),
-            info=manifest["info"])
+            info=manifest["info"], schema=None if saved_schema is None else schema)
         model.version = recorded
         return model
