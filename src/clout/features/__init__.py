@@ -2,9 +2,12 @@
 
 Nothing at or after a cutoff T enters a feature at T (a property test checks this on random
 data); labels read [T, T + horizon). Two stages, both on Polars:
-1. `partials`: per-day aggregates, computed once per dataset and sorted in a fixed order.
+1. `partials`: per-day aggregates, computed once per dataset and sorted in a fixed order; each
+   is registered once (`register_partial`: its plan, order and Dask halo).
 2. For each cutoff, `families.features_at` and `labels.labels_at`: sums of those partials over
-   each window (`window`) and a few graph computations (`network`: PageRank).
+   each window (`window`) and a few graph computations (`network`: PageRank). Features are built
+   by registered families (`register_family`: catalogue entries, partials, one build
+   function); a new family is one file and one registration.
 
 - `catalogue`: what each feature is (names, family, unit, definition): the one source of truth.
 - `schema`: the built table's `FeatureSchema` (windows, horizon, cutoffs, feature and label

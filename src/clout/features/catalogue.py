@@ -72,7 +72,9 @@ class Feature:
 
 
 F = Feature
-FEATURES: tuple[Feature, ...] = (
+#: Every feature, in the order of the table's columns; a family adds its own through
+#: `features.families.register_family` (appended: earlier columns never move).
+FEATURES: list[Feature] = [
     # activity
     F("posts_{w}d", "activity", "posts", "Posts published in the w days before the cutoff.",
       (POSTS,), zero_when_absent=True),
@@ -207,7 +209,7 @@ FEATURES: tuple[Feature, ...] = (
       (SNAPSHOT,), leaks=True, buyable=True),
     F("snapshot_posts", "activity", "posts", "Profile posts counter, as observed.",
       (SNAPSHOT,), leaks=True),
-)
+]
 
 LABELS: tuple[Feature, ...] = (
     F("label_posts_{h}d", "label", "posts",
@@ -232,7 +234,23 @@ LABELS: tuple[Feature, ...] = (
 )
 
 
-TEMPLATES = frozenset(f.name for f in FEATURES + LABELS)
+ENTRIES: dict[str, Feature] = {f.name: f for f in FEATURES}  # by template
+TEMPLATES = {f.name for f in (*FEATURES, *LABELS)}
+
+
+def register_feature(feature: Feature) -> Feature:
+    """A new catalogue entry, its columns after every earlier feature's."""
+    if feature.name in TEMPLATES:
+        raise ValueError(f"feature {feature.name!r} is already in the catalogue")
+    FEATURES.append(feature)
+    ENTRIES[feature.name] = feature
+    TEMPLATES.add(feature.name)
+    return feature
+
+
+def unregister_feature(name: str) -> None:
+    FEATURES.remove(ENTRIES.pop(name))
+    TEMPLATES.discard(name)
 _PLACEHOLDERS = {"{w}": "window", "{kinds}": "kind", "{h}": "horizon"}
 
 
@@ -273,7 +291,7 @@ def catalogue_frame(windows=DEFAULTS.windows, kinds=None, horizon=DEFAULTS.horiz
                     ) -> pd.DataFrame:
     """One row per feature template: name, family, unit, needs, leaks, definition."""
     kinds, rows = kinds or KINDS, []
-    for f in FEATURES + LABELS:
+    for f in (*FEATURES, *LABELS):
         example = f.columns(windows, kinds[:1])[0].replace("{h}", str(horizon))
         rows.append({"name": f.name, "family": f.family, "unit": f.unit,
                      "needs": ", ".join(f.needs), "leaks": f.leaks,

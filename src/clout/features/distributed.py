@@ -23,7 +23,7 @@ counts rather than the events.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import fields, replace
+from dataclasses import replace
 
 import pandas as pd
 import polars as pl
@@ -36,13 +36,11 @@ from clout.features.families import (
     pair_coverage,
     window_pairs,
 )
-from clout.features.partials import Partials, partials
+from clout.features.partials import PARTIALS, Partials, partials
 from clout.features.tables import Tables
 from clout.features.window import population
 
 _MIX = 2654435761  # Knuth's multiplicative hash: neighbouring indices spread over partitions
-# kept whole in a partition's partials
-_WITH_HALO = {"pair_days", "first_pairs", "pair_posts", "follow_days"}
 
 
 def partition_of(account: pl.Expr, partitions: int) -> pl.Expr:
@@ -73,10 +71,10 @@ def partition_partials(tables: Tables, k: int, config: FeatureConfig, partitions
     result = partials(tables, config)
 
     def own(name, frame):
-        if frame is None or name in _WITH_HALO:
+        if frame is None or PARTIALS[name].halo:  # kept whole: the halo
             return frame
         return frame.filter(partition_of(pl.col("account_id"), partitions) == k)
-    return Partials(**{f.name: own(f.name, getattr(result, f.name)) for f in fields(Partials)})
+    return Partials({name: own(name, frame) for name, frame in result.items()})
 
 
 def _own_pairs(p: Partials, k: int, partitions: int, n_accounts: int, day: int, windows

@@ -3,30 +3,33 @@ partials of the days before T (activity and content, amplification, reach, netwo
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import polars as pl
 
 from clout.data.kinds import KINDS
 from clout.features.catalogue import (
-    CREATED,
     DEPTH,
+    ENTRIES,
     EVENTS,
     FEATURES,
     FOLLOWS,
     PAGERANK_DAMPING,
     POSTS,
-    RECEIVED,
     RECENCY_HALF_LIFE_DAYS,
-    SNAPSHOT,
-    TOPICS,
+    Feature,
     column,
+    register_feature,
+    unregister_feature,
 )
 from clout.features.config import FeatureConfig
 from clout.features.credibility import coordinated, credibility
 from clout.features.network import pagerank
-from clout.features.partials import Partials, pair_key
+from clout.features.partials import PARTIALS, Partial, Partials, pair_key, register_partial
 from clout.features.tables import INDEX, SNAPSHOT_COLUMNS, Tables
 from clout.features.window import applicable, in_window, population, ratio, window_sums
 
@@ -37,41 +40,112 @@ def feature_columns(tables: Tables, config: FeatureConfig) -> list[str]:
             for c in f.columns(config.windows, tables.kinds)]
 
 
+class Cutoff:
+    """What a family's build reads at one cutoff (a day): the partials `p`, the `tables`, the
+    build `config`, the accounts that exist then (`rows`), and what several families share,
+    computed once on first use: the follows made before the cutoff, the engagement pairs'
+    window counts and the engagement graph (given whole when `p` is one Dask partition's)."""
+
+    def __init__(self, p: Partials, tables: Tables, day: int, config: FeatureConfig,
+                 graph: Graph | None = None):
+        self.p, self.tables, self.day, self.config = p, tables, day, config
+        self._graph = graph
+
+    @property
+    def windows(self) -> tuple[int, ...]:
+        return self.config.windows
+
+    @cached_property
+    def rows(self) -> pl.DataFrame:
+        return population(self.p.first_seen, self.day)
+
+    @cached_property
+    def follows(self) -> pl.DataFrame | None:
+        if FOLLOWS not in self.tables.offers:
+            return None
+        return self.p.follow_days.filter(pl.col("day") < self.day)
+
+    @cached_property
+    def pairs(self) -> pl.DataFrame:
+        return window_pairs(self.p, self.day, self.windows)
+
+    @cached_property
+    def graph(self) -> Graph | None:
+        return self._graph or cutoff_graph(self.p, self.tables, self.day, self.windows)
+
+
+@dataclass(frozen=True)
+class Family:
+    """A unit of the feature build, registered once (`register_family`): the catalogue entries
+    it writes (templates) and one function that computes them at a cutoff, a frame keyed by
+    account_id. It runs where the source offers what one of its features needs. `partials`:
+    the partials it reads."""
+
+    name: str
+    features: tuple[str, ...]
+    build: Callable[[Cutoff], pl.DataFrame]
+    partials: tuple[str, ...] = ()
+
+    def entries(self) -> list[Feature]:
+        return [ENTRIES[name] for name in self.features]
+
+
+FAMILIES: dict[str, Family] = {}
+
+
+def register_family(family: Family, features: Sequence[Feature] = (),
+                    partials: Sequence[Partial] = ()) -> Family:
+    """Add a family to the build, with the catalogue entries and partials it brings (entries
+    and partials already registered are named in `family.features` and `family.partials`)."""
+    if family.name in FAMILIES:
+        raise ValueError(f"feature family {family.name!r} already registered")
+    for feature in features:
+        register_feature(feature)
+    for partial in partials:
+        register_partial(partial)
+    if unknown := [f for f in family.features if f not in ENTRIES]:
+        raise ValueError(f"family {family.name!r}: no catalogue entry {', '.join(unknown)}")
+    if unknown := [p for p in family.partials if p not in PARTIALS]:
+        raise ValueError(f"family {family.name!r}: no partial {', '.join(unknown)}")
+    FAMILIES[family.name] = family
+    return family
+
+
+def unregister_family(name: str) -> None:
+    """Take a family out of the build, with the entries and partials only it has (tests)."""
+    family = FAMILIES.pop(name)
+    others = {n for f in FAMILIES.values() for n in (*f.features, *f.partials)}
+    for feature in family.features:
+        if feature not in others:
+            unregister_feature(feature)
+    for partial in family.partials:
+        if partial not in others:
+            del PARTIALS[partial]
+
+
+@contextmanager
+def registered_family(family: Family, features: Sequence[Feature] = (),
+                      partials: Sequence[Partial] = ()):
+    """`family` registered for the duration of the block (tests and notebooks)."""
+    register_family(family, features, partials)
+    try:
+        yield family
+    finally:
+        unregister_family(family.name)
+
+
 def features_at(p: Partials, tables: Tables, cutoff: int, config: FeatureConfig,
                 graph: Graph | None = None) -> pl.DataFrame:
-    """Every applicable catalogue feature for the accounts that exist at `cutoff` (a day).
-    `graph`: the whole engagement graph's part, when `p` is one account partition's."""
-    windows, have = config.windows, tables.offers
-    rows = population(p.first_seen, cutoff)
-    parts = []
-    if POSTS in have:
-        parts.append(_activity_and_content(p, cutoff, windows, TOPICS in have))
-    if RECEIVED in have:
-        parts.append(_amplification(p, tables, cutoff, windows, have))
-        if POSTS in have:
-            parts.append(_log_amplification(p, tables, cutoff, windows))
-    follows = None
-    if FOLLOWS in have:
-        follows = p.follow_days.filter(pl.col("day") < cutoff)
-        parts.append(_follow_features(follows, cutoff, windows))
-    if EVENTS in have:
-        pairs = window_pairs(p, cutoff, windows)
-        graph = graph or cutoff_graph(p, tables, cutoff, windows)
-        parts.append(_engager_features(p, pairs, rows, cutoff, windows, len(tables.ids),
-                                       follows, graph))
-        parts.append(_credible_engagement(p, pairs, rows, tables, cutoff, windows, graph))
-    out = rows
-    for part in parts:
-        out = out.join(part, on="account_id", how="left")
-    if CREATED in have:
-        out = out.join(tables.accounts.select("account_id", "created_day"), on="account_id",
-                       how="left").with_columns(
-            (cutoff - pl.col("created_day")).alias("account_age_days")).drop("created_day")
-    if SNAPSHOT in have and config.include_leaking:
-        out = out.join(tables.accounts.select(
-            "account_id", *(pl.col(c).alias("snapshot_" + c.removesuffix("_count"))
-                            for c in SNAPSHOT_COLUMNS)), on="account_id", how="left")
+    """Every applicable catalogue feature for the accounts that exist at `cutoff` (a day), one
+    registered family after another. `graph`: the whole engagement graph's part, when `p` is
+    one account partition's."""
+    at = Cutoff(p, tables, cutoff, config, graph)
+    out = at.rows
+    for family in FAMILIES.values():
+        if applicable(family.entries(), tables, config.include_leaking):
+            out = out.join(family.build(at), on="account_id", how="left")
     specs = applicable(FEATURES, tables, config.include_leaking)
+    windows = config.windows
     columns = [c for f in specs for c in f.columns(windows, tables.kinds)]
     missing = sorted(set(columns) - set(out.columns))
     if missing:
@@ -80,7 +154,7 @@ def features_at(p: Partials, tables: Tables, cutoff: int, config: FeatureConfig,
     return out.select("account_id", *columns).with_columns(pl.col(zeros).fill_null(0))
 
 
-def _activity_and_content(p: Partials, cutoff, windows, topics: bool) -> pl.DataFrame:
+def _activity_and_content(p: Partials, cutoff, windows) -> pl.DataFrame:
     # a post_days row is one active day of one account
     daily = p.post_days.with_columns(squared=pl.col("posts") ** 2, active_days=pl.lit(1))
     sums = window_sums(daily, cutoff, windows,
@@ -105,10 +179,7 @@ def _activity_and_content(p: Partials, cutoff, windows, topics: bool) -> pl.Data
             ratio(pl.col(f"length_sum@{w}"), pl.col(f"length_known@{w}"))
             .alias(column("mean_post_length_{w}d", window=w)),
         ]
-    out = out.select("account_id", "days_since_last_post", *exprs)
-    if topics:
-        out = out.join(_topic_entropy(p, cutoff, windows), on="account_id", how="left")
-    return out
+    return out.select("account_id", "days_since_last_post", *exprs)
 
 
 def _topic_entropy(p: Partials, cutoff, windows) -> pl.DataFrame:
@@ -446,3 +517,57 @@ def _credible_engagement(p: Partials, pairs: pl.DataFrame, rows: pl.DataFrame, t
                         np.where(posts[w] > 0, total / posts[w], np.nan))
     return pl.DataFrame({"account_id": nodes, **{k: v[nodes] for k, v in out.items()}},
                         schema_overrides={"account_id": INDEX}).fill_nan(None)
+
+
+# -- the registered families, in build order --------------------------------------------------
+
+def _age(at: Cutoff) -> pl.DataFrame:
+    return at.tables.accounts.select(
+        "account_id", (at.day - pl.col("created_day")).alias("account_age_days"))
+
+
+def _snapshot(at: Cutoff) -> pl.DataFrame:
+    return at.tables.accounts.select(
+        "account_id", *(pl.col(c).alias("snapshot_" + c.removesuffix("_count"))
+                        for c in SNAPSHOT_COLUMNS))
+
+
+register_family(Family(
+    "posting", ("posts_{w}d", "active_days_{w}d", "posting_burstiness_{w}d",
+                "days_since_last_post", "link_share_{w}d", "media_share_{w}d",
+                "reply_share_{w}d", "repost_share_{w}d", "mean_post_length_{w}d"),
+    lambda at: _activity_and_content(at.p, at.day, at.windows), ("post_days",)))
+register_family(Family(
+    "topics", ("topic_entropy_{w}d",), lambda at: _topic_entropy(at.p, at.day, at.windows),
+    ("topic_days",)))
+register_family(Family(
+    "amplification", ("{kinds}_per_post_{w}d", "{kinds}_per_post_decay14d", "{kinds}_{w}d",
+                      "retweeted_post_share_{w}d", "second_hand_retweet_share_{w}d"),
+    lambda at: _amplification(at.p, at.tables, at.day, at.windows, at.tables.offers),
+    ("received_days", "first_retweets")))
+register_family(Family(
+    "log amplification", ("{kinds}_per_post_log1p_{w}d",),
+    lambda at: _log_amplification(at.p, at.tables, at.day, at.windows),
+    ("seen_posts", "post_event_days")))
+register_family(Family(
+    "follows", ("followers", "following", "followers_growth_{w}d", "follower_following_ratio"),
+    lambda at: _follow_features(at.follows, at.day, at.windows), ("follow_days",)))
+register_family(Family(
+    "engagers", ("unique_engagers_{w}d", "engaged_follower_share_{w}d", "pagerank",
+                 "engager_pagerank_{w}d", "engager_selectivity_{w}d",
+                 "engager_concentration_{w}d", "reciprocity_{w}d",
+                 "traded_engagement_share_{w}d", "silent_follower_share"),
+    lambda at: _engager_features(at.p, at.pairs, at.rows, at.day, at.windows,
+                                 len(at.tables.ids), at.follows, at.graph),
+    ("pair_days", "first_pairs", "follow_days")))
+register_family(Family(
+    "credible engagement", ("credible_engagers_{w}d", "credible_{kinds}_{w}d",
+                            "credible_{kinds}_per_post_{w}d", "credibility", "trustrank",
+                            "engager_credibility_{w}d", "credible_engagement_share_{w}d",
+                            "coordinated_engagement_share_{w}d"),
+    lambda at: _credible_engagement(at.p, at.pairs, at.rows, at.tables, at.day, at.windows,
+                                    at.graph),
+    ("actor_events", "pair_days", "pair_posts", "received_days", "first_active")))
+register_family(Family("age", ("account_age_days",), _age))
+register_family(Family("snapshot", ("snapshot_followers", "snapshot_following",
+                                    "snapshot_listed", "snapshot_posts"), _snapshot))

@@ -2,12 +2,14 @@
 
 Posts per account-day, engagement received per account-day and kind, engagements per
 (engaged, engager, day) packed into one 64-bit key, follows per day, per-post engagement, ...
-Every partial is sorted in a fixed order (`PARTIAL_ORDER`), so that later float sums add their
+Every partial is registered once (`register_partial`: its plan, its order, its halo) and sorted
+in that order, so that later float sums add their
 terms in the same order, however and wherever the partials were computed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import polars as pl
@@ -17,82 +19,61 @@ from clout.features.config import FeatureConfig
 from clout.features.tables import Tables, kind_dtype
 
 
-@dataclass
-class Partials:
-    first_seen: pl.DataFrame  # account_id, first_day (created, or first activity)
-    post_days: pl.DataFrame | None
-    topic_days: pl.DataFrame | None
-    received_days: pl.DataFrame | None  # account_id, day, <kinds>, event/settled_posts, depth
-    pair_days: pl.DataFrame | None  # pair (engaged x n + engager), day, n; sorted
-    first_pairs: pl.DataFrame | None  # pair, first_day
-    # posts each engager engaged with: pair, post_day, day (of its first engagement on the
-    # post), posts; sorted: how much of an author's output an engager engages (coordination)
-    pair_posts: pl.DataFrame | None
-    first_retweets: pl.DataFrame | None  # account_id, post_day, first_retweet_day
-    label_events: pl.DataFrame | None  # account_id, post_day, kind, day (of the event), n
-    # one row per post whose engagement can be seen, from seen_day on (counts: their values)
-    seen_posts: pl.DataFrame | None  # account_id, post_id, post_day, seen_day, [<count kinds>]
-    post_event_days: pl.DataFrame | None  # account_id, post_id, post_day, kind, day, n
-    first_active: pl.DataFrame  # account_id, first_day (first post or engagement given)
-    # engagement by engager (self left out): account_id, actor_id, kind, post_day (null without
-    # a post), day, n: what credible engagement weighs, engager by engager
-    actor_events: pl.DataFrame | None
-    follow_days: pl.DataFrame | None  # follower_id, followee_id, day
+@dataclass(frozen=True)
+class Partial:
+    """One per-day aggregate, registered once: how to plan it (`plan(tables, config, planned)`,
+    `planned` the plans registered before it; None where the source lacks what it needs), the
+    order its rows are kept in (its first key is flagged as sorted), and whether a Dask
+    partition keeps it whole (`halo`: rows about pairs and follows, which a partition needs
+    from both of their accounts; see `features.distributed`). A plan may return a ready frame,
+    which is kept as it is."""
+
+    name: str
+    plan: Callable[[Tables, FeatureConfig, dict], pl.LazyFrame | pl.DataFrame | None]
+    order: tuple[str, ...] = ("account_id", "day")
+    halo: bool = False
+    meaning: str = ""
+
+
+PARTIALS: dict[str, Partial] = {}
+
+
+def register_partial(partial: Partial) -> Partial:
+    if partial.name in PARTIALS:
+        raise ValueError(f"partial {partial.name!r} already registered")
+    PARTIALS[partial.name] = partial
+    return partial
+
+
+class Partials(dict):
+    """Every registered partial of one dataset by name (None where the source lacks it), also
+    as attributes: `p.post_days`."""
+
+    def __getattr__(self, name: str):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
 
 
 def partials(tables: Tables, config: FeatureConfig) -> Partials:
     """All per-day aggregates, planned lazily and computed together (Polars runs the plans in
     parallel and fuses joins with the group-bys after them)."""
-    posts = None if tables.posts is None else tables.posts.lazy()
-    events = None if tables.events is None else tables.events.lazy()
-    settle = config.settle_days
-    pair_days = None if events is None else _pair_days(events, len(tables.ids))
-    plans = {
-        "first_seen": _first_seen(tables),
-        "post_days": None if posts is None else _post_days(posts),
-        "topic_days": None if posts is None else (
-            posts.drop_nulls("topic").group_by("account_id", "day", "topic").len("n")),
-        "received_days": _received_days(tables, settle) if tables.kinds else None,
-        "pair_days": pair_days,
-        "first_pairs": None if pair_days is None else (
-            pair_days.group_by("pair").agg(pl.col("day").min().alias("first_day"))),
-        "pair_posts": None if posts is None or events is None else _pair_posts(
-            events, posts, len(tables.ids)),
-        "first_retweets": _first_retweets(tables, settle),
-        "label_events": _label_events(tables),
-        "seen_posts": _seen_posts(tables, settle) if tables.kinds else None,
-        "post_event_days": None if posts is None or events is None else (
-            events.drop_nulls("post_id")
-            .join(posts.select("post_id", pl.col("day").alias("post_day")), on="post_id")
-            .group_by("account_id", "post_id", "post_day", "kind", "day").len("n")
-            .with_columns(pl.col("n").cast(pl.Int64))),
-        "first_active": _first_active(tables),
-        "actor_events": None if events is None else _actor_events(events, posts),
-    }
-    planned = [name for name, plan in plans.items() if plan is not None]
-    done = dict(zip(planned, pl.collect_all([in_order(n, plans[n]) for n in planned]),
-                    strict=True))
-    return Partials(**{name: done.get(name) for name in plans}, follow_days=tables.follows)
+    plans: dict = {}
+    for partial in PARTIALS.values():
+        plans[partial.name] = partial.plan(tables, config, plans)
+    lazy = [n for n, plan in plans.items() if isinstance(plan, pl.LazyFrame)]
+    done = dict(zip(lazy, pl.collect_all([in_order(n, plans[n]) for n in lazy]), strict=True))
+    return Partials({name: done.get(name, plan) for name, plan in plans.items()})
 
 
 # Partials are sorted, so that every later float sum adds its terms in the same order: the same
 # data then gives bit-identical features, run after run (group-by output order is not fixed),
 # and however the partials were computed (in one piece, or per account partition).
-PARTIAL_ORDER = {"first_seen": ["account_id"], "pair_days": ["pair", "day"],
-                 "first_pairs": ["pair"], "pair_posts": ["pair", "post_day", "day"],
-                 "first_retweets": ["account_id", "post_day", "first_retweet_day"],
-                 "label_events": ["account_id", "post_day", "kind", "day"],
-                 "seen_posts": ["account_id", "post_day", "post_id"],
-                 "post_event_days": ["account_id", "post_day", "post_id", "kind", "day"],
-                 "first_active": ["account_id"],
-                 "actor_events": ["account_id", "day", "actor_id", "kind", "post_day"],
-                 "topic_days": ["account_id", "day", "topic"]}
-
-
 def in_order(name: str, frame):
     """A partial (eager or lazy) in its fixed order, flagged as sorted on its first key: later
     group-bys on it then take Polars' sorted path (fast, and summing in this order)."""
-    keys = PARTIAL_ORDER.get(name, ["account_id", "day"])
+    keys = list(PARTIALS[name].order)
     return frame.sort(keys).with_columns(pl.col(keys[0]).set_sorted())
 
 
@@ -253,3 +234,82 @@ def _actor_events(events: pl.LazyFrame, posts: pl.LazyFrame | None) -> pl.LazyFr
                              on="post_id", how="left")
     return (others.group_by("account_id", "actor_id", "kind", "post_day", "day").len("n")
             .with_columns(pl.col("n").cast(pl.Int64)))
+
+
+def _events(tables: Tables) -> pl.LazyFrame | None:
+    return None if tables.events is None else tables.events.lazy()
+
+
+def _posts(tables: Tables) -> pl.LazyFrame | None:
+    return None if tables.posts is None else tables.posts.lazy()
+
+
+def _with_posts_and_events(make):
+    """A plan that needs both posts and events (None without either)."""
+    def plan(tables, config, planned):
+        posts, events = _posts(tables), _events(tables)
+        return None if posts is None or events is None else make(tables, posts, events)
+    return plan
+
+
+# The registered partials, in the order they are planned (a plan may build on earlier ones).
+register_partial(Partial(
+    "first_seen", lambda t, c, planned: _first_seen(t), ("account_id",),
+    meaning="account_id, first_day (created, or first activity)"))
+register_partial(Partial(
+    "post_days", lambda t, c, planned: None if t.posts is None else _post_days(_posts(t)),
+    meaning="per account and day: posts and their content counts"))
+register_partial(Partial(
+    "topic_days", lambda t, c, planned: None if t.posts is None else (
+        _posts(t).drop_nulls("topic").group_by("account_id", "day", "topic").len("n")),
+    ("account_id", "day", "topic"), meaning="account_id, day, topic, n (posts)"))
+register_partial(Partial(
+    "received_days", lambda t, c, planned: _received_days(t, c.settle_days) if t.kinds else None,
+    meaning="account_id, day, <kinds>, event/settled_posts, cascade depth counts"))
+register_partial(Partial(
+    "pair_days", lambda t, c, planned: None if t.events is None else _pair_days(
+        _events(t), len(t.ids)), ("pair", "day"), halo=True,
+    meaning="pair (engaged x n + engager), day, n"))
+register_partial(Partial(
+    "first_pairs", lambda t, c, planned: None if planned["pair_days"] is None else (
+        planned["pair_days"].group_by("pair").agg(pl.col("day").min().alias("first_day"))),
+    ("pair",), halo=True, meaning="pair, first_day"))
+register_partial(Partial(
+    "pair_posts", _with_posts_and_events(
+        lambda t, posts, events: _pair_posts(events, posts, len(t.ids))),
+    ("pair", "post_day", "day"), halo=True,
+    meaning="posts each engager engaged with: pair, post_day, day (of its first engagement on "
+            "the post), posts: how much of an author's output an engager engages"))
+register_partial(Partial(
+    "first_retweets", lambda t, c, planned: _first_retweets(t, c.settle_days),
+    ("account_id", "post_day", "first_retweet_day"),
+    meaning="account_id, post_day, first_retweet_day"))
+register_partial(Partial(
+    "label_events", lambda t, c, planned: _label_events(t),
+    ("account_id", "post_day", "kind", "day"),
+    meaning="account_id, post_day, kind, day (of the event), n"))
+register_partial(Partial(
+    "seen_posts", lambda t, c, planned: _seen_posts(t, c.settle_days) if t.kinds else None,
+    ("account_id", "post_day", "post_id"),
+    meaning="one row per post whose engagement can be seen, from seen_day on (counts: their "
+            "values): account_id, post_id, post_day, seen_day, [<count kinds>]"))
+register_partial(Partial(
+    "post_event_days", _with_posts_and_events(
+        lambda t, posts, events: events.drop_nulls("post_id")
+        .join(posts.select("post_id", pl.col("day").alias("post_day")), on="post_id")
+        .group_by("account_id", "post_id", "post_day", "kind", "day").len("n")
+        .with_columns(pl.col("n").cast(pl.Int64))),
+    ("account_id", "post_day", "post_id", "kind", "day"),
+    meaning="account_id, post_id, post_day, kind, day, n"))
+register_partial(Partial(
+    "first_active", lambda t, c, planned: _first_active(t), ("account_id",),
+    meaning="account_id, first_day (first post or engagement given)"))
+register_partial(Partial(
+    "actor_events", lambda t, c, planned: None if t.events is None else _actor_events(
+        _events(t), _posts(t)), ("account_id", "day", "actor_id", "kind", "post_day"),
+    meaning="engagement by engager (self left out): account_id, actor_id, kind, post_day (null "
+            "without a post), day, n"))
+register_partial(Partial(
+    "follow_days", lambda t, c, planned: t.follows, halo=True,
+    meaning="follower_id, followee_id, day (the follows table as it is)"))
+
