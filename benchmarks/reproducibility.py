@@ -95,9 +95,10 @@ def histograms(path: Path) -> pd.DataFrame:
             start, trees = time.perf_counter(), []
             for target in targets.values():  # each head as the pipeline fits it, but the layout
                 head_spec = spec.head_spec(target, features, schema, threads)
-                params = {k: v for k, v in head_spec.params.items() if k != "force_col_wise"}
-                head = fit_head(replace(head_spec, params={**params, layout: True}), train,
-                                validation, spec.seed)
+                boosting = head_spec.boosting
+                params = {k: v for k, v in boosting.params.items() if k != "force_col_wise"}
+                head = fit_head(replace(head_spec, boosting=replace(
+                    boosting, params={**params, layout: True})), train, validation, spec.seed)
                 trees.append(head.booster.model_to_string().split("\nparameters:\n")[0])
             rows.append({"histograms": layout.removeprefix("force_"), "threads": threads,
                          "seconds": time.perf_counter() - start,

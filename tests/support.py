@@ -21,7 +21,7 @@ import pytest
 from clout.features.catalogue import column
 from clout.features.config import FeatureConfig
 from clout.features.schema import FeatureTable, Target
-from clout.models.heads import Head, HeadSpec, HistoryOffset, fit_head, lgb_params
+from clout.models.heads import Boosting, Head, HeadSpec, HistoryOffset, fit_head, lgb_params
 from clout.scoring.score import (
     InfluenceModel,
     ScoreMap,
@@ -104,7 +104,7 @@ def hand_built_model() -> tuple[InfluenceModel, pd.DataFrame]:
     params = lgb_params("poisson", {"learning_rate": 0.1, "num_leaves": 7}, 1, 2)
 
     def heads(names: list[str]) -> dict[str, Head]:
-        return {kind: fit_head(HeadSpec(target, tuple(names), params, 100, 10, 1, "auto",
+        return {kind: fit_head(HeadSpec(target, tuple(names), Boosting(params, 100, 10), "auto",
                                         HistoryOffset.for_target(target)),
                                train, validation, seed=1)
                 for kind, target in targets.items()}

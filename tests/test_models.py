@@ -13,9 +13,11 @@ from clout.features.config import FeatureConfig
 from clout.features.schema import FeatureSchema, FeatureTable, Target
 from clout.models.calibration import Calibrator, choose_calibrator
 from clout.models.heads import (
+    Boosting,
     HeadSpec,
     HistoryOffset,
     Split,
+    StoppingRule,
     early_stopping,
     fit_head,
     lgb_params,
@@ -170,6 +172,11 @@ def test_early_stopping_keeps_at_least_its_floor():
     assert unfloored.best_iteration == own.best_iteration  # LightGBM's own, without a floor
     floored = booster(early_stopping(20, min_rounds=60))
     assert 60 <= floored.best_iteration < 500  # and still stopped by the patience
+    # the engine that cannot stop early (Dask) replays every round's loss through the same rule
+    losses = {}
+    booster(lgb.record_evaluation(losses))
+    replayed = StoppingRule(20, 60).replay(next(iter(losses["valid_0"].values())))
+    assert replayed == floored.best_iteration
 
 
 def test_history_offset_is_the_gamma_poisson_posterior_mean():
@@ -220,9 +227,9 @@ def test_a_head_learns_per_post_rates_deterministically(with_offset):
     target = Target("retweets", H, 90)
     offset = HistoryOffset.for_target(target) if with_offset else None
     label = target.label
-    spec = HeadSpec(target, ("quality", "noise"),
-                    lgb_params("poisson", {"learning_rate": 0.1, "num_leaves": 7}, 1, 2),
-                    300, 20, 1, "auto", offset)
+    spec = HeadSpec(target, ("quality", "noise"), Boosting(
+        lgb_params("poisson", {"learning_rate": 0.1, "num_leaves": 7}, 1, 2), 300, 20),
+        "auto", offset)
 
     def fit():
         return fit_head(spec, train, validation, seed=1)

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from clout.data.config import Seed
 from clout.errors import ConfigError, DataError
 from clout.features.schema import FeatureSchema, Target
-from clout.models.heads import HeadSpec, HistoryOffset, lgb_params
+from clout.models.heads import Boosting, HeadSpec, HistoryOffset, lgb_params
 
 
 def _lightgbm_names() -> set[str] | None:
@@ -137,6 +137,12 @@ class ModelSpec(BaseModel):
         return [c for c in schema.features if c not in buyable
                 and not any(fnmatch(c, p) for p in self.exclude_features)]
 
+    def boosting(self, num_threads: int | None) -> Boosting:
+        """How every head's booster is grown."""
+        return Boosting(lgb_params(self.objective, self.params, self.seed, num_threads),
+                        self.num_boost_round, self.early_stopping_rounds,
+                        self.min_boost_rounds)
+
     def head_spec(self, target: Target, features: list[str], schema: FeatureSchema,
                   num_threads: int | None) -> HeadSpec:
         """How to fit the head of `target` on `features`; it starts from the account's
@@ -146,8 +152,5 @@ class ModelSpec(BaseModel):
             history = HistoryOffset.for_target(target, self.prior_posts,
                                                schema.prior_covariates())
             offset = history if set(history.columns) <= set(schema.features) else None
-        return HeadSpec(target, tuple(features),
-                        lgb_params(self.objective, self.params, self.seed, num_threads),
-                        self.num_boost_round, self.early_stopping_rounds,
-                        self.min_boost_rounds, self.calibration,
+        return HeadSpec(target, tuple(features), self.boosting(num_threads), self.calibration,
                         offset)

@@ -5,20 +5,18 @@ the workers (its socket-based network between them). Everything around the boost
 weights, the history it starts from, calibration) is the local code's.
 
 `lightgbm.dask` has no early stopping. The Dask path trains all `num_boost_round` rounds while
-recording the validation deviance, then keeps the trees up to the round with the lowest
-deviance: the model early stopping would keep when its patience does not run out first, at the
-cost of the extra rounds (set `num_boost_round` near the local run's best iteration to save
-them).
+recording the validation deviance, then replays it through the local engine's `StoppingRule`
+and keeps the trees it would have kept, at the cost of the extra rounds (set
+`num_boost_round` near the local run's best iteration to save them).
 """
 
 from __future__ import annotations
 
 import dask.dataframe as dd
 import lightgbm as lgb
-import numpy as np
 import pandas as pd
 
-from clout.models.heads import BoosterData
+from clout.models.heads import BoosterData, Boosting
 
 
 def _partitioned(data: BoosterData, partitions: int):
@@ -34,20 +32,20 @@ def _partitioned(data: BoosterData, partitions: int):
 
 def dask_booster(client, partitions: int):
     """A trainer for `fit_head` that fits on the cluster behind `client`."""
-    def train(params: dict, training: BoosterData, validation: BoosterData,
-              num_boost_round: int, early_stopping_rounds: int, min_boost_rounds: int
+    def train(boosting: Boosting, training: BoosterData, validation: BoosterData
               ) -> lgb.Booster:
         X, train_parts = _partitioned(training, partitions)
         X_val, val_parts = _partitioned(validation, partitions)
         # each worker's threads are Dask's to set: the experiment's num_threads is for local
-        model = lgb.DaskLGBMRegressor(client=client, n_estimators=num_boost_round,
-                                      **{k: v for k, v in params.items() if k != "num_threads"})
+        model = lgb.DaskLGBMRegressor(
+            client=client, n_estimators=boosting.num_boost_round,
+            **{k: v for k, v in boosting.params.items() if k != "num_threads"})
         model.fit(X, train_parts["rate"], sample_weight=train_parts["posts"],
                   init_score=train_parts["start"], eval_X=(X_val,), eval_y=(val_parts["rate"],),
                   eval_sample_weight=[val_parts["posts"]],
                   eval_init_score=None if val_parts["start"] is None else [val_parts["start"]])
         deviance = next(iter(model.evals_result_["valid_0"].values()))
-        best = min_boost_rounds + int(np.argmin(deviance[min_boost_rounds - 1:]))
+        best = boosting.stopping().replay(deviance)
         booster = lgb.Booster(model_str=model.booster_.model_to_string(num_iteration=best))
         booster.best_iteration = best
         return booster

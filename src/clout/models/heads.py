@@ -253,35 +253,71 @@ class BoosterData:
     start: np.ndarray | None
 
 
+@dataclass(frozen=True)
+class Boosting:
+    """How a booster is grown, on either engine: LightGBM's parameters (from `lgb_params`), at
+    most `num_boost_round` trees, and when to stop (`stopping`)."""
+
+    params: dict
+    num_boost_round: int
+    patience: int  # stop this many rounds after the best validation loss
+    min_rounds: int = 1  # the best is chosen among rounds min_rounds and later
+
+    def stopping(self) -> StoppingRule:
+        return StoppingRule(self.patience, self.min_rounds)
+
+
+class StoppingRule:
+    """Early stopping on the validation loss with a floor, the one rule of both engines: the
+    best round is chosen among rounds `min_rounds` and later (so one noisy validation cutoff
+    cannot stop a head at its first tree), and training stops `patience` rounds after it.
+    Feed it one loss per round (`update`); `best` is then the number of trees to keep."""
+
+    def __init__(self, patience: int, min_rounds: int = 1):
+        self.patience, self.min_rounds = patience, min_rounds
+        self.best, self.loss = 0, np.inf  # trees kept (0: none chosen yet), their loss
+
+    def update(self, rounds: int, loss: float) -> bool:
+        """After `rounds` trees, with this validation loss: whether to stop now."""
+        if rounds >= self.min_rounds and loss < self.loss:
+            self.best, self.loss = rounds, loss
+        return self.best > 0 and rounds - self.best >= self.patience
+
+    def replay(self, losses) -> int:
+        """The trees to keep given every round's loss (an engine that cannot stop early)."""
+        for rounds, loss in enumerate(losses, start=1):
+            if self.update(rounds, loss):
+                break
+        return self.best
+
+
 def early_stopping(patience: int, min_rounds: int = 1):
-    """LightGBM's early stopping on the validation metric, with a floor: the best iteration is
-    chosen among rounds `min_rounds` and later, so one noisy validation cutoff cannot stop a
-    head at its first tree. Stops `patience` rounds after the best."""
-    best = {"iteration": -1, "loss": np.inf, "results": []}
+    """`StoppingRule` as a LightGBM callback: stops `patience` rounds after the best round,
+    chosen among rounds `min_rounds` and later."""
+    rule, results = StoppingRule(patience, min_rounds), {}
 
     def callback(env: lgb.callback.CallbackEnv) -> None:
         name, metric, value, higher_better = env.evaluation_result_list[0][:4]
-        loss = -value if higher_better else value
-        if env.iteration + 1 >= min_rounds and loss < best["loss"]:
-            best.update(iteration=env.iteration, loss=loss, results=env.evaluation_result_list)
-        last = env.iteration == env.end_iteration - 1
-        if best["iteration"] >= 0 and (env.iteration - best["iteration"] >= patience or last):
-            raise lgb.callback.EarlyStopException(best["iteration"], best["results"])
+        rounds = env.iteration + 1
+        stop = rule.update(rounds, -value if higher_better else value)
+        if rule.best == rounds:
+            results["best"] = env.evaluation_result_list
+        if stop or (rule.best > 0 and env.iteration == env.end_iteration - 1):
+            raise lgb.callback.EarlyStopException(rule.best - 1, results["best"])
     callback.order = 30  # where LightGBM's own early stopping runs
     return callback
 
 
-def local_booster(params: dict, train: BoosterData, validation: BoosterData,
-                  num_boost_round: int, early_stopping_rounds: int, min_boost_rounds: int
+def local_booster(boosting: Boosting, train: BoosterData, validation: BoosterData
                   ) -> lgb.Booster:
     """LightGBM in this process, stopped early on the validation deviance."""
     train_set = lgb.Dataset(train.X, train.rate, weight=train.posts, init_score=train.start,
                             free_raw_data=False)
     val_set = lgb.Dataset(validation.X, validation.rate, weight=validation.posts,
                           init_score=validation.start, reference=train_set)
-    booster = lgb.train(params, train_set, num_boost_round=num_boost_round,
+    booster = lgb.train(boosting.params, train_set, num_boost_round=boosting.num_boost_round,
                         valid_sets=[val_set], valid_names=["validation"],
-                        callbacks=[early_stopping(early_stopping_rounds, min_boost_rounds)])
+                        callbacks=[early_stopping(boosting.patience, boosting.min_rounds)])
     booster.free_dataset()
     return booster
 
@@ -292,10 +328,7 @@ class HeadSpec:
 
     target: Target
     features: tuple[str, ...]
-    params: dict  # LightGBM's, from `lgb_params`
-    num_boost_round: int
-    early_stopping_rounds: int
-    min_boost_rounds: int
+    boosting: Boosting
     calibration: str  # auto, none, glm, isotonic
     offset: HistoryOffset | None = None  # the history it starts from
 
@@ -319,8 +352,8 @@ def fit_head(spec: HeadSpec, train: pd.DataFrame, validation: pd.DataFrame, seed
     def data(frame, rate, posts):  # start: the history's log rate, where boosting begins
         return BoosterData(frame[features], rate, posts,
                            None if offset is None else offset.log(frame))
-    booster = trainer(spec.params, data(train, y_train, w_train), data(validation, y_val, w_val),
-                      spec.num_boost_round, spec.early_stopping_rounds, spec.min_boost_rounds)
+    booster = trainer(spec.boosting, data(train, y_train, w_train),
+                      data(validation, y_val, w_val))
     head = Head(target, features, booster, Calibrator(), base_rate, {}, offset)
     head.calibrator, head.calibration_deviances = choose_calibrator(
         spec.calibration, head.raw(validation), y_val, w_val, seed)
