@@ -24,6 +24,7 @@ from clout.cache import NO_CACHE
 from clout.config import load_experiment
 from clout.pipeline import train
 from clout.quality import markdown_table
+from clout.scoring.summary import RunSummary
 
 import pandas as pd
 
@@ -34,11 +35,11 @@ from support import quick_tiny  # noqa: E402  (the test's own experiment)
 SIGMAS = 6
 
 
-def measures(summary: dict, heads) -> dict[str, float]:
+def measures(summary: RunSummary, heads) -> dict[str, float]:
     """What the test compares: the score's rank against truth and each head's deviance
     improvement over a constant."""
-    return {"score spearman (truth)": summary["score.spearman_true_influence"],
-            **{f"{kind} deviance improvement": summary[f"{kind}.model.deviance_improvement"]
+    return {"score spearman (truth)": summary.score("spearman_true_influence"),
+            **{f"{kind} deviance improvement": summary.head(kind, "deviance_improvement")
                for kind in heads}}
 
 

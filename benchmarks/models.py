@@ -86,8 +86,8 @@ def main() -> None:
             continue
         s = r["summary"]
         print(f"\n{r['experiment']}: score vs true influence: Spearman "
-              f"{s['score.spearman_true_influence']:.3f} (every account but the fake followers), "
-              f"{s['score.spearman_true_influence_genuine']:.3f} (genuine only)")
+              f"{s.score('spearman_true_influence'):.3f} (every account but the fake followers), "
+              f"{s.score('spearman_true_influence_genuine'):.3f} (genuine only)")
         print(pd.DataFrame(r["gaps"]).to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     for r in results:
         print(f"\n{r['experiment']}: fairness on the test cutoff (accounts with posts in the "

@@ -112,14 +112,14 @@ def test_a_training_run_is_open_while_it_trains_and_a_failure_ends_it_failed(
         tmp_path, monkeypatch):
     import mlflow
 
-    from clout import pipeline
+    from clout.pipeline import training
 
     seen = {}
 
     def fails(*args, **kwargs):
         seen["active"] = mlflow.active_run().info.run_id  # opened before the work
         raise RuntimeError("the machine fell over")
-    monkeypatch.setattr(pipeline, "fit_model", fails)
+    monkeypatch.setattr(training, "fit_model", fails)
     with pytest.raises(RuntimeError, match="fell over"):
         train(load_experiment(quick_tiny(tmp_path, "falls")), say=lambda _: None)
     run = mlflow.get_run(seen["active"])

@@ -85,7 +85,7 @@ def test_heads_beat_the_constant_and_followers_and_the_score_tracks_true_influen
     for head in result.model.heads:
         assert metrics[head, "model"] < metrics[head, "constant"]
         assert metrics[head, "model"] < metrics[head, "followers_only"]
-    assert result.evaluation.summary["score.spearman_true_influence_genuine"] > 0.8
+    assert result.evaluation.summary.score("spearman_true_influence_genuine") > 0.8
     # the heads learn engagement that is not traded back, so rings cannot trade their way up
     assert all(h.label.endswith("_credible_per_post_14d")
                for h in result.model.heads.values())

@@ -22,6 +22,7 @@ from clout.audit.fairness import BANDS, fairness_table
 from clout.audit.report import browser, build_report, log_report, summary
 from clout.cli import app
 from clout.scoring.evaluation import MANIPULATORS, realised_engagement
+from clout.scoring.summary import RunSummary
 
 
 def test_fairness_bands_cover_every_posting_account_once(tiny_run, tiny_world):
@@ -175,11 +176,11 @@ def test_the_summary_says_where_the_score_stands_in_words():
     metrics = {"score.factor_per_10_points": 2.5, "score.spearman_realised": 0.60,
                "score.history_index.spearman_realised": 0.65,
                "score.log1p_index.spearman_realised": 0.62}
-    said = summary(metrics, heads, None)
+    said = summary(RunSummary.from_metrics(metrics), heads, None)
     assert said[0].startswith("The score maps") and "x2.50" in said[0]
     assert "realised engagement at Spearman 0.600, below the best history-only rival " \
            "(history index, 0.650)" in said[1]
     assert said[2].endswith("1 of 2 (retweets).")
-    gamed = summary({**metrics, "score.score_gap_ring": 3.2, "score.score_gap_bot": 0.1},
-                    heads, None)
+    gamed = summary(RunSummary.from_metrics(
+        {**metrics, "score.score_gap_ring": 3.2, "score.score_gap_bot": 0.1}), heads, None)
     assert "+3.2 points (engagement rings); above the goal of 2." in gamed[-1]

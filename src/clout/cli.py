@@ -406,12 +406,12 @@ def train(
         f"score: median {ev.scores['score'].median():.0f}; +10 points = "
         f"x{score_map.factor(10):.2f} expected engagement; map {score_map.id}; model "
         f"{result.model.version}" + "".join(
-            f"; {k.removeprefix('score.')} {v:.3f}" for k, v in ev.summary.items()
-            if k.startswith("score.spearman")))
+            f"; {k} {v:.3f}" for k, v in ev.summary.score_metrics().items()
+            if k.startswith("spearman")))
     measure = "spearman_true_influence" if ev.truth_gaps is not None else "spearman_realised"
-    rivals = [f"{name.replace('_', ' ')} {ev.summary[f'score.{name}.{measure}']:.3f}"
-              for name in ev.rivals if f"score.{name}.{measure}" in ev.summary]
-    console.print(f"{measure.replace('_', ' ')}: model {ev.summary[f'score.{measure}']:.3f}; "
+    rivals = [f"{name.replace('_', ' ')} {value:.3f}" for name in ev.rivals
+              if (value := ev.summary.score(measure, name)) is not None]
+    console.print(f"{measure.replace('_', ' ')}: model {ev.summary.score(measure):.3f}; "
                   f"from history alone, no trees: {', '.join(rivals)} (clout evaluate: over "
                   "several worlds or cutoffs)")
     console.print(f"wrote {out}/ (features.parquet, test-scores.parquet: the test cutoff's "

@@ -116,21 +116,20 @@ def case_values(measured: Measurement, fairness: pd.DataFrame, truth: pd.DataFra
         if value is not None and not pd.isna(value):
             rows.append((section, item, predictor, measure, float(value)))
     for name in ("model", *SCORE_BASELINES):
-        prefix = "score." if name == "model" else f"score.{name}."
         if truth is not None:
-            add("score", "all", name, "spearman_truth", s.get(f"{prefix}spearman_true_influence"))
+            add("score", "all", name, "spearman_truth", s.score("spearman_true_influence", name))
             add("score", "genuine", name, "spearman_truth",
-                s.get(f"{prefix}spearman_true_influence_genuine"))
+                s.score("spearman_true_influence_genuine", name))
             for role in MANIPULATORS:
-                add("gap", role, name, "points", s.get(f"{prefix}score_gap_{role}"))
-        add("score", "realised", name, "spearman_realised", s.get(f"{prefix}spearman_realised"))
+                add("gap", role, name, "points", s.score(f"score_gap_{role}", name))
+        add("score", "realised", name, "spearman_realised", s.score("spearman_realised", name))
     metrics = measured.metrics
     for row in metrics[metrics["predictor"].isin(("model", *HEAD_BASELINES))].itertuples():
         add("head", row.head, row.predictor, "spearman", row.spearman)
         add("head", row.head, row.predictor, "deviance", row.poisson_deviance)
     for row in metrics[metrics["predictor"] == "model"].itertuples():
         add("model", row.head, "model", "best_iteration", row.best_iteration)
-    add("model", "score", "model", "factor_per_10_points", s["score.factor_per_10_points"])
+    add("model", "score", "model", "factor_per_10_points", s.score("factor_per_10_points"))
     gap = "gap_truth" if "gap_truth" in fairness else "gap_realised"
     for row in fairness.itertuples():
         add("fairness", f"{row.dimension} {row.band}", "model", gap, getattr(row, gap))

@@ -23,6 +23,7 @@ from mlflow.tracking import MlflowClient
 
 from clout.errors import ConfigError, NotFound
 from clout.files import project_root
+from clout.scoring.summary import MODEL, metric_name
 
 DEFAULT_DB = "mlflow.db"
 
@@ -318,8 +319,8 @@ def resolve_run(text: str | None, uri: str | None = None, experiment_name: str |
 
 
 # The columns of `clout runs`: a headline per kind of run
-HEADLINES = {"score vs truth": "metrics.score.spearman_true_influence",
-             "score vs realised": "metrics.score.spearman_realised"}
+HEADLINES = {"score vs truth": "metrics." + metric_name(MODEL, "spearman_true_influence"),
+             "score vs realised": "metrics." + metric_name(MODEL, "spearman_realised")}
 
 
 def recent_runs(experiment_name: str | None = None, limit: int = 20,

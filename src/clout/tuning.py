@@ -32,6 +32,7 @@ from clout.files import write_text
 from clout.models.heads import Split
 from clout.pipeline import Say, fit_model, measure, with_model
 from clout.prepare import prepare
+from clout.scoring.summary import RunSummary
 
 OBJECTIVES = ("spearman", "deviance")
 
@@ -60,10 +61,10 @@ def tuned(experiment: Experiment, model_changes: dict) -> Experiment:
                       min_boost_rounds=model_changes["min_boost_rounds"])
 
 
-def objective_value(summary: dict[str, float], heads, objective: str) -> float:
+def objective_value(summary: RunSummary, heads, objective: str) -> float:
     if objective == "spearman":
-        return summary["score.spearman_realised"]
-    return sum(summary[f"{k}.model.deviance_improvement"] for k in heads) / len(heads)
+        return summary.score("spearman_realised")
+    return sum(summary.head(k, "deviance_improvement") for k in heads) / len(heads)
 
 
 @dataclass
@@ -100,8 +101,8 @@ def tune(experiment: Experiment, trials: int, objective: str = "spearman",
             summary = measure(candidate, model, earlier, split, None, engine).summary
             value = objective_value(summary, model.heads, objective)
             say(f"{name}: {objective} {value:.4f}")
-            return value, {**summary, **{f"best_iteration.{k}": h.booster.best_iteration
-                                         for k, h in model.heads.items()}}
+            return value, {**summary.as_metrics(), **{
+                f"best_iteration.{k}": h.booster.best_iteration for k, h in model.heads.items()}}
 
         def trial_value(trial: optuna.Trial) -> float:
             value, summary = run(tuned(base, suggest(trial)), f"trial {trial.number}")

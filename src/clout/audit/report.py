@@ -23,6 +23,7 @@ from mlflow.tracking import MlflowClient
 from clout import tracking
 from clout.audit.fairness import DIMENSIONS
 from clout.errors import MissingFile
+from clout.scoring.summary import MODEL, RunSummary
 from clout.tracking import RUN
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
@@ -133,8 +134,8 @@ FACTS = {"data_source": "data source", "data_fingerprint": "data fingerprint",
          "git_commit": "code (git commit)", "clout.experiment_file": "experiment file",
          "model_version": "model version", "score_version": "score map",
          "clout.parent_run": "parent run", "clout.changes": "changed from the parent"}
-SCORE_FACTS = {"score.median": ("median score", "{:.0f}"),
-               "score.factor_per_10_points": ("+10 points", "x{:.2f} expected engagement")}
+SCORE_FACTS = {"median": ("median score", "{:.0f}"),
+               "factor_per_10_points": ("+10 points", "x{:.2f} expected engagement")}
 RIVALS = {"history_index": "history index", "history_start": "heads' start",
           "log1p_index": "log1p index"}  # the score's history-only rivals, as readers say them
 
@@ -142,7 +143,7 @@ RIVALS = {"history_index": "history index", "history_start": "heads' start",
 ROLES = {"bought_followers": "follower buyers", "ring": "engagement rings", "bot": "bots"}
 
 
-def score_table(metrics: dict[str, float]) -> pd.DataFrame:
+def score_table(metrics: RunSummary) -> pd.DataFrame:
     """The score beside its history-only rivals, one row each: Spearman against true
     influence (all accounts, genuine ones) and realised engagement, and what each manipulation
     group gains over genuine accounts of the same true influence, in points."""
@@ -152,9 +153,8 @@ def score_table(metrics: dict[str, float]) -> pd.DataFrame:
                **{f"score_gap_{role}": f"{name}: points above genuine"
                   for role, name in ROLES.items()}}
     rows = []
-    for prefix, label in {"score": "the model", **{f"score.{k}": v
-                                                    for k, v in RIVALS.items()}}.items():
-        row = {label: metrics.get(f"{prefix}.{key}") for key, label in columns.items()}
+    for scorer, label in {MODEL: "the model", **RIVALS}.items():
+        row = {label: metrics.score(key, scorer) for key, label in columns.items()}
         if any(v is not None for v in row.values()):
             rows.append({"scored by": label, **row})
     table = pd.DataFrame(rows).dropna(axis=1, how="all")
@@ -182,22 +182,22 @@ def fairness_view(table: pd.DataFrame) -> pd.DataFrame:
     return view
 
 
-def summary(metrics: dict[str, float], heads: pd.DataFrame,
+def summary(metrics: RunSummary, heads: pd.DataFrame,
             fairness: pd.DataFrame | None) -> list[str]:
     """The report's first screen in words: what the score is, how it ranks against the best
     history-only rival, how the heads compare with their history, what manipulation and the
     fairness bands get."""
     said = []
-    if (factor := metrics.get("score.factor_per_10_points")) is not None:
+    if (factor := metrics.score("factor_per_10_points")) is not None:
         said.append(f"The score maps each account's expected credible engagement to 1-100 on a "
                     f"log scale: +10 points means x{factor:.2f} the expected engagement; "
                     f"accounts with none in the longest window score 1.")
-    against = "true influence" if "score.spearman_true_influence" in metrics else \
-        "realised engagement"
+    against = ("true influence" if metrics.score("spearman_true_influence") is not None
+               else "realised engagement")
     key = "spearman_true_influence" if against == "true influence" else "spearman_realised"
-    if (model := metrics.get(f"score.{key}")) is not None:
-        rivals = {label: metrics[f"score.{name}.{key}"] for name, label in RIVALS.items()
-                  if f"score.{name}.{key}" in metrics}
+    if (model := metrics.score(key)) is not None:
+        rivals = {label: value for name, label in RIVALS.items()
+                  if (value := metrics.score(key, name)) is not None}
         if rivals:
             best = max(rivals, key=rivals.get)
             verdict = "above" if model > rivals[best] else "below" if model < rivals[best] \
@@ -211,8 +211,8 @@ def summary(metrics: dict[str, float], heads: pd.DataFrame,
     if kinds:
         said.append(f"Heads that rank accounts at least as well as their own historical mean: "
                     f"{len(beat)} of {len(kinds)}" + (f" ({', '.join(beat)})." if beat else "."))
-    gaps = {k.removeprefix("score.score_gap_"): v for k, v in metrics.items()
-            if k.startswith("score.score_gap_") and not k.endswith("_genuine")}
+    gaps = {k.removeprefix("score_gap_"): v for k, v in metrics.score_metrics().items()
+            if k.startswith("score_gap_") and not k.endswith("_genuine")}
     if gaps:
         worst = max(gaps, key=gaps.get)
         said.append(f"Manipulation: the most any manipulation group gains over genuine accounts "
@@ -232,7 +232,7 @@ def summary(metrics: dict[str, float], heads: pd.DataFrame,
 def build_report(run_id: str) -> str:
     """The report of a training run as an HTML string (MLflow's current store)."""
     run = _Run(run_id)
-    tags, metrics = run.info.data.tags, run.info.data.metrics
+    tags, metrics = run.info.data.tags, RunSummary.from_metrics(run.info.data.metrics)
     name = tags.get("mlflow.runName", run_id)
     html_parts = [f"<h1>clout reviewer report: {html.escape(name)}</h1>", "<h2>Summary</h2>",
                   "<ul class='summary'>" + "".join(
@@ -244,8 +244,8 @@ def build_report(run_id: str) -> str:
         ("run", run_id), ("started", pd.Timestamp(run.info.info.start_time, unit="ms",
                                                   tz="UTC").strftime("%Y-%m-%d %H:%M UTC")),
         *[(label, tags[k]) for k, label in FACTS.items() if k in tags],
-        *[(label, form.format(metrics[k])) for k, (label, form) in SCORE_FACTS.items()
-          if k in metrics]], columns=["", "value"])
+        *[(label, form.format(value)) for k, (label, form) in SCORE_FACTS.items()
+          if (value := metrics.score(k)) is not None]], columns=["", "value"])
     machine = pd.DataFrame([(k.removeprefix("env."), tags[k]) for k in sorted(tags)
                             if k.startswith("env.")], columns=["", "value"])
     html_parts += ["<h2>Run</h2>", _table(facts),

@@ -1,0 +1,134 @@
+"""Measuring: the model on the test cutoff beside its history baselines (`measure`), and
+what a reviewer audits (`evaluate_model`: importance, stability, fairness, explanations)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from clout.audit.explain import example_explanations
+from clout.audit.fairness import fairness_table
+from clout.audit.importance import importance_table, rank_stability
+from clout.compute import LOCAL, Engine
+from clout.config import Experiment
+from clout.models.evaluation import evaluate, history_baselines
+from clout.models.heads import Head, Split
+from clout.pipeline.fitting import fit_heads, with_model
+from clout.scoring.evaluation import (
+    history_scores,
+    realised_engagement,
+    realised_spearman,
+    truth_metrics,
+)
+from clout.scoring.score import (
+    InfluenceModel,
+)
+from clout.scoring.summary import MODEL, RunSummary
+
+
+def followers_only(experiment: Experiment, model: InfluenceModel, frame, split,
+                   engine: Engine = LOCAL) -> dict[str, Head]:
+    if "followers" not in model.schema.features:
+        return {}
+    plain = with_model(experiment, calibration="none", history_offset=False)
+    targets = {k: h.target for k, h in model.heads.items()}
+    return fit_heads(plain, model.schema, targets, ["followers"],
+                     split.part(frame, "train"), split.part(frame, "validation"), engine)
+
+
+@dataclass
+class Measurement:
+    """The test cutoff's quality numbers, and the per-account values behind them."""
+
+    metrics: pd.DataFrame  # one row per (head, predictor) on the test cutoff
+    reliability: dict[str, dict[str, pd.DataFrame]]  # head -> predictor -> table
+    scores: pd.DataFrame  # the model's scores of every account at the test cutoff
+    rivals: dict[str, pd.DataFrame]  # history indexes scored 1-100: account_id, score
+    realised: pd.DataFrame  # posting accounts' realised engagement on the score's scale
+    truth_gaps: pd.DataFrame | None  # the model's gap per role
+    summary: RunSummary  # the headline numbers
+    head_rows: dict[str, pd.DataFrame]  # per head, labelled rows: rate, posts, each predictor
+
+
+def measure(experiment: Experiment, model: InfluenceModel, frame: pd.DataFrame, split: Split,
+            truth: pd.DataFrame | None, engine: Engine = LOCAL,
+            extra: dict[str, dict[str, Head]] | None = None) -> Measurement:
+    """The model against the history baselines on the test cutoff: each head's deviance and
+    account rank, and the score's rank against true influence (where known) and realised
+    engagement, beside the history indexes scored the same way. `extra`: more baseline heads
+    by name (kind -> head), e.g. followers only."""
+    test, validation = split.part(frame, "test"), split.part(frame, "validation")
+    rows, reliability, head_rows = [], {}, {}
+    for kind, head in model.heads.items():
+        predictions = {"model": head(test), "model_uncalibrated": head.raw(test),
+                       **history_baselines(test, head)}
+        predictions |= {name: heads[kind](test) for name, heads in (extra or {}).items()
+                        if kind in heads}
+        metrics, reliability[kind] = evaluate(head.target, test, predictions, head.base_rate)
+        # what the head chose, on the model's own row
+        is_model = metrics["predictor"] == "model"
+        metrics.loc[is_model, "calibration"] = head.calibrator.method
+        metrics.loc[is_model, "best_iteration"] = head.booster.best_iteration
+        rows.append(metrics)
+        labelled_rows, rate, posts = head.target.labelled(test)
+        keep = test.index.get_indexer(labelled_rows.index)
+        head_rows[kind] = pd.DataFrame({"rate": rate, "posts": posts,
+                                        **{n: np.asarray(v)[keep] for n, v in predictions.items()}})
+    metrics = pd.concat(rows, ignore_index=True)
+    head_summary = [(r.head, r.predictor, m, getattr(r, m)) for r in metrics.itertuples()
+                    for m in ("poisson_deviance", "deviance_improvement", "spearman",
+                              "relative_ece")]
+    scores = engine.score(model, test)
+    rivals = history_scores(model, validation, test, experiment.score.low_quantile,
+                            experiment.score.high_quantile)
+    realised = realised_engagement(model, test)
+    score_summary = [(MODEL, "factor_per_10_points", model.score_map.factor(10)),
+                     (MODEL, "median", float(scores["score"].median())),
+                     (MODEL, "spearman_realised", realised_spearman(scores, realised))]
+    gaps = None
+    if truth is not None:
+        truth_summary, gaps = truth_metrics(scores, truth)
+        score_summary += [(MODEL, k, v) for k, v in truth_summary.items()]
+    for name, rival in rivals.items():
+        score_summary.append((name, "spearman_realised", realised_spearman(rival, realised)))
+        if truth is not None:
+            score_summary += [(name, k, v) for k, v in truth_metrics(rival, truth)[0].items()]
+    return Measurement(metrics, reliability, scores, rivals, realised, gaps,
+                       RunSummary.of(head_summary, score_summary), head_rows)
+
+
+@dataclass
+class Evaluation(Measurement):
+    """The measurement and what a reviewer audits."""
+
+    importance: pd.DataFrame = None  # per head and feature: gain, split, |SHAP|, permutation
+    stability: pd.DataFrame | None = None  # importance ranks under other seeds
+    fairness: pd.DataFrame = None  # the score by follower-count band and account age
+    explanations: list[dict] = None  # a few accounts' scores in points per feature
+
+
+def evaluate_model(experiment: Experiment, model: InfluenceModel, frame: pd.DataFrame,
+                   split: Split, truth: pd.DataFrame | None, engine: Engine = LOCAL
+                   ) -> Evaluation:
+    """`measure` with a followers-only baseline head, and the audit: importance, its stability
+    under other seeds, fairness by band, example explanations."""
+    test = split.part(frame, "test")
+    schema = model.schema
+    targets = {k: h.target for k, h in model.heads.items()}
+    extra = {"followers_only": followers_only(experiment, model, frame, split, engine)}
+    measured = measure(experiment, model, frame, split, truth, engine, extra)
+    seed = experiment.model.seed
+    importance = importance_table(model.heads, test, schema.windows, seed)
+    stability = None
+    if other_seeds := experiment.model.stability_seeds:
+        heads_by_seed = {seed: model.heads} | {
+            other: fit_heads(with_model(experiment, seed=other), schema, targets,
+                             experiment.model.inputs(schema, targets),
+                             split.part(frame, "train"), split.part(frame, "validation"), engine)
+            for other in other_seeds}
+        stability = rank_stability(heads_by_seed, test, seed)
+    return Evaluation(**vars(measured), importance=importance, stability=stability,
+                      fairness=fairness_table(model, test, truth),
+                      explanations=example_explanations(model, test, truth))
