@@ -46,9 +46,8 @@ tables = load_tables(source.dataset)
 frame = build_features(tables, cutoffs_for(experiment, tables), experiment.features)
 times["build"] = time.perf_counter() - start
 start = time.perf_counter()
-schema = FeatureTable.of(frame, experiment.features).schema
-split = Split.by_time(frame["cutoff"].unique(), schema.horizon_days)
-model = fit_model(experiment, frame, split, say=lambda _: None)
+table = FeatureTable.of(frame, experiment.features)
+model = fit_model(experiment, table, Split.of(table), say=lambda _: None)
 times["fit"] = time.perf_counter() - start
 m = machine()
 digest = hashlib.sha256(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())

@@ -100,7 +100,7 @@ def test_excluded_and_buyable_features_are_left_out(tiny_run):
     spec = result.experiment.model.model_copy(
         update={"exclude_features": ["trust*", "credible_*_7d"], "components": False,
                 "buyable_features": True})
-    model = fit_model(result.experiment.model_copy(update={"model": spec}), result.features,
+    model = fit_model(result.experiment.model_copy(update={"model": spec}), result.table,
                       result.split, say=lambda text: None)
     assert "trustrank" not in model.features
     assert not any(f.startswith("credible_") and f.endswith("_7d") for f in model.features)

@@ -20,6 +20,7 @@ from clout.features.catalogue import (
 from clout.features.days import weekly_cutoffs
 from clout.features.families import FAMILIES, Family, registered_family
 from clout.features.partials import PARTIALS, Partial
+from clout.features.schema import FeatureTable
 from clout.features.window import ratio, window_sums
 from clout.models.heads import Split
 from clout.pipeline import fit_model
@@ -49,8 +50,8 @@ def test_a_registered_kind_flows_to_the_contract_the_catalogue_the_table_and_a_h
         experiment = Experiment(name="shares", model={
             "heads": ["shares"], "num_boost_round": 30, "min_boost_rounds": 5,
             "components": False})
-        split = Split.by_time(frame["cutoff"].unique(), 14)
-        model = fit_model(experiment, frame, split, say=lambda _: None)
+        table = FeatureTable.of(frame, experiment.features)
+        model = fit_model(experiment, table, Split.of(table), say=lambda _: None)
         head = model.heads["shares"]
         assert head.label == "label_shares_credible_per_post_14d"
         assert head.booster.num_trees() >= 5 and head.offset.rate_column == (
@@ -104,8 +105,8 @@ def test_a_registered_family_flows_to_the_catalogue_the_table_and_a_head(tiny_wo
             (mine["created_at"].dt.dayofweek >= 5).mean())
         experiment = Experiment(name="weekend", model={
             "num_boost_round": 30, "min_boost_rounds": 5, "components": False})
-        model = fit_model(experiment, frame, Split.by_time(frame["cutoff"].unique(), 14),
-                          say=lambda _: None)
+        table = FeatureTable.of(frame, experiment.features)
+        model = fit_model(experiment, table, Split.of(table), say=lambda _: None)
         assert all("weekend_post_share_7d" in h.features for h in model.heads.values())
     assert "weekend" not in FAMILIES and "weekend_days" not in PARTIALS
     assert "weekend_post_share_28d" not in column_features((7, 28, 90))

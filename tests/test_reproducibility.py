@@ -31,7 +31,7 @@ experiment = load_experiment(sys.argv[1], **({"num_threads": int(sys.argv[2])}
                                              if len(sys.argv) > 2 else {}))
 prepared = prepare(experiment, cache=NO_CACHE)  # simulated and built here, on this machine
 source, frame, split = prepared.source, prepared.frame, prepared.split
-model = fit_model(experiment, frame, split, say=lambda _: None)
+model = fit_model(experiment, prepared.table, split, say=lambda _: None)
 scores = model.score(split.part(frame, "test"))
 print(json.dumps({"data": source.dataset.fingerprint(), "model_version": model.version,
                   "scores": hashlib.sha256(pd.util.hash_pandas_object(
@@ -96,7 +96,7 @@ def test_model_and_scores_are_the_same_on_another_cpu_and_thread_count(experimen
 
 
 def test_trees_do_not_depend_on_lightgbm_threads(tiny_run):
-    from clout.models.heads import BoosterData
+    from clout.models.heads import BoosterData, Boosting
 
     result, _ = tiny_run
     head = result.model.heads["retweets"]
@@ -108,6 +108,6 @@ def test_trees_do_not_depend_on_lightgbm_threads(tiny_run):
     trees = []
     for threads in (1, 2, 3):
         params = lgb_params("poisson", result.experiment.model.params, 3, threads)
-        booster = local_booster(params, data("train"), data("validation"), 200, 20, 1)
+        booster = local_booster(Boosting(params, 200, 20), data("train"), data("validation"))
         trees.append(booster.model_to_string().split("\nparameters:\n")[0])
     assert trees[0] == trees[1] == trees[2]

@@ -137,8 +137,7 @@ def prepare(experiment: Experiment, engine: Engine = LOCAL, cache: Cache = PROJE
     frame = source_features(source, tables, cutoffs, experiment.features, engine=engine,
                             cache=cache)
     table = FeatureTable.of(frame, experiment.features)
-    return PreparedRun(experiment, source, tables, table,
-                       Split.by_time(frame["cutoff"].unique(), table.schema.horizon_days))
+    return PreparedRun(experiment, source, tables, table, Split.of(table))
 
 
 def current_features(data: Source | Dataset | Tables | str | Path, config: FeatureConfig,

@@ -174,9 +174,9 @@ def measure_case(name: str, experiment: Experiment, table: FeatureTable, cutoffs
     """Train on `cutoffs` as `clout train` would (the latest is the test) and measure; with
     `attacks` (name -> sizes), also what each buys in the source's world (`clout.gaming`)."""
     truth = source.truth
-    part = table.frame[table.frame["cutoff"].isin(cutoffs)]
-    split = Split.by_time(cutoffs, table.schema.horizon_days)
-    model = fit_model(experiment, part, split, say=lambda _: None, engine=engine)
+    table = table.where(cutoffs)
+    part, split = table.frame, Split.of(table)
+    model = fit_model(experiment, table, split, say=lambda _: None, engine=engine)
     measured = measure(experiment, model, part, split, truth, engine)
     fairness = fairness_table(model, split.part(part, "test"), truth)
     simulated = experiment.data.source == "simulator"
@@ -215,7 +215,7 @@ def evaluate(experiment: Experiment, seeds: Sequence[int] | None = None, rolling
             say(f"world {seed}: data and features" if simulated else "data and features")
             prepared = prepare(world.model_copy(update={"cutoffs": widened}), engine)
             source = prepared.source
-            every = sorted(prepared.frame["cutoff"].unique())
+            every = prepared.table.cutoffs
             if gaming:
                 genuine_accounts(source.truth)  # refused before any training without truth
             for cutoffs in rolling_cutoffs(every, rolling, span):

@@ -88,16 +88,16 @@ def tune(experiment: Experiment, trials: int, objective: str = "spearman",
     with session(experiment.compute) as engine:
         prepared = prepare(experiment, engine)
         # one step back: the outer validation cutoff is the tuning trials' test cutoff
-        frame, outer = prepared.frame, prepared.split
-        earlier = frame[frame["cutoff"] <= outer.validation]
-        split = Split.by_time(earlier["cutoff"].unique(), prepared.table.schema.horizon_days)
+        outer = prepared.split
+        table = prepared.table.where(c for c in prepared.table.cutoffs if c <= outer.validation)
+        earlier, split = table.frame, Split.of(table)
         say(f"tuning cutoff {split.test:%Y-%m-%d} (the test cutoff {outer.test:%Y-%m-%d} is "
             f"not seen); {trials} trials, objective {objective}")
         # components are audits, not the score: left out of the search
         base = with_model(experiment, components=False)
 
         def run(candidate: Experiment, name: str) -> tuple[float, dict]:
-            model = fit_model(candidate, earlier, split, say=lambda _: None, engine=engine)
+            model = fit_model(candidate, table, split, say=lambda _: None, engine=engine)
             summary = measure(candidate, model, earlier, split, None, engine).summary
             value = objective_value(summary, model.heads, objective)
             say(f"{name}: {objective} {value:.4f}")

@@ -197,3 +197,13 @@ class FeatureTable:
     def of(cls, frame: pd.DataFrame, config: FeatureConfig) -> FeatureTable:
         return cls(frame, FeatureSchema.describe(frame.columns, config,
                                                  frame["cutoff"].unique()))
+
+    @property
+    def cutoffs(self) -> list[pd.Timestamp]:
+        return sorted(self.frame["cutoff"].unique())
+
+    def where(self, cutoffs: Iterable) -> FeatureTable:
+        """The rows of some of its cutoffs, with their schema."""
+        frame = self.frame[self.frame["cutoff"].isin(list(cutoffs))]
+        return FeatureTable(frame, replace(self.schema, cutoffs=tuple(
+            f"{pd.Timestamp(c):%Y-%m-%d}" for c in sorted(frame["cutoff"].unique()))))

@@ -22,7 +22,7 @@ import pandas as pd
 from sklearn.linear_model import PoissonRegressor
 
 from clout.errors import DataError
-from clout.features.schema import Target
+from clout.features.schema import FeatureTable, Target
 from clout.models.calibration import Calibrator, choose_calibrator
 from clout.models.metrics import FLOOR, poisson_deviance
 
@@ -58,6 +58,11 @@ class Split:
             raise DataError(f"no training cutoff {horizon_days} days before the validation "
                              f"cutoff {validation.date()}: add weeks")
         return cls(train, validation, test)
+
+    @classmethod
+    def of(cls, table: FeatureTable) -> Split:
+        """The split of a feature table's cutoffs, its horizon apart."""
+        return cls.by_time(table.cutoffs, table.schema.horizon_days)
 
     def part(self, frame: pd.DataFrame, name: str) -> pd.DataFrame:
         cutoffs = self.train if name == "train" else (getattr(self, name),)

@@ -37,11 +37,11 @@ def fit_heads(experiment: Experiment, schema: FeatureSchema, targets: dict[str, 
             for kind, target in targets.items()}
 
 
-def fit_model(experiment: Experiment, frame: pd.DataFrame, split: Split, say: Say = print,
+def fit_model(experiment: Experiment, table: FeatureTable, split: Split, say: Say = print,
               engine: Engine = LOCAL) -> InfluenceModel:
     """Heads on every feature, and per component on that family's features alone; weights;
     and the score map, frozen on the validation cutoff's population."""
-    schema = FeatureTable.of(frame, experiment.features).schema
+    frame, schema = table.frame, table.schema
     targets = experiment.model.targets(schema)
     weights = normalise_weights(list(targets), experiment.score.weights)  # checked before training
     features = experiment.model.inputs(schema, targets)

@@ -17,6 +17,7 @@ from clout.audit.importance import shap_summary_plot
 from clout.config import Experiment
 from clout.data.summary import engagement_summary, table_summary
 from clout.export.mlflow_model import log_pyfunc
+from clout.features.schema import FeatureTable
 from clout.models.evaluation import reliability_plot
 from clout.models.heads import Split
 from clout.pipeline.measuring import Evaluation
@@ -36,11 +37,15 @@ class TrainResult:
     experiment: Experiment
     model: InfluenceModel
     split: Split
-    features: pd.DataFrame
+    table: FeatureTable  # what it was trained and measured on
     evaluation: Evaluation
     source: Source  # the validated data it was trained on (and its truth, if simulated)
     data_fingerprint: str
     run_id: str | None = None
+
+    @property
+    def features(self) -> pd.DataFrame:
+        return self.table.frame
 
 
 @contextmanager

@@ -37,10 +37,10 @@ def train(experiment: Experiment, tracking_uri: str | None = None, out: Path | N
         with session(experiment.compute) as engine:
             prepared = prepare(experiment, engine, cache, say)
             source, frame, split = prepared.source, prepared.frame, prepared.split
-            model = fit_model(experiment, frame, split, say, engine)
+            model = fit_model(experiment, prepared.table, split, say, engine)
             say("evaluating on the test cutoff")
             evaluation = evaluate_model(experiment, model, frame, split, source.truth, engine)
-        result = TrainResult(experiment, model, split, frame, evaluation, source,
+        result = TrainResult(experiment, model, split, prepared.table, evaluation, source,
                              source.fingerprint, run_id)
         if out is not None:
             out.mkdir(parents=True, exist_ok=True)
