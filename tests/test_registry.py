@@ -102,7 +102,7 @@ def test_a_registered_family_flows_to_the_catalogue_the_table_and_a_head(tiny_wo
                      & (posts["created_at"] >= cutoff - pd.Timedelta(days=28))
                      & (posts["created_at"] < cutoff)]
         assert one["weekend_post_share_28d"] == pytest.approx(
-            (mine["created_at"].dt.dayofweek >= 5).mean())
+            (mine["created_at"].dt.day_of_week >= 5).mean())
         experiment = Experiment(name="weekend", model={
             "num_boost_round": 30, "min_boost_rounds": 5, "components": False})
         table = FeatureTable.of(frame, experiment.features)

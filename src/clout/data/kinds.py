@@ -12,6 +12,10 @@ the heads and the simulator all read this registry when they run, so a new kind 
 
 Order matters and is kept: it is the order of the kinds' columns, of the heads and of the
 categories events are sorted by (so the default kinds come first, always in the same order).
+A kind with a posts counter adds a column to the contract's posts table, which is laid out when
+`clout.data.schema` is first imported: register such a kind here, with the others. Dask
+workers run their own processes: a kind registered at run time exists only where it was
+registered.
 """
 
 from __future__ import annotations

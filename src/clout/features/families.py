@@ -96,7 +96,9 @@ FAMILIES: dict[str, Family] = {}
 def register_family(family: Family, features: Sequence[Feature] = (),
                     partials: Sequence[Partial] = ()) -> Family:
     """Add a family to the build, with the catalogue entries and partials it brings (entries
-    and partials already registered are named in `family.features` and `family.partials`)."""
+    and partials already registered are named in `family.features` and `family.partials`).
+    Register it when its module is imported (as the families below are): Dask workers run
+    their own processes and know only the families their imports register."""
     if family.name in FAMILIES:
         raise ValueError(f"feature family {family.name!r} already registered")
     for feature in features:

@@ -7,5 +7,8 @@
   and specs.
 - `calibration`: recalibration applied only where held-out deviance says it helps.
 - `metrics` and `evaluation`: deviance, rank, calibration error, and the history baselines.
-- `distributed`: the same boosters trained with lightgbm.dask.
+- `distributed`: the same boosters trained with lightgbm.dask (one `Boosting` spec and one
+  `StoppingRule` for both engines).
+A new target (what a head learns) is a label in `features.labels` and the `Target` that names
+its columns in `features.schema`; nothing here rebuilds a column name.
 """
