@@ -28,7 +28,7 @@ from support import quick_tiny, shared_dataset
 cloudpickle.register_pickle_by_value(sys.modules[__name__])  # DiesOnce, on the workers
 
 # Dask minus local training, from docs/dask_spread.md (see the test that uses them)
-SPEARMAN_TOLERANCE, DEVIANCE_TOLERANCE = 0.01, 0.07
+SPEARMAN_TOLERANCE, DEVIANCE_TOLERANCE = 0.01, 0.08
 
 
 def _cluster(**config):
@@ -74,8 +74,8 @@ def test_the_dask_engine_trains_models_of_similar_quality(tmp_path):
     # order of LightGBM's machines follows Dask's, and each machine bins some features from its
     # own rows. The tolerances come from the measured spread of Dask minus local over 30 fresh
     # clusters (`python benchmarks/dask_spread.py`, docs/dask_spread.md): every measure's
-    # mean +- 6 sd lies within them (score's Spearman: -0.006 to +0.001; deviance improvements:
-    # -0.035 to +0.066), so a run outside is a fault, not chance. Whether a head beats its
+    # mean +- 6 sd lies within them (score's Spearman: -0.007 to +0.002; deviance improvements:
+    # -0.033 to +0.071), so a run outside is a fault, not chance. Whether a head beats its
     # historical mean is the local model's to show (the quality bar), not this test's: on this
     # world the local clicks head sits 0.0007 below it, and a Dask run may land either side.
     path = quick_tiny(tmp_path, "tiny-dask")
