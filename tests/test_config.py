@@ -38,6 +38,22 @@ def test_errors_name_the_file_and_each_field(tmp_path):
     assert "preset 'huge' unknown" in message
 
 
+def test_a_mistyped_key_gets_the_nearest_valid_one(tmp_path):
+    path = tmp_path / "typos.yaml"
+    path.write_text("cutofs: {weeks: 8}\n"
+                    "data: {sourc: simulator}\n"
+                    "model: {num_boost_rounds: 50, colour: red}\n")
+    with pytest.raises(ExperimentError) as err:
+        load_experiment(path)
+    lines = {line.strip().split(":")[0]: line.strip() for line in
+             str(err.value).splitlines()[1:]}
+    assert lines["cutofs"] == ("cutofs: Extra inputs are not permitted "
+                               "(did you mean `cutoffs`?)")
+    assert lines["data.sourc"].endswith("(did you mean `source`?)")
+    assert lines["model.num_boost_rounds"].endswith("(did you mean `num_boost_round`?)")
+    assert "did you mean" not in lines["model.colour"]  # nothing near it
+
+
 def test_params_may_not_override_what_reproducibility_fixes(tmp_path):
     path = tmp_path / "seeded.yaml"
     path.write_text("model: {params: {seed: 3, num_threads: 8, force_row_wise: true}}\n")

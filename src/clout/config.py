@@ -8,6 +8,7 @@ world. Errors name the file and the field (`model.params.num_leaves: ...`).
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 
 import yaml
@@ -68,9 +69,29 @@ class ExperimentError(ConfigError):
     """An experiment file that cannot be used; the message names the file and every field."""
 
 
+def _fields_at(loc: tuple) -> list[str]:
+    """The field names the experiment accepts beside the key at `loc` (none past a free-form
+    mapping, such as LightGBM's params)."""
+    model: type[BaseModel] | None = Experiment
+    for key in loc[:-1]:
+        field = model.model_fields.get(key) if model else None
+        annotation = field.annotation if field else None
+        model = annotation if isinstance(annotation, type) and issubclass(
+            annotation, BaseModel) else None
+    return list(model.model_fields) if model else []
+
+
 def _describe(err: ValidationError) -> list[str]:
-    return [f"{'.'.join(map(str, e['loc'])) or '(top level)'}: {e['msg']}"
-            for e in err.errors()]
+    """One line per error: the dotted field and what is wrong; an unknown key gets the
+    nearest valid one."""
+    lines = []
+    for e in err.errors():
+        line = f"{'.'.join(map(str, e['loc'])) or '(top level)'}: {e['msg']}"
+        if e["type"] == "extra_forbidden" and (near := difflib.get_close_matches(
+                str(e["loc"][-1]), _fields_at(e["loc"]), n=1, cutoff=0.6)):
+            line += f" (did you mean `{near[0]}`?)"
+        lines.append(line)
+    return lines
 
 
 def load_experiment(path: str | Path, **overrides) -> Experiment:
