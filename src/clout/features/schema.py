@@ -132,8 +132,7 @@ class FeatureSchema:
         columns = list(columns)
         catalogue = column_features(config.windows)
         features = tuple(c for c in columns if c not in ID_COLUMNS and not c.startswith("label_"))
-        return cls(tuple(config.windows), config.horizon_days,
-                   tuple(f"{pd.Timestamp(c):%Y-%m-%d}" for c in sorted(set(cutoffs))), features,
+        return cls(tuple(config.windows), config.horizon_days, _dates(cutoffs), features,
                    tuple(c for c in columns if c.startswith("label_")),
                    tuple(c for c in features if c in catalogue and catalogue[c].buyable),
                    tuple(c for c in features if c in catalogue and catalogue[c].leaks))
@@ -141,11 +140,6 @@ class FeatureSchema:
     @property
     def longest_window(self) -> int:
         return max(self.windows)
-
-    @property
-    def config(self) -> FeatureConfig:
-        """Windows and horizon as a build configuration (settling and leaking as default)."""
-        return FeatureConfig(windows=self.windows, horizon_days=self.horizon_days)
 
     @property
     def per_post(self) -> bool:
@@ -181,9 +175,13 @@ class FeatureSchema:
     @classmethod
     def from_dict(cls, saved: dict) -> FeatureSchema:
         if saved.get("version") != SCHEMA_VERSION:
-            raise ValueError(f"feature schema version {saved.get('version')} is not "
+            raise ModelError(f"feature schema version {saved.get('version')} is not "
                              f"{SCHEMA_VERSION}, the one this code reads")
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in saved.items()})
+
+
+def _dates(cutoffs) -> tuple[str, ...]:
+    return tuple(f"{pd.Timestamp(c):%Y-%m-%d}" for c in sorted(set(cutoffs)))
 
 
 @dataclass(frozen=True)
@@ -205,5 +203,4 @@ class FeatureTable:
     def where(self, cutoffs: Iterable) -> FeatureTable:
         """The rows of some of its cutoffs, with their schema."""
         frame = self.frame[self.frame["cutoff"].isin(list(cutoffs))]
-        return FeatureTable(frame, replace(self.schema, cutoffs=tuple(
-            f"{pd.Timestamp(c):%Y-%m-%d}" for c in sorted(frame["cutoff"].unique()))))
+        return FeatureTable(frame, replace(self.schema, cutoffs=_dates(frame["cutoff"].unique())))
