@@ -474,11 +474,12 @@ def score(
         scores.to_parquet(partial, index=False)
     ones = float((scores["score"] == 1).mean())
     top = scores.loc[scores["score"].idxmax(), "account_id"]
+    window = next(iter(influence.targets.values())).window  # the evidence's window
     console.print(
         f"scores: {out} ({len(scores):,} accounts at {day:%Y-%m-%d}; model "
         f"{influence.version}, map {influence.score_map.id})\n"
         f"meaning: median {scores['score'].median():.0f}; {ones:.0%} score 1 (no credible "
-        f"engagement in the last {influence.targets[0].window} days: fake followers, "
+        f"engagement in the last {window} days: fake followers, "
         f"readers, new or bought accounts); +10 points = x"
         f"{influence.score_map.factor(10):.2f} expected engagement\n"
         f"next: make ui (the runs, http://127.0.0.1:5000), clout report (the reviewer's "

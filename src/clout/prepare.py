@@ -109,12 +109,12 @@ def cutoffs_for(experiment: Experiment, tables: Tables) -> list[pd.Timestamp]:
         return [pd.Timestamp(d, tz="UTC") for d in spec.dates]
     return weekly_cutoffs(tables, spec.weeks, experiment.features.horizon_days)
 
+
 @dataclass
 class PreparedRun:
     """An experiment's data made ready: the validated source, its tables, the feature table
     (frame and schema) at the experiment's cutoffs, and the split of those cutoffs by time."""
 
-    experiment: Experiment
     source: Source
     tables: Tables
     table: FeatureTable
@@ -137,7 +137,7 @@ def prepare(experiment: Experiment, engine: Engine = LOCAL, cache: Cache = PROJE
     frame = source_features(source, tables, cutoffs, experiment.features, engine=engine,
                             cache=cache)
     table = FeatureTable.of(frame, experiment.features)
-    return PreparedRun(experiment, source, tables, table, Split.of(table))
+    return PreparedRun(source, tables, table, Split.of(table))
 
 
 def current_features(data: Source | Dataset | Tables | str | Path, config: FeatureConfig,

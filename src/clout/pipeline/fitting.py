@@ -51,7 +51,7 @@ def fit_model(experiment: Experiment, table: FeatureTable, split: Split, say: Sa
     heads = fit_heads(experiment, schema, targets, features, train, validation, engine)
     components = {}
     if experiment.model.components:
-        catalogue = column_features(experiment.features.windows)
+        catalogue = column_features(schema.windows)
         for name in COMPONENTS:
             own = [f for f in features if f in catalogue and catalogue[f].family == name]
             if own:

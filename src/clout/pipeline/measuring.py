@@ -22,9 +22,7 @@ from clout.scoring.evaluation import (
     realised_spearman,
     truth_metrics,
 )
-from clout.scoring.score import (
-    InfluenceModel,
-)
+from clout.scoring.score import InfluenceModel
 from clout.scoring.summary import MODEL, RunSummary
 
 
@@ -33,8 +31,7 @@ def followers_only(experiment: Experiment, model: InfluenceModel, frame, split,
     if "followers" not in model.schema.features:
         return {}
     plain = with_model(experiment, calibration="none", history_offset=False)
-    targets = {k: h.target for k, h in model.heads.items()}
-    return fit_heads(plain, model.schema, targets, ["followers"],
+    return fit_heads(plain, model.schema, model.targets, ["followers"],
                      split.part(frame, "train"), split.part(frame, "validation"), engine)
 
 
@@ -115,8 +112,7 @@ def evaluate_model(experiment: Experiment, model: InfluenceModel, frame: pd.Data
     """`measure` with a followers-only baseline head, and the audit: importance, its stability
     under other seeds, fairness by band, example explanations."""
     test = split.part(frame, "test")
-    schema = model.schema
-    targets = {k: h.target for k, h in model.heads.items()}
+    schema, targets = model.schema, model.targets
     extra = {"followers_only": followers_only(experiment, model, frame, split, engine)}
     measured = measure(experiment, model, frame, split, truth, engine, extra)
     seed = experiment.model.seed

@@ -22,13 +22,8 @@ from clout.models.evaluation import reliability_plot
 from clout.models.heads import Split
 from clout.pipeline.measuring import Evaluation
 from clout.prepare import Source
-from clout.scoring.evaluation import (
-    gaming_plot,
-    score_distribution_plot,
-)
-from clout.scoring.score import (
-    InfluenceModel,
-)
+from clout.scoring.evaluation import gaming_plot, score_distribution_plot
+from clout.scoring.score import InfluenceModel
 from clout.tracking import RUN
 
 
@@ -40,12 +35,15 @@ class TrainResult:
     table: FeatureTable  # what it was trained and measured on
     evaluation: Evaluation
     source: Source  # the validated data it was trained on (and its truth, if simulated)
-    data_fingerprint: str
     run_id: str | None = None
 
     @property
     def features(self) -> pd.DataFrame:
         return self.table.frame
+
+    @property
+    def data_fingerprint(self) -> str:
+        return self.source.fingerprint
 
 
 @contextmanager

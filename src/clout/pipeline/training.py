@@ -41,7 +41,7 @@ def train(experiment: Experiment, tracking_uri: str | None = None, out: Path | N
             say("evaluating on the test cutoff")
             evaluation = evaluate_model(experiment, model, frame, split, source.truth, engine)
         result = TrainResult(experiment, model, split, prepared.table, evaluation, source,
-                             source.fingerprint, run_id)
+                             run_id)
         if out is not None:
             out.mkdir(parents=True, exist_ok=True)
             for name, table in (("features", frame), ("test-scores", evaluation.scores)):

@@ -162,12 +162,13 @@ class InfluenceModel:
                       | set(self.evidence))
 
     @property
-    def targets(self) -> list[Target]:
-        return [h.target for h in self.heads.values()]
+    def targets(self) -> dict[str, Target]:
+        """What each head learns, by kind."""
+        return {kind: head.target for kind, head in self.heads.items()}
 
     @property
     def evidence(self) -> list[str]:
-        return evidence_columns(self.targets)
+        return evidence_columns(self.targets.values())
 
     def _all_heads(self):
         yield from self.heads.values()
@@ -226,7 +227,7 @@ class InfluenceModel:
         """No posts in the longest window, or (heads on credible engagement) no credible
         engagement in it: no influence shown, whatever the heads extrapolate. Nothing for
         nothing: a new account, or one engaged only by bought accounts, scores 1."""
-        return shows_nothing(frame, self.targets)
+        return shows_nothing(frame, self.targets.values())
 
     def score(self, frame: pd.DataFrame) -> pd.DataFrame:
         """One row per input row: score, components, expected engagement and rate per kind,
