@@ -51,8 +51,8 @@ lint: install
 ## experiment, its empirical-Bayes and its tuned variant (clout tune) on four worlds, Congress
 ## on six rolling test cutoffs, Higgs on two daily ones (minutes; needs ../shared/data)
 quality: install
-	$(BIN)/clout evaluate experiments/default.yaml --seeds 7,8,9,4242 --doc docs/quality.md \
-	    --readme README.md
+	$(BIN)/clout evaluate experiments/default.yaml --seeds 7,8,9,4242 --gaming --attacks noise \
+	    --doc docs/quality.md --readme README.md
 	$(BIN)/clout evaluate experiments/empirical-bayes.yaml --seeds 7,8,9,4242 \
 	    --doc docs/quality.md --readme README.md
 	$(BIN)/clout evaluate experiments/default-tuned.yaml --seeds 7,8,9,4242 \

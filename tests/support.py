@@ -18,17 +18,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from clout.data.influence import INFLUENCE_WEIGHTS
 from clout.features.catalogue import column
 from clout.features.config import FeatureConfig
 from clout.features.schema import FeatureTable, Target
 from clout.models.heads import Boosting, Head, HeadSpec, HistoryOffset, fit_head, lgb_params
-from clout.scoring.score import (
-    InfluenceModel,
-    ScoreMap,
-    expected_engagement,
-    has_posts,
-    normalise_weights,
-)
+from clout.scoring.score import InfluenceModel, normalise_weights
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -70,10 +65,10 @@ def shared_dataset(name: str) -> Path:
 
 def hand_built_model() -> tuple[InfluenceModel, pd.DataFrame]:
     """A small model fit straight from the models stage on a synthetic feature table (no
-    simulator, no feature build, no pipeline): two heads that start from their history, a
-    reach component, weights and a frozen map. Returns it with its test rows, a tenth of which
-    have not posted. For the tests of scoring, export and serving, so that they do not hang on
-    a whole training run."""
+    simulator, no feature build, no pipeline): two amplification heads, reach and network
+    heads, all starting from their history, weights and frozen maps. Returns it with its test
+    rows, a tenth of which have not posted. For the tests of scoring, export and serving, so
+    that they do not hang on a whole training run."""
     rng = np.random.default_rng(0)
     config = FeatureConfig()
     targets = {kind: Target(kind, config.horizon_days, max(config.windows))
@@ -89,7 +84,17 @@ def hand_built_model() -> tuple[InfluenceModel, pd.DataFrame]:
             "followers": rng.poisson(50 * np.exp(quality)),
             "followers_growth_7d": rng.normal(0, 0.1, n),
             "unique_engagers_28d": rng.poisson(5 * np.exp(quality) * (posts > 0)),
-            column("label_posts_{h}d", horizon=14): horizon_posts})
+            "credible_engagers_90d": rng.poisson(8 * np.exp(quality) * (posts > 0)),
+            column("label_posts_{h}d", horizon=14): horizon_posts,
+            "label_engagers_credible_14d": rng.poisson(2 * np.exp(quality), n)})
+        standing = np.exp(0.3 * quality + rng.normal(0, 0.2, n))
+        frame["follower_standing"] = np.where(frame["credible_engagers_90d"] > 0, standing,
+                                              np.nan)
+        frame["label_engaged_followers_credible_14d"] = rng.binomial(
+            frame["label_engagers_credible_14d"], 0.7)
+        frame["label_engager_standing_14d"] = np.where(
+            frame["label_engaged_followers_credible_14d"] > 0,
+            standing * rng.gamma(5, 0.2, n), np.nan)
         for k, (kind, target) in enumerate(targets.items()):
             rate = np.exp(quality + k)
             history = rng.poisson(rate * posts) / np.maximum(posts, 1)
@@ -102,23 +107,19 @@ def hand_built_model() -> tuple[InfluenceModel, pd.DataFrame]:
     features = ["posts_7d", "followers", "followers_growth_7d", "unique_engagers_28d",
                 "retweets_per_post_90d", "likes_per_post_90d"]
     params = lgb_params("poisson", {"learning_rate": 0.1, "num_leaves": 7}, 1, 2)
+    schema = FeatureTable.of(train, config).schema
 
-    def heads(names: list[str]) -> dict[str, Head]:
-        return {kind: fit_head(HeadSpec(target, tuple(names), Boosting(params, 100, 10), "auto",
-                                        HistoryOffset.for_target(target)),
+    def heads(targets: dict[str, Target]) -> dict[str, Head]:
+        return {name: fit_head(HeadSpec(target, tuple(features), Boosting(params, 100, 10),
+                                        "auto", HistoryOffset.for_target(target)),
                                train, validation, seed=1)
-                for kind, target in targets.items()}
-    score_heads = heads(features)
-    weights = normalise_weights(list(targets), None)
-    anchor = validation[has_posts(validation, targets.values())]
-    expected = expected_engagement({k: h(anchor) for k, h in score_heads.items()}, score_heads,
-                                   weights)
-    model = InfluenceModel(score_heads, {"reach": heads(["followers", "unique_engagers_28d"])},
-                           weights, ScoreMap.fit(expected, 0.01, 0.999),
+                for name, target in targets.items()}
+    model = InfluenceModel(heads(targets), heads(schema.component_targets()),
+                           normalise_weights(list(targets), None),
                            info={"experiment": "hand-built",
                                  "features": config.model_dump(mode="json")},
-                           schema=FeatureTable.of(train, config).schema)
-    return model, test
+                           schema=schema, component_weights=dict(INFLUENCE_WEIGHTS))
+    return model.freeze(validation, 0.01, 0.999), test
 
 
 # Fault injection: a script run in its own process that is killed (SIGKILL: nothing of it runs

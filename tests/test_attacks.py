@@ -123,14 +123,23 @@ def test_every_attack_is_measured_and_bad_requests_are_refused(world):
         inject(dataset, "ring", targets, 1, end)
 
 
-def test_evaluate_tables_what_each_attack_buys_and_bought_accounts_buy_nothing(tmp_path):
+@pytest.fixture(scope="module")
+def evaluated(tmp_path_factory):
+    """The quick tiny experiment, scored as it is made (with its components), evaluated with
+    every attack of the library."""
     from clout.config import load_experiment
-    from clout.quality import evaluate, tables
+    from clout.quality import evaluate
     from support import quick_tiny
 
-    result = evaluate(load_experiment(quick_tiny(tmp_path, "gaming")), bootstrap=0,
-                      gaming=True, say=lambda _: None)
-    table = result.cases[0].gaming
+    path = quick_tiny(tmp_path_factory.mktemp("gaming"), "gaming")
+    path.write_text(path.read_text().replace("components: false", "components: true"))
+    return evaluate(load_experiment(path), bootstrap=0, gaming=True, say=lambda _: None)
+
+
+def test_evaluate_tables_what_each_attack_buys_and_bought_accounts_buy_nothing(evaluated):
+    from clout.quality import tables
+
+    table = evaluated.cases[0].gaming
     assert set(table["attack"]) == set(ATTACKS)
     assert (table["targets"] > 0).all() and (table["actions"] > 0).all()
     # engagement from accounts that had not acted before the attack, or that only engage each
@@ -138,12 +147,16 @@ def test_evaluate_tables_what_each_attack_buys_and_bought_accounts_buy_nothing(t
     bought = table[table["attack"].isin(["one_way", "dormant", "sybil", "burst", "new_ring",
                                          "new_poster", "followers"])]
     assert (bought["gain"] <= 1).all(), bought
+    # posting more without more people reacting raises nothing
+    noise = table[table["attack"] == "noise"]
+    assert (noise["gain_max"] <= 0).all(), noise
     # engagement on every post is coordinated, even from established accounts (pods) and
-    # accounts warmed up as readers for months: no attack buys more than the goal's 2 points
+    # accounts warmed up as readers for months, and followers who never react (bought, or
+    # followed back) are nobody's audience: no attack buys more than the goal's 2 points
     assert (table["gain"] <= GOAL_MEAN).all(), table
     # the controls are left alone (warmed accounts pass for readers by engaging anyone first)
     assert (table.loc[table["attack"] != "warmed", "control_drift"].abs() <= 1).all()
-    assert any(title.startswith("What an attack buys") for title in tables(result))
+    assert any(title.startswith("What an attack buys") for title in tables(evaluated))
 
 
 def test_a_world_with_more_attackers_is_one_line_of_an_experiment(tmp_path):

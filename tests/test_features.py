@@ -81,6 +81,42 @@ def test_credible_engagement_counts_engagers_that_acted_before_or_are_trusted(th
     assert row(at, 8, "2024-01-05")["credibility"] == 1.0
 
 
+def test_reach_and_network_labels_count_credible_engagers_once_and_their_standing(three_rows):
+    # Account 1 (established, followed by 2 and 3) likes post 12 of account 3 twice over (a
+    # like and a retweet) and follows account 3; two dormant throwaways like it too. Account 2
+    # liked account 1's post 11 on 2 Jan: account 1's standing is log(1 + 1 credible engager).
+    throwaways = conform(pd.DataFrame({"account_id": [8, 9], "network": "test",
+                                       "created_at": [utc("2020-01-01")] * 2}), "accounts")
+    events = conform(pd.DataFrame({
+        "actor_id": [2, 1, 8, 9], "account_id": [1, 3, 3, 3], "post_id": [11, 12, 12, 12],
+        "kind": ["like", "retweet", "like", "like"],
+        "created_at": [utc("2024-01-02 12:00")] + [utc("2024-01-03 02:00")] * 3,
+        "cascade_depth": 1}), "engagements")
+    follows = conform(pd.DataFrame({"follower_id": [1], "followee_id": [3],
+                                    "created_at": [utc("2023-08-01")]}), "follows")
+    dataset = replace(three_rows, accounts=pd.concat([three_rows.accounts, throwaways],
+                                                     ignore_index=True),
+                      engagements=pd.concat([three_rows.engagements, events], ignore_index=True))
+    short = FeatureConfig(windows=(1,), horizon_days=1)
+
+    def account_3(data):
+        return row(build_features(data, [utc("2024-01-03")], short), 3, "2024-01-03")
+    three = account_3(dataset)
+    assert three["label_engagement_1d"] == 4  # every engagement on post 12, bought or not
+    assert three["label_engagers_credible_1d"] == 1.0  # account 1, once for two engagements
+    # account 1 does not follow account 3 yet: nobody of its own audience reacted
+    assert three["label_engaged_followers_credible_1d"] == 0.0
+    assert pd.isna(three["label_engager_standing_1d"])
+    three = account_3(replace(dataset, follows=pd.concat([dataset.follows, follows],
+                                                         ignore_index=True)))
+    assert three["label_engaged_followers_credible_1d"] == 1.0
+    assert three["label_engager_standing_1d"] == pytest.approx(np.log1p(1))
+    one = row(build_features(dataset, [utc("2024-01-03")], short, labels=False), 1,
+              "2024-01-03")
+    assert one["credible_engagers_1d"] == 1.0
+    assert one["engager_standing_1d"] == 0.0  # account 2 itself: nobody engaged it
+
+
 def test_trust_flows_from_established_accounts_to_those_they_engage():
     from clout.features.credibility import credibility, established
 

@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 from clout.audit.fairness import BANDS, fairness_table
 from clout.audit.report import browser, build_report, log_report, summary
 from clout.cli import app
+from clout.data.influence import FLOOR
 from clout.scoring.evaluation import MANIPULATORS, realised_engagement
 from clout.scoring.summary import RunSummary
 
@@ -50,8 +51,17 @@ def test_realised_engagement_is_the_scores_combination_of_the_labels(tiny_run):
     model = result.model
     rows = realised_engagement(model, result.split.part(result.features, "test"))
     first = rows.iloc[0]
-    expected = sum(model.weights[k] * first[h.label] / h.base_rate
-                   for k, h in model.heads.items())
+    amplification = sum(model.weights[k] * first[h.label] / h.base_rate
+                        for k, h in model.heads.items())
+    assert first["amplification"] == pytest.approx(amplification)
+    # reach: the credible engagers; network: expm1 of their standing (none: 0)
+    reach = first[model.components["reach"].label]
+    network = np.expm1(np.nan_to_num(first[model.components["network"].label]))
+    weights = model.component_weights
+    expected = 10 ** ((weights["reach"] * np.log10(max(reach, FLOOR))
+                       + weights["amplification"] * np.log10(max(amplification, FLOOR))
+                       + weights["network"] * np.log10(max(network, FLOOR)))
+                      / sum(weights.values()))
     assert first["realised"] == pytest.approx(expected)
 
 
@@ -111,13 +121,13 @@ def test_report_is_self_contained_renders_in_chromium_and_is_logged(tiny_run, tm
         assert f"<h2>{section}" in text
     # the summary comes first and says in words what the tables show
     assert text.index("<h2>Summary") < text.index("<h2>Run")
-    for words in ("+10 points means x", "against true influence at Spearman",
+    for words in ("+10 points means x", "against the truth at Spearman",
                   "the best history-only rival", "own historical mean:", "Manipulation:",
                   "Fairness: the band furthest"):
         assert words in text, words
     sources = re.findall(r'<img [^>]*src="([^"]*)"', text)
     # calibration per head, SHAP summary, score distribution, fairness, gaming
-    assert len(sources) == len(result.model.heads) + 4
+    assert len(sources) == len(result.model.every_head) + 4
     assert all(s.startswith("data:image/png;base64,") for s in sources)
     assert "http://" not in text and "https://" not in text  # nothing fetched from outside
     layout = _render_check(page)
@@ -127,7 +137,8 @@ def test_report_is_self_contained_renders_in_chromium_and_is_logged(tiny_run, tm
     for raw in ("score.score_gap", "spearman_true_influence", "poisson_deviance",
                 "gap_realised_se", "e-1"):
         assert raw not in text.split("<h2>Experiment")[0], raw
-    for label in ("Spearman vs true influence", "follower buyers: points above genuine",
+    for label in ("Spearman vs truth", "reach vs its truth",
+                  "follower buyers: points above genuine",
                   "Poisson deviance", "score q25 / median / q75", "account age (days)"):
         assert label in text, label
 
@@ -175,12 +186,16 @@ def test_the_summary_says_where_the_score_stands_in_words():
                           "spearman": [0.80, 0.75, 0.70, 0.72]})
     metrics = {"score.factor_per_10_points": 2.5, "score.spearman_realised": 0.60,
                "score.history_index.spearman_realised": 0.65,
-               "score.log1p_index.spearman_realised": 0.62}
+               "score.log1p_index.spearman_realised": 0.62,
+               "score.weight_reach": 0.5, "score.factor_per_10_points_reach": 3.0}
     said = summary(RunSummary.from_metrics(metrics), heads, None)
-    assert said[0].startswith("The score maps") and "x2.50" in said[0]
+    assert said[0].startswith("The score combines reach") and "x2.50" in said[0]
+    # each component's weight and its own +10 points, where the run has them
+    assert said[1] == ("Its components: reach (weight 0.50: +10 points = x3.00 expected "
+                       "credible engagers in the horizon).")
     assert "realised engagement at Spearman 0.600, below the best history-only rival " \
-           "(history index, 0.650)" in said[1]
-    assert said[2].endswith("1 of 2 (retweets).")
+           "(history index, 0.650)" in said[2]
+    assert said[3].endswith("1 of 2 (retweets).")
     gamed = summary(RunSummary.from_metrics(
         {**metrics, "score.score_gap_ring": 3.2, "score.score_gap_bot": 0.1}), heads, None)
     assert "+3.2 points (engagement rings); above the goal of 2." in gamed[-1]

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from clout.data.influence import COMPONENTS, log10_influence
 from clout.errors import ModelError
 from clout.scoring.score import InfluenceModel, InvalidFeatures, ScoreMap, normalise_weights
 from support import run_killed
@@ -43,21 +44,32 @@ def test_a_model_scores_every_account_within_bounds(built):
     model, test, _, _ = built
     scores = model.score(test)
     assert scores["score"].between(1, 100).all()
-    assert {"score", "reach"} <= set(scores.columns)
+    assert {"score", *COMPONENTS} <= set(scores.columns)
     assert scores["model_version"].nunique() == 1
     assert scores["score_version"].iloc[0] == model.score_map.id
-    # the score is the frozen map of expected engagement, which combines the heads' rates
+    # amplification combines the heads' rates; the score is the frozen map of the components'
+    # weighted geometric mean, each component the frozen map of its own value
     rates = {k: scores[f"expected_{k}_per_post"].to_numpy() for k in model.heads}
     assert np.allclose(model.expected_engagement(rates), scores["expected_engagement"])
-    # accounts with posts get the frozen map of it; accounts without have shown nothing: 1
+    values = {"amplification": scores["expected_engagement"], "reach": scores["expected_engagers"],
+              "network": scores["engagers_reach"]}
+    overall = 10 ** log10_influence(values, model.component_weights)
+    # accounts with posts get the frozen maps; accounts without have shown nothing: 1
     posting = test["posts_90d"].to_numpy() > 0
-    mapped = model.score_map(scores["expected_engagement"])
-    assert (mapped[posting] == scores["score"][posting]).all()
-    assert (scores.loc[~posting, ["score", "reach"]] == 1).all().all()
+    assert (model.score_map(overall)[posting] == scores["score"][posting]).all()
+    for name in COMPONENTS:
+        mapped = model.component_maps[name](values[name])
+        assert (mapped[posting] == scores[name][posting]).all(), name
+    assert (scores.loc[~posting, ["score", *COMPONENTS]] == 1).all().all()
     assert posting.any() and (~posting).any()
-    # more expected engagement, never a lower score
-    order = np.argsort(scores.loc[posting, "expected_engagement"].to_numpy())
+    # more of the combined value, never a lower score
+    order = np.argsort(np.asarray(overall)[posting])
     assert (np.diff(scores.loc[posting, "score"].to_numpy()[order]) >= 0).all()
+    # +10 points on a component is the same factor on its value everywhere on the scale
+    for name, score_map in model.component_maps.items():
+        low, high = score_map.expected_at(np.array([20, 30])), score_map.expected_at([70, 80])
+        assert high[1] / high[0] == pytest.approx(low[1] / low[0]) == pytest.approx(
+            score_map.factor(10)), name
 
 
 def test_saved_model_scores_identically_and_detects_tampering(built, tmp_path):

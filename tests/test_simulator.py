@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from clout.data.dataset import read_dataset, read_ground_truth
+from clout.data.influence import COMPONENTS, log10_influence
 from clout.data.simulator import SimulationConfig, preset, simulate, write_simulation
 from clout.data.validation import validate
 
@@ -120,6 +121,36 @@ def test_true_influence_matches_what_the_simulation_does(small_world):
         # audiences grow during the window and truth is taken at its end: observed runs a bit low
         ratio = (observed * n_posts[regular]).sum() / (expected * n_posts[regular]).sum()
         assert 0.75 < ratio < 1.05, (kind, ratio)
+
+
+def test_true_reach_and_network_match_what_the_simulation_does(small_world):
+    """True reach against the realised distinct genuine first-hop engagers of 14 days of
+    posts, and true network against those engagers' own true reach."""
+    dataset, truth = small_world
+    truth = truth.set_index("account_id")
+    e = dataset.engagements
+    genuine_actor = truth["role"].reindex(e["actor_id"]).isin(["genuine", "bought_followers"])
+    e = e[genuine_actor.to_numpy() & (e["cascade_depth"] == 1).to_numpy()]
+    end = dataset.posts["created_at"].max() - pd.Timedelta(days=7)  # engagement still arriving
+    posts = dataset.posts[dataset.posts["created_at"].between(end - pd.Timedelta(days=14), end,
+                                                              inclusive="left")]
+    e = e[e["post_id"].isin(posts["post_id"])].drop_duplicates(["account_id", "actor_id"])
+    genuine = truth.index[(truth["role"] == "genuine") & (truth["posts_per_day"] > 0.3)]
+    engagers = e.groupby("account_id").size().reindex(genuine, fill_value=0)
+    assert rank_corr(engagers, truth.loc[genuine, "true_reach"]) > 0.85
+    # audiences grow during the window and truth is taken at its end: observed runs a bit low
+    ratio = engagers.sum() / truth.loc[genuine, "true_reach"].sum()
+    assert 0.7 < ratio < 1.05, ratio
+    standing = np.log1p(truth["true_reach"].reindex(e["actor_id"]).to_numpy())
+    typical = np.expm1(pd.Series(standing, index=e["account_id"].to_numpy()).groupby(level=0)
+                       .mean())
+    shown = typical.index[typical.index.isin(genuine)
+                          & (engagers.reindex(typical.index, fill_value=0) >= 20).to_numpy()]
+    assert rank_corr(typical[shown], truth.loc[shown, "true_network"]) > 0.7
+    # the overall truth is the documented weighted geometric mean of the three
+    expected = 10 ** log10_influence({c: truth[f"true_{c}"] for c in COMPONENTS})
+    np.testing.assert_allclose(truth["true_overall"], expected)
+    assert (truth["true_amplification"] == truth["true_influence"]).all()
 
 
 def test_presets_and_overrides():

@@ -400,15 +400,17 @@ def train(
                 title=f"test cutoff {result.split.test:%Y-%m-%d}: rates by head (per post, or "
                       "per account where the source has no posts)")
     if ev.truth_gaps is not None:
-        print_frame(ev.truth_gaps, title="score against true influence, by role "
-                    "(gap: points above genuine accounts of the same true influence)")
+        print_frame(ev.truth_gaps, title="score against the truth it estimates, by role "
+                    "(gap: points above genuine accounts of the same truth)")
     console.print(
         f"score: median {ev.scores['score'].median():.0f}; +10 points = "
-        f"x{score_map.factor(10):.2f} expected engagement; map {score_map.id}; model "
+        f"x{score_map.factor(10):.2f}" + "".join(
+            f", {name} x{m.factor(10):.2f}" for name, m in result.model.component_maps.items())
+        + f"; map {score_map.id}; model "
         f"{result.model.version}" + "".join(
             f"; {k} {v:.3f}" for k, v in ev.summary.score_metrics().items()
             if k.startswith("spearman")))
-    measure = "spearman_true_influence" if ev.truth_gaps is not None else "spearman_realised"
+    measure = "spearman_truth" if ev.truth_gaps is not None else "spearman_realised"
     rivals = [f"{name.replace('_', ' ')} {value:.3f}" for name in ev.rivals
               if (value := ev.summary.score(measure, name)) is not None]
     console.print(f"{measure.replace('_', ' ')}: model {ev.summary.score(measure):.3f}; "
@@ -518,6 +520,8 @@ def evaluate(
     gaming: Annotated[bool, typer.Option(
         help="Also inject every attack of the attack library into each world and table what "
              "it buys (simulated data; minutes per world).")] = False,
+    attacks: Annotated[str | None, typer.Option(
+        help="With --gaming: only these attacks, e.g. noise,pod.")] = None,
     data_path: DataPath = None,
     tracking_uri: TrackingUri = None,
     log: Annotated[bool, typer.Option(help="Record a parent run and a run per case.")] = True,
@@ -531,12 +535,16 @@ def evaluate(
     seed_list, model_seed_list = _integers(seeds), _integers(model_seeds)
     if readme is not None and doc is None:
         fail("--readme quotes the headlines of --doc: give both", 2)
-    result = run_evaluation(spec, seed_list, rolling, model_seed_list, bootstrap, gaming, say=say)
+    if attacks is not None and not gaming:
+        fail("--attacks chooses what --gaming injects: give both", 2)
+    chosen = [a.strip() for a in attacks.split(",")] if gaming and attacks else gaming
+    result = run_evaluation(spec, seed_list, rolling, model_seed_list, bootstrap, chosen, say=say)
     result.command = " ".join([f"clout evaluate {experiment}",
                                *([f"--seeds {seeds}"] if seeds else []),
                                *([f"--rolling {rolling}"] if rolling > 1 else []),
                                *([f"--model-seeds {model_seeds}"] if model_seeds else []),
-                               *(["--gaming"] if gaming else [])])
+                               *(["--gaming"] if gaming else []),
+                               *([f"--attacks {attacks}"] if attacks else [])])
     for title, frame in tables(result).items():
         print_frame(frame, title=title)
     if doc is not None:

@@ -23,7 +23,6 @@ from clout.models.config import ModelSpec
 from clout.scoring.config import ScoreSpec
 
 NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
-COMPONENTS = ("reach", "amplification", "network")  # catalogue families scored on their own
 
 
 class Experiment(BaseModel):

@@ -31,7 +31,7 @@ from clout.tracking import RUN
 SIZES: dict[str, tuple[int, ...]] = {
     "one_way": (5, 20, 50, 500), "dormant": (5, 50), "warmed": (5, 50), "followers": (100, 1000),
     "ring": (3, 5, 10), "pod": (3, 5, 10), "sybil": (10, 50), "burst": (50, 500),
-    "churn": (100, 1000), "new_poster": (1, 20), "new_ring": (5, 10),
+    "churn": (100, 1000), "new_poster": (1, 20), "new_ring": (5, 10), "noise": (2,),
 }
 Say = Callable[[str], None]
 #: The goal (issue: a score that cannot be bought), in points: mean gain at most GOAL_MEAN and

@@ -3,8 +3,9 @@
 `evaluate` trains the experiment once per *case*, exactly as `clout train` does (same features,
 same model, same `model_version`). A case is one world (a data seed), one test cutoff and one
 model seed. Each case is measured with `pipeline.measure`:
-- the score's rank against true influence (simulated data) and against realised engagement,
-  beside the history indexes, which are scored 1-100 the same way;
+- the score's rank against the truth it estimates (simulated data: the overall truth, and the
+  per-post truth of earlier releases) and against realised engagement, beside the history
+  indexes, which are scored 1-100 the same way; each component against its own truth;
 - per head, deviance and account rank of the model and of each history baseline;
 - the manipulation gaps, the fairness gaps by band, the map's factor per 10 points and the best
   iterations.
@@ -36,6 +37,7 @@ from clout import numerics, tracking
 from clout.audit.fairness import fairness_table
 from clout.compute import session
 from clout.config import Experiment
+from clout.data.influence import COMPONENTS
 from clout.errors import ConfigError
 from clout.features.schema import FeatureTable
 from clout.gaming import (
@@ -51,15 +53,20 @@ from clout.models.heads import Split
 from clout.models.metrics import FLOOR
 from clout.pipeline import Measurement, fit_model, measure, warn_if_unpinned, with_model
 from clout.prepare import Source, prepare
-from clout.scoring.evaluation import MANIPULATORS, scored_truth
+from clout.scoring.evaluation import MANIPULATORS, scored_truth, truth_of
 
 Say = Callable[[str], None]
 # The rivals of each row group, in the order the tables show them.
-SCORE_BASELINES = ("history_index", "history_start", "log1p_index")
+SCORE_BASELINES = ("history_index", "history_start", "log1p_index", "engagers_index")
 HEAD_BASELINES = ("constant", "historical_mean", "credible_historical_mean", "history_start",
-                  "log1p_per_post")
+                  "log1p_per_post", "last_horizon", "credible_last_horizon")
 HIGHER_IS_BETTER = {"spearman": True, "spearman_truth": True, "spearman_truth_genuine": True,
-                    "spearman_realised": True, "deviance": False}
+                    "spearman_realised": True, "deviance": False, "pairwise": True}
+# A human judgement real profiles carry: how many people put the account on a list. Profile
+# counters are observed once, after the cutoffs: they leak, so they are never features, only
+# what the score is held against, beside the follower count and the engagement received.
+HUMAN_JUDGEMENT, HUMAN = "listed_count", "human"
+HUMAN_BASELINES = (*SCORE_BASELINES, "followers", "engagement_received")
 
 
 @dataclass
@@ -107,9 +114,44 @@ class QualityResult:
 
 # -- one case --------------------------------------------------------------------------------
 
-def case_values(measured: Measurement, fairness: pd.DataFrame, truth: pd.DataFrame | None
-                ) -> pd.DataFrame:
-    """A case's numbers in long form (section, item, predictor, measure, value)."""
+def pairwise_agreement(predicted: np.ndarray, judged: np.ndarray) -> float:
+    """The share of account pairs that the judgement orders (different values) which
+    `predicted` orders the same way, a tie in `predicted` counting a half: how often the score
+    agrees with a person choosing the more influential of two accounts."""
+    ahead = judged[:, None] > judged[None, :]
+    difference = (predicted[:, None] - predicted[None, :])[ahead]
+    return float(np.mean((difference > 0) + 0.5 * (difference == 0))) if ahead.any() \
+        else np.nan
+
+
+def human_frame(measured: Measurement, test: pd.DataFrame, accounts: pd.DataFrame
+                ) -> pd.DataFrame | None:
+    """Per account of the test cutoff: log(1 + listed count) (`target`), the model's score
+    (`model`) and components, each history index scored, log(1 + followers) and the engagement
+    received over the longest window; None where profiles carry no listed count."""
+    if HUMAN_JUDGEMENT not in accounts or accounts[HUMAN_JUDGEMENT].isna().all():
+        return None
+    profiles = accounts.dropna(subset=[HUMAN_JUDGEMENT])
+    frame = pd.DataFrame({"account_id": profiles["account_id"],
+                          "target": np.log1p(profiles[HUMAN_JUDGEMENT].to_numpy(float)),
+                          "followers": np.log1p(profiles["followers_count"].to_numpy(float))})
+    scored = measured.scores[["account_id", "score", *(
+        c for c in COMPONENTS if c in measured.scores)]].rename(columns={"score": "model"})
+    frame = frame.merge(scored, on="account_id")
+    for name, rival in measured.rivals.items():
+        frame = frame.merge(rival.rename(columns={"score": name}), on="account_id")
+    received = sorted((c for c in test if re.fullmatch(r"engagement_\d+d", c)),
+                      key=lambda c: int(c[11:-1]))
+    if received:
+        frame = frame.merge(test[["account_id", received[-1]]].rename(
+            columns={received[-1]: "engagement_received"}), on="account_id")
+    return frame.drop(columns="account_id").astype(float)
+
+
+def case_values(measured: Measurement, fairness: pd.DataFrame, truth: pd.DataFrame | None,
+                human: pd.DataFrame | None = None) -> pd.DataFrame:
+    """A case's numbers in long form (section, item, predictor, measure, value); `human`:
+    `human_frame`, where there is one."""
     s, rows = measured.summary, []
 
     def add(section, item, predictor, measure, value):
@@ -117,12 +159,23 @@ def case_values(measured: Measurement, fairness: pd.DataFrame, truth: pd.DataFra
             rows.append((section, item, predictor, measure, float(value)))
     for name in ("model", *SCORE_BASELINES):
         if truth is not None:
-            add("score", "all", name, "spearman_truth", s.score("spearman_true_influence", name))
+            add("score", "all", name, "spearman_truth", s.score("spearman_truth", name))
             add("score", "genuine", name, "spearman_truth",
-                s.score("spearman_true_influence_genuine", name))
+                s.score("spearman_truth_genuine", name))
+            add("score", "per-post truth", name, "spearman_truth",
+                s.score("spearman_true_influence", name))
+            for component in COMPONENTS:
+                add("component", component, name, "spearman_truth",
+                    s.score(f"spearman_true_{component}", name))
             for role in MANIPULATORS:
                 add("gap", role, name, "points", s.score(f"score_gap_{role}", name))
         add("score", "realised", name, "spearman_realised", s.score("spearman_realised", name))
+    if human is not None:
+        for name in (c for c in human.columns if c != "target"):
+            add(HUMAN, "log listed count", name, "spearman",
+                _spearman(human[name].to_numpy(), human["target"].to_numpy()))
+            add(HUMAN, "log listed count", name, "pairwise",
+                pairwise_agreement(human[name].to_numpy(), human["target"].to_numpy()))
     metrics = measured.metrics
     for row in metrics[metrics["predictor"].isin(("model", *HEAD_BASELINES))].itertuples():
         add("head", row.head, row.predictor, "spearman", row.spearman)
@@ -136,19 +189,22 @@ def case_values(measured: Measurement, fairness: pd.DataFrame, truth: pd.DataFra
     return pd.DataFrame(rows, columns=["section", "item", "predictor", "measure", "value"])
 
 
-def case_accounts(measured: Measurement, truth: pd.DataFrame | None) -> dict[str, pd.DataFrame]:
-    """Per-account values the bootstrap resamples: the scores against their target (true
-    influence where known, else realised engagement) and each head's rows."""
+def case_accounts(measured: Measurement, truth: pd.DataFrame | None, reference: str,
+                  human: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
+    """Per-account values the bootstrap resamples: the scores against their target (the
+    `reference` truth where known, else realised engagement), each head's rows, and the
+    human judgement's (`human_frame`) where there is one."""
     predictors = {"model": measured.scores, **measured.rivals}
     if truth is not None:
-        target = scored_truth(measured.scores, truth)[["account_id", "true_influence"]]
+        target = scored_truth(measured.scores, truth, reference)[["account_id", "true"]]
     else:
         target = measured.realised[["account_id", "realised"]]
     score = target.rename(columns={target.columns[1]: "target"})
     for name, scores in predictors.items():
         score = score.merge(scores[["account_id", "score"]].rename(columns={"score": name}),
                             on="account_id")
-    return {"score": score.drop(columns="account_id"), **measured.head_rows}
+    return {"score": score.drop(columns="account_id"), **measured.head_rows,
+            **({} if human is None else {HUMAN: human})}
 
 
 def _case_name(seed: int | None, cutoff, model_seed: int, rolling: bool,
@@ -178,14 +234,18 @@ def measure_case(name: str, experiment: Experiment, table: FeatureTable, cutoffs
     part, split = table.frame, Split.of(table)
     model = fit_model(experiment, table, split, say=lambda _: None, engine=engine)
     measured = measure(experiment, model, part, split, truth, engine)
-    fairness = fairness_table(model, split.part(part, "test"), truth)
+    test = split.part(part, "test")
+    fairness = fairness_table(model, test, truth)
+    human = human_frame(measured, test, source.dataset.accounts)
     simulated = experiment.data.source == "simulator"
     gaming = None
     if attacks is not None:
         gaming = world_gaming(model, source, experiment.data.seed, attacks, say=lambda _: None)
     return Case(name, experiment.data.seed if simulated else None, experiment.model.seed,
                 split, model.version, len(split.part(part, "train")),
-                case_values(measured, fairness, truth), case_accounts(measured, truth), gaming)
+                case_values(measured, fairness, truth, human),
+                case_accounts(measured, truth, truth_of(model, truth) if truth is not None
+                              else None, human), gaming)
 
 
 def evaluate(experiment: Experiment, seeds: Sequence[int] | None = None, rolling: int = 1,
@@ -247,7 +307,7 @@ def _unit_deviance(rate: np.ndarray, predicted: np.ndarray) -> np.ndarray:
 
 def best_baseline(values: pd.DataFrame, section: str, item: str, measure: str) -> str | None:
     """The baseline with the best mean over the cases in one row group."""
-    rivals = SCORE_BASELINES if section == "score" else HEAD_BASELINES
+    rivals = {"head": HEAD_BASELINES, HUMAN: HUMAN_BASELINES}.get(section, SCORE_BASELINES)
     rows = values[(values["section"] == section) & (values["item"] == item)
                   & (values["measure"] == measure) & values["predictor"].isin(rivals)]
     means = rows.groupby("predictor")["value"].mean().dropna()
@@ -265,16 +325,18 @@ def paired_bootstrap(cases: list[Case], resamples: int, seed: int = 0) -> pd.Dat
     # the score's target: true influence where known (see `case_accounts`)
     groups = [("score", "all", "spearman_truth") if values["measure"].eq("spearman_truth").any()
               else ("score", "realised", "spearman_realised")]
-    groups += [("head", kind, m) for kind in cases[0].accounts if kind != "score"
+    groups += [("head", kind, m) for kind in cases[0].accounts if kind not in ("score", HUMAN)
                for m in ("spearman", "deviance")]
+    if HUMAN in cases[0].accounts:
+        groups.append((HUMAN, "log listed count", "spearman"))
     rng = np.random.default_rng(seed)
     out = []
     for section, item, metric in groups:
         rival = best_baseline(values, section, item, metric)
         if rival is None:
             continue
-        frames = [c.accounts["score" if section == "score" else item] for c in cases]
-        target = "target" if section == "score" else "rate"
+        frames = [c.accounts[section if section in ("score", HUMAN) else item] for c in cases]
+        target = "rate" if section == "head" else "target"
         point = np.nanmean([_difference(f, np.arange(len(f)), target, metric, rival)
                             for f in frames])
         draws = [np.nanmean([_difference(f, rng.integers(0, len(f), len(f)), target, metric,
@@ -321,26 +383,34 @@ class BarCheck:
 def bar_checks(result: QualityResult, tolerance: float = 0.01) -> list[BarCheck]:
     """The quality bar: the score's mean Spearman against truth (realised engagement on real
     data) at least the history index's minus `tolerance`, and each head's account Spearman at
-    least the historical mean's minus `tolerance`."""
+    least the historical mean's (or, lacking it, the credible one's) minus `tolerance`."""
     summary = result.summary().set_index(["section", "item", "predictor", "measure"])["mean"]
     item, measure = (("all", "spearman_truth")
                      if ("score", "all", "model", "spearman_truth") in summary.index
                      else ("realised", "spearman_realised"))
     checks = [BarCheck("score", "history_index", summary[("score", item, "model", measure)],
                        summary[("score", item, "history_index", measure)], tolerance)]
-    for kind in (k for k in result.cases[0].accounts if k != "score"):
-        checks.append(BarCheck(kind, "historical_mean", summary[("head", kind, "model",
-                                                                 "spearman")],
-                               summary[("head", kind, "historical_mean", "spearman")],
-                               tolerance))
+    for kind in (k for k in result.cases[0].accounts if k not in ("score", HUMAN)):
+        # a head whose target has no every-engagement history (reach: distinct credible
+        # engagers) is held to its credible one
+        rival = next(r for r in ("historical_mean", "credible_historical_mean")
+                     if ("head", kind, r, "spearman") in summary.index)
+        checks.append(BarCheck(kind, rival, summary[("head", kind, "model", "spearman")],
+                               summary[("head", kind, rival, "spearman")], tolerance))
     return checks
 
 
 # -- tables, markdown and MLflow ---------------------------------------------------------------
 
 TITLES = {
-    "score": "Score: Spearman against true influence (all scored accounts, genuine only) and "
+    "score": "Score: Spearman against the truth it estimates (the overall truth; all scored "
+             "accounts, genuine only), against the per-post truth of earlier releases, and "
              "against realised engagement",
+    "component": "Components: Spearman of each against its own truth (history index: that "
+                 "component from history alone)",
+    HUMAN: "Human judgement (real profiles): Spearman and pairwise agreement with log(1 + how "
+           "many lists hold the account), at the test cutoff (the follower count and the "
+           "engagement received are references: profile counters leak, they are no features)",
     "gap": "Manipulation: mean gap in points above genuine accounts of the same true influence",
     "head": "Heads: account Spearman and deviance per post on the test cutoff",
     "fairness": "Fairness: the model's gap in points by band (against true influence where "
@@ -404,7 +474,7 @@ def headline(result: QualityResult) -> str:
     measure = "spearman_truth" if ("score", "all", "model", "spearman_truth") in summary.index \
         else "spearman_realised"
     item = "all" if measure == "spearman_truth" else "realised"
-    against = "true influence" if measure == "spearman_truth" else "realised engagement"
+    against = "the truth" if measure == "spearman_truth" else "realised engagement"
     model = summary.loc[("score", item, "model", measure)]
     rival = summary.loc[("score", item, "history_index", measure)] \
         if ("score", item, "history_index", measure) in summary.index else None

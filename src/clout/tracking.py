@@ -319,7 +319,7 @@ def resolve_run(text: str | None, uri: str | None = None, experiment_name: str |
 
 
 # The columns of `clout runs`: a headline per kind of run
-HEADLINES = {"score vs truth": "metrics." + metric_name(MODEL, "spearman_true_influence"),
+HEADLINES = {"score vs truth": "metrics." + metric_name(MODEL, "spearman_truth"),
              "score vs realised": "metrics." + metric_name(MODEL, "spearman_realised")}
 
 

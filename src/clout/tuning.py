@@ -93,7 +93,7 @@ def tune(experiment: Experiment, trials: int, objective: str = "spearman",
         earlier, split = table.frame, Split.of(table)
         say(f"tuning cutoff {split.test:%Y-%m-%d} (the test cutoff {outer.test:%Y-%m-%d} is "
             f"not seen); {trials} trials, objective {objective}")
-        # components are audits, not the score: left out of the search
+        # the objectives read the amplification heads: the reach and network heads sit out
         base = with_model(experiment, components=False)
 
         def run(candidate: Experiment, name: str) -> tuple[float, dict]:

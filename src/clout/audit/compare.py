@@ -36,7 +36,8 @@ def compare_runs(a: str, b: str, every_metric: bool = False, moved: int = 15
         both = ranks[0].merge(ranks[1], on=["head", "feature"], how="outer",
                               suffixes=(f" {a[:8]}", f" {b[:8]}"))
         both["moved"] = both[f"rank {b[:8]}"] - both[f"rank {a[:8]}"]
-        order = both["moved"].abs().fillna(float("inf")).sort_values(ascending=False).index
+        # features of a head only one run has did not move: they come last
+        order = both["moved"].abs().fillna(-1).sort_values(ascending=False).index
         out["importance ranks that moved most (mean |SHAP|)"] = \
             both.loc[order].head(moved).reset_index(drop=True)
     return out

@@ -1,14 +1,15 @@
 """One account's score, explained in score points that add up.
 
-The score is a function of each head's log rate (margin): `S(m) = map(E(m))`, with
-`E = sum_k c_k * calibrated_k(exp(m_k)) / base_k`. A head's margin splits exactly into TreeSHAP
-contributions of its features (`pred_contrib`), its expected value, and the history it starts
-from. The explanation walks the straight path from the baseline margins (every SHAP contribution
-zero, the history at the population's median) to the account's, in STEPS steps; each step's
-change in the continuous score is shared between the heads by their linearised effect, and a
-head's share between its features in proportion to their SHAP values. The parts therefore add
-up exactly to the account's continuous score minus the baseline's; the integer score is that
-value rounded and clipped.
+The score is a function of each head's log output (margin): `S(m) = map(I(m))`, with `I` the
+weighted geometric mean of the components (amplification from the per-kind heads, reach and
+network from theirs), computed from every head's calibrated `exp(m)`. A head's margin splits
+exactly into TreeSHAP contributions of its features (`pred_contrib`), its expected value, and
+the history it starts from. The explanation walks the straight path from the baseline margins
+(every SHAP contribution zero, the history at the population's median) to the account's, in
+STEPS steps; each step's change in the continuous score is shared between the heads by their
+linearised effect, and a head's share between its features in proportion to their SHAP
+values. The parts therefore add up exactly to the account's continuous score minus the
+baseline's; the integer score is that value rounded and clipped.
 """
 
 from __future__ import annotations
@@ -40,8 +41,9 @@ class Explanation:
 
 
 def _score_of_margins(model: InfluenceModel, margins: dict[str, float]) -> float:
-    rates = {k: model.heads[k].calibrator(np.exp([m]))[0:1] for k, m in margins.items()}
-    return float(model.score_map.continuous(model.expected_engagement(rates))[0])
+    heads = model.every_head
+    outputs = {k: heads[k].calibrator(np.exp([m]))[0:1] for k, m in margins.items()}
+    return float(model.score_map.continuous(model.overall(model.component_values(outputs)))[0])
 
 
 def explain(model: InfluenceModel, frame: pd.DataFrame, account_id) -> Explanation:
@@ -52,7 +54,7 @@ def explain(model: InfluenceModel, frame: pd.DataFrame, account_id) -> Explanati
                           f"({len(frame):,} accounts at this cutoff)")
     row = frame.loc[matches[:1]]
     scored = model.score(row).iloc[0]
-    components = {c: int(scored[c]) for c in model.components}
+    components = {c: int(scored[c]) for c in model.component_maps}
     if model.is_silent(row)[0]:  # no posts or no credible engagement: 1, nothing to explain
         return Explanation(account_id, int(scored["score"]), components, float("nan"),
                            float("nan"), pd.DataFrame(columns=["feature", "points", "value",
@@ -61,8 +63,9 @@ def explain(model: InfluenceModel, frame: pd.DataFrame, account_id) -> Explanati
     # typical values and the history baseline: the accounts that show influence, as the scale
     pop_columns = model.columns(frame[~model.is_silent(frame)])
 
+    heads = model.every_head
     shap, delta, start = {}, {}, {}
-    for kind, head in model.heads.items():
+    for kind, head in heads.items():
         X = np.column_stack([columns[f] for f in head.features])
         contrib = head.booster.predict(X, pred_contrib=True)[0]
         parts = dict(zip(head.features, contrib[:-1], strict=True))
@@ -76,19 +79,19 @@ def explain(model: InfluenceModel, frame: pd.DataFrame, account_id) -> Explanati
         delta[kind] = sum(parts.values())
 
     # the path from the baseline margins to the account's, shared between heads step by step
-    shares = dict.fromkeys(model.heads, 0.0)
+    shares = dict.fromkeys(heads, 0.0)
     previous = _score_of_margins(model, start)
     baseline = previous
     for t in np.linspace(0, 1, STEPS + 1)[1:]:
-        at = {k: start[k] + t * delta[k] for k in model.heads}
+        at = {k: start[k] + t * delta[k] for k in heads}
         now = _score_of_margins(model, at)
         effects = {}
-        for k in model.heads:  # linearised effect of head k's part of this step
+        for k in heads:  # linearised effect of head k's part of this step
             before = {**at, k: at[k] - delta[k] / STEPS}
             effects[k] = now - _score_of_margins(model, before)
         total = sum(effects.values())
-        for k in model.heads:
-            weight = effects[k] / total if total else 1 / len(model.heads)
+        for k in heads:
+            weight = effects[k] / total if total else 1 / len(heads)
             shares[k] += (now - previous) * weight
         previous = now
 

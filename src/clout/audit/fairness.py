@@ -10,7 +10,7 @@ horizon) combined exactly as the score combines the heads' predictions. Per band
   fit over every band), in points; a band well below 0 is scored under what its audience did.
   Realised engagement over one horizon is noisy, most for accounts with few posts, so expect
   small negative gaps at the extremes from regression to the mean alone.
-- with the simulator's ground truth, `gap_truth`: the same against true influence.
+- with the simulator's ground truth, `gap_truth`: the same against the truth the score estimates.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from clout.models.metrics import spearman
-from clout.scoring.evaluation import realised_engagement, score_gap
+from clout.scoring.evaluation import realised_engagement, score_gap, truth_of
 from clout.scoring.score import InfluenceModel
 
 # lower band edges
@@ -45,9 +45,10 @@ def fairness_table(model: InfluenceModel, test: pd.DataFrame,
     frame["gap_realised"] = score_gap(frame["score"], frame["realised"],
                                       pd.Series(True, index=frame.index))
     if truth is not None:
-        frame = frame.merge(truth[["account_id", "role", "true_influence"]], on="account_id")
+        reference = truth_of(model, truth)
+        frame = frame.merge(truth[["account_id", "role", reference]], on="account_id")
         genuine = frame["role"] == "genuine"
-        frame["gap_truth"] = score_gap(frame["score"], frame["true_influence"], genuine)
+        frame["gap_truth"] = score_gap(frame["score"], frame[reference], genuine)
     engaged = frame["realised"] >= frame["realised"].quantile(ENGAGED_QUANTILE)
     out = []
     for dimension, edges in bands.items():

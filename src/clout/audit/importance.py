@@ -49,9 +49,10 @@ def _columns(rows: pd.DataFrame, names) -> dict[str, np.ndarray]:
     return {c: rows[c].to_numpy(np.float64, na_value=np.nan) for c in names}
 
 
-def head_importance(head: Head, test: pd.DataFrame, seed: int = 0,
-                    repeats: int = 3) -> pd.DataFrame:
-    """One row per feature of `head`: every measure and its rank (1 = most important)."""
+def head_importance(head: Head, test: pd.DataFrame, seed: int = 0, repeats: int = 3,
+                    name: str | None = None) -> pd.DataFrame:
+    """One row per feature of `head` (called `name`, default its kind): every measure and its
+    rank (1 = most important)."""
     rows, rate, exposure = head.target.labelled(_sample(test, head.target, seed))
     columns = _columns(rows, head.inputs)
     shap = np.abs(shap_values(head, columns)).mean(axis=0)
@@ -66,7 +67,7 @@ def head_importance(head: Head, test: pd.DataFrame, seed: int = 0,
         permutation.append(float(np.mean(rises)))
     gain = head.booster.feature_importance("gain")
     table = pd.DataFrame({
-        "head": head.kind, "feature": head.features,
+        "head": name or head.kind, "feature": head.features,
         "gain_share": gain / gain.sum() if gain.sum() > 0 else 0.0,
         "split": head.booster.feature_importance("split"),
         "mean_abs_shap": shap, "permutation": permutation})
@@ -80,8 +81,8 @@ def importance_table(heads: dict[str, Head], test: pd.DataFrame, windows,
     """Every head's features with every measure, its family and its definition, most important
     (by mean |SHAP|) first within each head."""
     catalogue = column_features(windows)
-    table = pd.concat([head_importance(h, test, seed, repeats) for h in heads.values()],
-                      ignore_index=True)
+    table = pd.concat([head_importance(h, test, seed, repeats, name)
+                       for name, h in heads.items()], ignore_index=True)
     table.insert(2, "family", [catalogue[f].family if f in catalogue else ""
                                for f in table["feature"]])
     table["definition"] = [catalogue[f].definition if f in catalogue else ""

@@ -22,6 +22,7 @@ from mlflow.tracking import MlflowClient
 
 from clout import tracking
 from clout.audit.fairness import DIMENSIONS
+from clout.data.influence import COMPONENTS
 from clout.errors import MissingFile
 from clout.scoring.summary import MODEL, RunSummary
 from clout.tracking import RUN
@@ -135,20 +136,25 @@ FACTS = {"data_source": "data source", "data_fingerprint": "data fingerprint",
          "model_version": "model version", "score_version": "score map",
          "clout.parent_run": "parent run", "clout.changes": "changed from the parent"}
 SCORE_FACTS = {"median": ("median score", "{:.0f}"),
-               "factor_per_10_points": ("+10 points", "x{:.2f} expected engagement")}
+               "factor_per_10_points": ("+10 points", "x{:.2f} the components' combination")}
 RIVALS = {"history_index": "history index", "history_start": "heads' start",
-          "log1p_index": "log1p index"}  # the score's history-only rivals, as readers say them
+          "log1p_index": "log1p index", "engagers_index": "engagers index"}  # as readers say them
 
 
 ROLES = {"bought_followers": "follower buyers", "ring": "engagement rings", "bot": "bots"}
+COMPONENT_UNITS = {"reach": "expected credible engagers in the horizon",
+                   "amplification": "expected engagement per post",
+                   "network": "the typical engager's own credible engagers"}
 
 
 def score_table(metrics: RunSummary) -> pd.DataFrame:
-    """The score beside its history-only rivals, one row each: Spearman against true
-    influence (all accounts, genuine ones) and realised engagement, and what each manipulation
-    group gains over genuine accounts of the same true influence, in points."""
-    columns = {"spearman_true_influence": "Spearman vs true influence",
-               "spearman_true_influence_genuine": "Spearman vs true influence, genuine",
+    """The score beside its history-only rivals, one row each: Spearman against the truth it
+    estimates (all accounts, genuine ones), of each component against its own truth, against
+    realised engagement, and what each manipulation group gains over genuine accounts of the
+    same truth, in points."""
+    columns = {"spearman_truth": "Spearman vs truth",
+               "spearman_truth_genuine": "Spearman vs truth, genuine",
+               **{f"spearman_true_{c}": f"{c} vs its truth" for c in COMPONENTS},
                "spearman_realised": "Spearman vs realised engagement",
                **{f"score_gap_{role}": f"{name}: points above genuine"
                   for role, name in ROLES.items()}}
@@ -189,12 +195,21 @@ def summary(metrics: RunSummary, heads: pd.DataFrame,
     fairness bands get."""
     said = []
     if (factor := metrics.score("factor_per_10_points")) is not None:
-        said.append(f"The score maps each account's expected credible engagement to 1-100 on a "
-                    f"log scale: +10 points means x{factor:.2f} the expected engagement; "
-                    f"accounts with none in the longest window score 1.")
-    against = ("true influence" if metrics.score("spearman_true_influence") is not None
+        said.append(f"The score combines reach (how many credible people react), "
+                    f"amplification (expected credible engagement per post) and network (how "
+                    f"influential those who react are), where the source shows them, into one "
+                    f"1-100 number on a log scale: +10 points means x{factor:.2f} their "
+                    f"weighted geometric mean; accounts with no credible engagement in the "
+                    f"longest window score 1.")
+        parts = [f"{name} (weight {weight:.2f}: +10 points = x{factor:.2f} "
+                 f"{COMPONENT_UNITS[name]})" for name in COMPONENTS
+                 if (weight := metrics.score(f"weight_{name}")) is not None
+                 and (factor := metrics.score(f"factor_per_10_points_{name}")) is not None]
+        if parts:
+            said.append("Its components: " + "; ".join(parts) + ".")
+    against = ("the truth" if metrics.score("spearman_truth") is not None
                else "realised engagement")
-    key = "spearman_true_influence" if against == "true influence" else "spearman_realised"
+    key = "spearman_truth" if against == "the truth" else "spearman_realised"
     if (model := metrics.score(key)) is not None:
         rivals = {label: value for name, label in RIVALS.items()
                   if (value := metrics.score(key, name)) is not None}

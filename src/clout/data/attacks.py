@@ -25,6 +25,8 @@ Attacks (`ATTACKS`), `size` meaning:
   measured against the same accounts without posts.
 - `new_ring`: `size` new accounts post daily and retweet and like each other's every post;
   measured against the same accounts and posts without the engagement.
+- `noise`: each target posts `size` times its window's posts again, engaged by nobody (size 2
+  triples its posts): posting more without more people reacting.
 """
 
 from __future__ import annotations
@@ -124,7 +126,10 @@ class _World:
     def new_posts(self, authors: np.ndarray, per_day: float) -> pd.DataFrame:
         """`per_day` posts a day per author, at random times in the window."""
         n_each = int(round(per_day * (self.end - self.start) / _DAY))
-        author = np.repeat(authors, n_each)
+        return self.posts_by(np.repeat(authors, n_each))
+
+    def posts_by(self, author: np.ndarray) -> pd.DataFrame:
+        """One post per entry of `author`, at random times in the window."""
         seconds = (self.end - self.start).total_seconds()
         at = self.start + pd.to_timedelta(self.rng.uniform(0, seconds - 3600, len(author)), "s")
         ids = np.arange(self._next_post, self._next_post + len(author))
@@ -316,6 +321,16 @@ def _new_poster(w, targets, size):
     return own, rows
 
 
+def _noise(w, targets, size):
+    if w.dataset.posts is None:
+        raise DataError("noise: the dataset has no posts")
+    rows = _Rows.none()
+    posted = w.posts_of(targets).groupby("account_id").size()
+    rows.posts.append(w.posts_by(np.repeat(posted.index.to_numpy(), posted.to_numpy() * size)))
+    rows.used = 0
+    return _Rows.none(), rows
+
+
 def _new_ring(w, targets, size):
     own, rows = _Rows.none(), _Rows.none()
     _cluster(w, size, own, rows)
@@ -327,7 +342,7 @@ def _new_ring(w, targets, size):
 ATTACKS: dict[str, Callable] = {
     "one_way": _throwaway, "dormant": _dormant, "warmed": _warmed, "followers": _followers,
     "ring": _ring, "pod": _pod, "sybil": _sybil, "burst": _burst, "churn": _churn,
-    "new_poster": _new_poster, "new_ring": _new_ring,
+    "new_poster": _new_poster, "new_ring": _new_ring, "noise": _noise,
 }
 
 

@@ -14,8 +14,14 @@ The world (all randomness from one seed):
   most of what the accounts they follow post.
 
 Ground truth (`truth/ground_truth.parquet`, never a model input) gives each account's role and
-true influence: the expected genuine engagements per post (clicks, retweets, replies, likes) from
-its own followers, before cascades carry a post further and before rings and bots add theirs.
+its true influence in three parts (see `clout.data.influence`), all from its own followers'
+genuine engagement (the first hop: before cascades carry a post further, and before rings, bots
+and bought followers add anything):
+- `true_reach`: the expected number of distinct genuine accounts that engage in 14 days;
+- `true_amplification`: the expected engagements per post, every kind summed (`true_influence`,
+  the per-post truth earlier numbers were measured against, is the same column kept by name);
+- `true_network`: the typical engager's own true reach (expm1 of their mean log1p);
+- `true_overall`: their weighted geometric mean (`influence.INFLUENCE_WEIGHTS`).
 
 Each follower engages at most once per post and kind, with probability 1 - exp(-rate); see
 `World._engagers` for the two exact ways this is drawn fast. Events from a follow made after the
@@ -35,12 +41,14 @@ import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, Field
 
 from clout.data.dataset import TRUTH_DIR, Dataset
+from clout.data.influence import log10_influence
 from clout.data.kinds import KINDS
 from clout.data.schema import arrow_schema, conform
 from clout.errors import ConfigError
 
 _DAY = np.timedelta64(86_400_000_000, "us")
 _US = np.timedelta64(1, "us")
+TRUTH_HORIZON_DAYS = 14  # the default experiment's label horizon
 _DENSE_SHARE = 0.05  # expected draws above this share of the audience: one Bernoulli per follower
 _MINUTE = 60_000_000  # microseconds
 # Share of posts by hour of day (UTC): quiet nights, a morning and an evening peak.
@@ -327,41 +335,76 @@ class World:
         return self.cum_activity[hi] - self.cum_activity[lo]
 
     # ------------------------------------------------------------------------------------------
-    def true_rates(self) -> dict[str, np.ndarray]:
-        """Expected genuine engagements per post of each kind from the author's own followers
-        (the first hop), per account, on the follower graph at the end of the window.
-
-        Follower f engages with a post of quality Q with probability 1 - exp(-Q c_f); Q is
-        lognormal around the author's quality, so the expectation over Q goes through a tabulated
-        F(x) = E_Z[1 - exp(-x exp(sigma Z - sigma^2 / 2))] (Gauss-Hermite)."""
+    def _saturation(self):
+        """F(x) = E_Q[1 - exp(-x Q)] over a post's quality spread Q (lognormal, mean 1),
+        tabulated by Gauss-Hermite: the chance a follower whose draw weight is x engages."""
         c = self.config
         z, weight = np.polynomial.hermite_e.hermegauss(32)
         weight = weight / weight.sum()
         log_grid = np.linspace(np.log(1e-9), np.log(1e4), 600)
         spread = np.exp(c.post_quality_sigma * z - c.post_quality_sigma**2 / 2)
         table = -np.expm1(-np.exp(log_grid)[:, None] * spread[None, :]) @ weight
+        return lambda x: np.interp(np.log(np.maximum(x, 1e-12)), log_grid, table)
 
-        def saturated(x):
-            return np.interp(np.log(np.maximum(x, 1e-12)), log_grid, table)
-
+    def _first_hop(self):
+        """Per follower edge, the ways a post of the owner reaches that follower: yields (share of
+        the owner's posts, per-edge draw weight x before the base rate) for each topic and
+        media flag. Follower f of owner o engages a post of quality Q with probability
+        1 - exp(-base x Q), x = quality_o x reach per unit audience x f's activity and topic
+        match (as `_engagers` draws)."""
+        c = self.config
         mix = np.diff(self.topic_cdf, axis=1, prepend=0.0)
         per_draw = np.divide(self.reach, self.audience, out=np.zeros_like(self.reach),
                              where=self.audience > 0)  # lam per unit of audience weight
         edges = np.arange(len(self.edge_follower))
         owner = self.edge_owner
-        out = {kind: np.zeros(self.n_total) for kind in self.kinds}
         for t in range(c.n_topics):
             x_topic = self.quality[owner] * per_draw[owner, t] * self._edge_weight(edges, t)
             for boost, share in ((1.0, 1 - self.media_share), (c.media_boost, self.media_share)):
-                for kind in self.kinds:
-                    engaged = saturated(c.base_rates[kind] * boost * x_topic)
-                    cum = np.concatenate([[0.0], np.cumsum(engaged)])
-                    link = self.link_share if kind == "click" else 1.0
-                    out[kind] += mix[:, t] * share * link * (cum[self.ptr[1:]] - cum[self.ptr[:-1]])
-        return out
+                yield (mix[:, t] * share)[owner], boost * x_topic
 
-    def ground_truth(self) -> pd.DataFrame:
+    def _per_owner(self, per_edge: np.ndarray) -> np.ndarray:
+        cum = np.concatenate([[0.0], np.cumsum(per_edge)])
+        return cum[self.ptr[1:]] - cum[self.ptr[:-1]]
+
+    def true_rates(self) -> dict[str, np.ndarray]:
+        """Expected genuine engagements per post of each kind from the author's own followers
+        (the first hop), per account, on the follower graph at the end of the window. Clicks
+        need a link."""
+        saturated, base = self._saturation(), self.config.base_rates
+        link = self.link_share[self.edge_owner]
+        out = {kind: np.zeros(len(self.edge_follower)) for kind in self.kinds}
+        for share, x in self._first_hop():
+            for kind in self.kinds:
+                out[kind] += share * (link if kind == "click" else 1.0) * saturated(base[kind] * x)
+        return {kind: self._per_owner(v) for kind, v in out.items()}
+
+    def true_audience(self, horizon_days: float) -> tuple[np.ndarray, np.ndarray]:
+        """True reach and true network per account, over `horizon_days` of posting.
+
+        Reach: the expected number of distinct genuine followers that engage (any kind) with
+        at least one post. A follower engages a post with probability p_f (any kind: every
+        kind's draws fail together with probability exp(-sum of their rates)); posts arrive as
+        a Poisson process of m = posts per day x horizon, so the follower engages at least
+        once with probability 1 - exp(-m E[p_f]). Network: over those engagers (weighted by
+        that probability), expm1 of the mean log1p of their own true reach: the typical
+        engager's own audience (0 without engagers)."""
+        saturated, base = self._saturation(), self.config.base_rates
+        link = self.link_share[self.edge_owner]
+        every = sum(base.values())
+        no_click = every - base.get("click", 0.0)  # a post without a link gets no clicks
+        p_post = np.zeros(len(self.edge_follower))
+        for share, x in self._first_hop():
+            p_post += share * (link * saturated(every * x) + (1 - link) * saturated(no_click * x))
+        engages = -np.expm1(-self.posts_per_day[self.edge_owner] * horizon_days * p_post)
+        reach = self._per_owner(engages)
+        standing = self._per_owner(engages * np.log1p(reach[self.edge_follower]))
+        network = np.expm1(np.divide(standing, reach, out=np.zeros_like(reach), where=reach > 0))
+        return reach, network
+
+    def ground_truth(self, horizon_days: float = TRUTH_HORIZON_DAYS) -> pd.DataFrame:
         rates = self.true_rates()
+        reach, network = self.true_audience(horizon_days)
         truth = pd.DataFrame({
             "account_id": self.account_id,
             "role": self.role.astype(str),
@@ -373,7 +416,12 @@ class World:
             "primary_topic": [f"topic_{t}" for t in self.primary_topic],
             **{f"true_{k}s_per_post": v for k, v in rates.items()},
         })
+        # the per-post truth of earlier releases, kept so their numbers stay comparable
         truth["true_influence"] = sum(rates.values())
+        truth["true_reach"], truth["true_network"] = reach, network
+        truth["true_amplification"] = truth["true_influence"]
+        truth["true_overall"] = 10 ** log10_influence(
+            {"reach": reach, "amplification": truth["true_amplification"], "network": network})
         return truth
 
     def accounts(self) -> pd.DataFrame:

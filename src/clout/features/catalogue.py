@@ -128,6 +128,10 @@ FEATURES: list[Feature] = [
     F("credible_{kinds}_per_post_{w}d", "amplification", "credible events/post",
       "credible_{kinds} per post published in the window (as {kinds}_per_post).",
       (POSTS, EVENTS)),
+    F("engagement_{w}d", "reach", "events",
+      "Engagement of every kind received in the window (for count-only sources, the counts "
+      "of the window's settled posts): how many reactions, people counted once per post.",
+      (RECEIVED,), zero_when_absent=True, buyable=True),
     F("{kinds}_{w}d", "amplification", "events",
       "Engagement of this kind received in the window (for sources with events but no posts).",
       (RECEIVED,), zero_when_absent=True, buyable=True),
@@ -164,6 +168,17 @@ FEATURES: list[Feature] = [
       "that engage (nearly) every post of the account, or of most accounts they engage, as "
       "bought engagement and pods do; it counts in no credible_ feature.", (EVENTS,),
       buyable=True),
+    F("engager_standing_{w}d", "network", "log(1 + accounts)",
+      "Mean standing of the window's credible engagers (those counted in credible_engagers, "
+      "weighted by their credibility): each engager's standing is log(1 + its own "
+      "credible_engagers over the longest window). Are the people who react influential "
+      "themselves? Bought and coordinated engagers are not counted.", (EVENTS,)),
+    F("follower_standing", "network", "log(1 + accounts)",
+      "Mean standing (as engager_standing) of the followers at the cutoff who have engaged "
+      "with the account before it, each weighted by how many accounts it engaged with over "
+      "the longest window times its credibility: the audience that reacts. Followers that "
+      "never reacted (bought, or followed back in follow-for-follow churn) weigh nothing.",
+      (EVENTS, FOLLOWS)),
     F("engager_pagerank_{w}d", "network", "x mean",
       "Event-weighted mean PageRank of the accounts that engaged in the window: are the engagers "
       "themselves influential?", (EVENTS,), buyable=True),
@@ -220,6 +235,10 @@ LABELS: tuple[Feature, ...] = (
       "Engagement of this kind on the horizon's posts, made before the horizon ends (where only "
       "counts exist, the counts as observed). For sources with events but no posts: all "
       "engagement of this kind received in the horizon.", (RECEIVED,)),
+    F("label_engagement_{h}d", "label", "events",
+      "Engagement of every kind on the horizon's posts (label_{kinds} summed over kinds): "
+      "what the reach head learns where the engagers are unknown (count-only sources).",
+      (POSTS, RECEIVED)),
     F("label_{kinds}_per_post_{h}d", "label", "events/post",
       "label_{kinds} / label_posts (null without posts in the horizon).", (POSTS, RECEIVED)),
     F("label_{kinds}_credible_{h}d", "label", "credible events",
@@ -228,6 +247,20 @@ LABELS: tuple[Feature, ...] = (
       "before the cutoff or during the horizon, none from pairs coordinated at the cutoff: "
       "bought and traded engagement is not influence. Needs events (who engaged); for sources "
       "without posts, credible engagement received in the horizon.", (EVENTS,)),
+    F("label_engagers_credible_{h}d", "label", "accounts",
+      "Distinct accounts that engaged in the h days from the cutoff (on the horizon's posts, "
+      "where there are posts), each counted by its credibility at the cutoff, none traded or "
+      "coordinated (as credible_engagers): true reach, what the reach head learns.",
+      (EVENTS,)),
+    F("label_engaged_followers_credible_{h}d", "label", "accounts",
+      "Like label_engagers_credible, only the engagers that follow the account (made before "
+      "the horizon ends): its own audience that reacted, without the people a retweet "
+      "brought (every engager for a source without a follower graph). The exposure of "
+      "label_engager_standing.", (EVENTS,)),
+    F("label_engager_standing_{h}d", "label", "log(1 + accounts)/engager",
+      "Mean standing (as engager_standing) of the engaged followers counted in "
+      "label_engaged_followers_credible, weighted as there; null without any: what the "
+      "network head learns, per engaged follower.", (EVENTS,)),
     F("label_{kinds}_credible_per_post_{h}d", "label", "credible events/post",
       "label_{kinds}_credible / label_posts (null without posts in the horizon).",
       (POSTS, EVENTS)),

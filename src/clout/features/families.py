@@ -220,6 +220,9 @@ def _amplification(p: Partials, tables: Tables, cutoff, windows, have) -> pl.Dat
         if POSTS in have:
             exprs.append(ratio(pl.col(f"{name}@decay"), pl.col(f"{denominator}@decay"))
                          .alias(column("{kinds}_per_post_decay14d", kind=name)))
+    for w in windows:
+        exprs.append(pl.sum_horizontal(pl.col(f"{k}@{w}").fill_null(0) for k in kinds)
+                     .alias(column("engagement_{w}d", window=w)))
     for w in windows if depth else ():
         exprs.append(ratio(pl.col(f"second_hand_retweets@{w}"),
                             pl.col(f"depth_known_retweets@{w}"))
@@ -325,13 +328,14 @@ class Graph:
     """What the engager features and the credible labels need from the whole engagement graph
     at one cutoff, indexed by account: PageRank, per window how many accounts each engager
     engaged with, each account's credibility (`features.credibility`), and the keys of the
-    coordinated pairs."""
+    coordinated pairs, and each account's standing: how many people credibly engage with it."""
 
     rank: np.ndarray
     targets: dict[int, np.ndarray]
     credibility: np.ndarray
     trust: np.ndarray
     coordinated: np.ndarray
+    standing: np.ndarray  # log(1 + credible engagers over the longest window)
 
     def is_coordinated(self, engaged: np.ndarray, engager: np.ndarray, n_accounts: int
                        ) -> np.ndarray:
@@ -372,9 +376,12 @@ def engagement_graph(pairs: pl.DataFrame, coverage: pl.DataFrame, nodes: np.ndar
     # vouch for itself
     vouches = (~reverse_active(pairs, engaged, engager, n_accounts, max(windows))
                & ~_member(key, flagged))
-    return Graph(rank, targets, *credibility(engaged[vouches], engager[vouches],
-                                             weight[vouches], nodes, active_since, cutoff),
-                 coordinated=flagged)
+    credible, trust = credibility(engaged[vouches], engager[vouches], weight[vouches], nodes,
+                                  active_since, cutoff)
+    # an account's credible engagers over the longest window (as credible_engagers_{w}d)
+    engagers = weighted_count(engaged, np.where(vouches & (weight > 0),
+                                                np.nan_to_num(credible[engager]), 0.0), n_accounts)
+    return Graph(rank, targets, credible, trust, flagged, np.log1p(engagers))
 
 
 def cutoff_graph(p: Partials, tables: Tables, cutoff: int, windows) -> Graph | None:
@@ -420,10 +427,20 @@ def _engager_features(p: Partials, pairs: pl.DataFrame, rows: pl.DataFrame, cuto
         is_follower = _member(key, follow_keys)
         ever = p.first_pairs.filter(pl.col("first_day") < cutoff)["pair"].to_numpy()
         silent = ~_member(follow_keys, ever)
+        # the followers who have reacted to the account, weighted by how actively and
+        # credibly they engage anywhere: its audience. Followers who never react weigh
+        # nothing, bought or followed back (follow-for-follow churn)
+        follower = follow_keys % n_accounts
+        active = (graph.targets[max(windows)][follower]
+                  * np.nan_to_num(graph.credibility[follower]) * ~silent)
+        followee = follow_keys // n_accounts
     with np.errstate(divide="ignore", invalid="ignore"):  # 0/0 -> NaN -> null below
         if follows is not None:
             out["silent_follower_share"] = np.bincount(
                 follow_keys[silent] // n_accounts, minlength=n_accounts) / follower_count
+            out["follower_standing"] = weighted_count(
+                followee, active * graph.standing[follower], n_accounts) / weighted_count(
+                followee, active, n_accounts)
         for w in windows:
             c = counts[w]
             active = c > 0
@@ -497,9 +514,13 @@ def _credible_engagement(p: Partials, pairs: pl.DataFrame, rows: pl.DataFrame, t
         for w in windows:
             engagers = (pairs[f"n@{w}"].to_numpy() > 0) & ~pair_coordinated & ~reverse_active(
                 pairs, pair_engaged, pair_engager, n_accounts, w)
-            out[column("credible_engagers_{w}d", window=w)] = weighted_count(
-                pair_engaged, np.where(engagers, np.nan_to_num(graph.credibility[pair_engager]),
-                                       0.0), n_accounts)
+            counted_engagers = np.where(engagers, np.nan_to_num(
+                graph.credibility[pair_engager]), 0.0)
+            credible_engagers = weighted_count(pair_engaged, counted_engagers, n_accounts)
+            out[column("credible_engagers_{w}d", window=w)] = credible_engagers
+            out[column("engager_standing_{w}d", window=w)] = weighted_count(
+                pair_engaged, counted_engagers * graph.standing[pair_engager],
+                n_accounts) / credible_engagers
             inside = day >= cutoff - w
             counted = np.where(inside, n, 0.0)
             credible = counted * engager_credibility * (~coordinated & ~reverse_active(
@@ -544,6 +565,7 @@ register_family(Family(
     ("topic_days",)))
 register_family(Family(
     "amplification", ("{kinds}_per_post_{w}d", "{kinds}_per_post_decay14d", "{kinds}_{w}d",
+                      "engagement_{w}d",
                       "retweeted_post_share_{w}d", "second_hand_retweet_share_{w}d"),
     lambda at: _amplification(at.p, at.tables, at.day, at.windows, at.tables.offers),
     ("received_days", "first_retweets")))
@@ -558,12 +580,13 @@ register_family(Family(
     "engagers", ("unique_engagers_{w}d", "engaged_follower_share_{w}d", "pagerank",
                  "engager_pagerank_{w}d", "engager_selectivity_{w}d",
                  "engager_concentration_{w}d", "reciprocity_{w}d",
-                 "traded_engagement_share_{w}d", "silent_follower_share"),
+                 "traded_engagement_share_{w}d", "silent_follower_share", "follower_standing"),
     lambda at: _engager_features(at.p, at.pairs, at.rows, at.day, at.windows,
                                  len(at.tables.ids), at.follows, at.graph),
     ("pair_days", "first_pairs", "follow_days")))
 register_family(Family(
-    "credible engagement", ("credible_engagers_{w}d", "credible_{kinds}_{w}d",
+    "credible engagement", ("credible_engagers_{w}d", "engager_standing_{w}d",
+                            "credible_{kinds}_{w}d",
                             "credible_{kinds}_per_post_{w}d", "credibility", "trustrank",
                             "engager_credibility_{w}d", "credible_engagement_share_{w}d",
                             "coordinated_engagement_share_{w}d"),

@@ -1,7 +1,8 @@
 """Stage 2 of the feature build, labels: what happens in [T, T + horizon), per account: the
 exposure (posts), engagement per kind, and credible engagement (each engager counted by its
 credibility at T, nothing from accounts the author engaged with itself nor from coordinated
-pairs)."""
+pairs), and from the same credible engagers, each once: how many (reach) and their standing
+(network)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import numpy as np
 import polars as pl
 
 from clout.data.kinds import KINDS
-from clout.features.catalogue import EVENTS, LABELS, column
+from clout.features.catalogue import EVENTS, FOLLOWS, LABELS, column
 from clout.features.config import FeatureConfig
 from clout.features.families import Graph, cutoff_graph, weighted_count
 from clout.features.partials import Partials, pair_key
@@ -31,12 +32,14 @@ def _label(kind: str, horizon: int, credible: bool = False, per_post: bool = Fal
 
 
 def _credible_labels(p: Partials, out: pl.DataFrame, cutoff: int, end: int,
-                     config: FeatureConfig, kinds, graph: Graph, n_accounts: int
-                     ) -> pl.DataFrame:
+                     config: FeatureConfig, kinds, graph: Graph, n_accounts: int,
+                     follows: pl.DataFrame | None) -> pl.DataFrame:
     """Engagement on the horizon's posts (without posts: received in the horizon), each event
     counted by its engager's credibility at the cutoff, none from an engager the author engaged
     with in [cutoff - longest window, end) (traded engagement is not influence), none from a
-    pair coordinated at the cutoff. Bincounts over the sorted partial: a fixed sum order."""
+    pair coordinated at the cutoff; and the same engagers each once, for reach and (those in
+    `follows`, the follows made before the horizon ends) network. Bincounts over the sorted
+    partial: a fixed sum order."""
     h = config.horizon_days
     author_engaged = in_window(p.pair_days, cutoff - max(config.windows), end)["pair"]
     on = "day" if p.post_days is None else "post_day"
@@ -49,10 +52,29 @@ def _credible_labels(p: Partials, out: pl.DataFrame, cutoff: int, end: int,
                                                                       n_accounts)))
     kind = events["kind"].cast(pl.String).to_numpy()
     nodes = out["account_id"].to_numpy()
+    # reach: each credible engager once, by its credibility; network: the standing of those
+    # of them who follow the account (its own audience: people a retweet brought are the
+    # retweeter's), or of every one without a follower graph
+    credited = weight > 0
+    pair = np.unique(engaged[credited].astype(np.int64) * n_accounts + engager[credited])
+    pair_engaged, pair_engager = pair // n_accounts, pair % n_accounts
+    counted = np.nan_to_num(graph.credibility[pair_engager])
+    engagers = weighted_count(pair_engaged, counted, n_accounts)
+    if follows is not None:
+        follow_keys = follows.select(pair_key(pl.col("followee_id"), pl.col("follower_id"),
+                                              n_accounts)).to_series()
+        counted = counted * pl.Series(pair).is_in(follow_keys.implode()).to_numpy()
+    followers = weighted_count(pair_engaged, counted, n_accounts)
+    with np.errstate(divide="ignore", invalid="ignore"):  # no engaged followers: null
+        standing = weighted_count(pair_engaged, counted * graph.standing[pair_engager],
+                                  n_accounts) / followers
     credible = pl.DataFrame({"account_id": nodes, **{
         _label(k, h, credible=True): weighted_count(engaged, np.where(kind == k, weight, 0.0),
                                                     n_accounts)[nodes]
-        for k in kinds}}, schema_overrides={"account_id": INDEX})
+        for k in kinds}, column("label_engagers_credible_{h}d", horizon=h): engagers[nodes],
+        column("label_engaged_followers_credible_{h}d", horizon=h): followers[nodes],
+        column("label_engager_standing_{h}d", horizon=h): standing[nodes]},
+        schema_overrides={"account_id": INDEX}).fill_nan(None)
     return out.join(credible, on="account_id", how="left")
 
 
@@ -63,6 +85,8 @@ def labels_at(p: Partials, tables: Tables, cutoff: int, config: FeatureConfig,
     h, end = config.horizon_days, cutoff + config.horizon_days
     rows = population(p.first_seen, cutoff)
     kinds = tables.kinds
+    follows = (p.follow_days.filter(pl.col("day") < end) if FOLLOWS in tables.offers
+               else None)
     posts_label = column("label_posts_{h}d", horizon=h)
     if tables.posts is not None:
         # exposure: the posts that can carry the label (for counts: those that have them)
@@ -80,11 +104,14 @@ def labels_at(p: Partials, tables: Tables, cutoff: int, config: FeatureConfig,
         exposure = pl.col(posts_label).fill_null(0)
         out = out.with_columns(exposure.alias(posts_label), *(
             pl.col(f"n_{k}").fill_null(0).alias(_label(k, h)) for k in kinds))
+        if kinds:
+            out = out.with_columns(pl.sum_horizontal(pl.col(_label(k, h)) for k in kinds)
+                                   .alias(column("label_engagement_{h}d", horizon=h)))
         credible = EVENTS in tables.offers
         if credible:
             graph = graph or cutoff_graph(p, tables, cutoff, config.windows)
             out = _credible_labels(p, out, cutoff, end, config, tables.event_kinds, graph,
-                                   len(tables.ids))
+                                   len(tables.ids), follows)
         out = out.with_columns(
             ratio(pl.col(_label(k, h, flag)), exposure).alias(_label(k, h, flag, per_post=True))
             for flag, chosen in ((False, kinds), (True, tables.event_kinds if credible else ()))
@@ -96,5 +123,5 @@ def labels_at(p: Partials, tables: Tables, cutoff: int, config: FeatureConfig,
         if EVENTS in tables.offers:
             graph = graph or cutoff_graph(p, tables, cutoff, config.windows)
             out = _credible_labels(p, out, cutoff, end, config, tables.event_kinds, graph,
-                                   len(tables.ids))
+                                   len(tables.ids), follows)
     return out.select("account_id", *label_columns(tables, config))

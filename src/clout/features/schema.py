@@ -74,8 +74,13 @@ class Target:
     @property
     def received(self) -> str:
         """What the account received of the target's kind over the window."""
+        return self.received_over(self.window)
+
+    def received_over(self, window: int) -> str:
+        """What the account received of the target's kind over the `window` days before the
+        cutoff (over the horizon's length: the count a day-ahead head is level with, or not)."""
         return column("credible_{kinds}_{w}d" if self.credible else "{kinds}_{w}d",
-                      window=self.window, kind=self.kind)
+                      window=window, kind=self.kind)
 
     @property
     def history_posts(self) -> str | None:
@@ -98,6 +103,11 @@ class Target:
         """The same target counting every engagement, credible or not."""
         return replace(self, credible=False)
 
+    @property
+    def family(self) -> str | None:
+        """The catalogue family its head learns from alone (None: every feature)."""
+        return None
+
     def exposed(self, frame: pd.DataFrame) -> np.ndarray:
         """Which rows carry a label: those with posts in the horizon (per account: all)."""
         if self.exposure is None:
@@ -110,6 +120,61 @@ class Target:
         exposure = (np.ones(len(rows)) if self.exposure is None
                     else rows[self.exposure].to_numpy(float))
         return rows, rows[self.label].to_numpy(float), exposure
+
+
+@dataclass(frozen=True)
+class StandingTarget(Target):
+    """What the network head learns: the mean standing of the horizon's credible engaged
+    followers (each one's log(1 + its own credible engagers over the longest window)), per
+    engaged follower, with their number as its exposure (a head on a rate, like the per-post
+    ones)."""
+
+    @property
+    def label(self) -> str:
+        return column("label_engager_standing_{h}d", horizon=self.horizon)
+
+    @property
+    def exposure(self) -> str:
+        return column("label_engaged_followers_credible_{h}d", horizon=self.horizon)
+
+    @property
+    def history(self) -> str:
+        """The standing of the followers who engage anywhere, the audience that might react: a
+        mean already, over no exposure of its own. The past engagers' standing
+        (engager_standing) is a poorer start: a few engagers' (on the small world, the head's
+        rank against true network 0.88 starting from it, 0.90 from this)."""
+        return column("follower_standing")
+
+    @property
+    def received(self) -> str:
+        return self.history
+
+    def received_over(self, window: int) -> None:
+        return None
+
+    @property
+    def history_posts(self) -> None:
+        return None
+
+    @property
+    def evidence(self) -> None:
+        return None
+
+    @property
+    def log1p_history(self) -> None:
+        return None
+
+    @property
+    def plain(self) -> Target:
+        return self
+
+    @property
+    def family(self) -> str:
+        """The network features alone: the standing of those who engage and who follow, the
+        account's own credibility and trust. On the small world its rank against true
+        network is 0.91 from them, 0.89 from every feature (the rest fit the noise of a few
+        engagers' standing)."""
+        return "network"
 
 
 @dataclass(frozen=True)
@@ -148,6 +213,20 @@ class FeatureSchema:
 
     def target(self, kind: str, credible: bool = False) -> Target:
         return Target(kind, self.horizon_days, self.longest_window, credible, self.per_post)
+
+    def component_targets(self) -> dict[str, Target]:
+        """What the reach and network heads learn, where the table has their labels. With
+        events (who engaged): reach, the horizon's credible engagers per account; network,
+        the standing of its engaged followers, per engaged follower. With counts alone, reach
+        is the engagement the horizon's posts receive (people counted once per post: how many
+        react, as far as counts tell), and there is no network."""
+        h, w = self.horizon_days, self.longest_window
+        reach = Target("engagers", h, w, credible=True, per_post=False)
+        network = StandingTarget("standing", h, w, credible=True)
+        if {reach.label, network.label, network.exposure} <= set(self.labels):
+            return {"reach": reach, "network": network}
+        counted = Target("engagement", h, w, per_post=False)
+        return {"reach": counted} if counted.label in self.labels else {}
 
     def target_labelled(self, kind: str, label: str) -> Target:
         """The target of `kind` whose label column is `label` (how a saved model names it)."""

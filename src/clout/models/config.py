@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from clout.data.config import Seed
 from clout.errors import ConfigError, DataError
+from clout.features.catalogue import column_features
 from clout.features.schema import FeatureSchema, Target
 from clout.models.heads import Boosting, HeadSpec, HistoryOffset, lgb_params
 
@@ -90,7 +91,9 @@ class ModelSpec(BaseModel):
     calibration: Literal["auto", "none", "glm", "isotonic"] = Field(
         "auto", description="auto: the recalibration with the best cross-fitted validation "
                             "deviance, or none when none improves it")
-    components: bool = Field(True, description="also score reach, amplification and network")
+    components: bool = Field(True, description="fit the reach and network heads too, so the "
+                                               "score combines all three components (off: "
+                                               "amplification alone)")
     stability_seeds: list[Seed] = Field(
         default_factory=list, description="retrain the heads with these seeds too, to show how "
                                           "far importance ranks move (audit only)")
@@ -146,7 +149,12 @@ class ModelSpec(BaseModel):
     def head_spec(self, target: Target, features: list[str], schema: FeatureSchema,
                   num_threads: int | None) -> HeadSpec:
         """How to fit the head of `target` on `features`; it starts from the account's
-        history when `history_offset` is on and the table holds that history."""
+        history when `history_offset` is on and the table holds that history. A target that
+        learns from one feature family sees only those of `features`."""
+        if target.family is not None:
+            catalogue = column_features(schema.windows)
+            features = [f for f in features if f in catalogue
+                        and catalogue[f].family == target.family]
         offset = None
         if self.history_offset:
             history = HistoryOffset.for_target(target, self.prior_posts,

@@ -9,7 +9,10 @@ Baselines (`history_baselines`), each a prediction for every account from its hi
 - `history_start`: the head's start without its trees (the history shrunk by empirical Bayes,
   see `HistoryOffset`), for a head that has one: what the trees add is measured against it;
 - `log1p_per_post`: the mean over the window's posts of log(1 + engagement): ranks only, it is
-  not a rate, so it has no deviance or calibration error.
+  not a rate, so it has no deviance or calibration error;
+- `last_horizon` (and `credible_last_horizon`, for a head that learns credible engagement): a
+  per-account head's count over the last horizon before the cutoff, as is: yesterday's count
+  for a day-ahead head.
 The pipeline adds `followers_only`: a LightGBM head on the follower count alone.
 """
 
@@ -44,13 +47,23 @@ def history_baselines(frame: pd.DataFrame, head: Head) -> dict[str, np.ndarray]:
         out["history_start"] = head.offset(frame)
     if log1p in frame.columns:
         out["log1p_per_post"] = frame[log1p].fillna(0).to_numpy(float)
+    if not head.target.per_post:  # a per-account head: the last horizon's count, as is
+        lasts = {"last_horizon": head.target.plain}
+        if head.target.credible:
+            lasts["credible_last_horizon"] = head.target
+        for name, target in lasts.items():
+            last = target.received_over(target.horizon)
+            if last is not None and last in frame.columns:
+                out[name] = frame[last].fillna(0).to_numpy(float)
     return out
 
 
 def evaluate(target: Target, test: pd.DataFrame, predictions: dict[str, np.ndarray],
-             base_rate: float) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+             base_rate: float, head: str | None = None
+             ) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
     """Metrics per predictor (one row each) against `target`'s label, and its reliability
-    table, on the rows with posts in the horizon.
+    table, on the rows with posts in the horizon; `head` names the head (default: the
+    target's kind).
 
     `predictions` maps a predictor name to per-post rates aligned with `test`'s rows.
     """
@@ -64,7 +77,7 @@ def evaluate(target: Target, test: pd.DataFrame, predictions: dict[str, np.ndarr
             metrics = {k: v if k == "spearman" else np.nan for k, v in metrics.items()}
         else:
             tables[name] = reliability_table(rate, predicted, exposure)
-        rows.append({"head": target.kind, "label": target.label, "predictor": name,
+        rows.append({"head": head or target.kind, "label": target.label, "predictor": name,
                      "accounts": int(mask.sum()), **metrics})
     return pd.DataFrame(rows), tables
 

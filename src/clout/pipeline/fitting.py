@@ -1,5 +1,5 @@
-"""Fitting: the heads on a feature table, per score and per component, their weights and
-the frozen score map: one `InfluenceModel`."""
+"""Fitting: the heads on a feature table (amplification per kind, reach, network), their
+weights and the frozen score maps: one `InfluenceModel`."""
 
 from __future__ import annotations
 
@@ -8,17 +8,10 @@ from collections.abc import Callable
 import pandas as pd
 
 from clout.compute import LOCAL, Engine
-from clout.config import COMPONENTS, Experiment
-from clout.features.catalogue import column_features
+from clout.config import Experiment
 from clout.features.schema import FeatureSchema, FeatureTable, Target
 from clout.models.heads import Head, Split, fit_head
-from clout.scoring.score import (
-    InfluenceModel,
-    ScoreMap,
-    expected_engagement,
-    normalise_weights,
-    shows_nothing,
-)
+from clout.scoring.score import InfluenceModel, normalise_weights
 
 Say = Callable[[str], None]
 
@@ -39,8 +32,8 @@ def fit_heads(experiment: Experiment, schema: FeatureSchema, targets: dict[str, 
 
 def fit_model(experiment: Experiment, table: FeatureTable, split: Split, say: Say = print,
               engine: Engine = LOCAL) -> InfluenceModel:
-    """Heads on every feature, and per component on that family's features alone; weights;
-    and the score map, frozen on the validation cutoff's population."""
+    """The amplification heads (one per kind), the reach and network heads where the table
+    has their labels, and the score maps, frozen on the validation cutoff's population."""
     frame, schema = table.frame, table.schema
     targets = experiment.model.targets(schema)
     weights = normalise_weights(list(targets), experiment.score.weights)  # checked before training
@@ -50,23 +43,12 @@ def fit_model(experiment: Experiment, table: FeatureTable, split: Split, say: Sa
         f"{len(train):,} training rows")
     heads = fit_heads(experiment, schema, targets, features, train, validation, engine)
     components = {}
-    if experiment.model.components:
-        catalogue = column_features(schema.windows)
-        for name in COMPONENTS:
-            own = [f for f in features if f in catalogue and catalogue[f].family == name]
-            if own:
-                say(f"component {name}: {len(own)} features")
-                components[name] = fit_heads(experiment, schema, targets, own, train,
-                                             validation, engine)
-    # The scale is set by the accounts that show influence: accounts that never post (fake
-    # followers, pure readers) or that no credible account engages with score 1 anyway, and
-    # would otherwise fill the bottom of the scale and squeeze everyone else.
-    anchor = validation[~shows_nothing(validation, targets.values())]
-    expected = expected_engagement({k: h(anchor) for k, h in heads.items()}, heads, weights)
-    score_map = ScoreMap.fit(expected, experiment.score.low_quantile,
-                             experiment.score.high_quantile)
-    return InfluenceModel(heads, components, weights, score_map, info={
+    if experiment.model.components and (of := schema.component_targets()):
+        say(f"components {', '.join(t.label for t in of.values())}")
+        components = fit_heads(experiment, schema, of, features, train, validation, engine)
+    model = InfluenceModel(heads, components, weights, info={
         "experiment": experiment.name, "data_seed": experiment.data.seed,
         "model_seed": experiment.model.seed,
         "features": experiment.features.model_dump(mode="json"), **split.describe()},
-        schema=schema)
+        schema=schema, component_weights=dict(experiment.score.components) if components else {})
+    return model.freeze(validation, experiment.score.low_quantile, experiment.score.high_quantile)

@@ -17,10 +17,13 @@ from clout.models.evaluation import evaluate, history_baselines
 from clout.models.heads import Head, Split
 from clout.pipeline.fitting import fit_heads, with_model
 from clout.scoring.evaluation import (
+    component_histories,
+    component_truth_spearman,
     history_scores,
     realised_engagement,
     realised_spearman,
     truth_metrics,
+    truth_of,
 )
 from clout.scoring.score import InfluenceModel
 from clout.scoring.summary import MODEL, RunSummary
@@ -57,20 +60,26 @@ def measure(experiment: Experiment, model: InfluenceModel, frame: pd.DataFrame, 
     engagement, beside the history indexes scored the same way. `extra`: more baseline heads
     by name (kind -> head), e.g. followers only."""
     test, validation = split.part(frame, "test"), split.part(frame, "validation")
+    ranked = test[~model.is_silent(test)]
     rows, reliability, head_rows = [], {}, {}
-    for kind, head in model.heads.items():
-        predictions = {"model": head(test), "model_uncalibrated": head.raw(test),
-                       **history_baselines(test, head)}
-        predictions |= {name: heads[kind](test) for name, heads in (extra or {}).items()
+    for kind, head in model.every_head.items():
+        # a per-account head labels every account; it is measured on those the score ranks:
+        # the silent score 1 whatever it says, and their zero labels would tie with zero
+        # histories and swamp the rank
+        on = test if head.target.per_post else ranked
+        predictions = {"model": head(on), "model_uncalibrated": head.raw(on),
+                       **history_baselines(on, head)}
+        predictions |= {name: heads[kind](on) for name, heads in (extra or {}).items()
                         if kind in heads}
-        metrics, reliability[kind] = evaluate(head.target, test, predictions, head.base_rate)
+        metrics, reliability[kind] = evaluate(head.target, on, predictions, head.base_rate,
+                                              kind)
         # what the head chose, on the model's own row
         is_model = metrics["predictor"] == "model"
         metrics.loc[is_model, "calibration"] = head.calibrator.method
         metrics.loc[is_model, "best_iteration"] = head.booster.best_iteration
         rows.append(metrics)
-        labelled_rows, rate, posts = head.target.labelled(test)
-        keep = test.index.get_indexer(labelled_rows.index)
+        labelled_rows, rate, posts = head.target.labelled(on)
+        keep = on.index.get_indexer(labelled_rows.index)
         head_rows[kind] = pd.DataFrame({"rate": rate, "posts": posts,
                                         **{n: np.asarray(v)[keep] for n, v in predictions.items()}})
     metrics = pd.concat(rows, ignore_index=True)
@@ -82,16 +91,28 @@ def measure(experiment: Experiment, model: InfluenceModel, frame: pd.DataFrame, 
                             experiment.score.high_quantile)
     realised = realised_engagement(model, test)
     score_summary = [(MODEL, "factor_per_10_points", model.score_map.factor(10)),
+                     *((MODEL, f"factor_per_10_points_{name}", score_map.factor(10))
+                       for name, score_map in model.component_maps.items()),
+                     *((MODEL, f"weight_{name}", weight)
+                       for name, weight in model.component_weights.items()),
                      (MODEL, "median", float(scores["score"].median())),
                      (MODEL, "spearman_realised", realised_spearman(scores, realised))]
     gaps = None
     if truth is not None:
-        truth_summary, gaps = truth_metrics(scores, truth)
+        reference = truth_of(model, truth)
+        truth_summary, gaps = truth_metrics(scores, truth, reference)
         score_summary += [(MODEL, k, v) for k, v in truth_summary.items()]
+        # each component from history alone, against its own truth (1 when silent, as scored)
+        silent = model.is_silent(test)
+        histories = test[["account_id"]].assign(**{
+            c: np.where(silent, 0.0, v) for c, v in component_histories(model, test).items()})
+        score_summary += [("history_index", k, v) for k, v in
+                          component_truth_spearman(histories, truth).items()]
     for name, rival in rivals.items():
         score_summary.append((name, "spearman_realised", realised_spearman(rival, realised)))
         if truth is not None:
-            score_summary += [(name, k, v) for k, v in truth_metrics(rival, truth)[0].items()]
+            score_summary += [(name, k, v) for k, v in
+                              truth_metrics(rival, truth, reference)[0].items()]
     return Measurement(metrics, reliability, scores, rivals, realised, gaps,
                        RunSummary.of(head_summary, score_summary), head_rows)
 
@@ -116,7 +137,7 @@ def evaluate_model(experiment: Experiment, model: InfluenceModel, frame: pd.Data
     extra = {"followers_only": followers_only(experiment, model, frame, split, engine)}
     measured = measure(experiment, model, frame, split, truth, engine, extra)
     seed = experiment.model.seed
-    importance = importance_table(model.heads, test, schema.windows, seed)
+    importance = importance_table(model.every_head, test, schema.windows, seed)
     stability = None
     if other_seeds := experiment.model.stability_seeds:
         heads_by_seed = {seed: model.heads} | {

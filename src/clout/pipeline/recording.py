@@ -22,7 +22,7 @@ from clout.models.evaluation import reliability_plot
 from clout.models.heads import Split
 from clout.pipeline.measuring import Evaluation
 from clout.prepare import Source
-from clout.scoring.evaluation import gaming_plot, score_distribution_plot
+from clout.scoring.evaluation import gaming_plot, score_distribution_plot, truth_of
 from clout.scoring.score import InfluenceModel
 from clout.tracking import RUN
 
@@ -105,6 +105,7 @@ def log_results(result: TrainResult) -> None:
                       RUN.distribution)
     if evaluation.truth_gaps is not None:
         mlflow.log_table(evaluation.truth_gaps, RUN.gaps)
-        mlflow.log_figure(gaming_plot(evaluation.scores, source.truth), RUN.gaming)
+        mlflow.log_figure(gaming_plot(evaluation.scores, source.truth,
+                                      truth_of(model, source.truth)), RUN.gaming)
     with tempfile.TemporaryDirectory() as tmp:
         log_pyfunc(model, model.save(Path(tmp) / "model"), test)

@@ -1,17 +1,22 @@
-"""From calibrated heads to the 1-100 score and its components.
+"""From calibrated heads to the 1-100 score and its three components.
 
-Expected engagement combines the heads' calibrated per-post rates, each divided by its base rate
-so that every head counts on the same footing: `E = sum_k c_k * rate_k / base_k` with the
-contributions `c_k` summing to 1 (equal by default). E = 1 is an account with average
-engagement per post on every kind; E = 2 expects twice that.
+Influence has three parts (`clout.data.influence`), each predicted by heads on the feature table:
+- **amplification**, expected engagement per post: the per-kind heads' calibrated rates, each
+  divided by its base rate so that every head counts on the same footing,
+  `A = sum_k c_k * rate_k / base_k` with the contributions `c_k` summing to 1 (equal by
+  default). A = 1 is an account with average engagement per post on every kind;
+- **reach**, the expected number of distinct credible engagers in the horizon (the reach head);
+- **network**, the typical credible engager's own reach: expm1 of the network head's mean
+  log(1 + engager's credible engagers).
+The score is their weighted geometric mean (`score.components` in the experiment): a source
+without events (who engaged) has amplification alone.
 
-The score is linear in log10(E), frozen when the model is trained: the low quantile of the
-validation population maps to 1 and the high one to 100. A point therefore always means the same
-factor of expected engagement, whatever the month: see `ScoreMap.factor(points)`.
-Components (reach, amplification, network) are the same map applied to the expected engagement
-predicted from that family of features alone. An account with no posts in the longest window, or
-(heads on credible engagement) no credible engagement in it, has shown no influence and scores 1
-on all of them (its expected engagement is still reported).
+Every map to 1-100 is linear in log10 of its quantity, frozen when the model is trained: the low
+quantile of the validation population maps to 1 and the high one to 100. A point therefore
+always means the same factor, whatever the month: see `ScoreMap.factor(points)`; each component
+has its own map and factor. An account with no posts in the longest window, or (heads on
+credible engagement) no credible engagement in it, has shown no influence and scores 1 on all
+of them (its expected values are still reported).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
+from clout.data.influence import log10_influence
 from clout.errors import ConfigError, DataError, MissingFile, ModelError
 from clout.features.catalogue import NON_NEGATIVE_UNITS, column_features
 from clout.features.config import FeatureConfig
@@ -84,10 +90,10 @@ MAX_FEATURE_VALUE = 1e12  # no count, rate or age of a real account comes near i
 
 
 def booster_files(heads, components) -> list[str]:
-    """The booster files of a saved model, heads first, by kind (`heads` and `components` map
-    kinds, and component names to kinds, to anything)."""
+    """The booster files of a saved model, the amplification heads first, by kind, then the
+    component heads by name (`heads` and `components` map those to anything)."""
     return [f"heads/score-{kind}.txt" for kind in heads] + [
-        f"heads/{name}-{kind}.txt" for name, of in components.items() for kind in of]
+        f"heads/{name}.txt" for name in components]
 
 
 class InvalidFeatures(ModelError):
@@ -141,14 +147,16 @@ def expected_engagement(rates: dict[str, np.ndarray], heads: dict[str, Head],
 
 @dataclass
 class InfluenceModel:
-    """Everything from a feature row to the score: heads, calibrators, weights, frozen map."""
+    """Everything from a feature row to the score: heads, calibrators, weights, frozen maps."""
 
-    heads: dict[str, Head]
-    components: dict[str, dict[str, Head]]
-    weights: dict[str, float]
-    score_map: ScoreMap
+    heads: dict[str, Head]  # amplification: per engagement kind, per post
+    components: dict[str, Head]  # reach and network (none: the score is amplification alone)
+    weights: dict[str, float]  # of each amplification head
+    score_map: ScoreMap | None = None  # set by `freeze`
     info: dict = field(default_factory=dict)  # experiment name, feature config, split, seed
     schema: FeatureSchema | None = None  # the feature table it was trained on
+    component_maps: dict[str, ScoreMap] = field(default_factory=dict)  # by component
+    component_weights: dict[str, float] = field(default_factory=dict)  # in the score
 
     @property
     def feature_config(self) -> FeatureConfig:
@@ -158,7 +166,7 @@ class InfluenceModel:
     @property
     def features(self) -> list[str]:
         """Every column the model reads, sorted: the input it needs."""
-        return sorted({f for head in self._all_heads() for f in head.inputs}
+        return sorted({f for head in self.every_head.values() for f in head.inputs}
                       | set(self.evidence))
 
     @property
@@ -170,18 +178,48 @@ class InfluenceModel:
     def evidence(self) -> list[str]:
         return evidence_columns(self.targets.values())
 
-    def _all_heads(self):
-        yield from self.heads.values()
-        for heads in self.components.values():
-            yield from heads.values()
-
-    def predict_rates(self, columns: Columns, heads: dict[str, Head] | None = None
-                      ) -> dict[str, np.ndarray]:
-        """Calibrated expected engagement per post for each kind."""
-        return {kind: head(columns) for kind, head in (heads or self.heads).items()}
-
     def expected_engagement(self, rates: dict[str, np.ndarray]) -> np.ndarray:
         return expected_engagement(rates, self.heads, self.weights)
+
+    @property
+    def every_head(self) -> dict[str, Head]:
+        """The amplification heads by kind, then the component heads by name."""
+        return {**self.heads, **self.components}
+
+    def outputs(self, columns: Columns) -> dict[str, np.ndarray]:
+        """Every head's calibrated prediction, by kind or component name."""
+        return {name: head(columns) for name, head in self.every_head.items()}
+
+    def component_values(self, outputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Each component's expected value from the heads' `outputs`: amplification (relative
+        expected engagement per post), reach (credible engagers in the horizon) and network
+        (the typical engager's credible engagers); amplification alone without components."""
+        values = {"amplification": self.expected_engagement({k: outputs[k] for k in self.heads})}
+        if "reach" in self.components:
+            values["reach"] = outputs["reach"]
+        if "network" in self.components:
+            values["network"] = np.expm1(outputs["network"])  # the head learns the log1p
+        return values
+
+    def freeze(self, validation: pd.DataFrame, low_quantile: float, high_quantile: float
+               ) -> InfluenceModel:
+        """Fit the maps to 1-100 (the score's and each component's) on the validation cutoff's
+        rows. The scale is set by the accounts that show influence: accounts that never post
+        (fake followers, pure readers) or that no credible account engages with score 1
+        anyway, and would otherwise fill the bottom of the scale and squeeze everyone else."""
+        anchor = validation[~self.is_silent(validation)]
+        values = self.component_values(self.outputs(anchor))
+        self.score_map = ScoreMap.fit(self.overall(values), low_quantile, high_quantile)
+        self.component_maps = {name: ScoreMap.fit(v, low_quantile, high_quantile)
+                               for name, v in values.items()} if self.components else {}
+        return self
+
+    def overall(self, values: dict[str, np.ndarray]) -> np.ndarray:
+        """The quantity the score maps: the components' weighted geometric mean (or
+        amplification alone)."""
+        if not self.components:
+            return values["amplification"]
+        return 10 ** log10_influence(values, self.component_weights)
 
     @cached_property
     def _counts(self) -> tuple[list[int], list[str]]:
@@ -232,18 +270,19 @@ class InfluenceModel:
     def score(self, frame: pd.DataFrame) -> pd.DataFrame:
         """One row per input row: score, components, expected engagement and rate per kind,
         and the versions of the model and of the score map that produced them."""
-        columns = self.columns(frame)
-        rates = self.predict_rates(columns)
-        expected = self.expected_engagement(rates)
+        outputs = self.outputs(self.columns(frame))
+        values = self.component_values(outputs)
         out = frame[[c for c in ("account_id", "cutoff") if c in frame.columns]].copy()
         silent = self.is_silent(frame)
-        out["score"] = np.where(silent, SCORE_MIN, self.score_map(expected))
-        for name, heads in self.components.items():
-            out[name] = np.where(silent, SCORE_MIN, self.score_map(
-                self.expected_engagement(self.predict_rates(columns, heads))))
-        out["expected_engagement"] = expected
-        for kind, rate in rates.items():
-            out[f"expected_{kind}_per_post"] = rate
+        out["score"] = np.where(silent, SCORE_MIN, self.score_map(self.overall(values)))
+        for name, score_map in self.component_maps.items():
+            out[name] = np.where(silent, SCORE_MIN, score_map(values[name]))
+        out["expected_engagement"] = values["amplification"]
+        for name, column in (("reach", "expected_engagers"), ("network", "engagers_reach")):
+            if name in values:
+                out[column] = values[name]
+        for kind in self.heads:
+            out[f"expected_{kind}_per_post"] = outputs[kind]
         out["model_version"] = self.version
         out["score_version"] = self.score_map.id
         return out.reset_index(drop=True)
@@ -252,9 +291,7 @@ class InfluenceModel:
 
     def _booster_files(self) -> dict[str, Head]:
         return dict(zip(booster_files(self.heads, self.components),
-                        [*self.heads.values(),
-                         *(h for heads in self.components.values() for h in heads.values())],
-                        strict=True))
+                        [*self.heads.values(), *self.components.values()], strict=True))
 
     def _manifest(self) -> dict:
         def head_entry(head: Head) -> dict:
@@ -263,9 +300,10 @@ class InfluenceModel:
                     "calibrator": head.calibrator.to_dict(),
                     "calibration_deviances": head.calibration_deviances}
         return {"heads": {k: head_entry(h) for k, h in self.heads.items()},
-                "components": {n: {k: head_entry(h) for k, h in hs.items()}
-                               for n, hs in self.components.items()},
-                "weights": self.weights, "score_map": asdict(self.score_map), "info": self.info}
+                "components": {n: head_entry(h) for n, h in self.components.items()},
+                "weights": self.weights, "score_map": asdict(self.score_map),
+                "component_maps": {n: asdict(m) for n, m in self.component_maps.items()},
+                "component_weights": self.component_weights, "info": self.info}
 
     @staticmethod
     def _digest(manifest: dict, boosters: dict[str, str]) -> str:
@@ -328,18 +366,21 @@ class InfluenceModel:
                              f"the features it was trained on ({config.windows}, "
                              f"{config.horizon_days})")
 
-        def head(kind: str, entry: dict, file: str) -> Head:
+        def head(target: Target, entry: dict, file: str) -> Head:
             offset = entry["offset"] and HistoryOffset(**{
                 k: tuple(v) if isinstance(v, list) else v for k, v in entry["offset"].items()})
-            return Head(schema.target_labelled(kind, entry["label"]), entry["features"],
-                        booster(directory / file),
+            return Head(target, entry["features"], booster(directory / file),
                         Calibrator.from_dict(entry["calibrator"]), entry["base_rate"],
                         entry["calibration_deviances"], offset)
+        component_targets = schema.component_targets() if manifest["components"] else {}
         model = cls(
-            heads={k: head(k, e, f"heads/score-{k}.txt") for k, e in manifest["heads"].items()},
-            components={n: {k: head(k, e, f"heads/{n}-{k}.txt") for k, e in hs.items()}
-                        for n, hs in manifest["components"].items()},
+            heads={k: head(schema.target_labelled(k, e["label"]), e, f"heads/score-{k}.txt")
+                   for k, e in manifest["heads"].items()},
+            components={n: head(component_targets[n], e, f"heads/{n}.txt")
+                        for n, e in manifest["components"].items()},
             weights=manifest["weights"], score_map=ScoreMap(**manifest["score_map"]),
-            info=manifest["info"], schema=None if saved_schema is None else schema)
+            info=manifest["info"], schema=None if saved_schema is None else schema,
+            component_maps={n: ScoreMap(**m) for n, m in manifest["component_maps"].items()},
+            component_weights=manifest["component_weights"])
         model.version = recorded
         return model
