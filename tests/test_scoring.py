@@ -65,6 +65,9 @@ def test_a_model_scores_every_account_within_bounds(built):
     # more of the combined value, never a lower score
     order = np.argsort(np.asarray(overall)[posting])
     assert (np.diff(scores.loc[posting, "score"].to_numpy()[order]) >= 0).all()
+    assert model.points_meaning().startswith(
+        f"+10 points = x{model.score_map.factor(10):.2f} reach^0.5 x amplification^0.25 x "
+        "network^0.25; ")
     # +10 points on a component is the same factor on its value everywhere on the scale
     for name, score_map in model.component_maps.items():
         low, high = score_map.expected_at(np.array([20, 30])), score_map.expected_at([70, 80])

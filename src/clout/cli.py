@@ -403,10 +403,8 @@ def train(
         print_frame(ev.truth_gaps, title="score against the truth it estimates, by role "
                     "(gap: points above genuine accounts of the same truth)")
     console.print(
-        f"score: median {ev.scores['score'].median():.0f}; +10 points = "
-        f"x{score_map.factor(10):.2f}" + "".join(
-            f", {name} x{m.factor(10):.2f}" for name, m in result.model.component_maps.items())
-        + f"; map {score_map.id}; model "
+        f"score: median {ev.scores['score'].median():.0f}; {result.model.points_meaning()}; "
+        f"map {score_map.id}; model "
         f"{result.model.version}" + "".join(
             f"; {k} {v:.3f}" for k, v in ev.summary.score_metrics().items()
             if k.startswith("spearman")))
@@ -482,8 +480,7 @@ def score(
         f"{influence.version}, map {influence.score_map.id})\n"
         f"meaning: median {scores['score'].median():.0f}; {ones:.0%} score 1 (no credible "
         f"engagement in the last {window} days: fake followers, "
-        f"readers, new or bought accounts); +10 points = x"
-        f"{influence.score_map.factor(10):.2f} expected engagement\n"
+        f"readers, new or bought accounts); {influence.points_meaning()}\n"
         f"next: make ui (the runs, http://127.0.0.1:5000), clout report (the reviewer's "
         f"report), clout explain {top} (why an account scores what it does)")
 

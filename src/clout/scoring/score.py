@@ -214,6 +214,14 @@ class InfluenceModel:
                                for name, v in values.items()} if self.components else {}
         return self
 
+    def points_meaning(self) -> str:
+        """What +10 points mean, for the score and for each component."""
+        combined = " x ".join(f"{name}^{weight:g}"
+                              for name, weight in self.component_weights.items()
+                              if name in self.component_maps) or "expected engagement"
+        return f"+10 points = x{self.score_map.factor(10):.2f} {combined}" + "".join(
+            f"; {name} x{m.factor(10):.2f}" for name, m in self.component_maps.items())
+
     def overall(self, values: dict[str, np.ndarray]) -> np.ndarray:
         """The quantity the score maps: the components' weighted geometric mean (or
         amplification alone)."""
