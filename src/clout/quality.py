@@ -39,6 +39,7 @@ from clout.compute import session
 from clout.config import Experiment
 from clout.data.influence import COMPONENTS
 from clout.errors import ConfigError
+from clout.features.catalogue import column
 from clout.features.schema import FeatureTable
 from clout.gaming import (
     SIZES,
@@ -124,11 +125,12 @@ def pairwise_agreement(predicted: np.ndarray, judged: np.ndarray) -> float:
         else np.nan
 
 
-def human_frame(measured: Measurement, test: pd.DataFrame, accounts: pd.DataFrame
-                ) -> pd.DataFrame | None:
+def human_frame(measured: Measurement, test: pd.DataFrame, accounts: pd.DataFrame,
+                received: str) -> pd.DataFrame | None:
     """Per account of the test cutoff: log(1 + listed count) (`target`), the model's score
     (`model`) and components, each history index scored, log(1 + followers) and the engagement
-    received over the longest window; None where profiles carry no listed count."""
+    received (the `received` column: over the longest window); None where profiles carry no
+    listed count."""
     if HUMAN_JUDGEMENT not in accounts or accounts[HUMAN_JUDGEMENT].isna().all():
         return None
     profiles = accounts.dropna(subset=[HUMAN_JUDGEMENT])
@@ -140,11 +142,9 @@ def human_frame(measured: Measurement, test: pd.DataFrame, accounts: pd.DataFram
     frame = frame.merge(scored, on="account_id")
     for name, rival in measured.rivals.items():
         frame = frame.merge(rival.rename(columns={"score": name}), on="account_id")
-    received = sorted((c for c in test if re.fullmatch(r"engagement_\d+d", c)),
-                      key=lambda c: int(c[11:-1]))
-    if received:
-        frame = frame.merge(test[["account_id", received[-1]]].rename(
-            columns={received[-1]: "engagement_received"}), on="account_id")
+    if received in test:
+        frame = frame.merge(test[["account_id", received]].rename(
+            columns={received: "engagement_received"}), on="account_id")
     return frame.drop(columns="account_id").astype(float)
 
 
@@ -236,7 +236,8 @@ def measure_case(name: str, experiment: Experiment, table: FeatureTable, cutoffs
     measured = measure(experiment, model, part, split, truth, engine)
     test = split.part(part, "test")
     fairness = fairness_table(model, test, truth)
-    human = human_frame(measured, test, source.dataset.accounts)
+    human = human_frame(measured, test, source.dataset.accounts,
+                        column("engagement_{w}d", window=table.schema.longest_window))
     simulated = experiment.data.source == "simulator"
     gaming = None
     if attacks is not None:
