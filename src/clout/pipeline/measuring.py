@@ -60,7 +60,8 @@ def measure(experiment: Experiment, model: InfluenceModel, frame: pd.DataFrame, 
     engagement, beside the history indexes scored the same way. `extra`: more baseline heads
     by name (kind -> head), e.g. followers only."""
     test, validation = split.part(frame, "test"), split.part(frame, "validation")
-    ranked = test[~model.is_silent(test)]
+    silent = model.is_silent(test)
+    ranked = test[~silent]
     rows, reliability, head_rows = [], {}, {}
     for kind, head in model.every_head.items():
         # a per-account head labels every account; it is measured on those the score ranks:
@@ -103,7 +104,6 @@ def measure(experiment: Experiment, model: InfluenceModel, frame: pd.DataFrame, 
         truth_summary, gaps = truth_metrics(scores, truth, reference)
         score_summary += [(MODEL, k, v) for k, v in truth_summary.items()]
         # each component from history alone, against its own truth (1 when silent, as scored)
-        silent = model.is_silent(test)
         histories = test[["account_id"]].assign(**{
             c: np.where(silent, 0.0, v) for c, v in component_histories(model, test).items()})
         score_summary += [("history_index", k, v) for k, v in

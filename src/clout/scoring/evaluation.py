@@ -155,7 +155,7 @@ def scored_truth(scores: pd.DataFrame, truth: pd.DataFrame, reference: str) -> p
 def component_truth_spearman(values: pd.DataFrame, truth: pd.DataFrame) -> dict[str, float]:
     """Spearman of each component in `values` (account_id and a column per component) with
     its own truth, over the scored roles: `spearman_true_<component>`."""
-    frame = values.merge(truth, on="account_id", how="inner", suffixes=("", "_truth"))
+    frame = values.merge(truth, on="account_id", how="inner")
     frame = frame[frame["role"].isin(SCORED_ROLES)]
     return {f"spearman_true_{c}": spearman(frame[c], frame[f"true_{c}"])
             for c in COMPONENTS if c in frame and f"true_{c}" in frame}
