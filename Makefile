@@ -65,7 +65,7 @@ quality: install
 ## gaming: docs/gaming.md, what every attack of the attack library buys on three default worlds
 ## (benchmarks/gaming.py: the models trained as clout train trains them; minutes)
 gaming: install
-	$(BIN)/python benchmarks/gaming.py --seeds 7 8 9 --doc docs/gaming.md
+	$(BIN)/python benchmarks/gaming.py --seeds 7 8 9 --jobs 3 --doc docs/gaming.md
 
 ## bench: speed and plausibility measurements that print tables (minutes, not seconds)
 bench: install

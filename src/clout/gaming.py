@@ -32,7 +32,14 @@ SIZES: dict[str, tuple[int, ...]] = {
     "one_way": (5, 20, 50, 500), "dormant": (5, 50), "warmed": (5, 50), "followers": (100, 1000),
     "ring": (3, 5, 10), "pod": (3, 5, 10), "sybil": (10, 50), "burst": (50, 500),
     "churn": (100, 1000), "new_poster": (1, 20), "new_ring": (5, 10), "noise": (2,),
+    "aged": (1, 3, 15, 50), "lent": (3, 15), "aged_followers": (15,), "pod_turns": (5, 10),
+    "spread": (50,),
 }
+#: attack -> sizes also measured on accounts that posted once or twice in the attack's window:
+#: too few posts for a rule about the share of posts engaged to see anything
+FEW_POSTS: dict[str, tuple[int, ...]] = {"pod": (10,), "pod_turns": (10,), "aged": (15,),
+                                         "lent": (15,)}
+LOW_SCORE, FEW_POSTED = "low score", "1-2 posts"  # what the targets are
 Say = Callable[[str], None]
 #: The goal (issue: a score that cannot be bought), in points: mean gain at most GOAL_MEAN and
 #: mean + 2 se at most GOAL_BOUND; at most GOAL_CHEAP for attacks under CHEAP_ACTIONS actions.
@@ -69,6 +76,17 @@ def choose_accounts(scores: pd.DataFrame, genuine: np.ndarray, n_targets: int = 
     return np.sort(targets), np.sort(rng.choice(rest, min(n_controls, len(rest)), replace=False))
 
 
+def few_posts_accounts(dataset: Dataset, genuine: np.ndarray, end: pd.Timestamp, days: int,
+                       n_targets: int = 20, seed: int = 0) -> np.ndarray:
+    """Targets: genuine accounts that posted once or twice in the `days` before `end`."""
+    at = dataset.posts["created_at"]
+    posted = dataset.posts.loc[(at >= end - pd.Timedelta(days=days)) & (at < end),
+                               "account_id"].value_counts()
+    pool = np.intersect1d(posted.index[posted <= 2].to_numpy(), genuine)
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(pool, min(n_targets, len(pool)), replace=False))
+
+
 def _scores(model: InfluenceModel, dataset: Dataset, end: pd.Timestamp) -> pd.Series:
     clean, _ = validate(dataset, as_of=end)  # an attacker's rows pass the contract
     return score_accounts(model, clean, end).set_index("account_id")["score"].astype(float)
@@ -77,10 +95,25 @@ def _scores(model: InfluenceModel, dataset: Dataset, end: pd.Timestamp) -> pd.Se
 def gaming_table(model: InfluenceModel, dataset: Dataset, genuine: np.ndarray, end,
                  sizes: Mapping[str, Sequence[int]] = SIZES, days: int = 28, seed: int = 0,
                  say: Say = print) -> pd.DataFrame:
-    """One row per attack and size: targets, cost, mean gain ± se, controls' drift."""
+    """One row per attack, size and kind of target (low-score accounts, and for the attacks of
+    `FEW_POSTS` accounts that posted once or twice): targets, cost, mean gain ± se, controls'
+    drift."""
     end = pd.Timestamp(end)
     clean = _scores(model, dataset, end)
     targets, controls = choose_accounts(clean.reset_index(), genuine, seed=seed)
+    aimed = {LOW_SCORE: (targets, sizes)}
+    few = {a: FEW_POSTS[a] for a in sizes if a in FEW_POSTS}
+    if few:
+        aimed[FEW_POSTED] = (few_posts_accounts(dataset, genuine, end, days, seed=seed), few)
+    rows = []
+    for aim, (targets, attack_sizes) in aimed.items():
+        rows += _gains(model, dataset, clean, controls, end, targets, aim, attack_sizes, days,
+                       seed, say)
+    return pd.DataFrame(rows)
+
+
+def _gains(model, dataset, clean, controls, end, targets, aim, sizes, days, seed, say
+           ) -> list[dict]:
     rows = []
     for attack, attack_sizes in sizes.items():
         for size in attack_sizes:
@@ -91,14 +124,15 @@ def gaming_table(model: InfluenceModel, dataset: Dataset, genuine: np.ndarray, e
             gain = (after - before).loc[injection.targets].to_numpy()
             drift = (after - clean).loc[controls].to_numpy()
             rows.append({
-                "attack": attack, "size": size, "targets": len(gain),
+                "attack": attack, "size": size, "aimed_at": aim, "targets": len(gain),
                 "accounts": injection.accounts, "actions": injection.actions,
                 "gain": gain.mean(), "gain_se": gain.std(ddof=1) / np.sqrt(len(gain)),
                 "gain_max": gain.max(), "control_drift": drift.mean(),
                 "control_max": np.abs(drift).max(),
                 "points_per_100_actions": 100 * gain.mean() / max(injection.actions, 1)})
-            say(f"{attack} x {size}: {gain.mean():+.2f} points ({injection.actions:,} actions)")
-    return pd.DataFrame(rows)
+            say(f"{attack} x {size} on {aim}: {gain.mean():+.2f} points "
+                f"({injection.actions:,} actions)")
+    return rows
 
 
 def world_gaming(model: InfluenceModel, source: Source, seed: int = 0,
@@ -111,8 +145,10 @@ def world_gaming(model: InfluenceModel, source: Source, seed: int = 0,
 
 
 def gaming_metrics(table: pd.DataFrame) -> dict[str, float]:
-    """The gains as MLflow metrics, `gaming.<attack>.<size>.gain`."""
-    return {f"gaming.{r.attack}.{r.size}.gain": float(r.gain) for r in table.itertuples()}
+    """The gains as MLflow metrics, `gaming.<attack>.<size>.gain` (`....few_posts.gain` on
+    accounts that posted once or twice)."""
+    return {f"gaming.{r.attack}.{r.size}{'' if r.aimed_at == LOW_SCORE else '.few_posts'}.gain":
+            float(r.gain) for r in table.itertuples()}
 
 
 def log_gaming(run_id: str, table: pd.DataFrame, uri: str | None = None) -> None:
@@ -134,9 +170,11 @@ def display(table: pd.DataFrame) -> pd.DataFrame:
     """The table as text, one row per attack and size (and world, when it has one)."""
     return pd.DataFrame({
         **({"world": table["world"]} if "world" in table else {}),
-        "attack": table["attack"], "size": table["size"],
+        "attack": table["attack"], "size": table["size"], "aimed at": table["aimed_at"],
         "accounts": [f"{n:,}" for n in table["accounts"]],
         "actions": [f"{n:,}" for n in table["actions"]],
+        "actions / target": [f"{n / t:,.0f}" for n, t in zip(table["actions"], table["targets"],
+                                                              strict=True)],
         "gain ± se": [f"{g:+.2f} ± {e:.2f}" for g, e in zip(table["gain"], table["gain_se"],
                                                             strict=True)],
         "max": [f"{m:+.0f}" for m in table["gain_max"]],
@@ -145,6 +183,21 @@ def display(table: pd.DataFrame) -> pd.DataFrame:
         "points / 100 actions": [f"{p:+.3f}" for p in table["points_per_100_actions"]],
         "within goal": ["yes" if within_goal(r) else "**no**" for _, r in table.iterrows()],
     }).reset_index(drop=True)
+
+
+def cost_curve(table: pd.DataFrame) -> pd.DataFrame:
+    """Gain against cost, one row per attack and kind of target: each size's actions per target
+    and mean gain (over the worlds, when there are several), cheapest first."""
+    per_target = table.assign(cost=table["actions"] / table["targets"])
+    means = (per_target.groupby(["attack", "aimed_at", "size"], sort=False)
+             .agg(cost=("cost", "mean"), gain=("gain", "mean"), top=("gain_max", "max"))
+             .reset_index().sort_values("cost", kind="stable"))
+    return pd.DataFrame([
+        {"attack": attack, "aimed at": aim,
+         "actions per target → mean gain (max)": ";  ".join(
+             f"{c:,.0f} → {g:+.1f} ({t:+.0f})" for c, g, t in
+             zip(rows["cost"], rows["gain"], rows["top"], strict=True))}
+        for (attack, aim), rows in means.groupby(["attack", "aimed_at"], sort=False)])
 
 
 def goal_text() -> str:

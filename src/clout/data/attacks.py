@@ -27,6 +27,21 @@ Attacks (`ATTACKS`), `size` meaning:
   measured against the same accounts and posts without the engagement.
 - `noise`: each target posts `size` times its window's posts again, engaged by nobody (size 2
   triples its posts): posting more without more people reacting.
+
+Attacks by someone who has read the defences (every threshold is public) stay under each of them:
+each engager engages a random `PARTIAL_SHARE` (60 %) of each target's posts, hours after it
+(`PARTIAL_HOURS`, exponential), and camouflages as a reader (`CAMOUFLAGE_PER_DAY` likes a day of
+honest posts by others, during the attack):
+- `aged`: `size` accounts created two years before that first pass for readers (liking two
+  random posts a day for the 120 days before, long enough to be established), then engage.
+- `lent`: `size` real established accounts of the world (the most active engagers that are not
+  targets) lend the same engagement: paid or compromised accounts with honest histories.
+- `aged_followers`: the `aged` accounts also follow every target (followers and engagement
+  bought from the same accounts).
+- `pod_turns`: `pod` (established accounts taking turns, never both ways), each member
+  engaging a random 60 % of the posts of those it engages.
+- `spread`: `size` aged accounts spread thin: each engages a random 20 % (`SPREAD_SHARE`) of
+  every target's posts, so that no pair stands out.
 """
 
 from __future__ import annotations
@@ -47,6 +62,10 @@ BOUGHT_KINDS = ("retweet", "like")
 NEW_POSTERS = 5  # accounts of the new_poster attack
 FOLLOW_BACK = 0.3  # churn: the share of the accounts followed that follow back
 WARM_UP_DAYS = 120  # warmed: days the throwaways act as readers before the attack
+PARTIAL_SHARE = 0.6  # of a target's posts each engager of a doc-aware attack engages
+SPREAD_SHARE = 0.2  # ... and of `spread`, thinner over the same targets
+PARTIAL_HOURS = 6.0  # mean delay of a doc-aware engagement after the post
+CAMOUFLAGE_PER_DAY = 2.0  # honest likes a day by each doc-aware account during the attack
 
 
 @dataclass(frozen=True)
@@ -152,12 +171,15 @@ class _World:
                          ["post_id", "account_id", "created_at"]]
 
     def engage(self, actors: np.ndarray, posts: pd.DataFrame, minutes: float = 10.0,
-               kinds: list[str] | None = None) -> pd.DataFrame:
-        """Every actor does every kind to every post (never its own), minutes after it."""
+               kinds: list[str] | None = None, share: float = 1.0) -> pd.DataFrame:
+        """Every actor does every kind to every post (never its own), minutes after it; with
+        `share` below 1, to a random share of the posts, each actor its own."""
         if not len(actors) or not len(posts):
             return empty_frame("engagements")
         kinds = kinds or self.kinds
         pairs = posts.merge(pd.DataFrame({"actor_id": actors}), how="cross")
+        if share < 1:
+            pairs = pairs[self.rng.random(len(pairs)) < share]
         # never its own post, never one made before the actor existed
         born = self.created.reindex(pairs["actor_id"]).to_numpy()
         pairs = pairs[(pairs["actor_id"].to_numpy() != pairs["account_id"].to_numpy())
@@ -171,6 +193,34 @@ class _World:
                              "account_id": rows["account_id"].to_numpy(),
                              "post_id": rows["post_id"].to_numpy(), "kind": rows["kind"],
                              "created_at": at, "cascade_depth": 1})
+
+    def read(self, actors: np.ndarray, targets, since: pd.Timestamp, until: pd.Timestamp,
+             per_day: float) -> pd.DataFrame:
+        """Each actor likes `per_day` random posts a day by others than `targets` made between
+        `since` and `until`, half an hour after each: passing for a reader."""
+        posts = self.dataset.posts
+        if posts is None or not len(actors):
+            return empty_frame("engagements")
+        pool = posts[(posts["created_at"] >= since) & (posts["created_at"] < until)
+                     & ~posts["account_id"].isin(targets) & ~posts["account_id"].isin(actors)]
+        n_each = int(round(per_day * (until - since) / _DAY))
+        if not len(pool) or not n_each:
+            return empty_frame("engagements")
+        picked = pool.iloc[self.rng.choice(len(pool), (len(actors), n_each)).ravel()]
+        read = picked[["post_id", "account_id", "created_at"]].assign(
+            actor_id=np.repeat(actors, n_each)).drop_duplicates(["post_id", "actor_id"])
+        # never a post made before the actor existed
+        read = read[~(read["created_at"].to_numpy()
+                      < self.created.reindex(read["actor_id"]).to_numpy())]
+        return pd.DataFrame({
+            "actor_id": read["actor_id"].to_numpy(), "account_id": read["account_id"].to_numpy(),
+            "post_id": read["post_id"].to_numpy(), "kind": self.kinds[-1],
+            "created_at": (read["created_at"] + pd.Timedelta(minutes=30)).clip(
+                upper=until - pd.Timedelta(seconds=1)), "cascade_depth": 1})
+
+    def camouflage(self, actors: np.ndarray, targets) -> pd.DataFrame:
+        """During the attack, each actor likes honest posts by others than `targets`."""
+        return self.read(actors, targets, self.start, self.end, CAMOUFLAGE_PER_DAY)
 
     def follow(self, followers, followees) -> pd.DataFrame:
         """Each follower follows each followee at a random time in the window."""
@@ -218,21 +268,69 @@ def _warmed(w, targets, size):
     posts a day for the 120 days before the attack, then engages like `one_way`."""
     own, rows = _one_way(w, targets, size, w.start - 150 * _DAY)
     actors = rows.accounts[0]["account_id"].to_numpy()
-    posts = w.dataset.posts
-    if posts is not None:
-        pool = posts[(posts["created_at"] >= w.start - WARM_UP_DAYS * _DAY)
-                     & (posts["created_at"] < w.start - _DAY)
-                     & ~posts["account_id"].isin(targets)]
-        picked = pool.iloc[w.rng.choice(len(pool), (len(actors), 2 * WARM_UP_DAYS))
-                           .ravel()] if len(pool) else pool
-        warm = picked[["post_id", "account_id", "created_at"]].assign(
-            actor_id=np.repeat(actors, len(picked) // max(len(actors), 1)))
-        warm = warm.drop_duplicates(["post_id", "actor_id"])
-        rows.engagements.append(pd.DataFrame({
-            "actor_id": warm["actor_id"].to_numpy(), "account_id": warm["account_id"].to_numpy(),
-            "post_id": warm["post_id"].to_numpy(), "kind": w.kinds[-1],
-            "created_at": warm["created_at"] + pd.Timedelta(minutes=30), "cascade_depth": 1}))
+    rows.engagements.append(w.read(actors, targets, w.start - WARM_UP_DAYS * _DAY,
+                                   w.start - _DAY, 2.0))
     return own, rows
+
+
+def _doc_aware(w, targets, actors, share=PARTIAL_SHARE) -> _Rows:
+    """The `actors` engage a random `share` of each target's posts hours after them, and like
+    honest posts by others meanwhile (camouflage)."""
+    rows = _Rows.none()
+    rows.engagements.append(w.engage(actors, w.posts_of(targets), minutes=60 * PARTIAL_HOURS,
+                                     share=share))
+    rows.engagements.append(w.camouflage(actors, targets))
+    return rows
+
+
+def _aged_accounts(w, targets, size, rows: _Rows) -> np.ndarray:
+    """`size` accounts created two years before that passed for readers for the 120 days
+    before the attack (accounts into `rows`); their ids."""
+    accounts = w.new_accounts(size, w.start - 730 * _DAY)
+    ids = accounts["account_id"].to_numpy()
+    rows.accounts.append(accounts)
+    rows.engagements.append(w.read(ids, targets, w.start - WARM_UP_DAYS * _DAY,
+                                   w.start - _DAY, 2.0))
+    return ids
+
+
+def _aged(w, targets, size, share=PARTIAL_SHARE):
+    rows = _Rows.none()
+    ids = _aged_accounts(w, targets, size, rows)
+    attack = _doc_aware(w, targets, ids, share)
+    rows.engagements += attack.engagements
+    return _Rows.none(), rows
+
+
+def _spread(w, targets, size):
+    return _aged(w, targets, size, SPREAD_SHARE)
+
+
+def _aged_followers(w, targets, size):
+    own, rows = _aged(w, targets, size)
+    if w.dataset.follows is not None:
+        rows.follows.append(w.follow(rows.accounts[0]["account_id"].to_numpy(), targets))
+    return own, rows
+
+
+def _lent(w, targets, size):
+    """`size` real established engagers that are not targets, drawn at random: accounts that
+    first engaged 120 days before the attack or in the first half of the data before it, and
+    engaged in the 28 days before it."""
+    events = w.dataset.engagements
+    before = events[events["created_at"] < w.start]
+    first = before.groupby("actor_id")["created_at"].min()
+    last = before.groupby("actor_id")["created_at"].max()
+    old = max(w.start - WARM_UP_DAYS * _DAY, first.min() + (w.start - first.min()) / 2)
+    pool = np.setdiff1d(first.index[(first <= old) & (last >= w.start - 28 * _DAY)], targets)
+    actors = w.rng.choice(pool, min(size, len(pool)), replace=False)
+    rows = _doc_aware(w, targets, actors)
+    rows.used = len(actors)
+    return _Rows.none(), rows
+
+
+def _pod_turns(w, targets, size):
+    return _pod(w, targets, size, doc_aware=True)
 
 
 def _followers(w, targets, size):
@@ -255,14 +353,19 @@ def _ring(w, targets, size):
     return _Rows.none(), rows
 
 
-def _pod(w, targets, size):
+def _pod(w, targets, size, doc_aware=False):
     rows = _Rows.none()
     reach = max(1, (size - 1) // 2)  # the next `reach` members: never both ways
     groups = _groups(targets, size)
     for group in groups:
         for i, author in enumerate(group):
             engagers = np.array([group[(i - j) % len(group)] for j in range(1, reach + 1)])
-            rows.engagements.append(w.engage(engagers, w.posts_of([author])))
+            rows.engagements.append(
+                w.engage(engagers, w.posts_of([author]), minutes=60 * PARTIAL_HOURS,
+                         share=PARTIAL_SHARE) if doc_aware
+                else w.engage(engagers, w.posts_of([author])))
+        if doc_aware:
+            rows.engagements.append(w.camouflage(group, group))
     rows.targets = np.concatenate(groups)
     rows.used = len(rows.targets)
     return _Rows.none(), rows
@@ -343,6 +446,8 @@ ATTACKS: dict[str, Callable] = {
     "one_way": _throwaway, "dormant": _dormant, "warmed": _warmed, "followers": _followers,
     "ring": _ring, "pod": _pod, "sybil": _sybil, "burst": _burst, "churn": _churn,
     "new_poster": _new_poster, "new_ring": _new_ring, "noise": _noise,
+    "aged": _aged, "lent": _lent, "aged_followers": _aged_followers, "pod_turns": _pod_turns,
+    "spread": _spread,
 }
 
 
