@@ -146,6 +146,53 @@ def test_coordinated_pairs_engage_every_post_of_an_author_or_of_every_author():
     assert not coordinated(np.array([0]), np.array([8]), np.array([10]), 1)[0]
 
 
+def _lockstep_by_brute_force(engaged, engager, new):
+    """The lockstep rule written out with sets, pair by pair."""
+    from clout.features.credibility import LOCKSTEP_AUDIENCE, LOCKSTEP_PARTNERS, LOCKSTEP_SHARED
+
+    before = {a: {e for e, b, n in zip(engager, engaged, new, strict=True) if b == a and not n}
+              for a in set(engaged)}
+    small = {a for a in before if len(before[a]) <= LOCKSTEP_AUDIENCE}
+    took_up = {e: {b for x, b, n in zip(engager, engaged, new, strict=True) if x == e and n}
+               for e in set(engager)}
+
+    def in_step(e1, e2):
+        return e1 != e2 and len(took_up[e1] & took_up[e2] & small) >= LOCKSTEP_SHARED
+    return [bool(n) and sum(in_step(e, other) for other, b, m in
+                            zip(engager, engaged, new, strict=True) if b == a and m)
+            >= LOCKSTEP_PARTNERS for a, e, n in zip(engaged, engager, new, strict=True)]
+
+
+def test_lockstep_is_three_accounts_taking_up_three_small_accounts_together():
+    from clout.features.credibility import LOCKSTEP_AUDIENCE, lockstep
+
+    # engagers 10, 11, 12 newly engage small authors 0, 1, 2 together: lockstep; 13 and 14 do
+    # the same with 3, 4, 5 (two accounts: not); 15, 16, 17 take up 6, 7 together (two
+    # authors: not)
+    rows = [(a, e) for e in (10, 11, 12) for a in (0, 1, 2)]
+    rows += [(a, e) for e in (13, 14) for a in (3, 4, 5)]
+    rows += [(a, e) for e in (15, 16, 17) for a in (6, 7)]
+    engaged, engager = (np.array(c) for c in zip(*rows, strict=True))
+    new = np.ones(len(rows), bool)
+    flags = lockstep(engaged, engager, new, 20)
+    assert flags.tolist() == [True] * 9 + [False] * 12
+    # author 0 with a large audience before the recent window is not small: 10, 11, 12 share
+    # only two small authors
+    audience = np.arange(18, 18 + LOCKSTEP_AUDIENCE + 1)
+    engaged2 = np.r_[engaged, np.zeros(len(audience), int)]
+    engager2 = np.r_[engager, audience]
+    new2 = np.r_[new, np.zeros(len(audience), bool)]
+    assert not lockstep(engaged2, engager2, new2, 60)[:9].any()
+    # and on random graphs it is the rule written out by hand
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        pairs = np.unique(rng.integers(0, [6, 9], size=(60, 2)), axis=0)
+        engaged, engager = pairs[:, 0], 6 + pairs[:, 1]
+        new = rng.random(len(pairs)) < 0.8
+        assert lockstep(engaged, engager, new, 15).tolist() == _lockstep_by_brute_force(
+            engaged, engager, new)
+
+
 def test_traded_engagement_share_by_hand(three_rows):
     # by 4 Jan: account 1 got a click (from 2) and a retweet (from 3), and liked 3's post, so
     # half of its engagement was traded back; all of account 3's (1's like) was

@@ -22,8 +22,10 @@ from clout.data.dataset import Dataset
 from clout.data.validation import validate
 from clout.errors import ConfigError
 from clout.features.build import load_tables
+from clout.features.catalogue import column
 from clout.features.days import from_day
 from clout.pipeline import Source, score_accounts
+from clout.prepare import current_features
 from clout.scoring.score import SCORE_MIN, InfluenceModel
 from clout.tracking import RUN
 
@@ -44,6 +46,9 @@ Say = Callable[[str], None]
 #: The goal (issue: a score that cannot be bought), in points: mean gain at most GOAL_MEAN and
 #: mean + 2 se at most GOAL_BOUND; at most GOAL_CHEAP for attacks under CHEAP_ACTIONS actions.
 GOAL_MEAN, GOAL_BOUND, GOAL_CHEAP, CHEAP_ACTIONS = 2.0, 3.0, 1.0, 1000
+#: A genuine account losing more than this share of its engagement to the defences is a false
+#: positive (goal: at most 1 % of the genuine accounts)
+FALSE_POSITIVE_SHARE = 0.1
 
 
 def sizes_of(attacks: Sequence[str]) -> dict[str, tuple[int, ...]]:
@@ -142,6 +147,30 @@ def world_gaming(model: InfluenceModel, source: Source, seed: int = 0,
     end = from_day(load_tables(source.dataset).last_day + 1)
     return gaming_table(model, source.dataset, genuine_accounts(source.truth), end, sizes,
                         seed=seed, say=say)
+
+
+def discounted_genuine(model: InfluenceModel, source: Source) -> pd.DataFrame:
+    """False positives: the genuine accounts engaged in the longest window before the attacks'
+    date on the clean world, with how many accounts engaged them and the share of their
+    engagement the coordination and lockstep rules discount, most discounted first."""
+    end = from_day(load_tables(source.dataset).last_day + 1)
+    features = current_features(source, model.feature_config, end).set_index("account_id")
+    longest = max(model.feature_config.windows)
+    engagers = features[column("unique_engagers_{w}d", window=longest)]
+    shown = features.index.isin(genuine_accounts(source.truth)) & (engagers > 0)
+    return pd.DataFrame({
+        "engagers": engagers[shown].astype(int),
+        "discounted": features.loc[shown, column("coordinated_engagement_share_{w}d",
+                                                 window=longest)].fillna(0.0),
+    }).sort_values(["discounted", "engagers"], ascending=False).reset_index()
+
+
+def false_positive_summary(discounted: pd.DataFrame) -> dict[str, float]:
+    """How many genuine accounts lose more than `FALSE_POSITIVE_SHARE` of their engagement."""
+    hit = discounted["discounted"] > FALSE_POSITIVE_SHARE
+    return {"genuine accounts engaged": len(discounted), "share discounted > 10 %": hit.mean(),
+            "mean share discounted": discounted["discounted"].mean(),
+            "largest share discounted": discounted["discounted"].max()}
 
 
 def gaming_metrics(table: pd.DataFrame) -> dict[str, float]:

@@ -23,11 +23,25 @@ a genuine engager engages a median 6 % of an author's posts in a window, 0.05 % 
 engagement falls in coordinated pairs, and no genuine engager is coordinated with all its
 authors. One or two posts say little, so a pod member engaging only an author who posted
 twice is not caught.
+
+Engagement in *lockstep* counts for nothing either, and passes no trust: accounts that together
+took up the same small accounts. A pair is new when the engager engaged the author in the
+recent window (the second longest, 28 days by default) and not before it within the longest;
+an author is small when at most `LOCKSTEP_AUDIENCE` (20) accounts engaged it before the recent
+window. Two engagers are in step when they newly engaged at least `LOCKSTEP_SHARED` (3) of the
+same small authors, and a new pair is in lockstep when its engager is in step with at least
+`LOCKSTEP_PARTNERS` (2) other new engagers of the same author: three or more accounts taking up
+three or more small accounts together, whatever share of their posts they engage, however
+established they are (bought, lent or pods: a group of CopyCatch's kind). Genuine audiences
+rarely do on the default simulated worlds: how many genuine accounts lose engagement to these
+rules is measured in docs/gaming.md (false positives). An attacker who keeps every group under
+these numbers needs more accounts for the same engagement.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from scipy import sparse
 
 from clout.features.network import pagerank
 
@@ -37,6 +51,9 @@ COORDINATED_SHARE = 0.9  # of the author's posts from the first engaged to the l
 COORDINATED_POSTS = 3  # fewer engaged posts say little about how selective an engager is
 COORDINATED_AUTHORS = 3  # an engager that engages every post of this many authors ...
 COORDINATED_AUTHOR_SHARE = 0.5  # ... and of this share of those it engaged on 2+ posts
+LOCKSTEP_AUDIENCE = 20  # an author engaged by at most this many before the recent window
+LOCKSTEP_SHARED = 3  # small authors two engagers newly engaged both: in step
+LOCKSTEP_PARTNERS = 2  # engagers in step with a new engager of the same author: lockstep
 
 
 def established(first_active: np.ndarray, cutoff: int) -> np.ndarray:
@@ -83,3 +100,25 @@ def coordinated(engager: np.ndarray, engaged_posts: np.ndarray, span: np.ndarray
                         for w in (several, every))
     everywhere = (covered >= COORDINATED_AUTHORS) & (covered >= COORDINATED_AUTHOR_SHARE * authors)
     return (every & (engaged_posts >= COORDINATED_POSTS)) | everywhere[engager]
+
+
+def lockstep(engaged: np.ndarray, engager: np.ndarray, new: np.ndarray, n_accounts: int
+             ) -> np.ndarray:
+    """Which (engaged, engager) pairs of account indices are in lockstep, from whether each
+    pair is new (engaged in the recent window, not before it within the longest); every pair
+    engaged in the longest window once."""
+    before = np.bincount(engaged[~new], minlength=n_accounts)  # the author's earlier audience
+    small = new & (before[engaged] <= LOCKSTEP_AUDIENCE)
+
+    def matrix(rows):  # engager x author, 1 where a pair of `rows` is
+        return sparse.csr_matrix((np.ones(rows.sum()), (engager[rows], engaged[rows])),
+                                 shape=(n_accounts, n_accounts))
+    shared = matrix(small)
+    in_step = (shared @ shared.T).tocsr()  # engager x engager: small authors newly engaged both
+    in_step.data = (in_step.data >= LOCKSTEP_SHARED).astype(float)
+    in_step.setdiag(0)
+    in_step.eliminate_zeros()
+    partners = (in_step @ matrix(new)).tocsr()  # engager x author: in-step new engagers of it
+    out = np.zeros(len(engaged), bool)
+    out[new] = np.asarray(partners[engager[new], engaged[new]]).ravel() >= LOCKSTEP_PARTNERS
+    return out
