@@ -34,8 +34,9 @@ each engager engages a random `PARTIAL_SHARE` (60 %) of each target's posts, hou
 honest posts by others, during the attack):
 - `aged`: `size` accounts created two years before that first pass for readers (liking two
   random posts a day for the 120 days before, long enough to be established), then engage.
-- `lent`: `size` real established accounts of the world (the most active engagers that are not
-  targets) lend the same engagement: paid or compromised accounts with honest histories.
+- `lent`: `size` real established accounts of the world (engagers for months, drawn at random
+  among those that are not targets) lend the same engagement: paid or compromised accounts
+  with honest histories.
 - `aged_followers`: the `aged` accounts also follow every target (followers and engagement
   bought from the same accounts).
 - `pod_turns`: `pod` (established accounts taking turns, never both ways), each member
@@ -273,32 +274,22 @@ def _warmed(w, targets, size):
     return own, rows
 
 
-def _doc_aware(w, targets, actors, share=PARTIAL_SHARE) -> _Rows:
+def _doc_aware(w, targets, actors, share=PARTIAL_SHARE) -> list[pd.DataFrame]:
     """The `actors` engage a random `share` of each target's posts hours after them, and like
     honest posts by others meanwhile (camouflage)."""
-    rows = _Rows.none()
-    rows.engagements.append(w.engage(actors, w.posts_of(targets), minutes=60 * PARTIAL_HOURS,
-                                     share=share))
-    rows.engagements.append(w.camouflage(actors, targets))
-    return rows
-
-
-def _aged_accounts(w, targets, size, rows: _Rows) -> np.ndarray:
-    """`size` accounts created two years before that passed for readers for the 120 days
-    before the attack (accounts into `rows`); their ids."""
-    accounts = w.new_accounts(size, w.start - 730 * _DAY)
-    ids = accounts["account_id"].to_numpy()
-    rows.accounts.append(accounts)
-    rows.engagements.append(w.read(ids, targets, w.start - WARM_UP_DAYS * _DAY,
-                                   w.start - _DAY, 2.0))
-    return ids
+    return [w.engage(actors, w.posts_of(targets), minutes=60 * PARTIAL_HOURS, share=share),
+            w.camouflage(actors, targets)]
 
 
 def _aged(w, targets, size, share=PARTIAL_SHARE):
+    """`size` accounts created two years before pass for readers for the 120 days before the
+    attack (established by then), then engage as `_doc_aware`."""
     rows = _Rows.none()
-    ids = _aged_accounts(w, targets, size, rows)
-    attack = _doc_aware(w, targets, ids, share)
-    rows.engagements += attack.engagements
+    accounts = w.new_accounts(size, w.start - 730 * _DAY)
+    ids = accounts["account_id"].to_numpy()
+    rows.accounts.append(accounts)
+    rows.engagements += [w.read(ids, targets, w.start - WARM_UP_DAYS * _DAY, w.start - _DAY,
+                                2.0), *_doc_aware(w, targets, ids, share)]
     return _Rows.none(), rows
 
 
@@ -324,7 +315,8 @@ def _lent(w, targets, size):
     old = max(w.start - WARM_UP_DAYS * _DAY, first.min() + (w.start - first.min()) / 2)
     pool = np.setdiff1d(first.index[(first <= old) & (last >= w.start - 28 * _DAY)], targets)
     actors = w.rng.choice(pool, min(size, len(pool)), replace=False)
-    rows = _doc_aware(w, targets, actors)
+    rows = _Rows.none()
+    rows.engagements += _doc_aware(w, targets, actors)
     rows.used = len(actors)
     return _Rows.none(), rows
 
