@@ -260,3 +260,44 @@ def test_train_with_gaming_logs_what_each_attack_buys_and_the_report_shows_it(tm
     refused = CliRunner().invoke(app, ["train", str(ROOT / "experiments/congress.yaml"),
                                        "--gaming"])
     assert refused.exit_code == 2 and "ground truth" in " ".join(refused.output.split())
+
+
+def test_the_red_team_finds_the_best_tactic_within_its_budget(tmp_path):
+    import mlflow
+    from typer.testing import CliRunner
+
+    from clout import tracking
+    from clout.cli import app
+    from support import quick_tiny
+
+    experiment = quick_tiny(tmp_path, "redteam")
+    result = CliRunner().invoke(app, ["redteam", str(experiment), "--budget", "300",
+                                      "--trials", "6"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "best tactics within 300 actions per target" in result.output
+    run = mlflow.get_run(tracking.latest_run(run_name="redteam redteam"))
+    trials = tracking.logged_table(run.info.run_id, "trials.json")
+    assert len(trials) == 6
+    scored = trials[trials["state"] == "COMPLETE"]
+    # every scored trial kept within the budget; those over it were pruned unscored
+    assert (scored["actions_per_target"] <= 300).all()
+    assert trials.loc[trials["state"] == "PRUNED", "mean_gain"].isna().all()
+    assert (trials.loc[trials["state"] == "PRUNED", "actions_per_target"] > 300).all()
+    # the best is the best scored trial, its parameters and gains logged
+    assert run.data.metrics["best_mean_gain"] == pytest.approx(scored["mean_gain"].max())
+    assert run.data.params["budget"] == "300.0"
+    assert {"best.accounts", "best.engagers", "best.share", "best.aimed_at"} <= set(
+        run.data.params)
+    assert run.data.tags[tracking.KIND_TAG] == "redteam"
+
+
+def test_a_tactic_is_what_the_named_doc_aware_attacks_play(world):
+    from clout.data.attacks import Tactic
+
+    dataset, end, targets = world
+    named = inject(dataset, "aged", targets, 4, end, seed=1)
+    tactic = inject(dataset, Tactic("aged", 4), targets, 99, end, seed=1)  # its own size
+    assert tactic.attacked.fingerprint() == named.attacked.fingerprint()
+    assert (tactic.size, tactic.actions) == (4, named.actions)
+    with pytest.raises(ConfigError, match="at least 1"):
+        inject(dataset, Tactic("aged", 0), targets, 1, end)

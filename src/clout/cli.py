@@ -596,6 +596,46 @@ def tune(
 
 
 @app.command()
+def redteam(
+    experiment: ExperimentFile,
+    budget: Annotated[float, typer.Option(help="Actions an attacker may spend per target.")] =
+        2000,
+    trials: Annotated[int, typer.Option(help="Tactics to try (Optuna).")] = 30,
+    data_path: DataPath = None,
+    tracking_uri: TrackingUri = None,
+    log: Annotated[bool, typer.Option(help="Record the search as an MLflow run.")] = True,
+) -> None:
+    """Search the attack an attacker who has read the defences would choose: the largest mean
+    gain per target within --budget actions per target, against the experiment's model
+    trained on its (simulated) world."""
+    from clout.features.days import from_day
+    from clout.gaming import genuine_accounts
+    from clout.pipeline import fit_model
+    from clout.prepare import prepare
+    from clout.redteam import log_red_team, red_team
+
+    spec = _experiment(experiment, data_path)
+    prepared = prepare(spec, say=say)
+    genuine = genuine_accounts(prepared.source.truth)  # refused before training without truth
+    model = fit_model(spec, prepared.table, prepared.split, say=say)
+    dataset = prepared.source.dataset
+    end = from_day(load_tables(dataset).last_day + 1)
+    result = red_team(model, dataset, genuine, end, budget, trials, seed=spec.model.seed,
+                      say=say)
+    shown = result.trials.sort_values("mean_gain", ascending=False, na_position="last")
+    print_frame(shown.head(10), title=f"best tactics within {budget:,.0f} actions per target "
+                                      "(mean gain in points)")
+    best = result.best
+    console.print(f"best: {best['mean_gain']:+.2f} points on average, up to "
+                  f"{best['max_gain']:+.0f}, for {best['actions_per_target']:,.0f} actions per "
+                  f"target")
+    if log:
+        run = log_red_team(result, spec.name, spec.mlflow_experiment, model.version,
+                           tracking_uri)
+        console.print(f"MLflow run {run} in experiment {spec.mlflow_experiment!r}")
+
+
+@app.command()
 def runs(
     experiment: Annotated[str | None, typer.Argument(
         help="An MLflow experiment name, or an experiment YAML (its mlflow_experiment); "

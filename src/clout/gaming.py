@@ -92,7 +92,7 @@ def few_posts_accounts(dataset: Dataset, genuine: np.ndarray, end: pd.Timestamp,
     return np.sort(rng.choice(pool, min(n_targets, len(pool)), replace=False))
 
 
-def _scores(model: InfluenceModel, dataset: Dataset, end: pd.Timestamp) -> pd.Series:
+def score_dataset(model: InfluenceModel, dataset: Dataset, end: pd.Timestamp) -> pd.Series:
     clean, _ = validate(dataset, as_of=end)  # an attacker's rows pass the contract
     return score_accounts(model, clean, end).set_index("account_id")["score"].astype(float)
 
@@ -104,7 +104,7 @@ def gaming_table(model: InfluenceModel, dataset: Dataset, genuine: np.ndarray, e
     `FEW_POSTS` accounts that posted once or twice): targets, cost, mean gain ± se, controls'
     drift."""
     end = pd.Timestamp(end)
-    clean = _scores(model, dataset, end)
+    clean = score_dataset(model, dataset, end)
     targets, controls = choose_accounts(clean.reset_index(), genuine, seed=seed)
     aimed = {LOW_SCORE: (targets, sizes)}
     few = {a: FEW_POSTS[a] for a in sizes if a in FEW_POSTS}
@@ -124,8 +124,8 @@ def _gains(model, dataset, clean, controls, end, targets, aim, sizes, days, seed
         for size in attack_sizes:
             injection = inject(dataset, attack, targets, size, end, days, seed)
             before = (clean if injection.baseline is dataset
-                      else _scores(model, injection.baseline, end))
-            after = _scores(model, injection.attacked, end)
+                      else score_dataset(model, injection.baseline, end))
+            after = score_dataset(model, injection.attacked, end)
             gain = (after - before).loc[injection.targets].to_numpy()
             drift = (after - clean).loc[controls].to_numpy()
             rows.append({

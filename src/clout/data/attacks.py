@@ -47,8 +47,10 @@ honest posts by others, during the attack):
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -219,10 +221,6 @@ class _World:
             "created_at": (read["created_at"] + pd.Timedelta(minutes=30)).clip(
                 upper=until - pd.Timedelta(seconds=1)), "cascade_depth": 1})
 
-    def camouflage(self, actors: np.ndarray, targets) -> pd.DataFrame:
-        """During the attack, each actor likes honest posts by others than `targets`."""
-        return self.read(actors, targets, self.start, self.end, CAMOUFLAGE_PER_DAY)
-
     def follow(self, followers, followees) -> pd.DataFrame:
         """Each follower follows each followee at a random time in the window."""
         grid = pd.MultiIndex.from_product(
@@ -274,37 +272,41 @@ def _warmed(w, targets, size):
     return own, rows
 
 
-def _doc_aware(w, targets, actors, share=PARTIAL_SHARE) -> list[pd.DataFrame]:
-    """The `actors` engage a random `share` of each target's posts hours after them, and like
-    honest posts by others meanwhile (camouflage)."""
-    return [w.engage(actors, w.posts_of(targets), minutes=60 * PARTIAL_HOURS, share=share),
-            w.camouflage(actors, targets)]
+@dataclass(frozen=True)
+class Tactic:
+    """An attack by someone who has read the defences, by its parameters (what `clout redteam`
+    searches): `engagers` accounts, aged (two years old, passing for readers for the 120 days
+    before) or lent (real established accounts), each engaging a random `share` of each
+    target's posts `hours` after them on average, liking `camouflage_per_day` honest posts by
+    others a day meanwhile, and following every target when `follow`."""
+
+    accounts: Literal["aged", "lent"] = "aged"
+    engagers: int = 15
+    share: float = PARTIAL_SHARE
+    hours: float = PARTIAL_HOURS
+    camouflage_per_day: float = CAMOUFLAGE_PER_DAY
+    follow: bool = False
+
+    def play(self, w: _World, targets) -> tuple[_Rows, _Rows]:
+        rows = _Rows.none()
+        if self.accounts == "aged":
+            accounts = w.new_accounts(self.engagers, w.start - 730 * _DAY)
+            actors = accounts["account_id"].to_numpy()
+            rows.accounts.append(accounts)
+            rows.engagements.append(w.read(actors, targets, w.start - WARM_UP_DAYS * _DAY,
+                                           w.start - _DAY, 2.0))
+        else:
+            actors = _established(w, targets, self.engagers)
+            rows.used = len(actors)
+        rows.engagements += [
+            w.engage(actors, w.posts_of(targets), minutes=60 * self.hours, share=self.share),
+            w.read(actors, targets, w.start, w.end, self.camouflage_per_day)]
+        if self.follow and w.dataset.follows is not None:
+            rows.follows.append(w.follow(actors, targets))
+        return _Rows.none(), rows
 
 
-def _aged(w, targets, size, share=PARTIAL_SHARE):
-    """`size` accounts created two years before pass for readers for the 120 days before the
-    attack (established by then), then engage as `_doc_aware`."""
-    rows = _Rows.none()
-    accounts = w.new_accounts(size, w.start - 730 * _DAY)
-    ids = accounts["account_id"].to_numpy()
-    rows.accounts.append(accounts)
-    rows.engagements += [w.read(ids, targets, w.start - WARM_UP_DAYS * _DAY, w.start - _DAY,
-                                2.0), *_doc_aware(w, targets, ids, share)]
-    return _Rows.none(), rows
-
-
-def _spread(w, targets, size):
-    return _aged(w, targets, size, SPREAD_SHARE)
-
-
-def _aged_followers(w, targets, size):
-    own, rows = _aged(w, targets, size)
-    if w.dataset.follows is not None:
-        rows.follows.append(w.follow(rows.accounts[0]["account_id"].to_numpy(), targets))
-    return own, rows
-
-
-def _lent(w, targets, size):
+def _established(w, targets, size) -> np.ndarray:
     """`size` real established engagers that are not targets, drawn at random: accounts that
     first engaged 120 days before the attack or in the first half of the data before it, and
     engaged in the 28 days before it."""
@@ -314,11 +316,7 @@ def _lent(w, targets, size):
     last = before.groupby("actor_id")["created_at"].max()
     old = max(w.start - WARM_UP_DAYS * _DAY, first.min() + (w.start - first.min()) / 2)
     pool = np.setdiff1d(first.index[(first <= old) & (last >= w.start - 28 * _DAY)], targets)
-    actors = w.rng.choice(pool, min(size, len(pool)), replace=False)
-    rows = _Rows.none()
-    rows.engagements += _doc_aware(w, targets, actors)
-    rows.used = len(actors)
-    return _Rows.none(), rows
+    return w.rng.choice(pool, min(size, len(pool)), replace=False)
 
 
 def _pod_turns(w, targets, size):
@@ -357,7 +355,7 @@ def _pod(w, targets, size, doc_aware=False):
                          share=PARTIAL_SHARE) if doc_aware
                 else w.engage(engagers, w.posts_of([author])))
         if doc_aware:
-            rows.engagements.append(w.camouflage(group, group))
+            rows.engagements.append(w.read(group, group, w.start, w.end, CAMOUFLAGE_PER_DAY))
     rows.targets = np.concatenate(groups)
     rows.used = len(rows.targets)
     return _Rows.none(), rows
@@ -438,15 +436,23 @@ ATTACKS: dict[str, Callable] = {
     "one_way": _throwaway, "dormant": _dormant, "warmed": _warmed, "followers": _followers,
     "ring": _ring, "pod": _pod, "sybil": _sybil, "burst": _burst, "churn": _churn,
     "new_poster": _new_poster, "new_ring": _new_ring, "noise": _noise,
-    "aged": _aged, "lent": _lent, "aged_followers": _aged_followers, "pod_turns": _pod_turns,
-    "spread": _spread,
+    "aged": lambda w, targets, size: Tactic("aged", size).play(w, targets),
+    "lent": lambda w, targets, size: Tactic("lent", size).play(w, targets),
+    "aged_followers": lambda w, targets, size: Tactic("aged", size, follow=True).play(w, targets),
+    "spread": lambda w, targets, size: Tactic("aged", size, SPREAD_SHARE).play(w, targets),
+    "pod_turns": _pod_turns,
 }
 
 
-def inject(dataset: Dataset, attack: str, targets, size: int, end, days: int = 28,
+def inject(dataset: Dataset, attack: str | Tactic, targets, size: int, end, days: int = 28,
            seed: int = 0) -> Injection:
-    """`attack` of `size` on `targets` (account ids) over the `days` before `end`."""
-    if attack not in ATTACKS:
+    """`attack` (a name of `ATTACKS`, or a `Tactic`, whose size is its own) of `size` on
+    `targets` (account ids) over the `days` before `end`."""
+    if isinstance(attack, Tactic):
+        play, size = attack.play, attack.engagers
+    elif attack in ATTACKS:
+        play = functools.partial(ATTACKS[attack], size=size)
+    else:
         raise ConfigError(f"unknown attack {attack!r}; choose one of {', '.join(ATTACKS)}")
     if size < 1:
         raise ConfigError(f"attack size must be at least 1, got {size}")
@@ -454,14 +460,14 @@ def inject(dataset: Dataset, attack: str, targets, size: int, end, days: int = 2
     end = end.tz_localize("UTC") if end.tzinfo is None else end.tz_convert("UTC")
     world = _World(dataset, end, days, seed)
     targets = np.asarray(targets, dtype=np.int64)
-    own, bought = ATTACKS[attack](world, targets, size)
+    own, bought = play(world, targets)
     if own.accounts:  # the attacker's own accounts are the targets
         targets = np.concatenate([a["account_id"].to_numpy() for a in own.accounts])
     elif bought.targets is not None:
         targets = bought.targets
     baseline = own.onto(dataset)
     used = bought.used if bought.used is not None else sum(map(len, bought.accounts))
-    return Injection(attack, size, bought.onto(baseline), baseline, targets, used,
+    return Injection(str(attack), size, bought.onto(baseline), baseline, targets, used,
                      bought.actions())
 
 
