@@ -183,6 +183,8 @@ def test_lockstep_is_three_accounts_taking_up_three_small_accounts_together():
     engager2 = np.r_[engager, audience]
     new2 = np.r_[new, np.zeros(len(audience), bool)]
     assert not lockstep(engaged2, engager2, new2, 60)[:9].any()
+    # no new pair, no lockstep
+    assert not lockstep(engaged, engager, np.zeros(len(rows), bool), 20).any()
     # and on random graphs it is the rule written out by hand
     rng = np.random.default_rng(0)
     for _ in range(20):

@@ -120,5 +120,6 @@ def lockstep(engaged: np.ndarray, engager: np.ndarray, new: np.ndarray, n_accoun
     in_step.eliminate_zeros()
     partners = (in_step @ matrix(new)).tocsr()  # engager x author: in-step new engagers of it
     out = np.zeros(len(engaged), bool)
-    out[new] = np.asarray(partners[engager[new], engaged[new]]).ravel() >= LOCKSTEP_PARTNERS
+    if new.any():  # (indexing a sparse matrix by no pairs gives a sparse matrix, not an array)
+        out[new] = np.asarray(partners[engager[new], engaged[new]]).ravel() >= LOCKSTEP_PARTNERS
     return out
