@@ -13,7 +13,7 @@ from clout.errors import ConfigError
 from clout.features.build import build_features
 from clout.features.config import FeatureConfig
 from clout.features.credibility import COORDINATED_POSTS, COORDINATED_SHARE, ESTABLISHED_DAYS
-from clout.gaming import FEW_POSTED, GOAL_MEAN, LOW_SCORE, SIZES
+from clout.gaming import FEW_POSTED, GOAL_MEAN, LOW_SCORE, SIZES, false_positive_summary
 
 SIZE = 4
 #: attacks by someone who has read the defences: under every published threshold
@@ -196,6 +196,12 @@ def test_evaluate_tables_what_each_attack_buys_and_bought_accounts_buy_nothing(e
     assert (table.loc[~table["attack"].isin({"warmed", *DOC_AWARE}),
                       "control_drift"].abs() <= 1).all()
     assert set(table["aimed_at"]) == {LOW_SCORE, FEW_POSTED}
+    # false positives: every genuine engaged account, most discounted first, shares in [0, 1]
+    discounted = evaluated.cases[0].discounted
+    assert len(discounted) > 100 and discounted["discounted"].between(0, 1).all()
+    assert discounted["discounted"].is_monotonic_decreasing
+    summary = false_positive_summary(discounted)
+    assert summary["share discounted > 10%"] == (discounted["discounted"] > 0.1).mean()
     assert any(title.startswith("What an attack buys") for title in tables(evaluated))
 
 

@@ -168,7 +168,8 @@ def discounted_genuine(model: InfluenceModel, source: Source) -> pd.DataFrame:
 def false_positive_summary(discounted: pd.DataFrame) -> dict[str, float]:
     """How many genuine accounts lose more than `FALSE_POSITIVE_SHARE` of their engagement."""
     hit = discounted["discounted"] > FALSE_POSITIVE_SHARE
-    return {"genuine accounts engaged": len(discounted), "share discounted > 10 %": hit.mean(),
+    return {"genuine accounts engaged": len(discounted),
+            f"share discounted > {FALSE_POSITIVE_SHARE:.0%}": hit.mean(),
             "mean share discounted": discounted["discounted"].mean(),
             "largest share discounted": discounted["discounted"].max()}
 
