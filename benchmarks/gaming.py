@@ -75,7 +75,7 @@ def main() -> None:
              "Each attack's sizes, cheapest first, averaged over the worlds.", "",
              *markdown_table(cost_curve(table)), "", "## False positives", "",
              "Genuine accounts engaged in the longest window on each clean world, and the "
-             "share of their engagement the coordination and lockstep rules discount (goal: "
+             "share of their engagement the coordination rule discounts (goal: "
              f"at most 1 % of them lose more than {FALSE_POSITIVE_SHARE:.0%}).", "",
              *markdown_table(pd.DataFrame([
                  {"world": c.name, **{k: f"{v:,.0f}" if k.startswith("genuine") else f"{v:.2%}"

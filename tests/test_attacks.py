@@ -180,17 +180,13 @@ def test_evaluate_tables_what_each_attack_buys_and_bought_accounts_buy_nothing(e
     bought = table[table["attack"].isin(["one_way", "dormant", "sybil", "burst", "new_ring",
                                          "new_poster", "followers"])]
     assert (bought["gain"] <= 1).all(), bought
-    # posting more without more people reacting raises nothing on average (for every target:
-    # see the test below)
+    # posting more without more people reacting raises nothing
     noise = table[table["attack"] == "noise"]
-    assert (noise["gain"] < 0).all(), noise
+    assert (noise["gain_max"] <= 0).all(), noise
     # engagement on every post is coordinated, even from established accounts (pods) and
     # accounts warmed up as readers for months, and followers who never react (bought, or
     # followed back) are nobody's audience: no such attack buys more than the goal's 2 points
-    # (50 warmed readers are a fifth of the tiny world: their months of likes raise everyone,
-    # the controls by +9; on the default worlds they buy +0.1 to +0.15, docs/gaming.md)
-    built_against = table[~table["attack"].isin(DOC_AWARE) & (table["aimed_at"] == LOW_SCORE)
-                          & ~((table["attack"] == "warmed") & (table["size"] >= 50))]
+    built_against = table[~table["attack"].isin(DOC_AWARE) & (table["aimed_at"] == LOW_SCORE)]
     assert (built_against["gain"] <= GOAL_MEAN).all(), built_against
     # the controls are left alone (accounts passing for readers like anyone's posts)
     assert (table.loc[~table["attack"].isin({"warmed", *DOC_AWARE}),
@@ -203,14 +199,6 @@ def test_evaluate_tables_what_each_attack_buys_and_bought_accounts_buy_nothing(e
     summary = false_positive_summary(discounted)
     assert summary["share discounted > 10%"] == (discounted["discounted"] > 0.1).mean()
     assert any(title.startswith("What an attack buys") for title in tables(evaluated))
-
-
-@pytest.mark.xfail(strict=True, reason="issue 26: tripling an account's posts, engaged by "
-                   "nobody, still raises one target of the tiny world by 3 points (one of world "
-                   "8's by 4): the heads read posting volume as a chance to be engaged")
-def test_posting_more_raises_no_target(evaluated):
-    noise = evaluated.cases[0].gaming.query("attack == 'noise'")
-    assert (noise["gain_max"] <= 0).all(), noise
 
 
 @pytest.mark.xfail(strict=True, reason="issue 27: an attacker who stays under the published "

@@ -14,7 +14,7 @@ SRC = ROOT / "src"
 # config that composes every stage's part
 STAGES = ["errors", "files", "cache", "numerics", "data", "features", "models", "scoring",
           "tracking", "audit", "export", "compute", "config", "prepare", "pipeline", "gaming",
-          "quality", "tuning", "cli"]
+          "redteam", "quality", "tuning", "cli"]
 
 
 def modules() -> dict[str, set[str]]:
