@@ -608,8 +608,7 @@ def redteam(
     """Search the attack an attacker who has read the defences would choose: the largest mean
     gain per target within --budget actions per target, against the experiment's model
     trained on its (simulated) world."""
-    from clout.features.days import from_day
-    from clout.gaming import genuine_accounts
+    from clout.gaming import attack_date, genuine_accounts
     from clout.pipeline import fit_model
     from clout.prepare import prepare
     from clout.redteam import log_red_team, red_team
@@ -619,9 +618,8 @@ def redteam(
     genuine = genuine_accounts(prepared.source.truth)  # refused before training without truth
     model = fit_model(spec, prepared.table, prepared.split, say=say)
     dataset = prepared.source.dataset
-    end = from_day(load_tables(dataset).last_day + 1)
-    result = red_team(model, dataset, genuine, end, budget, trials, seed=spec.model.seed,
-                      say=say)
+    result = red_team(model, dataset, genuine, attack_date(dataset), budget, trials,
+                      seed=spec.model.seed, say=say)
     shown = result.trials.sort_values("mean_gain", ascending=False, na_position="last")
     print_frame(shown.head(10), title=f"best tactics within {budget:,.0f} actions per target "
                                       "(mean gain in points)")

@@ -140,11 +140,16 @@ def _gains(model, dataset, clean, controls, end, targets, aim, sizes, days, seed
     return rows
 
 
+def attack_date(dataset: Dataset) -> pd.Timestamp:
+    """When attacks on a dataset end and are scored: the day after its data ends."""
+    return from_day(load_tables(dataset).last_day + 1)
+
+
 def world_gaming(model: InfluenceModel, source: Source, seed: int = 0,
                  sizes: Mapping[str, Sequence[int]] = SIZES, say: Say = print) -> pd.DataFrame:
     """`gaming_table` on a simulated world: targets and controls among its genuine accounts,
     every attack ending the day after its data ends."""
-    end = from_day(load_tables(source.dataset).last_day + 1)
+    end = attack_date(source.dataset)
     return gaming_table(model, source.dataset, genuine_accounts(source.truth), end, sizes,
                         seed=seed, say=say)
 
@@ -153,7 +158,7 @@ def discounted_genuine(model: InfluenceModel, source: Source) -> pd.DataFrame:
     """False positives: the genuine accounts engaged in the longest window before the attacks'
     date on the clean world, with how many accounts engaged them and the share of their
     engagement the coordination rule discounts, most discounted first."""
-    end = from_day(load_tables(source.dataset).last_day + 1)
+    end = attack_date(source.dataset)
     features = current_features(source, model.feature_config, end).set_index("account_id")
     longest = max(model.feature_config.windows)
     engagers = features[column("unique_engagers_{w}d", window=longest)]

@@ -221,6 +221,11 @@ class _World:
             "created_at": (read["created_at"] + pd.Timedelta(minutes=30)).clip(
                 upper=until - pd.Timedelta(seconds=1)), "cascade_depth": 1})
 
+    def warm_up(self, actors: np.ndarray, targets) -> pd.DataFrame:
+        """Two likes a day, as a reader, for the `WARM_UP_DAYS` before the attack."""
+        return self.read(actors, targets, self.start - WARM_UP_DAYS * _DAY, self.start - _DAY,
+                         2.0)
+
     def follow(self, followers, followees) -> pd.DataFrame:
         """Each follower follows each followee at a random time in the window."""
         grid = pd.MultiIndex.from_product(
@@ -267,8 +272,7 @@ def _warmed(w, targets, size):
     posts a day for the 120 days before the attack, then engages like `one_way`."""
     own, rows = _one_way(w, targets, size, w.start - 150 * _DAY)
     actors = rows.accounts[0]["account_id"].to_numpy()
-    rows.engagements.append(w.read(actors, targets, w.start - WARM_UP_DAYS * _DAY,
-                                   w.start - _DAY, 2.0))
+    rows.engagements.append(w.warm_up(actors, targets))
     return own, rows
 
 
@@ -293,8 +297,7 @@ class Tactic:
             accounts = w.new_accounts(self.engagers, w.start - 730 * _DAY)
             actors = accounts["account_id"].to_numpy()
             rows.accounts.append(accounts)
-            rows.engagements.append(w.read(actors, targets, w.start - WARM_UP_DAYS * _DAY,
-                                           w.start - _DAY, 2.0))
+            rows.engagements.append(w.warm_up(actors, targets))
         else:
             actors = _established(w, targets, self.engagers)
             rows.used = len(actors)
@@ -346,14 +349,12 @@ def _ring(w, targets, size):
 def _pod(w, targets, size, doc_aware=False):
     rows = _Rows.none()
     reach = max(1, (size - 1) // 2)  # the next `reach` members: never both ways
+    timing = {"minutes": 60 * PARTIAL_HOURS, "share": PARTIAL_SHARE} if doc_aware else {}
     groups = _groups(targets, size)
     for group in groups:
         for i, author in enumerate(group):
             engagers = np.array([group[(i - j) % len(group)] for j in range(1, reach + 1)])
-            rows.engagements.append(
-                w.engage(engagers, w.posts_of([author]), minutes=60 * PARTIAL_HOURS,
-                         share=PARTIAL_SHARE) if doc_aware
-                else w.engage(engagers, w.posts_of([author])))
+            rows.engagements.append(w.engage(engagers, w.posts_of([author]), **timing))
         if doc_aware:
             rows.engagements.append(w.read(group, group, w.start, w.end, CAMOUFLAGE_PER_DAY))
     rows.targets = np.concatenate(groups)
