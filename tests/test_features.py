@@ -163,36 +163,40 @@ def _lockstep_by_brute_force(engaged, engager, new):
             >= LOCKSTEP_PARTNERS for a, e, n in zip(engaged, engager, new, strict=True)]
 
 
-def test_lockstep_is_three_accounts_taking_up_three_small_accounts_together():
-    from clout.features.credibility import LOCKSTEP_AUDIENCE, lockstep
+def test_lockstep_is_three_accounts_taking_up_the_same_small_accounts_together():
+    from clout.features.credibility import LOCKSTEP_AUDIENCE, LOCKSTEP_SHARED, lockstep
 
-    # engagers 10, 11, 12 newly engage small authors 0, 1, 2 together: lockstep; 13 and 14 do
-    # the same with 3, 4, 5 (two accounts: not); 15, 16, 17 take up 6, 7 together (two
-    # authors: not)
-    rows = [(a, e) for e in (10, 11, 12) for a in (0, 1, 2)]
-    rows += [(a, e) for e in (13, 14) for a in (3, 4, 5)]
-    rows += [(a, e) for e in (15, 16, 17) for a in (6, 7)]
+    # engagers 10, 11, 12 newly engage small authors 0-4 together: lockstep; 13 and 14 do the
+    # same with 5-9 (two accounts: not); 15, 16, 17 take up 20-23 together (one author too few)
+    shared = LOCKSTEP_SHARED
+    rows = [(a, e) for e in (10, 11, 12) for a in range(shared)]
+    rows += [(a, e) for e in (13, 14) for a in range(shared, 2 * shared)]
+    rows += [(a, e) for e in (15, 16, 17) for a in range(20, 20 + shared - 1)]
     engaged, engager = (np.array(c) for c in zip(*rows, strict=True))
     new = np.ones(len(rows), bool)
-    flags = lockstep(engaged, engager, new, 20)
-    assert flags.tolist() == [True] * 9 + [False] * 12
+    flags = lockstep(engaged, engager, new, 30)
+    group = 3 * shared
+    assert flags.tolist() == [True] * group + [False] * (len(rows) - group)
     # author 0 with a large audience before the recent window is not small: 10, 11, 12 share
-    # only two small authors
-    audience = np.arange(18, 18 + LOCKSTEP_AUDIENCE + 1)
+    # one small author too few
+    audience = np.arange(30, 30 + LOCKSTEP_AUDIENCE + 1)
     engaged2 = np.r_[engaged, np.zeros(len(audience), int)]
     engager2 = np.r_[engager, audience]
     new2 = np.r_[new, np.zeros(len(audience), bool)]
-    assert not lockstep(engaged2, engager2, new2, 60)[:9].any()
+    assert not lockstep(engaged2, engager2, new2, 60)[:group].any()
     # no new pair, no lockstep
-    assert not lockstep(engaged, engager, np.zeros(len(rows), bool), 20).any()
-    # and on random graphs it is the rule written out by hand
+    assert not lockstep(engaged, engager, np.zeros(len(rows), bool), 30).any()
+    # and on random graphs, dense enough for groups, it is the rule written out by hand
     rng = np.random.default_rng(0)
+    flagged = 0
     for _ in range(20):
-        pairs = np.unique(rng.integers(0, [6, 9], size=(60, 2)), axis=0)
-        engaged, engager = pairs[:, 0], 6 + pairs[:, 1]
+        pairs = np.unique(rng.integers(0, [8, 9], size=(60, 2)), axis=0)
+        engaged, engager = pairs[:, 0], 8 + pairs[:, 1]
         new = rng.random(len(pairs)) < 0.8
-        assert lockstep(engaged, engager, new, 15).tolist() == _lockstep_by_brute_force(
-            engaged, engager, new)
+        flags = lockstep(engaged, engager, new, 17)
+        assert flags.tolist() == _lockstep_by_brute_force(engaged, engager, new)
+        flagged += flags.sum()
+    assert flagged > 0
 
 
 def test_traded_engagement_share_by_hand(three_rows):

@@ -157,7 +157,7 @@ def world_gaming(model: InfluenceModel, source: Source, seed: int = 0,
 def discounted_genuine(model: InfluenceModel, source: Source) -> pd.DataFrame:
     """False positives: the genuine accounts engaged in the longest window before the attacks'
     date on the clean world, with how many accounts engaged them and the share of their
-    engagement the coordination rule discounts, most discounted first."""
+    engagement the coordination and lockstep rules discount, most discounted first."""
     end = attack_date(source.dataset)
     features = current_features(source, model.feature_config, end).set_index("account_id")
     longest = max(model.feature_config.windows)

@@ -24,16 +24,17 @@ engagement falls in coordinated pairs, and no genuine engager is coordinated wit
 authors. One or two posts say little, so a pod member engaging only an author who posted
 twice is not caught.
 
-`lockstep` is a candidate defence, measured but **not applied** yet (issue 27): accounts that
-together took up the same small accounts. A pair is new when the engager engaged the author in
-the recent window (28 days) and not before it within the longest; an author is small when at
-most `LOCKSTEP_AUDIENCE` (20) accounts engaged it before the recent window. Two engagers are in
-step when they newly engaged at least `LOCKSTEP_SHARED` (3) of the same small authors, and a new
-pair is in lockstep when its engager is in step with at least `LOCKSTEP_PARTNERS` (2) other new
-engagers of the same author (a group of CopyCatch's kind). On the default simulated worlds it
-took groups of aged or lent accounts from +10-23 points to under +1; on the tiny test world,
-where nearly every author is small, it discounts too many genuine accounts and moves the
-replies head, so it waits for thresholds relative to the world's size.
+Nor does engagement in *lockstep* (`lockstep`), however partial, jittered and camouflaged:
+accounts that together took up the same small accounts, as a bought group does whatever share
+of posts it engages. A pair is new when the engager engaged the author in the recent window (28
+days) and not before it within the longest; an author is small when at most
+`LOCKSTEP_AUDIENCE` (20) accounts engaged it before the recent window. Two engagers are in step
+when they newly engaged at least `LOCKSTEP_SHARED` (5) of the same small authors, and a new pair
+is in lockstep when its engager is in step with at least `LOCKSTEP_PARTNERS` (2) other new
+engagers of the same author (a group of CopyCatch's kind). On the default simulated worlds two
+genuine engagers share at most 4-6 small authors newly taken up, a group of three aged accounts
+engaging 20 targets 9-17. Data shorter than the longest window cannot tell new pairs from old
+ones (every pair of a young dataset is new): there the rule waits.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ COORDINATED_POSTS = 3  # fewer engaged posts say little about how selective an e
 COORDINATED_AUTHORS = 3  # an engager that engages every post of this many authors ...
 COORDINATED_AUTHOR_SHARE = 0.5  # ... and of this share of those it engaged on 2+ posts
 LOCKSTEP_AUDIENCE = 20  # an author engaged by at most this many before the recent window
-LOCKSTEP_SHARED = 3  # small authors two engagers newly engaged both: in step
+LOCKSTEP_SHARED = 5  # small authors two engagers newly engaged both: in step
 LOCKSTEP_PARTNERS = 2  # engagers in step with a new engager of the same author: lockstep
 
 

@@ -27,7 +27,7 @@ from clout.features.catalogue import (
     unregister_feature,
 )
 from clout.features.config import FeatureConfig
-from clout.features.credibility import coordinated, credibility
+from clout.features.credibility import coordinated, credibility, lockstep
 from clout.features.network import pagerank
 from clout.features.partials import PARTIALS, Partial, Partials, pair_key, register_partial
 from clout.features.tables import INDEX, SNAPSHOT_COLUMNS, Tables
@@ -327,8 +327,9 @@ def pair_coverage(p: Partials, cutoff: int, window: int, n_accounts: int) -> pl.
 class Graph:
     """What the engager features and the credible labels need from the whole engagement graph
     at one cutoff, indexed by account: PageRank, per window how many accounts each engager
-    engaged with, each account's credibility (`features.credibility`), and the keys of the
-    coordinated pairs, and each account's standing: how many people credibly engage with it."""
+    engaged with, each account's credibility (`features.credibility`), the keys of the pairs
+    coordinated or in lockstep, and each account's standing: how many people credibly engage
+    with it."""
 
     rank: np.ndarray
     targets: dict[int, np.ndarray]
@@ -372,6 +373,12 @@ def engagement_graph(pairs: pl.DataFrame, coverage: pl.DataFrame, nodes: np.ndar
     covered = coverage["pair"].to_numpy()
     flagged = covered[coordinated(covered % n_accounts, coverage["engaged_posts"].to_numpy(),
                                   coverage["span"].to_numpy(), n_accounts)]
+    # and in lockstep: new pairs (in the recent window, not before it within the longest),
+    # which only data covering the whole longest window can tell from old ones
+    if len(windows) > 1 and active_since.min() <= cutoff - max(windows):
+        recent, active = pairs[f"n@{sorted(windows)[-2]}"].to_numpy(), weight > 0
+        flagged = np.union1d(flagged, key[active][lockstep(
+            engaged[active], engager[active], recent[active] == weight[active], n_accounts)])
     # trust does not flow along engagement traded back or coordinated: a ring or a pod would
     # vouch for itself
     vouches = (~reverse_active(pairs, engaged, engager, n_accounts, max(windows))
