@@ -1,5 +1,6 @@
 """What each attack buys: attack x size -> the targets' mean gain in points ± se, the controls'
-drift and points per 100 actions, on several simulated worlds.
+drift and points per 100 actions, on several simulated worlds (what the defences cost genuine
+accounts: benchmarks/false_positives.py).
 
     python benchmarks/gaming.py                          # default world, data seeds 7, 8, 9
     python benchmarks/gaming.py --seeds 7 --preset small --doc docs/gaming.md
@@ -22,13 +23,7 @@ from pathlib import Path
 
 from clout import tracking  # first: importing clout pins NumPy's kernels before NumPy loads
 from clout.config import load_experiment
-from clout.gaming import (
-    FALSE_POSITIVE_SHARE,
-    cost_curve,
-    display,
-    false_positive_summary,
-    goal_text,
-)
+from clout.gaming import cost_curve, display, goal_text
 from clout.quality import evaluate, markdown_table
 
 
@@ -73,20 +68,7 @@ def main() -> None:
              + ", ".join(f"{c.name} `{c.model_version}`" for c in cases) + ". "
              + goal_text(), "", "## Gain against cost", "",
              "Each attack's sizes, cheapest first, averaged over the worlds.", "",
-             *markdown_table(cost_curve(table)), "", "## False positives", "",
-             "Genuine accounts engaged in the longest window on each clean world, and the "
-             "share of their engagement the coordination rule discounts (goal: "
-             f"at most 1 % of them lose more than {FALSE_POSITIVE_SHARE:.0%}).", "",
-             *markdown_table(pd.DataFrame([
-                 {"world": c.name, **{k: f"{v:,.0f}" if k.startswith("genuine") else f"{v:.2%}"
-                                      for k, v in false_positive_summary(c.discounted).items()}}
-                 for c in cases])), "",
-             "The ten most discounted genuine accounts, for a reviewer to judge:", "",
-             *markdown_table(pd.concat([c.discounted.head(10).assign(world=c.name)
-                                        for c in cases]).sort_values(
-                 "discounted", ascending=False, kind="stable").head(10)[
-                 ["world", "account_id", "engagers", "discounted"]].assign(
-                 discounted=lambda f: f["discounted"].map("{:.1%}".format))), "",
+             *markdown_table(cost_curve(table)), "",
              "## Every world, attack and size", "", *markdown_table(display(table))]
     text = "\n".join(lines) + "\n"
     print(text)

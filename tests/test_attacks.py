@@ -192,13 +192,34 @@ def test_evaluate_tables_what_each_attack_buys_and_bought_accounts_buy_nothing(e
     assert (table.loc[~table["attack"].isin({"warmed", *DOC_AWARE}),
                       "control_drift"].abs() <= 1).all()
     assert set(table["aimed_at"]) == {LOW_SCORE, FEW_POSTED}
-    # false positives: every genuine engaged account, most discounted first, shares in [0, 1]
-    discounted = evaluated.cases[0].discounted
-    assert len(discounted) > 100 and discounted["discounted"].between(0, 1).all()
-    assert discounted["discounted"].is_monotonic_decreasing
-    summary = false_positive_summary(discounted)
-    assert summary["share discounted > 10%"] == (discounted["discounted"] > 0.1).mean()
     assert any(title.startswith("What an attack buys") for title in tables(evaluated))
+
+
+def test_false_positives_count_genuine_engagement_the_rules_discount(tiny_world):
+    from clout.data.attacks import inject
+    from clout.features.config import FeatureConfig
+    from clout.gaming import attack_date, discounted_genuine
+    from clout.prepare import Source
+
+    dataset, truth = tiny_world
+    clean = discounted_genuine(FeatureConfig(), Source(dataset, truth))
+    # every genuine account engaged by genuine accounts, most discounted first
+    assert len(clean) > 100 and clean["discounted"].between(0, 1).all()
+    assert clean["discounted"].is_monotonic_decreasing and (clean["engagers"] > 0).all()
+    summary = false_positive_summary(clean)
+    assert summary["share discounted > 10%"] == (clean["discounted"] > 0.1).mean()
+    # genuine accounts in a pod, engaging every post of each other (three or more, to be seen),
+    # lose that engagement; the simulator's rings and bots engaging genuine accounts are no
+    # false positive, a pod of genuine accounts is
+    end = attack_date(dataset)
+    posted = dataset.posts.loc[dataset.posts["created_at"] >= end - pd.Timedelta(days=28),
+                               "account_id"].value_counts()
+    undiscounted = clean.loc[clean["discounted"] == 0, "account_id"]
+    targets = np.intersect1d(posted.index[posted >= 3], undiscounted)[:10]
+    pod = inject(dataset, "pod", targets, 10, end)
+    attacked = discounted_genuine(FeatureConfig(), Source(pod.attacked, truth)).set_index(
+        "account_id")
+    assert len(targets) == 10 and (attacked.loc[targets, "discounted"] > 0.2).all()
 
 
 @pytest.mark.xfail(strict=True, reason="issue 27: an attacker who stays under the published "

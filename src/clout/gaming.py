@@ -22,10 +22,11 @@ from clout.data.dataset import Dataset
 from clout.data.validation import validate
 from clout.errors import ConfigError
 from clout.features.build import load_tables
-from clout.features.catalogue import column
-from clout.features.days import from_day
+from clout.features.config import FeatureConfig
+from clout.features.days import from_day, to_day
+from clout.features.families import cutoff_graph, window_pairs
+from clout.features.partials import partials
 from clout.pipeline import Source, score_accounts
-from clout.prepare import current_features
 from clout.scoring.score import SCORE_MIN, InfluenceModel
 from clout.tracking import RUN
 
@@ -154,20 +155,32 @@ def world_gaming(model: InfluenceModel, source: Source, seed: int = 0,
                         seed=seed, say=say)
 
 
-def discounted_genuine(model: InfluenceModel, source: Source) -> pd.DataFrame:
-    """False positives: the genuine accounts engaged in the longest window before the attacks'
-    date on the clean world, with how many accounts engaged them and the share of their
-    engagement the coordination and lockstep rules discount, most discounted first."""
-    end = attack_date(source.dataset)
-    features = current_features(source, model.feature_config, end).set_index("account_id")
-    longest = max(model.feature_config.windows)
-    engagers = features[column("unique_engagers_{w}d", window=longest)]
-    shown = features.index.isin(genuine_accounts(source.truth)) & (engagers > 0)
+def discounted_genuine(config: FeatureConfig, source: Source) -> pd.DataFrame:
+    """False positives: the genuine accounts engaged by genuine accounts in the longest window
+    before the attacks' date on the clean world, with how many genuine accounts engaged them
+    and the share of that engagement the coordination and lockstep rules discount, most
+    discounted first. Engagement from the simulator's rings, bots and bought followers is left
+    out: discounting it is the rules' job."""
+    tables = load_tables(source.dataset)
+    day, longest, n_accounts = to_day(attack_date(source.dataset)), max(config.windows), len(
+        tables.ids)
+    p = partials(tables, config)
+    pairs = window_pairs(p, day, config.windows)
+    key = pairs["pair"].to_numpy()
+    engaged, engager = key // n_accounts, key % n_accounts
+    genuine = np.isin(tables.ids.to_numpy(), genuine_accounts(source.truth))
+    weight = np.where(genuine[engaged] & genuine[engager],
+                      pairs[f"n@{longest}"].to_numpy().astype(float), 0.0)
+    flagged = cutoff_graph(p, tables, day, config.windows).is_coordinated(engaged, engager,
+                                                                         n_accounts)
+    engagers, total, lost = (np.bincount(engaged, weights=w, minlength=n_accounts)
+                             for w in (weight > 0, weight, weight * flagged))
+    shown = engagers > 0
     return pd.DataFrame({
-        "engagers": engagers[shown].astype(int),
-        "discounted": features.loc[shown, column("coordinated_engagement_share_{w}d",
-                                                 window=longest)].fillna(0.0),
-    }).sort_values(["discounted", "engagers"], ascending=False).reset_index()
+        "account_id": tables.ids.to_numpy()[shown], "engagers": engagers[shown].astype(int),
+        "discounted": lost[shown] / total[shown],
+    }).sort_values(["discounted", "engagers"], ascending=False, kind="stable").reset_index(
+        drop=True)
 
 
 def false_positive_summary(discounted: pd.DataFrame) -> dict[str, float]:

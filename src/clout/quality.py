@@ -43,7 +43,6 @@ from clout.features.catalogue import column
 from clout.features.schema import FeatureTable
 from clout.gaming import (
     SIZES,
-    discounted_genuine,
     display,
     gaming_metrics,
     genuine_accounts,
@@ -84,7 +83,6 @@ class Case:
     values: pd.DataFrame  # long: section, item, predictor, measure, value
     accounts: dict[str, pd.DataFrame]  # what the bootstrap resamples: "score" and each head
     gaming: pd.DataFrame | None = None  # `gaming.gaming_table` of its model, when asked
-    discounted: pd.DataFrame | None = None  # `gaming.discounted_genuine`, with the gaming
 
     @property
     def test_cutoff(self) -> pd.Timestamp:
@@ -241,15 +239,14 @@ def measure_case(name: str, experiment: Experiment, table: FeatureTable, cutoffs
     human = human_frame(measured, test, source.dataset.accounts,
                         column("engagement_{w}d", window=table.schema.longest_window))
     simulated = experiment.data.source == "simulator"
-    gaming = discounted = None
+    gaming = None
     if attacks is not None:
         gaming = world_gaming(model, source, experiment.data.seed, attacks, say=lambda _: None)
-        discounted = discounted_genuine(model, source)
     return Case(name, experiment.data.seed if simulated else None, experiment.model.seed,
                 split, model.version, len(split.part(part, "train")),
                 case_values(measured, fairness, truth, human),
                 case_accounts(measured, truth, truth_of(model, truth) if truth is not None
-                              else None, human), gaming, discounted)
+                              else None, human), gaming)
 
 
 def evaluate(experiment: Experiment, seeds: Sequence[int] | None = None, rolling: int = 1,
