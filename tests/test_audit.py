@@ -93,6 +93,11 @@ def test_explanations_add_up_to_the_score_and_work_beyond_training(tiny_run, tin
                    & result.model.is_silent(frame)):  # no posts; no credible engagement
         assert explain(result.model, frame, frame.loc[silent, "account_id"].iloc[0]
                        ).contributions.empty
+    # what the defences discounted is said, as the feature table has it (the tiny world's rings
+    # engage each other's every post)
+    share = frame.set_index("account_id")["coordinated_engagement_share_90d"]
+    ring = share.idxmax()
+    assert share[ring] > 0.5 and explain(result.model, frame, ring).discounted == share[ring]
     with pytest.raises(LookupError, match="not in the feature table"):
         explain(result.model, frame, -42)
 
@@ -107,6 +112,11 @@ def test_cli_explains_an_account_and_refuses_an_unknown_one(tiny_run):
     shown = CliRunner().invoke(app, ["explain", account, "--run", result.run_id])
     assert shown.exit_code == 0, shown.output
     assert "add up to the difference" in shown.output
+    from clout.data.simulator import preset, simulate
+    truth = simulate(preset("tiny", seed=3))[1]  # the tiny experiment's world
+    ring = truth.query("role == 'ring'")["account_id"].iloc[0]
+    discounted = CliRunner().invoke(app, ["explain", str(ring), "--run", result.run_id])
+    assert "counts for nothing: coordinated" in discounted.output, discounted.output
     for wrong in ("999999", "99999999999999999999999", "abc"):  # unknown, overflowing, not an id
         unknown = CliRunner().invoke(app, ["explain", wrong, "--run", result.run_id])
         assert unknown.exit_code == 2 and wrong in unknown.output, unknown.output

@@ -849,6 +849,11 @@ def explain(
     parts = ", ".join(f"{k} {v}" for k, v in result.components.items())
     console.print(f"account {account} at {frame['cutoff'].iloc[0]:%Y-%m-%d}: score {result.score}"
                   + (f" ({parts})" if parts else "") + f"; run {run} at {uri}")
+    if result.discounted > 0:
+        console.print(f"{result.discounted:.0%} of the engagement received in the last "
+                      f"{max(model.feature_config.windows)} days counts for nothing: coordinated "
+                      "(engaging nearly every post) or in lockstep (accounts that took up the "
+                      "same small accounts together), as bought engagement is")
     if result.contributions.empty:
         console.print("no posts in the longest window: no influence shown, so the score is 1")
         return

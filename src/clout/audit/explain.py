@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from clout.errors import NotFound
+from clout.features.catalogue import column
 from clout.scoring.evaluation import MANIPULATORS
 from clout.scoring.score import InfluenceModel
 
@@ -35,6 +36,10 @@ class Explanation:
     baseline: float  # continuous score of a typical account (all contributions zero)
     continuous: float  # the account's continuous score
     contributions: pd.DataFrame  # feature, points, value, typical; largest |points| first
+    # share of the engagement received in the longest window that the coordination and lockstep
+    # rules discount (`features.credibility`): NaN when none was received or the source cannot
+    # tell who engaged
+    discounted: float = float("nan")
 
     def top(self, n: int = 10) -> pd.DataFrame:
         return self.contributions.head(n)
@@ -55,10 +60,12 @@ def explain(model: InfluenceModel, frame: pd.DataFrame, account_id) -> Explanati
     row = frame.loc[matches[:1]]
     scored = model.score(row).iloc[0]
     components = {c: int(scored[c]) for c in model.component_maps}
+    share = column("coordinated_engagement_share_{w}d", window=max(model.feature_config.windows))
+    discounted = float(row[share].iloc[0]) if share in row else float("nan")
     if model.is_silent(row)[0]:  # no posts or no credible engagement: 1, nothing to explain
         return Explanation(account_id, int(scored["score"]), components, float("nan"),
                            float("nan"), pd.DataFrame(columns=["feature", "points", "value",
-                                                               "typical"]))
+                                                               "typical"]), discounted)
     columns = model.columns(row)
     # typical values and the history baseline: the accounts that show influence, as the scale
     pop_columns = model.columns(frame[~model.is_silent(frame)])
@@ -107,7 +114,7 @@ def explain(model: InfluenceModel, frame: pd.DataFrame, account_id) -> Explanati
         "typical": [typical.get(f, np.nan) for f in points]})
     table = table.reindex(table["points"].abs().sort_values(ascending=False).index)
     return Explanation(account_id, int(scored["score"]), components, baseline, previous,
-                       table.reset_index(drop=True))
+                       table.reset_index(drop=True), discounted)
 
 
 def example_explanations(model: InfluenceModel, frame: pd.DataFrame,
