@@ -286,10 +286,17 @@ def test_the_red_team_finds_the_best_tactic_within_its_budget(tmp_path):
     from support import quick_tiny
 
     experiment = quick_tiny(tmp_path, "redteam")
+    doc = tmp_path / "redteam.md"
     result = CliRunner().invoke(app, ["redteam", str(experiment), "--budget", "300",
-                                      "--trials", "6"], catch_exceptions=False)
+                                      "--trials", "6", "--doc", str(doc)],
+                                catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert "best tactics within 300 actions per target" in result.output
+    # the doc says which command, commit and model, and holds the best tactics
+    written = doc.read_text()
+    assert written.startswith("# The best attack a red team found")
+    assert "--budget 300 --trials 6" in written and "mean_gain" in written
+    assert written.count("\n| ") == 1 + 6  # the header and every trial (fewer than ten)
     run = mlflow.get_run(tracking.latest_run(run_name="redteam redteam"))
     trials = tracking.logged_table(run.info.run_id, "trials.json")
     assert len(trials) == 6

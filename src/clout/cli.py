@@ -604,13 +604,18 @@ def redteam(
     data_path: DataPath = None,
     tracking_uri: TrackingUri = None,
     log: Annotated[bool, typer.Option(help="Record the search as an MLflow run.")] = True,
+    doc: Annotated[Path | None, typer.Option(
+        help="Also write the best tactics to this markdown file, stamped with the command, "
+             "date and commit.")] = None,
 ) -> None:
     """Search the attack an attacker who has read the defences would choose: the largest mean
     gain per target within --budget actions per target, against the experiment's model
     trained on its (simulated) world."""
+    from clout import tracking
     from clout.gaming import attack_date, genuine_accounts
     from clout.pipeline import fit_model
     from clout.prepare import prepare
+    from clout.quality import markdown_table
     from clout.redteam import log_red_team, red_team
 
     spec = _experiment(experiment, data_path)
@@ -624,9 +629,17 @@ def redteam(
     print_frame(shown.head(10), title=f"best tactics within {budget:,.0f} actions per target "
                                       "(mean gain in points)")
     best = result.best
-    console.print(f"best: {best['mean_gain']:+.2f} points on average, up to "
-                  f"{best['max_gain']:+.0f}, for {best['actions_per_target']:,.0f} actions per "
-                  f"target")
+    said = (f"best: {best['mean_gain']:+.2f} points on average, up to {best['max_gain']:+.0f}, "
+            f"for {best['actions_per_target']:,.0f} actions per target")
+    console.print(said)
+    if doc is not None:
+        doc.parent.mkdir(parents=True, exist_ok=True)
+        doc.write_text("\n".join([
+            "# The best attack a red team found", "",
+            f"`clout redteam {experiment} --budget {budget:g} --trials {trials}` on "
+            f"{pd.Timestamp.now(tz='UTC').date()}, commit `{tracking.git_commit()[:12]}`, "
+            f"model `{model.version}`: {said}.", "",
+            *markdown_table(shown.head(10).round(2))]) + "\n")
     if log:
         run = log_red_team(result, spec.name, spec.mlflow_experiment, model.version,
                            tracking_uri)
