@@ -195,6 +195,32 @@ def test_evaluate_tables_what_each_attack_buys_and_bought_accounts_buy_nothing(e
     assert any(title.startswith("What an attack buys") for title in tables(evaluated))
 
 
+def test_lockstep_catches_lent_accounts_once_the_data_cover_the_longest_window(world,
+                                                                              monkeypatch):
+    import clout.features.families as families
+    from clout.data.attacks import inject
+    from clout.features.build import build_features
+    from clout.features.config import FeatureConfig
+
+    dataset, end, targets = world
+    # established accounts of the world, under every published threshold
+    lent = inject(dataset, "lent", targets, 3, end).attacked
+    called, rule = [], families.lockstep
+    monkeypatch.setattr(families, "lockstep", lambda *args: called.append(1) or rule(*args))
+
+    def discounted(data, longest):  # the targets' engagement that counts for nothing
+        frame = build_features(data, [end], FeatureConfig(windows=(7, 28, longest)),
+                               labels=False).set_index("account_id")
+        return frame.loc[targets, f"coordinated_engagement_share_{longest}d"]
+    # the tiny world's 70 days do not cover 90, where every pair would look new: the rule waits
+    assert (end - dataset.engagements["created_at"].min()).days < 90
+    discounted(lent, 90)
+    assert not called
+    # they cover 56 days: the three accounts, newly taking up the same small accounts
+    # together, are in lockstep
+    assert (discounted(lent, 56) - discounted(dataset, 56)).mean() > 0.2 and called
+
+
 def test_false_positives_count_genuine_engagement_the_rules_discount(tiny_world):
     from clout.data.attacks import inject
     from clout.features.config import FeatureConfig

@@ -164,9 +164,11 @@ FEATURES: list[Feature] = [
       "Share of the window's engagement that is credible (credible_{kinds} over all kinds "
       "/ all engagement received).", (EVENTS,), buyable=True),
     F("coordinated_engagement_share_{w}d", "audience", "share",
-      "Share of the window's engagement that is coordinated (see `credibility`): from engagers "
-      "that engage (nearly) every post of the account, or of most accounts they engage, as "
-      "bought engagement and pods do; it counts in no credible_ feature.", (EVENTS,),
+      "Share of the window's engagement that is coordinated or in lockstep (see "
+      "`credibility`): from engagers that engage (nearly) every post of the account, or of "
+      "most accounts they engage, as bought engagement and pods do, or that newly took up the "
+      "same small accounts together, as a bought group does; it counts in no credible_ "
+      "feature.", (EVENTS,),
       buyable=True),
     F("engager_standing_{w}d", "network", "log(1 + accounts)",
       "Mean standing of the window's credible engagers (those counted in credible_engagers, "
