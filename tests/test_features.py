@@ -279,7 +279,8 @@ def test_catalogue_documents_every_feature_and_docs_are_current():
     assert set(frame["family"]) >= {"activity", "reach", "amplification", "network",
                                     "audience", "content", "label"}
     docs = (ROOT / "docs" / "features.md").read_text()
-    assert docs == markdown(), "docs/features.md is stale: run `clout features catalogue --write docs/features.md`"
+    assert docs == markdown(), ("docs/features.md is stale: run `clout features catalogue "
+                                "--write docs/features.md`")
 
 
 def test_a_source_without_events_or_graph_simply_lacks_those_features(three_rows):
