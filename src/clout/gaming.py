@@ -26,6 +26,7 @@ from clout.features.config import FeatureConfig
 from clout.features.days import from_day, to_day
 from clout.features.families import cutoff_graph, window_pairs
 from clout.features.partials import partials
+from clout.features.tables import Tables
 from clout.pipeline import Source, score_accounts
 from clout.scoring.score import SCORE_MIN, InfluenceModel
 from clout.tracking import RUN
@@ -141,9 +142,9 @@ def _gains(model, dataset, clean, controls, end, targets, aim, sizes, days, seed
     return rows
 
 
-def attack_date(dataset: Dataset) -> pd.Timestamp:
+def attack_date(data: Dataset | Tables) -> pd.Timestamp:
     """When attacks on a dataset end and are scored: the day after its data ends."""
-    return from_day(load_tables(dataset).last_day + 1)
+    return from_day(load_tables(data).last_day + 1)
 
 
 def world_gaming(model: InfluenceModel, source: Source, seed: int = 0,
@@ -162,8 +163,7 @@ def discounted_genuine(config: FeatureConfig, source: Source) -> pd.DataFrame:
     discounted first. Engagement from the simulator's rings, bots and bought followers is left
     out: discounting it is the rules' job."""
     tables = load_tables(source.dataset)
-    day, longest, n_accounts = to_day(attack_date(source.dataset)), max(config.windows), len(
-        tables.ids)
+    day, longest, n_accounts = to_day(attack_date(tables)), max(config.windows), len(tables.ids)
     p = partials(tables, config)
     pairs = window_pairs(p, day, config.windows)
     key = pairs["pair"].to_numpy()
