@@ -205,30 +205,33 @@ def test_lockstep_catches_lent_accounts_once_the_data_cover_the_longest_window(w
     dataset, end, targets = world
     # established accounts of the world, under every published threshold
     lent = inject(dataset, "lent", targets, 3, end).attacked
-    called, rule = [], families.lockstep
-    monkeypatch.setattr(families, "lockstep", lambda *args: called.append(1) or rule(*args))
+    judged, rule = [], families.lockstep  # how many pairs each call judges new
+    monkeypatch.setattr(families, "lockstep",
+                        lambda *args: judged.append(int(args[2].sum())) or rule(*args))
 
     def discounted(data, longest):  # the targets' engagement that counts for nothing
+        judged.clear()
         frame = build_features(data, [end], FeatureConfig(windows=(7, 28, longest)),
                                labels=False).set_index("account_id")
         return frame.loc[targets, f"coordinated_engagement_share_{longest}d"]
-    # the tiny world's 70 days do not cover 90, where every pair would look new: the rule waits
+    # the tiny world's 70 days do not cover 90: no engager was seen over the whole window, where
+    # every pair would look new, so the rule judges no pair
     assert (end - dataset.engagements["created_at"].min()).days < 90
     discounted(lent, 90)
-    assert not called
+    assert judged and not any(judged)
     # they cover 56 days: the three accounts, newly taking up the same small accounts
     # together, are in lockstep
-    assert (discounted(lent, 56) - discounted(dataset, 56)).mean() > 0.2 and called
+    assert (discounted(lent, 56) - discounted(dataset, 56)).mean() > 0.2 and any(judged)
 
 
 def test_false_positives_count_genuine_engagement_the_rules_discount(tiny_world):
     from clout.data.attacks import inject
     from clout.features.config import FeatureConfig
-    from clout.gaming import attack_date, discounted_genuine
-    from clout.prepare import Source
+    from clout.gaming import attack_date, discounted_engagement, genuine_accounts
 
     dataset, truth = tiny_world
-    clean = discounted_genuine(FeatureConfig(), Source(dataset, truth))
+    genuine = genuine_accounts(truth)
+    clean = discounted_engagement(FeatureConfig(), dataset, genuine)
     # every genuine account engaged by genuine accounts, most discounted first
     assert len(clean) > 100 and clean["discounted"].between(0, 1).all()
     assert clean["discounted"].is_monotonic_decreasing and (clean["engagers"] > 0).all()
@@ -243,7 +246,7 @@ def test_false_positives_count_genuine_engagement_the_rules_discount(tiny_world)
     undiscounted = clean.loc[clean["discounted"] == 0, "account_id"]
     targets = np.intersect1d(posted.index[posted >= 3], undiscounted)[:10]
     pod = inject(dataset, "pod", targets, 10, end)
-    attacked = discounted_genuine(FeatureConfig(), Source(pod.attacked, truth)).set_index(
+    attacked = discounted_engagement(FeatureConfig(), pod.attacked, genuine).set_index(
         "account_id")
     assert len(targets) == 10 and (attacked.loc[targets, "discounted"] > 0.2).all()
 

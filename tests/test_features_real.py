@@ -44,6 +44,29 @@ def test_congress_features_use_settled_counts_and_have_labels(congress_tables):
     assert (active["label_retweets_per_post_14d"] >= 0).all()
 
 
+def test_congress_members_engaging_one_another_are_events_no_rule_discounts():
+    from clout.data.validation import validate
+    from clout.gaming import discounted_engagement
+
+    dataset = load_congress(shared_dataset("congress"), engagements=True)
+    events = dataset.engagements
+    # retweets, quotes, replies and mentions among the members, never of oneself, each tweet
+    # engaging an account once; on the post when the post is in the timelines
+    assert set(events["kind"]) == {"retweet", "quote", "reply", "mention"}
+    assert events["account_id"].isin(dataset.accounts["account_id"]).all()
+    assert (events["actor_id"] != events["account_id"]).all()
+    assert events.groupby(["actor_id", "account_id", "created_at"]).size().max() == 1
+    on_posts = events.dropna(subset="post_id")
+    assert 0 < len(on_posts) < len(events)
+    clean, report = validate(dataset)
+    assert not report.failures
+    # timelines cut at each member's latest 200 tweets: most members were seen for less than
+    # the longest window (365 days), where every pair would look new; the lockstep rule judges
+    # only engagers seen over all of it, and Congress members are not found in lockstep
+    discounted = discounted_engagement(FeatureConfig(windows=(7, 28, 90, 365)), clean)
+    assert len(discounted) > 500 and (discounted["discounted"] == 0).all()
+
+
 def test_higgs_events_give_engager_features_without_posts():
     tables = load_tables(load_higgs(shared_dataset("higgs")))
     cutoffs = [utc("2012-07-03"), utc("2012-07-05")]

@@ -25,13 +25,14 @@ def _require(path: Path, *names: str) -> None:
         raise MissingFile(f"{path} lacks {', '.join(missing)}; see ../shared/data/README.md")
 
 
-def load_congress(path: str | Path) -> Dataset:
+def load_congress(path: str | Path, engagements: bool = False) -> Dataset:
     """Congress timelines: accounts with one profile snapshot, posts with observed counts.
 
     Profile counters and post counts were observed at collection time (May 2016), so they are
     marked with `observed_at` / `counts_observed_at`: features at an earlier cutoff must not use
     them. Retweet rows are kept as posts with `is_repost=True` and no counts, because their counts
-    belong to the retweeted tweet, not to this account. No events, no follower graph.
+    belong to the retweeted tweet, not to this account. No follower graph; events only with
+    `engagements` (`congress_engagements`: the accounts' engagement of one another).
     """
     path = Path(path)
     _require(path, "profiles.csv", "tweets.csv.gz")
@@ -68,7 +69,41 @@ def load_congress(path: str | Path) -> Dataset:
         "likes": tweets["favorite_count"].where(received).astype("Int64"),
         "counts_observed_at": pd.Series(crawled_at, index=tweets.index).where(received),
     })
-    return Dataset(accounts=conform(accounts, "accounts"), posts=conform(posts, "posts"))
+    events = congress_engagements(path, accounts["account_id"]) if engagements else None
+    return Dataset(accounts=conform(accounts, "accounts"), posts=conform(posts, "posts"),
+                   engagements=None if events is None else conform(events, "engagements"))
+
+
+def congress_engagements(path: Path, ids: pd.Series) -> pd.DataFrame:
+    """The Congress accounts' engagement of one another, from `text.parquet`: who retweeted,
+    quoted or replied to whom (on the post, when it is in the timelines), and who mentioned whom
+    in a post of their own (a retweet's or reply's mention of its author is that retweet or
+    reply, not another event). Engaging oneself is not engagement."""
+    _require(path, "text.parquet")
+    text = pd.read_parquet(path / "text.parquet", columns=[
+        "tweet_id", "user_id", "created_at", "mentioned_user_ids", "in_reply_to_user_id",
+        "in_reply_to_tweet_id", "retweeted_user_id", "retweeted_tweet_id", "quoted_user_id",
+        "quoted_tweet_id"])
+    text["created_at"] = pd.to_datetime(text["created_at"], format=TWITTER_TIME, utc=True)
+    known = text["tweet_id"]
+    events = [pd.DataFrame({
+        "actor_id": text["user_id"], "account_id": text[f"{target}_user_id"], "kind": kind,
+        "post_id": text[f"{target}_tweet_id"].where(text[f"{target}_tweet_id"].isin(known)),
+        "created_at": text["created_at"], "tweet_id": text["tweet_id"]})
+        for kind, target in (("retweet", "retweeted"), ("quote", "quoted"),
+                             ("reply", "in_reply_to"))]
+    named = text[["tweet_id", "user_id", "created_at", "mentioned_user_ids"]].assign(
+        account_id=text["mentioned_user_ids"].str.split("|")).explode("account_id")
+    named = named[named["account_id"].fillna("").str.len() > 0]
+    events.append(pd.DataFrame({
+        "actor_id": named["user_id"], "account_id": named["account_id"].astype("int64"),
+        "kind": "mention", "post_id": pd.NA, "created_at": named["created_at"],
+        "tweet_id": named["tweet_id"]}))
+    events = pd.concat(events, ignore_index=True).dropna(subset="account_id")
+    events = events[events["account_id"].isin(ids) & (events["actor_id"] != events["account_id"])]
+    # one event per tweet and engaged account: the retweet, quote or reply before the mention
+    events = events.drop_duplicates(["tweet_id", "account_id"], keep="first")
+    return events.drop(columns="tweet_id").astype({"account_id": "int64", "post_id": "Int64"})
 
 
 HIGGS_KINDS = {"RT": "retweet", "MT": "mention", "RE": "reply"}

@@ -33,8 +33,10 @@ when they newly engaged at least `LOCKSTEP_SHARED` (5) of the same small authors
 is in lockstep when its engager is in step with at least `LOCKSTEP_PARTNERS` (2) other new
 engagers of the same author (a group of CopyCatch's kind). On the default simulated worlds two
 genuine engagers share at most 4-6 small authors newly taken up, a group of three aged accounts
-engaging 20 targets 9-17. Data shorter than the longest window cannot tell new pairs from old
-ones (every pair of a young dataset is new): there the rule waits.
+engaging 20 targets 9-17. Only an engager seen over the whole longest window can tell a new
+pair from an old one, so its pairs alone can be new: on a young dataset, or a timeline cut at
+its latest posts (Congress), every pair would look new. Where the longest window is no longer
+than `ESTABLISHED_DAYS`, the engagers left out are not established and carry little anyway.
 """
 
 from __future__ import annotations

@@ -374,11 +374,13 @@ def engagement_graph(pairs: pl.DataFrame, coverage: pl.DataFrame, nodes: np.ndar
     flagged = covered[coordinated(covered % n_accounts, coverage["engaged_posts"].to_numpy(),
                                   coverage["span"].to_numpy(), n_accounts)]
     # and in lockstep: new pairs (in the recent window, not before it within the longest),
-    # which only data covering the whole longest window can tell from old ones
-    if len(windows) > 1 and active_since.min() <= cutoff - max(windows):
+    # which only an engager seen over the whole longest window can tell from old ones (on a
+    # young dataset, or a timeline cut at its latest posts, every pair would look new)
+    if len(windows) > 1:
         recent, active = pairs[f"n@{sorted(windows)[-2]}"].to_numpy(), weight > 0
+        new = (recent == weight) & (active_since[engager] <= cutoff - max(windows))
         flagged = np.union1d(flagged, key[active][lockstep(
-            engaged[active], engager[active], recent[active] == weight[active], n_accounts)])
+            engaged[active], engager[active], new[active], n_accounts)])
     # trust does not flow along engagement traded back or coordinated: a ring or a pod would
     # vouch for itself
     vouches = (~reverse_active(pairs, engaged, engager, n_accounts, max(windows))
