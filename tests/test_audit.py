@@ -116,7 +116,18 @@ def test_cli_explains_an_account_and_refuses_an_unknown_one(tiny_run):
     truth = simulate(preset("tiny", seed=3))[1]  # the tiny experiment's world
     ring = truth.query("role == 'ring'")["account_id"].iloc[0]
     discounted = CliRunner().invoke(app, ["explain", str(ring), "--run", result.run_id])
-    assert "counts for nothing: coordinated" in discounted.output, discounted.output
+    assert "counts for nothing, as bought engagement does" in discounted.output, discounted.output
+    assert "discounted engagers" in discounted.output
+    # who they are and which rule: the ring's other members, engaging nearly every post
+    from clout.gaming import attack_date
+    from clout.pipeline import discounted_engagers
+    engagers = discounted_engagers(result.run_id, ring, attack_date(simulate(preset(
+        "tiny", seed=3))[0]))
+    members = truth.query("role == 'ring'")["account_id"]
+    assert len(engagers) and engagers["engager_id"].isin(members).all()
+    assert set(engagers["rule"]) == {"coordinated"} and ring not in set(engagers["engager_id"])
+    assert engagers["engagements"].is_monotonic_decreasing
+    assert all(f"│ {e} " in discounted.output for e in engagers["engager_id"].head(10))
     for wrong in ("999999", "99999999999999999999999", "abc"):  # unknown, overflowing, not an id
         unknown = CliRunner().invoke(app, ["explain", wrong, "--run", result.run_id])
         assert unknown.exit_code == 2 and wrong in unknown.output, unknown.output

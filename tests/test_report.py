@@ -24,6 +24,7 @@ from clout.cli import app
 from clout.data.influence import FLOOR
 from clout.scoring.evaluation import MANIPULATORS, realised_engagement
 from clout.scoring.summary import RunSummary
+from clout.tracking import RUN
 
 
 def test_fairness_bands_cover_every_posting_account_once(tiny_run, tiny_world):
@@ -199,3 +200,20 @@ def test_the_summary_says_where_the_score_stands_in_words():
     gamed = summary(RunSummary.from_metrics(
         {**metrics, "score.score_gap_ring": 3.2, "score.score_gap_bot": 0.1}), heads, None)
     assert "+3.2 points (engagement rings); above the goal of 2." in gamed[-1]
+
+
+def test_the_report_says_whose_engagement_counts_for_nothing(tiny_run):
+    # the tiny world's rings engage each other's every post: the highest-scoring ring member's
+    # example says how much of its engagement the rules discounted, and where to see who
+    result, _ = tiny_run
+    examples = json.loads(Path(mlflow.artifacts.download_artifacts(
+        run_id=result.run_id, artifact_path=RUN.explanations)).read_text())
+    ring = next(e for e in examples if e["why"] == "highest-scoring ring")
+    assert ring["discounted"] > 0.2
+    text = build_report(result.run_id)
+    assert f"{ring['discounted']:.0%} of the engagement it received" in text
+    assert f"<code>clout explain {ring['account_id']}</code>" in text
+    # an account nobody discounted is not said to be
+    median = next(e for e in examples if e["why"] == "median score")
+    assert not median["discounted"] and text.count("counts for nothing") == sum(
+        bool(e["discounted"]) for e in examples)

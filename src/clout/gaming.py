@@ -24,7 +24,7 @@ from clout.errors import ConfigError
 from clout.features.build import load_tables
 from clout.features.config import FeatureConfig
 from clout.features.days import from_day, to_day
-from clout.features.families import cutoff_graph, window_pairs
+from clout.features.families import discounted_pairs
 from clout.features.partials import partials
 from clout.features.tables import Tables
 from clout.pipeline import Source, score_accounts
@@ -165,19 +165,17 @@ def discounted_engagement(config: FeatureConfig, dataset: Dataset,
     followers is left out: discounting it is the rules' job); on real data, where nobody is
     known to be fake, every account."""
     tables = load_tables(dataset)
-    day, longest, n_accounts = to_day(attack_date(tables)), max(config.windows), len(tables.ids)
-    p = partials(tables, config)
-    pairs = window_pairs(p, day, config.windows)
-    key = pairs["pair"].to_numpy()
-    engaged, engager = key // n_accounts, key % n_accounts
+    n_accounts = len(tables.ids)
+    pairs = discounted_pairs(partials(tables, config), tables, to_day(attack_date(tables)),
+                             config.windows)
+    engaged = pairs["engaged"].to_numpy()
     counts = (np.ones(n_accounts, dtype=bool) if counted is None
               else np.isin(tables.ids.to_numpy(), counted))
-    weight = np.where(counts[engaged] & counts[engager],
-                      pairs[f"n@{longest}"].to_numpy().astype(float), 0.0)
-    flagged = cutoff_graph(p, tables, day, config.windows).is_coordinated(engaged, engager,
-                                                                         n_accounts)
+    weight = np.where(counts[engaged] & counts[pairs["engager"].to_numpy()],
+                      pairs["engagements"].to_numpy().astype(float), 0.0)
+    discounted = (pairs["rule"] != "").to_numpy()
     engagers, total, lost = (np.bincount(engaged, weights=w, minlength=n_accounts)
-                             for w in (weight > 0, weight, weight * flagged))
+                             for w in (weight > 0, weight, weight * discounted))
     shown = engagers > 0
     return pd.DataFrame({
         "account_id": tables.ids.to_numpy()[shown], "engagers": engagers[shown].astype(int),

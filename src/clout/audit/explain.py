@@ -137,6 +137,7 @@ def example_explanations(model: InfluenceModel, frame: pd.DataFrame,
         out.append({"why": why, "account_id": account.item() if hasattr(account, "item")
                     else account, "score": e.score, "components": e.components,
                     "baseline": e.baseline, "continuous": e.continuous,
+                    "discounted": None if np.isnan(e.discounted) else e.discounted,
                     # missing values as null: JSON has no NaN
                     "contributions": parts.astype(object).where(parts.notna(), None)
                     .to_dict(orient="records")})

@@ -95,8 +95,14 @@ def _explanation(example: dict) -> str:
         f"<td>{'–' if pd.isna(r.typical) else f'{r.typical:.4g}'}</td></tr>"
         for r in parts.itertuples())
     components = ", ".join(f"{k} {v}" for k, v in example["components"].items())
-    return (f"<h3>{html.escape(example['why'])}: account {html.escape(str(example['account_id']))}"
-            f", score {example['score']}</h3><p class='note'>components: {components}; a typical "
+    account = html.escape(str(example["account_id"]))
+    discounted = example.get("discounted") or 0  # runs logged before it was recorded: none
+    said = (f"{discounted:.0%} of the engagement it received in the longest window counts for "
+            "nothing: coordinated (engaging nearly every post) or in lockstep (taking up the "
+            "same small accounts together), as bought engagement is; <code>clout explain "
+            f"{account}</code> lists the engagers. " if discounted > 0 else "")
+    return (f"<h3>{html.escape(example['why'])}: account {account}, score {example['score']}"
+            f"</h3><p class='note'>{said}components: {components}; a typical "
             f"account scores {example['baseline']:.1f}, this one {example['continuous']:.1f} "
             f"before rounding; the points below are the largest of the parts that add up to the "
             f"difference.</p><table><tr><th>feature</th><th>points</th><th></th><th>value</th>"

@@ -335,13 +335,21 @@ class Graph:
     targets: dict[int, np.ndarray]
     credibility: np.ndarray
     trust: np.ndarray
-    coordinated: np.ndarray
+    coordinated: np.ndarray  # by either rule
     standing: np.ndarray  # log(1 + credible engagers over the longest window)
+    in_lockstep: np.ndarray  # those the coverage rule left to the lockstep rule
 
     def is_coordinated(self, engaged: np.ndarray, engager: np.ndarray, n_accounts: int
                        ) -> np.ndarray:
         """Whether each (engaged, engager) pair of account indices is coordinated."""
         return _member(engaged.astype(np.int64) * n_accounts + engager, self.coordinated)
+
+    def rule(self, engaged: np.ndarray, engager: np.ndarray, n_accounts: int) -> np.ndarray:
+        """Which rule discounts each (engaged, engager) pair: 'coordinated' (engaging nearly
+        every post), 'lockstep' (taking up the same small accounts together) or ''."""
+        key = engaged.astype(np.int64) * n_accounts + engager
+        return np.select([_member(key, self.in_lockstep), _member(key, self.coordinated)],
+                         ["lockstep", "coordinated"], "")
 
 
 def first_active(frame: pl.DataFrame, n_accounts: int) -> np.ndarray:
@@ -373,14 +381,16 @@ def engagement_graph(pairs: pl.DataFrame, coverage: pl.DataFrame, nodes: np.ndar
     covered = coverage["pair"].to_numpy()
     flagged = covered[coordinated(covered % n_accounts, coverage["engaged_posts"].to_numpy(),
                                   coverage["span"].to_numpy(), n_accounts)]
+    in_lockstep = np.empty(0, np.int64)
     # and in lockstep: new pairs (in the recent window, not before it within the longest),
     # which only an engager seen over the whole longest window can tell from old ones (on a
     # young dataset, or a timeline cut at its latest posts, every pair would look new)
     if len(windows) > 1:
         recent, active = pairs[f"n@{sorted(windows)[-2]}"].to_numpy(), weight > 0
         new = (recent == weight) & (active_since[engager] <= cutoff - max(windows))
-        flagged = np.union1d(flagged, key[active][lockstep(
-            engaged[active], engager[active], new[active], n_accounts)])
+        in_lockstep = np.setdiff1d(key[active][lockstep(
+            engaged[active], engager[active], new[active], n_accounts)], flagged)
+        flagged = np.union1d(flagged, in_lockstep)
     # trust does not flow along engagement traded back or coordinated: a ring or a pod would
     # vouch for itself
     vouches = (~reverse_active(pairs, engaged, engager, n_accounts, max(windows))
@@ -390,7 +400,23 @@ def engagement_graph(pairs: pl.DataFrame, coverage: pl.DataFrame, nodes: np.ndar
     # an account's credible engagers over the longest window (as credible_engagers_{w}d)
     engagers = weighted_count(engaged, np.where(vouches & (weight > 0),
                                                 np.nan_to_num(credible[engager]), 0.0), n_accounts)
-    return Graph(rank, targets, credible, trust, flagged, np.log1p(engagers))
+    return Graph(rank, targets, credible, trust, flagged, np.log1p(engagers), in_lockstep)
+
+
+def discounted_pairs(p: Partials, tables: Tables, cutoff: int, windows) -> pl.DataFrame:
+    """Every (engaged, engager) pair of account indices engaged in the longest window before
+    the cutoff, with its engagements there and the rule that discounts it (`Graph.rule`; ''
+    where none does); empty without events."""
+    n_accounts = len(tables.ids)
+    pairs = window_pairs(p, cutoff, windows)
+    key = pairs["pair"].to_numpy()
+    engaged, engager = key // n_accounts, key % n_accounts
+    engagements = pairs[f"n@{max(windows)}"].to_numpy()
+    graph = cutoff_graph(p, tables, cutoff, windows)
+    rule = (np.full(len(key), "") if graph is None
+            else graph.rule(engaged, engager, n_accounts))
+    return pl.DataFrame({"engaged": engaged, "engager": engager, "engagements": engagements,
+                         "rule": rule}).filter(pl.col("engagements") > 0)
 
 
 def cutoff_graph(p: Partials, tables: Tables, cutoff: int, windows) -> Graph | None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import polars as pl
 
 from clout import tracking
 from clout.cache import PROJECT_CACHE, Cache
@@ -13,6 +15,10 @@ from clout.compute import LOCAL, Engine
 from clout.config import load_experiment
 from clout.data.dataset import Dataset
 from clout.export.mlflow_model import load_influence_model
+from clout.features.build import load_tables
+from clout.features.days import to_day
+from clout.features.families import discounted_pairs
+from clout.features.partials import partials
 from clout.features.tables import Tables
 from clout.prepare import Source, current_features, load_source
 from clout.scoring.score import (
@@ -35,8 +41,29 @@ def run_features(run_id: str, cutoff=None, data_path: str | Path | None = None,
     """A logged run's model and the features of its data at `cutoff` (default: the day after
     the data ends), built as the run built them: what explanations and audits start from.
     `data_path` points a run on files at another copy of its data."""
+    model = load_influence_model(f"runs:/{run_id}/{RUN.model}")
+    source = _run_source(run_id, data_path, cache)
+    return model, current_features(source, model.feature_config, cutoff, cache=cache)
+
+
+def discounted_engagers(run_id: str, account_id, cutoff, data_path: str | Path | None = None,
+                        cache: Cache = PROJECT_CACHE) -> pd.DataFrame:
+    """Who engaged `account_id` in the run's longest window before `cutoff` in a way the
+    gaming rules discount, with their engagements there and the rule (`Graph.rule`), most
+    engagements first: what a discounted account is shown."""
+    config = load_influence_model(f"runs:/{run_id}/{RUN.model}").feature_config
+    tables = load_tables(_run_source(run_id, data_path, cache).dataset)
+    ids = tables.ids.to_numpy()
+    at = np.flatnonzero(ids == account_id)
+    pairs = discounted_pairs(partials(tables, config), tables, to_day(cutoff), config.windows)
+    mine = pairs.filter(pl.col("engaged").is_in(at.tolist()) & (pl.col("rule") != "")).to_pandas()
+    return pd.DataFrame({"engager_id": ids[mine["engager"]],
+                         "engagements": mine["engagements"], "rule": mine["rule"]}).sort_values(
+        ["engagements", "engager_id"], ascending=[False, True], kind="stable", ignore_index=True)
+
+
+def _run_source(run_id: str, data_path: str | Path | None, cache: Cache) -> Source:
+    """A logged run's data, validated as the run read it (or another copy at `data_path`)."""
     spec = load_experiment(tracking.artifact(run_id, RUN.experiment),
                            **({"data.path": str(data_path)} if data_path else {}))
-    model = load_influence_model(f"runs:/{run_id}/{RUN.model}")
-    source = load_source(spec.data, cache)
-    return model, current_features(source, model.feature_config, cutoff, cache=cache)
+    return load_source(spec.data, cache)
