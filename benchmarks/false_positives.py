@@ -95,8 +95,9 @@ def main() -> None:
                   *markdown_table(pd.DataFrame(simulated)), "",
                   "The ten most discounted genuine accounts, for a reviewer to judge:", "",
                   *markdown_table(worst.head(10)[["world", "account_id", "engagers",
-                                                  "discounted"]].assign(
-                      discounted=lambda f: f["discounted"].map("{:.1%}".format)))]
+                                                  "discounted", "by_lockstep"]].assign(
+                      discounted=lambda f: f["discounted"].map("{:.1%}".format),
+                      by_lockstep=lambda f: f["by_lockstep"].map("{:.1%}".format)))]
     if real:
         lines += ["", "## Real data", "",
                   "Every account engaged by another in the longest window (no account is known "

@@ -237,6 +237,7 @@ def test_false_positives_count_genuine_engagement_the_rules_discount(tiny_world)
     assert clean["discounted"].is_monotonic_decreasing and (clean["engagers"] > 0).all()
     summary = false_positive_summary(clean)
     assert summary["share discounted > 10%"] == (clean["discounted"] > 0.1).mean()
+    assert summary["of their loss, by lockstep"] == 0
     # genuine accounts in a pod, engaging every post of each other (three or more, to be seen),
     # lose that engagement; the simulator's rings and bots engaging genuine accounts are no
     # false positive, a pod of genuine accounts is
@@ -249,6 +250,9 @@ def test_false_positives_count_genuine_engagement_the_rules_discount(tiny_world)
     attacked = discounted_engagement(FeatureConfig(), pod.attacked, genuine).set_index(
         "account_id")
     assert len(targets) == 10 and (attacked.loc[targets, "discounted"] > 0.2).all()
+    # by the coordination rule (every post): the tiny world's 70 days are shorter than the
+    # longest window, so the lockstep rule judges no pair here
+    assert (attacked["by_lockstep"] == 0).all() and (clean["by_lockstep"] == 0).all()
 
 
 @pytest.mark.xfail(strict=True, reason="issue 27: an attacker who stays under the published "

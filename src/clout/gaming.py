@@ -173,22 +173,28 @@ def discounted_engagement(config: FeatureConfig, dataset: Dataset,
               else np.isin(tables.ids.to_numpy(), counted))
     weight = np.where(counts[engaged] & counts[pairs["engager"].to_numpy()],
                       pairs["engagements"].to_numpy().astype(float), 0.0)
-    discounted = (pairs["rule"] != "").to_numpy()
-    engagers, total, lost = (np.bincount(engaged, weights=w, minlength=n_accounts)
-                             for w in (weight > 0, weight, weight * discounted))
+    rule = pairs["rule"].to_numpy()
+    engagers, total, lost, in_lockstep = (
+        np.bincount(engaged, weights=w, minlength=n_accounts)
+        for w in (weight > 0, weight, weight * (rule != ""), weight * (rule == "lockstep")))
     shown = engagers > 0
     return pd.DataFrame({
         "account_id": tables.ids.to_numpy()[shown], "engagers": engagers[shown].astype(int),
         "discounted": lost[shown] / total[shown],
+        "by_lockstep": in_lockstep[shown] / total[shown],  # the rest: coordinated
     }).sort_values(["discounted", "engagers"], ascending=False, kind="stable").reset_index(
         drop=True)
 
 
 def false_positive_summary(discounted: pd.DataFrame) -> dict[str, float]:
-    """How many accounts lose more than `FALSE_POSITIVE_SHARE` of their engagement."""
+    """How many accounts lose more than `FALSE_POSITIVE_SHARE` of their engagement, and how
+    much of what they lose the lockstep rule takes (the rest: the coordination rule)."""
     hit = discounted["discounted"] > FALSE_POSITIVE_SHARE
+    lost = discounted.loc[hit, "discounted"].sum()
     return {"accounts engaged": len(discounted),
             f"share discounted > {FALSE_POSITIVE_SHARE:.0%}": hit.mean(),
+            "of their loss, by lockstep": (discounted.loc[hit, "by_lockstep"].sum() / lost
+                                           if lost else 0.0),
             "mean share discounted": discounted["discounted"].mean(),
             "largest share discounted": discounted["discounted"].max()}
 
