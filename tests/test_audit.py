@@ -113,7 +113,7 @@ def test_cli_explains_an_account_and_refuses_an_unknown_one(tiny_run):
     assert shown.exit_code == 0, shown.output
     assert "add up to the difference" in shown.output
     from clout.data.simulator import preset, simulate
-    truth = simulate(preset("tiny", seed=3))[1]  # the tiny experiment's world
+    world, truth = simulate(preset("tiny", seed=3))  # the tiny experiment's world
     ring = truth.query("role == 'ring'")["account_id"].iloc[0]
     discounted = CliRunner().invoke(app, ["explain", str(ring), "--run", result.run_id])
     assert "counts for nothing, as bought engagement does" in discounted.output, discounted.output
@@ -121,8 +121,7 @@ def test_cli_explains_an_account_and_refuses_an_unknown_one(tiny_run):
     # who they are and which rule: the ring's other members, engaging nearly every post
     from clout.gaming import attack_date
     from clout.pipeline import discounted_engagers
-    engagers = discounted_engagers(result.run_id, ring, attack_date(simulate(preset(
-        "tiny", seed=3))[0]))
+    engagers = discounted_engagers(result.run_id, ring, attack_date(world))
     members = truth.query("role == 'ring'")["account_id"]
     assert len(engagers) and engagers["engager_id"].isin(members).all()
     assert set(engagers["rule"]) == {"coordinated"} and ring not in set(engagers["engager_id"])
