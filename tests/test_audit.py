@@ -121,7 +121,7 @@ def test_cli_explains_an_account_and_refuses_an_unknown_one(tiny_run):
     # who they are and which rule: the ring's other members, engaging nearly every post
     from clout.gaming import attack_date
     from clout.pipeline import discounted_engagers
-    engagers = discounted_engagers(result.run_id, ring, attack_date(world))
+    engagers = discounted_engagers(result.model.feature_config, world, ring, attack_date(world))
     members = truth.query("role == 'ring'")["account_id"]
     assert len(engagers) and engagers["engager_id"].isin(members).all()
     assert set(engagers["rule"]) == {"coordinated"} and ring not in set(engagers["engager_id"])

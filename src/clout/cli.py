@@ -840,7 +840,8 @@ def explain(
     from clout import tracking
     from clout.audit.explain import explain as explain_account
     from clout.cache import Cache
-    from clout.pipeline import discounted_engagers, run_features
+    from clout.features.credibility import rules_said
+    from clout.pipeline import discounted_engagers, run_features, run_source
 
     # the contract's ids are 64-bit integers: anything else is refused before minutes of work
     if not re.fullmatch(r"-?\d{1,19}", account) or not -2**63 <= int(account) < 2**63:
@@ -863,13 +864,13 @@ def explain(
     console.print(f"account {account} at {frame['cutoff'].iloc[0]:%Y-%m-%d}: score {result.score}"
                   + (f" ({parts})" if parts else "") + f"; run {run} at {uri}")
     if result.discounted > 0:
-        engagers = discounted_engagers(run, wanted, frame["cutoff"].iloc[0], data_path,
-                                       Cache(rebuild=False))
+        # the source as run_features just read it (from the cache, even after --no-cache)
+        engagers = discounted_engagers(model.feature_config,
+                                       run_source(run, data_path, Cache()).dataset, wanted,
+                                       frame["cutoff"].iloc[0])
         console.print(f"{result.discounted:.0%} of the engagement received in the last "
                       f"{max(model.feature_config.windows)} days counts for nothing, as bought "
-                      f"engagement does: {len(engagers):,} engagers coordinated (engaging nearly "
-                      "every post) or in lockstep (taking up the same small accounts together "
-                      "with others)")
+                      f"engagement does: {len(engagers):,} engagers {rules_said()}")
         print_frame(engagers.head(top).astype({"engager_id": str}),  # ids, not amounts
                     title="discounted engagers")
     if result.contributions.empty:

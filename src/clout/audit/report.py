@@ -24,6 +24,7 @@ from clout import tracking
 from clout.audit.fairness import DIMENSIONS
 from clout.data.influence import COMPONENTS
 from clout.errors import MissingFile
+from clout.features.credibility import rules_said
 from clout.scoring.summary import MODEL, RunSummary
 from clout.tracking import RUN
 
@@ -98,8 +99,7 @@ def _explanation(example: dict) -> str:
     account = html.escape(str(example["account_id"]))
     discounted = example.get("discounted") or 0  # runs logged before it was recorded: none
     said = (f"{discounted:.0%} of the engagement it received in the longest window counts for "
-            "nothing: coordinated (engaging nearly every post) or in lockstep (taking up the "
-            "same small accounts together), as bought engagement is; <code>clout explain "
+            f"nothing: {rules_said()}, as bought engagement is; <code>clout explain "
             f"{account}</code> lists the engagers. " if discounted > 0 else "")
     return (f"<h3>{html.escape(example['why'])}: account {account}, score {example['score']}"
             f"</h3><p class='note'>{said}components: {components}; a typical "

@@ -55,6 +55,14 @@ COORDINATED_AUTHOR_SHARE = 0.5  # ... and of this share of those it engaged on 2
 LOCKSTEP_AUDIENCE = 20  # an author engaged by at most this many before the recent window
 LOCKSTEP_SHARED = 5  # small authors two engagers newly engaged both: in step
 LOCKSTEP_PARTNERS = 2  # engagers in step with a new engager of the same author: lockstep
+#: what each rule that discounts engagement catches, in words (explanations and the report)
+DISCOUNT_RULES = {"coordinated": "engaging nearly every post",
+                  "lockstep": "taking up the same small accounts together with others"}
+
+
+def rules_said() -> str:
+    """The discounting rules in one phrase: 'coordinated (engaging ...) or lockstep (...)'."""
+    return " or ".join(f"{rule} ({what})" for rule, what in DISCOUNT_RULES.items())
 
 
 def established(first_active: np.ndarray, cutoff: int) -> np.ndarray:

@@ -345,8 +345,7 @@ class Graph:
         return _member(engaged.astype(np.int64) * n_accounts + engager, self.coordinated)
 
     def rule(self, engaged: np.ndarray, engager: np.ndarray, n_accounts: int) -> np.ndarray:
-        """Which rule discounts each (engaged, engager) pair: 'coordinated' (engaging nearly
-        every post), 'lockstep' (taking up the same small accounts together) or ''."""
+        """Which rule of `DISCOUNT_RULES` discounts each (engaged, engager) pair, or ''."""
         key = engaged.astype(np.int64) * n_accounts + engager
         return np.select([_member(key, self.in_lockstep), _member(key, self.coordinated)],
                          ["lockstep", "coordinated"], "")

@@ -16,6 +16,7 @@ from clout.config import load_experiment
 from clout.data.dataset import Dataset
 from clout.export.mlflow_model import load_influence_model
 from clout.features.build import load_tables
+from clout.features.config import FeatureConfig
 from clout.features.days import to_day
 from clout.features.families import discounted_pairs
 from clout.features.partials import partials
@@ -42,28 +43,28 @@ def run_features(run_id: str, cutoff=None, data_path: str | Path | None = None,
     the data ends), built as the run built them: what explanations and audits start from.
     `data_path` points a run on files at another copy of its data."""
     model = load_influence_model(f"runs:/{run_id}/{RUN.model}")
-    source = _run_source(run_id, data_path, cache)
+    source = run_source(run_id, data_path, cache)
     return model, current_features(source, model.feature_config, cutoff, cache=cache)
 
 
-def discounted_engagers(run_id: str, account_id, cutoff, data_path: str | Path | None = None,
-                        cache: Cache = PROJECT_CACHE) -> pd.DataFrame:
-    """Who engaged `account_id` in the run's longest window before `cutoff` in a way the
-    gaming rules discount, with their engagements there and the rule (`Graph.rule`), most
-    engagements first: what a discounted account is shown."""
-    config = load_influence_model(f"runs:/{run_id}/{RUN.model}").feature_config
-    tables = load_tables(_run_source(run_id, data_path, cache).dataset)
-    ids = tables.ids.to_numpy()
-    at = np.flatnonzero(ids == account_id)
-    pairs = discounted_pairs(partials(tables, config), tables, to_day(cutoff), config.windows)
-    mine = pairs.filter(pl.col("engaged").is_in(at.tolist()) & (pl.col("rule") != "")).to_pandas()
-    return pd.DataFrame({"engager_id": ids[mine["engager"]],
-                         "engagements": mine["engagements"], "rule": mine["rule"]}).sort_values(
-        ["engagements", "engager_id"], ascending=[False, True], kind="stable", ignore_index=True)
-
-
-def _run_source(run_id: str, data_path: str | Path | None, cache: Cache) -> Source:
+def run_source(run_id: str, data_path: str | Path | None = None,
+               cache: Cache = PROJECT_CACHE) -> Source:
     """A logged run's data, validated as the run read it (or another copy at `data_path`)."""
     spec = load_experiment(tracking.artifact(run_id, RUN.experiment),
                            **({"data.path": str(data_path)} if data_path else {}))
     return load_source(spec.data, cache)
+
+
+def discounted_engagers(config: FeatureConfig, data: Dataset | Tables, account_id, cutoff
+                        ) -> pd.DataFrame:
+    """Who engaged `account_id` in the longest window before `cutoff` in a way the gaming rules
+    discount, with their engagements there and the rule (`Graph.rule`), most engagements first:
+    what a discounted account is shown."""
+    tables = load_tables(data)
+    ids = tables.ids.to_numpy()
+    pairs = discounted_pairs(partials(tables, config), tables, to_day(cutoff), config.windows)
+    mine = pairs.filter((pl.col("engaged") == int(np.flatnonzero(ids == account_id)[0]))
+                        & (pl.col("rule") != "")).to_pandas()
+    return pd.DataFrame({"engager_id": ids[mine["engager"]],
+                         "engagements": mine["engagements"], "rule": mine["rule"]}).sort_values(
+        ["engagements", "engager_id"], ascending=[False, True], kind="stable", ignore_index=True)
