@@ -89,10 +89,16 @@ def test_explanations_add_up_to_the_score_and_work_beyond_training(tiny_run, tin
         assert e.score == int(np.clip(np.rint(e.continuous), 1, 100))
         assert e.score == int(today.loc[today["account_id"] == account, "score"].iloc[0])
         assert e.contributions["points"].abs().is_monotonic_decreasing
-    for silent in (frame["posts_90d"] == 0, (frame["posts_90d"] > 0)
-                   & result.model.is_silent(frame)):  # no posts; no credible engagement
-        assert explain(result.model, frame, frame.loc[silent, "account_id"].iloc[0]
-                       ).contributions.empty
+        # the parts shown add up exactly too: the rest in one row
+        shown = e.top(3)
+        assert list(shown["feature"][:3]) == list(e.contributions["feature"][:3])
+        assert shown["feature"].iloc[-1] == f"(all {len(e.contributions) - 3} other features)"
+        assert abs(shown["points"].sum() - (e.continuous - e.baseline)) < 1e-6
+    for silent, why in ((frame["posts_90d"] == 0, "no posts in 90 days"),
+                        ((frame["posts_90d"] > 0) & result.model.is_silent(frame),
+                         "no credible engagement in 90 days")):
+        e = explain(result.model, frame, frame.loc[silent, "account_id"].iloc[0])
+        assert e.contributions.empty and e.silent == why and e.score == 1
     # what the defences discounted is said, as the feature table has it (the tiny world's rings
     # engage each other's every post)
     share = frame.set_index("account_id")["coordinated_engagement_share_90d"]
@@ -112,6 +118,8 @@ def test_cli_explains_an_account_and_refuses_an_unknown_one(tiny_run):
     shown = CliRunner().invoke(app, ["explain", account, "--run", result.run_id])
     assert shown.exit_code == 0, shown.output
     assert "add up to the difference" in shown.output
+    assert "other features)" in shown.output  # the rows shown add up, the rest in one
+    assert "(own history) is where the heads start" in shown.output
     from clout.data.simulator import preset, simulate
     world, truth = simulate(preset("tiny", seed=3))  # the tiny experiment's world
     ring = truth.query("role == 'ring'")["account_id"].iloc[0]

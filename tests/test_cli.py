@@ -85,3 +85,33 @@ def test_a_users_mistake_is_one_line_and_a_bug_keeps_its_traceback(tmp_path, mon
     bug = runner.invoke(app, ["data", "summary", str(tmp_path)])
     assert isinstance(bug.exception, ZeroDivisionError)  # not turned into a user error
     assert "error:" not in bug.output
+
+
+def test_whole_numbers_print_as_integers_and_tables_fit_a_log(capsys):
+    import numpy as np
+
+    from clout.cli import print_frame
+
+    print_frame(pd.DataFrame({"role": ["genuine", "bot"], "accounts": [13910.0, 25.0],
+                              "gap": [0.0, 0.446], "runs": [1.0, np.nan]}))
+    shown = capsys.readouterr().out
+    assert "13,910" in shown and "13910.000" not in shown and " 25 " in shown
+    assert "0.000" in shown and "0.446" in shown  # a column with fractions keeps them
+    wide = pd.DataFrame({f"a_rather_long_column_name_{i}": [1.5] for i in range(8)})
+    print_frame(wide)
+    assert max(len(line) for line in capsys.readouterr().out.splitlines()) <= 100
+
+
+def test_a_long_stage_is_never_silent(monkeypatch, capsys):
+    import time
+
+    from clout.cli import Stages
+
+    monkeypatch.setattr(Stages, "HEARTBEAT", 0.2)
+    say = Stages()
+    say("training a head")
+    time.sleep(1.0)  # a stage that says nothing itself, five heartbeats long
+    say.end()
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].endswith("s  training a head")
+    assert lines[1:] and all("... training a head (" in line for line in lines[1:]), lines

@@ -45,9 +45,9 @@ def test_runs_lists_the_newest_runs_with_their_headlines(two_runs):
     assert listed.exit_code == 0, listed.output
     for run in (first, second):
         assert run[:8] in listed.output
-    assert "score vs truth" in listed.output and "clout compare" in listed.output
+    assert "vs truth" in listed.output and "clout compare" in listed.output
     table = tracking.recent_runs(limit=50)
-    assert table.loc[table["run"] == first[:8], "score vs truth"].notna().all()
+    assert table.loc[table["run"] == first[:8], "vs truth"].notna().all()
 
 
 def test_compare_shows_what_differs_between_two_runs(two_runs):
@@ -60,11 +60,32 @@ def test_compare_shows_what_differs_between_two_runs(two_runs):
     assert "model.seed" not in params.index  # the same in both
     metrics = tables["metrics"].set_index("metric")
     row = metrics.loc["score.spearman_true_influence"]
-    assert row.iloc[2] == pytest.approx(row.iloc[1] - row.iloc[0])
+    assert float(row.iloc[2]) == pytest.approx(row.iloc[1] - row.iloc[0], rel=1e-2)
+    # which way is better, said per metric
+    better = first[:8] if row.iloc[0] > row.iloc[1] else second[:8]
+    assert row["better"] == better
+    deviance = metrics.loc["clicks.model.poisson_deviance"]
+    assert deviance["better"] == (first[:8] if deviance.iloc[0] < deviance.iloc[1]
+                                  else second[:8])
+    assert metrics.loc["score.factor_per_10_points", "better"] == ""
+    # rows that did not change are hidden unless every metric is asked for
+    assert (metrics.iloc[:, 0] != metrics.iloc[:, 1]).all()
+    every = compare_runs(first, second, every_metric=True)["metrics"]
+    same = every[every.iloc[:, 1] == every.iloc[:, 2]]
+    assert len(same) and (same["better"].isin(["same", ""])).all()
+    assert len(every) > len(metrics)
+    assert not [d for d in every.iloc[:, 3] if d.rstrip("0.") == "-"]  # no -0, no -0.000
     moved = tables["importance ranks that moved most (mean |SHAP|)"]
     assert len(moved) == 15 and moved["moved"].abs().is_monotonic_decreasing
     shown = invoke("compare", first[:8], second[:8])
     assert shown.exit_code == 0 and "parameters that differ" in shown.output
+
+
+def test_runs_on_a_new_store_says_there_are_none_yet(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'new.db'}")
+    shown = invoke("runs")
+    assert shown.exit_code == 0, shown.output
+    assert "no runs yet" in shown.output and "train EXPERIMENT.yaml" in shown.output
 
 
 def test_the_store_is_the_projects_whatever_the_working_directory(tmp_path, monkeypatch):
@@ -94,9 +115,9 @@ def test_a_copied_experiment_never_takes_the_baselines_place(tmp_path, monkeypat
     models = {stem: (tmp_path / "data" / "processed" / stem / "model").is_dir()
               for stem in ("baseline", "copy")}
     assert models == {"baseline": True, "copy": True}  # one folder per file
-    names = tracking.recent_runs(limit=10)["name"]
-    baseline_runs = names[names.str.startswith("baseline ")]
-    assert len(baseline_runs) >= 2 and baseline_runs.is_unique  # one name, told apart by id
+    listed = tracking.recent_runs(limit=10)
+    baseline_runs = listed[listed["name"].str.startswith("baseline")]
+    assert len(baseline_runs) >= 2 and baseline_runs["run"].is_unique  # one name, two ids
     from clout.scoring.score import InfluenceModel
     expected = InfluenceModel.load(tmp_path / "data" / "processed" / "baseline" / "model")
     scored = invoke("score", baseline, "--out", tmp_path / "s.parquet")

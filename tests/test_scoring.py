@@ -62,6 +62,16 @@ def test_a_model_scores_every_account_within_bounds(built):
         assert (mapped[posting] == scores[name][posting]).all(), name
     assert (scores.loc[~posting, ["score", *COMPONENTS]] == 1).all().all()
     assert posting.any() and (~posting).any()
+    # a 1 says why, and what it stands for: nothing shown, nothing expected
+    assert (scores.loc[~posting, "why_score_1"] == "no posts in 90 days").all()
+    assert (scores.loc[~posting, ["expected_engagement", "expected_engagers",
+                                  "engagers_reach"]] == 0).all().all()
+    ones = scores["score"] == 1
+    assert (scores.loc[ones, "why_score_1"] != "").all()
+    assert (scores.loc[~ones, "why_score_1"] == "").all()
+    shown = scores.loc[ones & posting, "why_score_1"]
+    assert set(shown) <= {"no credible engagement in 90 days",
+                          "expected influence at or below the scale's low end"}
     # more of the combined value, never a lower score
     order = np.argsort(np.asarray(overall)[posting])
     assert (np.diff(scores.loc[posting, "score"].to_numpy()[order]) >= 0).all()

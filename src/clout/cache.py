@@ -18,7 +18,7 @@ import os
 import shutil
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
 from importlib.metadata import version
@@ -74,6 +74,7 @@ class Cache:
     root: Path | None = None  # None: `default_root()` when used
     rebuild: bool = False
     enabled: bool = True
+    say: Callable[[str], None] = field(default=lambda _: None, compare=False)  # a hit is said
 
     @property
     def folder(self) -> Path:
@@ -96,7 +97,10 @@ class Cache:
         if not self.rebuild and (entry / ENTRY).is_file():
             info = json.loads((entry / ENTRY).read_text())
             try:
-                return load(entry, info["saved"])
+                value = load(entry, info["saved"])
+                self.say(f"from the cache: {describe or kind} (clout cache list; --no-cache "
+                         "builds it again)")
+                return value
             except (OSError, ValueError, KeyError) as err:  # damaged by hand: build it again
                 warnings.warn(f"cache entry {entry} is unreadable ({err}); rebuilding it",
                               stacklevel=2)

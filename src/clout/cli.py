@@ -5,12 +5,16 @@ from __future__ import annotations
 import functools
 import os
 import re
+import shutil
 import signal
 import sys
+import threading
+import time
 from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Annotated
 
+import numpy as np
 import pandas as pd
 import typer
 from pydantic import ValidationError
@@ -34,6 +38,7 @@ from clout.files import replacing_file
 
 # MLflow draws a progress bar per artifact download: a command's last lines are its own answer
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # not its database set-up chatter
 
 
 def _exit_on_sigterm(signum, frame):
@@ -52,15 +57,31 @@ class Commands(typer.Typer):
             @functools.wraps(function)
             def guarded(*call_args, **call_kwargs):
                 signal.signal(signal.SIGTERM, _exit_on_sigterm)
+                say.begin()
                 try:
                     return function(*call_args, **call_kwargs)
                 except CloutError as err:
                     fail(str(err), 2)
+                finally:
+                    say.end()
             return register(guarded)
         return decorator
 
 
 FEATURE_DEFAULTS = FeatureConfig()  # the CLI's defaults are the experiment's
+
+
+def _invocation() -> str:
+    """How the next commands are to be typed: as this one was started (`.venv/bin/clout` from
+    make, after which `clout` is not on PATH), or `clout` when that finds the same program."""
+    started = Path(sys.argv[0])
+    if started.name != "clout" or shutil.which("clout") == str(started.absolute()):
+        return "clout"
+    relative = os.path.relpath(started.absolute())
+    return relative if not relative.startswith("..") else str(started)
+
+
+CLI = _invocation()
 
 app = Commands(help="clout: an open, calibrated, explainable 1-100 influence score.",
                no_args_is_help=True, pretty_exceptions_enable=False)
@@ -76,8 +97,8 @@ app.add_typer(release_app, name="release")
 cache_app = Commands(help="The cache of validated data and features (data/interim/cache).",
                      no_args_is_help=True)
 app.add_typer(cache_app, name="cache")
-# Wide enough for the metric tables when the output is a log rather than a terminal.
-console = Console(width=None if sys.stdout.isatty() else 140)
+# A log (not a terminal) is 100 columns wide: tables wrap their cells to fit.
+console = Console(width=None if sys.stdout.isatty() else 100)
 
 PresetName = Enum("PresetName", {name: name for name in PRESETS}, type=str)
 Source = Enum("Source", {name: name for name in LOADERS}, type=str)
@@ -88,7 +109,7 @@ class OnBadRows(StrEnum):
     quarantine = "quarantine"
 
 
-def _cell(value) -> str:
+def _cell(value, decimals: int = 3) -> str:
     if value is None or value is pd.NA or value is pd.NaT:
         return ""
     if isinstance(value, bool):
@@ -96,27 +117,99 @@ def _cell(value) -> str:
     if isinstance(value, int):
         return f"{value:,}"
     if isinstance(value, float):
-        return "" if value != value else f"{value:.3f}"  # NaN prints empty
+        if value != value:  # NaN prints empty
+            return ""
+        text = f"{value:,.{decimals}f}"
+        return text[1:] if text.startswith("-") and not text.strip("-0.,") else text  # no -0
     if isinstance(value, pd.Timestamp):
         return f"{value:%Y-%m-%d %H:%M}"
     return str(value)
 
 
+def _decimals(column: pd.Series) -> int:
+    """The fewest decimals (at most 3) that show every value of a float column as it is:
+    counts print as 13,910, minutes as 3.2, rates as 0.969."""
+    values = column.dropna().to_numpy(float)
+    values = values[np.abs(values) < 1e15]
+    for decimals in range(3):
+        if np.allclose(values, np.round(values, decimals), rtol=0, atol=1e-9):
+            return decimals
+    return 3
+
+
 def print_frame(frame: pd.DataFrame, title: str | None = None) -> None:
+    """`frame` as a table that fits the console: names (features, heads) stay whole where the
+    width allows, so they can be read and searched, and headers wrap; else every cell wraps."""
+    decimals = {c: _decimals(frame[c]) if pd.api.types.is_float_dtype(frame[c]) else 3
+                for c in frame.columns}
+    rows = [[_cell(v, decimals[c]) for c, v in zip(frame.columns, row, strict=True)]
+            for row in frame.astype(object).itertuples(index=False)]
+    names = [frame[c].dtype == object or pd.api.types.is_string_dtype(frame[c])
+             for c in frame.columns]
+    cells = [max([1, *(len(r[i]) for r in rows)]) for i in range(len(frame.columns))]
+    # names (at most 40 wide) stay whole where they fit, so they can be read and searched;
+    # numbers too when there is room, and then the headers wrap
+    cells = [min(w, 40) if n else max(w, 4) for w, n in zip(cells, names, strict=True)]
+    borders = 3 * len(cells) + 1
+    numbers_whole = bool(rows) and sum(cells) + borders <= console.width
+    names_whole = bool(rows) and sum(w if n else 3 for w, n in zip(cells, names, strict=True)
+                                     ) + borders <= console.width
     table = Table(title=title, title_justify="left")
-    for col in frame.columns:
-        # names (features, heads) stay whole, so they can be read and searched; numbers fold
-        names = frame[col].dtype == object or pd.api.types.is_string_dtype(frame[col])
-        width = min(max(len(_cell(v)) for v in frame[col]), 40) if names and len(frame) else None
-        table.add_column(str(col), overflow="fold", min_width=width)
-    for row in frame.astype(object).itertuples(index=False):
-        table.add_row(*map(_cell, row))
+    for col, width, name in zip(frame.columns, cells, names, strict=True):
+        fixed = ({"min_width": width} if names_whole else {}) if name else (
+            {"width": width} if numbers_whole else {})
+        table.add_column(str(col), overflow="fold", **fixed)
+    for row in rows:
+        table.add_row(*row)
     console.print(table)
 
 
-def say(text: str) -> None:
-    """A step's progress, dimmed: what the pipeline reports as it goes."""
-    console.print(f"[dim]{text}[/]")
+class Stages:
+    """The pipeline's `say`: each stage it reports is a dimmed line with the seconds since the
+    command started. While a stage runs nothing is silent for long: a terminal shows a spinner
+    with the stage's elapsed time, a log gets a line every `HEARTBEAT` seconds. Every command
+    runs between `begin` and `end` (`Commands`)."""
+
+    HEARTBEAT = 8.0
+
+    def __init__(self):
+        self.begin()
+
+    def begin(self) -> None:
+        self.started = self.since = time.monotonic()
+        self.stage = ""
+        self._done = threading.Event()
+        self._watch: threading.Thread | None = None
+
+    def end(self) -> None:
+        self._done.set()
+        if self._watch is not None:
+            self._watch.join()
+
+    def __call__(self, text: str) -> None:
+        now = time.monotonic()
+        console.print(f"[dim]{now - self.started:6.1f} s  {text}[/]")
+        self.stage, self.since = text, now
+        if self._watch is None:  # the first stage starts the watch
+            self._watch = threading.Thread(target=self._keep_company, daemon=True)
+            self._watch.start()
+
+    def _keep_company(self) -> None:
+        if console.is_terminal:
+            with console.status("", spinner="dots") as status:
+                while not self._done.wait(0.5):
+                    status.update(f"[dim]{self.stage} ({time.monotonic() - self.since:.0f} s)")
+            return
+        last = self.since
+        while not self._done.wait(self.HEARTBEAT / 8):
+            now = time.monotonic()
+            if now - max(self.since, last) >= self.HEARTBEAT:
+                console.print(f"[dim]{now - self.started:6.1f} s  ... {self.stage} "
+                              f"({now - self.since:.0f} s)[/]")
+                last = now
+
+
+say = Stages()
 
 
 def fail(message: str, code: int = 1) -> None:
@@ -385,7 +478,7 @@ def train(
     warn_if_name_is_shared(experiment, spec.name)
     out = out or Path("data/processed") / experiment.stem  # by file: copies never share it
     result = run_training(spec, tracking_uri, out=out, log=log, say=say,
-                          cache=Cache(rebuild=no_cache))
+                          cache=Cache(rebuild=no_cache, say=say))
     if gaming:
         from clout.gaming import display, log_gaming, world_gaming
 
@@ -412,7 +505,7 @@ def train(
     rivals = [f"{name.replace('_', ' ')} {value:.3f}" for name in ev.rivals
               if (value := ev.summary.score(measure, name)) is not None]
     console.print(f"{measure.replace('_', ' ')}: model {ev.summary.score(measure):.3f}; "
-                  f"from history alone, no trees: {', '.join(rivals)} (clout evaluate: over "
+                  f"from history alone, no trees: {', '.join(rivals)} ({CLI} evaluate: over "
                   "several worlds or cutoffs)")
     console.print(f"wrote {out}/ (features.parquet, test-scores.parquet: the test cutoff's "
                   "scores, model/)")
@@ -460,7 +553,7 @@ def score(
                                            source=experiment)
                 model = f"runs:/{run}/{tracking.RUN.model}"
             influence = load_influence_model(model)
-        cache = Cache(rebuild=no_cache)
+        cache = Cache(rebuild=no_cache, say=say)
         source = load_source(spec.data, cache)
         with session(spec.compute) as engine:
             scores = score_accounts(influence, source, when, engine, cache)
@@ -481,8 +574,8 @@ def score(
         f"meaning: median {scores['score'].median():.0f}; {ones:.0%} score 1 (no credible "
         f"engagement in the last {window} days: fake followers, "
         f"readers, new or bought accounts); {influence.points_meaning()}\n"
-        f"next: make ui (the runs, http://127.0.0.1:5000), clout report (the reviewer's "
-        f"report), clout explain {top} (why an account scores what it does)")
+        f"next: make ui (the runs, http://127.0.0.1:5000), {CLI} report (the reviewer's "
+        f"report), {CLI} explain {top} (why an account scores what it does)")
 
 
 def _integers(text: str | None) -> list[int] | None:
@@ -661,9 +754,13 @@ def runs(
     if experiment is not None and experiment.endswith((".yaml", ".yml")):
         name = _experiment(Path(experiment), None).mlflow_experiment
     table = tracking.recent_runs(name, limit, tracking_uri)
+    if table.empty:
+        console.print(f"no runs yet at {tracking.tracking_uri(tracking_uri)}"
+                      + (f" in experiment {name!r}" if name else "")
+                      + f": {CLI} train EXPERIMENT.yaml records one (make run does)")
+        return
     print_frame(table, title=f"runs at {tracking.tracking_uri(tracking_uri)}")
-    if len(table):
-        console.print("next: clout compare RUN_A RUN_B, clout report RUN, clout promote RUN")
+    console.print(f"next: {CLI} compare RUN_A RUN_B, {CLI} report RUN, {CLI} promote RUN")
 
 
 @app.command()
@@ -688,7 +785,7 @@ def compare(
         parent = MlflowClient().get_run(a).data.tags.get(tracking.PARENT_TAG)
         if parent is None:
             fail(f"run {a[:8]} has no parent (no finished training run of its experiment came "
-                 "before it): clout compare RUN_A RUN_B", 2)
+                 f"before it): {CLI} compare RUN_A RUN_B", 2)
         a, b = parent, a
     else:
         b = tracking.resolve_run(run_b, tracking_uri)
@@ -817,8 +914,8 @@ def importance(
         table = table[table["head"] == head]
     shown = table.groupby("head", sort=False).head(top)
     print_frame(shown[["head", "feature", "family", "gain_share", "split", "mean_abs_shap",
-                       "permutation", "mean_abs_shap_rank", "permutation_rank"]],
-                title=f"importance, run {run} (test cutoff)")
+                       "permutation", "permutation_rank"]],
+                title=f"importance, run {run} (test cutoff), by mean |SHAP|")
 
 
 @app.command()
@@ -838,6 +935,7 @@ def explain(
     from mlflow.exceptions import MlflowException
 
     from clout import tracking
+    from clout.audit.explain import HISTORY, HISTORY_MEANS
     from clout.audit.explain import explain as explain_account
     from clout.cache import Cache
     from clout.features.credibility import rules_said
@@ -851,7 +949,7 @@ def explain(
     when = None if cutoff is None else _date(cutoff)
     try:
         run = tracking.resolve_run(run, tracking_uri)
-        model, frame = run_features(run, when, data_path, Cache(rebuild=no_cache))
+        model, frame = run_features(run, when, data_path, Cache(rebuild=no_cache, say=say))
     except MlflowException as err:
         fail(err.message, 2)
     try:  # the id as the data types it
@@ -873,12 +971,15 @@ def explain(
                       f"engagement does: {len(engagers):,} engagers {rules_said()}")
         print_frame(engagers.head(top).astype({"engager_id": str}),  # ids, not amounts
                     title="discounted engagers")
-    if result.contributions.empty:
-        console.print("no posts in the longest window: no influence shown, so the score is 1")
+    if result.silent:
+        console.print(f"{result.silent}: no influence shown, so the score is 1")
         return
     console.print(f"typical account {result.baseline:.1f}, this account {result.continuous:.1f}"
                   f" (before rounding): the parts below add up to the difference")
-    print_frame(result.top(top), title="what moved the score (points)")
+    parts = result.top(top)
+    print_frame(parts, title="what moved the score (points)")
+    if HISTORY in set(parts["feature"]):
+        console.print(HISTORY_MEANS.format(window=max(model.feature_config.windows)))
 
 
 @app.command()

@@ -319,14 +319,15 @@ def resolve_run(text: str | None, uri: str | None = None, experiment_name: str |
 
 
 # The columns of `clout runs`: a headline per kind of run
-HEADLINES = {"score vs truth": "metrics." + metric_name(MODEL, "spearman_truth"),
-             "score vs realised": "metrics." + metric_name(MODEL, "spearman_realised")}
+HEADLINES = {"vs truth": "metrics." + metric_name(MODEL, "spearman_truth"),
+             "vs realised": "metrics." + metric_name(MODEL, "spearman_realised")}
 
 
 def recent_runs(experiment_name: str | None = None, limit: int = 20,
                 uri: str | None = None) -> pd.DataFrame:
-    """The newest top-level runs, newest first: short id, name, kind, status, start, minutes,
-    the headline metrics and the model version."""
+    """The newest top-level runs, newest first: short id, name (without the id), kind (and
+    its status, unless finished), start (UTC, month-day hour:minute), minutes, the headline
+    metrics and the model version."""
     use_store(uri)
     runs = mlflow.search_runs(
         experiment_names=None if experiment_name is None else [experiment_name],
@@ -335,17 +336,24 @@ def recent_runs(experiment_name: str | None = None, limit: int = 20,
     if "tags.mlflow.parentRunId" in runs:  # children (cases, trials) are shown by their parent
         runs = runs[runs["tags.mlflow.parentRunId"].isna()]
     runs = runs.head(limit)
+    columns = ["run", "name", "kind", "started", "minutes", *HEADLINES, "model"]
+    if runs.empty:  # a new store: MLflow's empty answer has none of the columns
+        return pd.DataFrame(columns=columns)
 
     def column(name):
         return runs[name] if name in runs else pd.Series(pd.NA, index=runs.index)
+    short = runs["run_id"].str[:8]
+    names = [str(n).replace(f" {i}", "") if isinstance(n, str) else n
+             for n, i in zip(column("tags.mlflow.runName"), short, strict=True)]
+    status = runs["status"].where(runs["status"] != "FINISHED", "")
     minutes = (column("end_time") - column("start_time")).dt.total_seconds() / 60
     return pd.DataFrame({
-        "run": runs["run_id"].str[:8], "name": column("tags.mlflow.runName"),
-        "kind": column(f"tags.{KIND_TAG}").fillna("train"), "status": runs["status"],
-        "started": column("start_time").dt.strftime("%Y-%m-%d %H:%M"),
+        "run": short, "name": names,
+        "kind": (column(f"tags.{KIND_TAG}").fillna("train") + " " + status).str.strip(),
+        "started": column("start_time").dt.strftime("%m-%d %H:%M"),
         "minutes": minutes.round(1),
         **{label: column(metric) for label, metric in HEADLINES.items()},
-        "model_version": column("tags.model_version")}).reset_index(drop=True)
+        "model": column("tags.model_version")}, columns=columns).reset_index(drop=True)
 
 
 def artifact(run_id: str, path: str) -> Path:

@@ -13,6 +13,20 @@ from clout import tracking
 
 # what `clout compare` shows unless asked for every metric: the score's and the model's own
 HEADLINE_METRICS = ("score.*", "*.model.*")
+# which way each kind of metric is better, by its name's last part (others have no direction:
+# the score's median, its factor per 10 points, the components' weights)
+HIGHER_IS_BETTER = ("spearman*", "deviance_improvement")
+LOWER_IS_BETTER = ("poisson_deviance", "relative_ece", "score_gap_[!g]*")  # not genuine's: 0
+
+
+def better(metric: str) -> str | None:
+    """"higher", "lower" or None: which way `metric` (a logged name) is better."""
+    last = metric.rsplit(".", 1)[-1]
+    if any(fnmatch(last, p) for p in HIGHER_IS_BETTER):
+        return "higher"
+    if any(fnmatch(last, p) for p in LOWER_IS_BETTER):
+        return "lower"
+    return None
 
 
 def compare_runs(a: str, b: str, every_metric: bool = False, moved: int = 15
@@ -25,11 +39,17 @@ def compare_runs(a: str, b: str, every_metric: bool = False, moved: int = 15
                           columns=["parameter", a[:8], b[:8]])
     params = params[params[a[:8]] != params[b[:8]]]
     keys = sorted(set(run_a.metrics) | set(run_b.metrics))
-    if not every_metric:
-        keys = [k for k in keys if any(fnmatch(k, p) for p in HEADLINE_METRICS)]
+    if not every_metric:  # the headlines, and only those that changed
+        keys = [k for k in keys if any(fnmatch(k, p) for p in HEADLINE_METRICS)
+                and run_a.metrics.get(k) != run_b.metrics.get(k)]
     metrics = pd.DataFrame({"metric": keys, a[:8]: [run_a.metrics.get(k) for k in keys],
-                            b[:8]: [run_b.metrics.get(k) for k in keys]})
-    metrics[f"{b[:8]} − {a[:8]}"] = metrics[b[:8]] - metrics[a[:8]]
+                            b[:8]: [run_b.metrics.get(k) for k in keys]}, dtype=object)
+    metrics[[a[:8], b[:8]]] = metrics[[a[:8], b[:8]]].astype(float)
+    change = metrics[b[:8]] - metrics[a[:8]]
+    # three significant digits, so that a small change never prints as -0.000
+    metrics[f"{b[:8]} − {a[:8]}"] = [f"{d:+.3g}" if d == d else "" for d in change]
+    metrics["better"] = [_winner(better(k), d, a[:8], b[:8]) for k, d in zip(keys, change,
+                                                                              strict=True)]
     out = {"parameters that differ": params.reset_index(drop=True), "metrics": metrics}
     ranks = [_ranks(run) for run in (a, b)]
     if all(r is not None for r in ranks):
@@ -41,6 +61,15 @@ def compare_runs(a: str, b: str, every_metric: bool = False, moved: int = 15
         out["importance ranks that moved most (mean |SHAP|)"] = \
             both.loc[order].head(moved).reset_index(drop=True)
     return out
+
+
+def _winner(direction: str | None, change: float, a: str, b: str) -> str:
+    """The run whose value is better ("same" when equal), "" without a direction."""
+    if direction is None or change != change:
+        return ""
+    if change == 0:
+        return "same"
+    return b if (change > 0) == (direction == "higher") else a
 
 
 def _ranks(run_id: str) -> pd.DataFrame | None:

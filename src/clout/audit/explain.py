@@ -26,6 +26,10 @@ from clout.scoring.score import InfluenceModel
 
 STEPS = 64
 HISTORY = "(own history)"  # the pseudo-feature for the rate a head starts from
+HISTORY_MEANS = (
+    f"{HISTORY} is where the heads start before any tree: the account's own engagement over the "
+    "last {window} days (per post, engagers and their reach), shrunk towards the population's, "
+    "against the typical account's; the features say how far the trees move from there")
 
 
 @dataclass
@@ -40,9 +44,18 @@ class Explanation:
     # rules discount (`features.credibility`): NaN when none was received or the source cannot
     # tell who engaged
     discounted: float = float("nan")
+    silent: str = ""  # why the account has shown no influence ("" when it has)
 
     def top(self, n: int = 10) -> pd.DataFrame:
-        return self.contributions.head(n)
+        """The `n` largest parts and, when there are more, one row for all the others: the
+        rows always add up to the account's continuous score minus the typical account's."""
+        shown, rest = self.contributions.head(n), self.contributions.iloc[n:]
+        if rest.empty:
+            return shown
+        others = pd.DataFrame({"feature": [f"(all {len(rest)} other features)"],
+                               "points": [rest["points"].sum()], "value": [np.nan],
+                               "typical": [np.nan]})
+        return pd.concat([shown, others], ignore_index=True)
 
 
 def _score_of_margins(model: InfluenceModel, margins: dict[str, float]) -> float:
@@ -65,7 +78,8 @@ def explain(model: InfluenceModel, frame: pd.DataFrame, account_id) -> Explanati
     if model.is_silent(row)[0]:  # no posts or no credible engagement: 1, nothing to explain
         return Explanation(account_id, int(scored["score"]), components, float("nan"),
                            float("nan"), pd.DataFrame(columns=["feature", "points", "value",
-                                                               "typical"]), discounted)
+                                                               "typical"]), discounted,
+                           scored["why_score_1"])
     columns = model.columns(row)
     # typical values and the history baseline: the accounts that show influence, as the scale
     pop_columns = model.columns(frame[~model.is_silent(frame)])

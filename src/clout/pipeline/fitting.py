@@ -23,11 +23,14 @@ def with_model(experiment: Experiment, **changes) -> Experiment:
 
 def fit_heads(experiment: Experiment, schema: FeatureSchema, targets: dict[str, Target],
               features: list[str], train: pd.DataFrame, validation: pd.DataFrame,
-              engine: Engine = LOCAL) -> dict[str, Head]:
+              engine: Engine = LOCAL, say: Say = lambda _: None) -> dict[str, Head]:
     spec = experiment.model
-    return {kind: fit_head(spec.head_spec(target, features, schema, experiment.num_threads),
-                           train, validation, spec.seed, engine.trainer)
-            for kind, target in targets.items()}
+    heads = {}
+    for kind, target in targets.items():
+        say(f"head {kind}: {target.label}")
+        heads[kind] = fit_head(spec.head_spec(target, features, schema, experiment.num_threads),
+                               train, validation, spec.seed, engine.trainer)
+    return heads
 
 
 def fit_model(experiment: Experiment, table: FeatureTable, split: Split, say: Say = print,
@@ -39,13 +42,12 @@ def fit_model(experiment: Experiment, table: FeatureTable, split: Split, say: Sa
     weights = normalise_weights(list(targets), experiment.score.weights)  # checked before training
     features = experiment.model.inputs(schema, targets)
     train, validation = split.part(frame, "train"), split.part(frame, "validation")
-    say(f"heads {', '.join(t.label for t in targets.values())} on {len(features)} features, "
-        f"{len(train):,} training rows")
-    heads = fit_heads(experiment, schema, targets, features, train, validation, engine)
+    say(f"heads on {len(features)} features, {len(train):,} training rows")
+    heads = fit_heads(experiment, schema, targets, features, train, validation, engine, say)
     components = {}
     if experiment.model.components and (of := schema.component_targets()):
-        say(f"components {', '.join(t.label for t in of.values())}")
-        components = fit_heads(experiment, schema, of, features, train, validation, engine)
+        components = fit_heads(experiment, schema, of, features, train, validation, engine,
+                               say)
     model = InfluenceModel(heads, components, weights, info={
         "experiment": experiment.name, "data_seed": experiment.data.seed,
         "model_seed": experiment.model.seed,

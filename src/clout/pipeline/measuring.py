@@ -15,7 +15,7 @@ from clout.compute import LOCAL, Engine
 from clout.config import Experiment
 from clout.models.evaluation import evaluate, history_baselines
 from clout.models.heads import Head, Split
-from clout.pipeline.fitting import fit_heads, with_model
+from clout.pipeline.fitting import Say, fit_heads, with_model
 from clout.scoring.evaluation import (
     component_histories,
     component_truth_spearman,
@@ -128,24 +128,30 @@ class Evaluation(Measurement):
 
 
 def evaluate_model(experiment: Experiment, model: InfluenceModel, frame: pd.DataFrame,
-                   split: Split, truth: pd.DataFrame | None, engine: Engine = LOCAL
-                   ) -> Evaluation:
+                   split: Split, truth: pd.DataFrame | None, engine: Engine = LOCAL,
+                   say: Say = lambda _: None) -> Evaluation:
     """`measure` with a followers-only baseline head, and the audit: importance, its stability
     under other seeds, fairness by band, example explanations."""
     test = split.part(frame, "test")
     schema, targets = model.schema, model.targets
+    say("evaluating: a followers-only baseline")
     extra = {"followers_only": followers_only(experiment, model, frame, split, engine)}
+    say("evaluating: the heads and the score against every baseline")
     measured = measure(experiment, model, frame, split, truth, engine, extra)
     seed = experiment.model.seed
+    say("evaluating: importance (gain, split, SHAP)")
     importance = importance_table(model.every_head, test, schema.windows, seed)
     stability = None
     if other_seeds := experiment.model.stability_seeds:
+        say(f"evaluating: importance's stability, the heads again with seeds "
+            f"{', '.join(map(str, other_seeds))}")
         heads_by_seed = {seed: model.heads} | {
             other: fit_heads(with_model(experiment, seed=other), schema, targets,
                              experiment.model.inputs(schema, targets),
                              split.part(frame, "train"), split.part(frame, "validation"), engine)
             for other in other_seeds}
         stability = rank_stability(heads_by_seed, test, seed)
+    say("evaluating: fairness by band, example explanations")
     return Evaluation(**vars(measured), importance=importance, stability=stability,
                       fairness=fairness_table(model, test, truth),
                       explanations=example_explanations(model, test, truth))

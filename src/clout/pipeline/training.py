@@ -38,8 +38,8 @@ def train(experiment: Experiment, tracking_uri: str | None = None, out: Path | N
             prepared = prepare(experiment, engine, cache, say)
             source, frame, split = prepared.source, prepared.frame, prepared.split
             model = fit_model(experiment, prepared.table, split, say, engine)
-            say("evaluating on the test cutoff")
-            evaluation = evaluate_model(experiment, model, frame, split, source.truth, engine)
+            evaluation = evaluate_model(experiment, model, frame, split, source.truth, engine,
+                                        say)
         result = TrainResult(experiment, model, split, prepared.table, evaluation, source,
                              run_id)
         if out is not None:
@@ -49,6 +49,7 @@ def train(experiment: Experiment, tracking_uri: str | None = None, out: Path | N
                     table.to_parquet(partial, index=False)
             model.save(out / "model")
         if log:
+            say("recording the run: metrics, audit tables and plots, the model")
             log_results(result)
     if log:
         say(f"MLflow run {run_id} in experiment {experiment.mlflow_experiment!r} "

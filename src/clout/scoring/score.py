@@ -16,7 +16,7 @@ quantile of the validation population maps to 1 and the high one to 100. A point
 always means the same factor, whatever the month: see `ScoreMap.factor(points)`; each component
 has its own map and factor. An account with no posts in the longest window, or (heads on
 credible engagement) no credible engagement in it, has shown no influence and scores 1 on all
-of them (its expected values are still reported).
+of them, with expected values of 0 and the reason in `why_score_1`.
 """
 
 from __future__ import annotations
@@ -117,14 +117,24 @@ def evidence_columns(targets: Iterable[Target]) -> list[str]:
     return [t.evidence for t in targets if t.evidence is not None]
 
 
-def shows_nothing(frame: pd.DataFrame, targets: Iterable[Target]) -> np.ndarray:
-    """Which rows have no posts in the longest window, or no credible engagement in it (the
-    targets' evidence columns): they score 1."""
+def silence_reasons(frame: pd.DataFrame, targets: Iterable[Target]) -> np.ndarray:
+    """Per row, why it has shown no influence and scores 1 ("" where it has): no posts in the
+    longest window, or no credible engagement in it (the targets' evidence columns)."""
     targets = list(targets)
-    silent = ~has_posts(frame, targets)
+    window = targets[0].window
+    reasons = np.full(len(frame), "", dtype=object)
     if evidence := evidence_columns(targets):
-        silent |= ~(frame[evidence].fillna(0).to_numpy(float).sum(axis=1) > 0)
-    return silent
+        none = ~(frame[evidence].fillna(0).to_numpy(float).sum(axis=1) > 0)
+        what = "credible engagement" if any(t.credible for t in targets) else "engagement"
+        reasons[none] = f"no {what} in {window} days"
+    reasons[~has_posts(frame, targets)] = f"no posts in {window} days"
+    return reasons
+
+
+def shows_nothing(frame: pd.DataFrame, targets: Iterable[Target]) -> np.ndarray:
+    """Which rows have no posts in the longest window, or no credible engagement in it: they
+    score 1."""
+    return silence_reasons(frame, targets) != ""
 
 
 def normalise_weights(heads: list[str], weights: dict[str, float] | None) -> dict[str, float]:
@@ -281,16 +291,23 @@ class InfluenceModel:
         outputs = self.outputs(self.columns(frame))
         values = self.component_values(outputs)
         out = frame[[c for c in ("account_id", "cutoff") if c in frame.columns]].copy()
-        silent = self.is_silent(frame)
+        reasons = silence_reasons(frame, self.targets.values())
+        silent = reasons != ""
         out["score"] = np.where(silent, SCORE_MIN, self.score_map(self.overall(values)))
+        # every 1 says why: nothing shown, or shown but at the bottom of the frozen scale
+        out["why_score_1"] = np.where(~silent & (out["score"] == SCORE_MIN),
+                                      "expected influence at or below the scale's low end",
+                                      reasons)
         for name, score_map in self.component_maps.items():
             out[name] = np.where(silent, SCORE_MIN, score_map(values[name]))
-        out["expected_engagement"] = values["amplification"]
+        # nothing shown, nothing expected: the heads' extrapolation for such an account is not
+        # what its score stands for
+        out["expected_engagement"] = np.where(silent, 0.0, values["amplification"])
         for name, column in (("reach", "expected_engagers"), ("network", "engagers_reach")):
             if name in values:
-                out[column] = values[name]
+                out[column] = np.where(silent, 0.0, values[name])
         for kind in self.heads:
-            out[f"expected_{kind}_per_post"] = outputs[kind]
+            out[f"expected_{kind}_per_post"] = np.where(silent, 0.0, outputs[kind])
         out["model_version"] = self.version
         out["score_version"] = self.score_map.id
         return out.reset_index(drop=True)
