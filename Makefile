@@ -10,8 +10,13 @@ LOCK   := requirements.lock
 .PHONY: install lock run ui lab test lint bench quality gaming clean
 
 $(STAMP): $(LOCK) pyproject.toml
+	@echo "set-up (once): $(VENV) with the $$(grep -c '==' $(LOCK)) pinned packages of $(LOCK), then clout"
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r $(LOCK)
+	@echo "installing: about 1.5 minutes from pip's cache, longer when downloading"
+	@start=$$(date +%s); (while sleep 10; do echo "  ... $$(( $$(date +%s) - start )) s"; done) & \
+	    beat=$$!; $(BIN)/python -m pip install --quiet --require-hashes --no-deps -r $(LOCK); \
+	    status=$$?; kill $$beat; [ $$status -eq 0 ] && echo "installed in $$(( $$(date +%s) - start )) s"; \
+	    exit $$status
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 

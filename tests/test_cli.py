@@ -115,3 +115,18 @@ def test_a_long_stage_is_never_silent(monkeypatch, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].endswith("s  training a head")
     assert lines[1:] and all("... training a head (" in line for line in lines[1:]), lines
+
+
+def test_a_missing_experiment_file_is_said_before_anything_is_imported(tmp_path):
+    import subprocess
+    import sys
+
+    # a fresh interpreter: the refusal must not need the pipeline's modules
+    code = ("import sys; from typer.testing import CliRunner; from clout.cli import app; "
+            "r = CliRunner().invoke(app, ['train', 'nope.yaml']); print(r.exit_code, r.output); "
+            "print(sorted(m for m in ('lightgbm', 'clout.pipeline', 'clout.config', "
+            "'clout.features.build') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=tmp_path, check=True).stdout
+    assert out.startswith("2 error: experiment file nope.yaml not found"), out
+    assert out.strip().endswith("[]"), out

@@ -24,16 +24,10 @@ from rich.table import Table
 
 from clout.data.dataset import read_dataset, read_ground_truth, write_dataset
 from clout.data.loaders import LOADERS
-from clout.data.plausibility import compare as compare_to_real
 from clout.data.schema import TABLES, schema_frame
 from clout.data.simulator import PRESETS, preset, write_simulation
-from clout.data.summary import engagement_summary, table_summary
-from clout.data.validation import DataValidationError, validate, write_quarantine
 from clout.errors import CloutError, MissingFile, NotFound
-from clout.features.build import build_features, load_tables, write_features
-from clout.features.catalogue import catalogue_frame, write_markdown
 from clout.features.config import CutoffSpec, FeatureConfig
-from clout.features.days import weekly_cutoffs
 from clout.files import replacing_file
 
 # MLflow draws a progress bar per artifact download: a command's last lines are its own answer
@@ -268,6 +262,8 @@ def data_validate(
         help="Write the good rows here as a clean dataset.")] = None,
 ) -> None:
     """Check a dataset against the contract; each failure names table, column, rule and rows."""
+    from clout.data.validation import DataValidationError, validate, write_quarantine
+
     try:
         clean, report = validate(read_dataset(path), on_bad_rows=on_bad_rows.value)
     except DataValidationError as err:
@@ -297,6 +293,9 @@ def data_load(
         help="Where to write the contract tables (default: data/interim/SOURCE).")] = None,
 ) -> None:
     """Convert a public dataset into the contract, validate it, and write it as Parquet."""
+    from clout.data.summary import table_summary
+    from clout.data.validation import DataValidationError, validate
+
     path = path or Path("../shared/data") / source.value
     out = out or Path("data/interim") / source.value
     try:
@@ -313,6 +312,8 @@ def data_summary(
     path: Annotated[Path, typer.Argument(help="Dataset directory.")],
 ) -> None:
     """Rows, accounts and time span per table, and engagement totals per kind."""
+    from clout.data.summary import engagement_summary, table_summary
+
     dataset = read_dataset(path)
     print_frame(table_summary(dataset), title=f"{path}")
     print_frame(engagement_summary(dataset), title="engagement by kind")
@@ -332,6 +333,8 @@ def data_plausibility(
         Path("../shared/data/congress"),
 ) -> None:
     """Compare a simulated dataset's followers and retweets per post with the Congress data."""
+    from clout.data.plausibility import compare as compare_to_real
+
     sim, truth = read_dataset(path), read_ground_truth(path)
     real = LOADERS["congress"](congress)
     window_start = sim.posts["created_at"].min().floor("D")
@@ -378,6 +381,9 @@ def features_build(
         help="Add features observed after the cutoff (never for honest benchmarks).")] = False,
 ) -> None:
     """Build the feature table: one row per (account, cutoff), features then labels."""
+    from clout.features.build import build_features, load_tables, write_features
+    from clout.features.days import weekly_cutoffs
+
     try:
         config = FeatureConfig(windows=_windows(windows), horizon_days=horizon,
                                settle_days=settle_days, include_leaking=include_leaking)
@@ -407,6 +413,8 @@ def features_catalogue(
         help="Also write the catalogue as Markdown here (e.g. docs/features.md).")] = None,
 ) -> None:
     """Print every feature with its family, unit, needs and definition."""
+    from clout.features.catalogue import catalogue_frame, write_markdown
+
     print_frame(catalogue_frame().drop(columns="example"), title="feature catalogue")
     if write is not None:
         console.print(f"wrote {write_markdown(write)}")
@@ -416,8 +424,16 @@ def features_catalogue(
 # The model stack (LightGBM, MLflow) is imported inside these commands, so that the data and
 # feature commands start quickly.
 
+def _existing(path: Path) -> Path:
+    """A missing experiment file is said while the arguments are read, before a command
+    imports what it needs (seconds)."""
+    if not path.is_file():
+        fail(f"experiment file {path} not found", 2)
+    return path
+
+
 ExperimentFile = Annotated[Path, typer.Argument(
-    help="Experiment YAML, e.g. experiments/default.yaml.")]
+    help="Experiment YAML, e.g. experiments/default.yaml.", callback=_existing)]
 DataPath = Annotated[Path | None, typer.Option(
     help="Override the experiment's data.path (real data or a dataset directory).")]
 NoCache = Annotated[bool, typer.Option(
