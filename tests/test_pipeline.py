@@ -77,6 +77,12 @@ def test_promote_then_score_with_the_alias(tiny_run, tiny_experiment_file, tmp_p
     assert scored.exit_code == 0, scored.output
     assert (pd.read_parquet(out)["model_version"] == result.model.version).all()
     assert invoke("promote", "no-such-run").exit_code == 2
+    # registered from the run's logged model, without MLflow's warning of a missing path
+    assert "has no artifacts" not in promoted.output
+    # what clout serve serves, in the words a release uses
+    from clout.export.mlflow_model import model_behind
+    assert model_behind("models:/clout@champion") == (
+        f"run {result.run_id[:8]}, model {result.model.version}")
 
 
 def test_heads_beat_the_constant_and_followers_and_the_score_tracks_true_influence(tiny_run):

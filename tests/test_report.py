@@ -138,6 +138,9 @@ def test_report_is_self_contained_renders_in_chromium_and_is_logged(tiny_run, tm
     for raw in ("score.score_gap", "spearman_true_influence", "poisson_deviance",
                 "gap_realised_se", "e-1"):
         assert raw not in text.split("<h2>Experiment")[0], raw
+    # tables and dates, never raw JSON or ISO milliseconds
+    assert '{"' not in text and not re.search(r"\d{2}:\d{2}:\d{2}\.\d{3}", text)
+    assert "rows quarantined by validation: none" in text
     for label in ("Spearman vs truth", "reach vs its truth",
                   "follower buyers: points above genuine",
                   "Poisson deviance", "score q25 / median / q75", "account age (days)"):

@@ -99,3 +99,30 @@ def test_sigterm_ends_a_command_and_its_run_as_failed(tmp_path):
     assert process.wait(timeout=30) == 128 + signal.SIGTERM
     [run] = client.search_runs([experiment.experiment_id])
     assert run.info.status == "FAILED"
+
+
+def test_a_run_is_dirty_only_when_the_code_changed(tmp_path):
+    import subprocess
+
+    from clout.tracking import git_commit
+
+    def git(*args):
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
+                       cwd=tmp_path, check=True, capture_output=True)
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "code.py").write_text("x = 1\n")
+    (tmp_path / "pyproject.toml").write_text("[project]\n")
+    git("init", "-q")
+    git("add", ".")
+    git("commit", "-qm", "first")
+    assert not git_commit(tmp_path).endswith("-dirty")
+    # a new experiment file and rewritten notes change nothing that runs
+    (tmp_path / "experiments").mkdir()
+    (tmp_path / "experiments" / "copy.yaml").write_text("name: copy\n")
+    (tmp_path / "notes.md").write_text("# notes\n")
+    assert not git_commit(tmp_path).endswith("-dirty")
+    (tmp_path / "src" / "more.py").write_text("y = 2\n")  # new code does
+    assert git_commit(tmp_path).endswith("-dirty")
+    (tmp_path / "src" / "more.py").unlink()
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'x'\n")  # and dependencies
+    assert git_commit(tmp_path).endswith("-dirty")

@@ -867,11 +867,13 @@ def serve(
     once its files are verified, refusing oversized or deeply nested requests."""
     from mlflow.exceptions import MlflowException
 
+    from clout.export.mlflow_model import model_behind
     from clout.export.serving import serve as run_server
 
     uri = _model_uri(model, tracking_uri)
-    console.print(f"serving {uri} at http://{host}:{port}/invocations (Ctrl+C stops)")
     try:
+        console.print(f"serving {uri} ({model_behind(uri)}) at "
+                      f"http://{host}:{port}/invocations (Ctrl+C stops)")
         run_server(uri, host, port)
     except MlflowException as err:
         fail(f"cannot serve {uri}: {err.message}", 2)
@@ -1111,7 +1113,11 @@ def release_serve(
     from clout.export.lookup import serve_release
 
     releases = _releases(_experiment(experiment, None), directory)
-    served = f"release {releases.current}" if releases.current else "no release yet"
+    served = "no release yet"
+    if releases.current:  # which model made the scores: clout serve may serve another
+        info = releases.info(releases.current)
+        served = (f"release {releases.current}: scores of {info.get('cutoff', '?')[:10]} by "
+                  f"model {info.get('model_version', 'unknown')}")
     console.print(f"serving {releases.directory} ({served}) at http://{host}:{port}/accounts/ID "
                   "(Ctrl+C stops)")
     serve_release(releases, host, port)

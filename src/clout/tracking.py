@@ -111,15 +111,20 @@ def use_experiment(name: str, uri: str | None = None) -> str:
                                         artifact_location=f"{root}/{name}" if root else None)
 
 
-def git_commit() -> str:
-    """The commit of the code that ran, with "-dirty" when it has uncommitted changes (to
-    anything but Markdown: documentation, such as docs/quality.md being rewritten by the run
-    itself, does not change what runs)."""
+# What decides what a run computes, besides its experiment (which the run records whole):
+# the package and the pinned dependencies.
+CODE_PATHS = (":(top)src", ":(top)pyproject.toml", ":(top)requirements.lock")
+
+
+def git_commit(where: Path = Path(__file__).parent) -> str:
+    """The commit of the code that ran, with "-dirty" when the code has uncommitted changes
+    (`CODE_PATHS`: a new experiment file, notes or docs rewritten by the run itself do not
+    change what runs)."""
     try:
         def git(*args):
             return subprocess.run(["git", *args], capture_output=True, text=True, check=True,
-                                  cwd=Path(__file__).parent).stdout.strip()
-        dirty = git("status", "--porcelain", "--", ":/", ":(top,exclude,glob)**/*.md")
+                                  cwd=where).stdout.strip()
+        dirty = git("status", "--porcelain", "--", *CODE_PATHS)
         return git("rev-parse", "HEAD") + ("-dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import re
 import shutil
 import subprocess
 import tempfile
@@ -58,9 +59,16 @@ HEADERS = {"poisson_deviance": "Poisson deviance", "deviance_improvement":
            "permutation": "permutation (deviance rise)", "permutation_rank": "permutation rank"}
 
 
+ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]00:?00)?")
+
+
 def _cell(value) -> str:
     if pd.isna(value):
         return "–"
+    if isinstance(value, str) and ISO_TIME.fullmatch(value):  # a logged table's timestamps
+        value = pd.Timestamp(value)
+    if isinstance(value, pd.Timestamp):
+        return f"{value:%Y-%m-%d %H:%M}"
     if isinstance(value, float):  # four digits; float noise (1e-17) is 0; no 1.2e+04
         return "0" if abs(value) < 1e-9 else f"{value:,.0f}" if abs(value) >= 1e4 else \
             f"{value:.4g}"
@@ -286,8 +294,9 @@ def build_report(run_id: str) -> str:
     quarantined = {k.removeprefix("rows_quarantined."): v for k, v in run.info.data.params.items()
                    if k.startswith("rows_quarantined.")}
     if quarantined:
+        said = ", ".join(f"{table} {int(n):,}" for table, n in quarantined.items() if int(n))
         html_parts.append(f"<p class='note'>rows quarantined by validation: "
-                          f"{html.escape(json.dumps(quarantined))}</p>")
+                          f"{html.escape(said or 'none')}</p>")
 
     html_parts += [
         "<h2>Heads against baselines (test cutoff)</h2>",

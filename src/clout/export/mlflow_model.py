@@ -59,7 +59,14 @@ def artifact_digest(folder: Path) -> str:
 def promote(run_id: str, alias: str) -> int:
     """Register the run's model as a new version of MODEL_NAME and point `alias` at it;
     returns the version."""
-    version = mlflow.register_model(f"runs:/{run_id}/{RUN.model}", MODEL_NAME)
+    # MLflow 3 keeps a run's model as a logged model of its own: registered by its id, not by
+    # a path among the run's artifacts (which MLflow would warn does not exist)
+    run = mlflow.MlflowClient().get_run(run_id)
+    logged = [m.model_id for m in (run.outputs.model_outputs if run.outputs else [])]
+    if not logged:
+        raise NotFound(f"run {run_id} has no logged model: only training runs have one "
+                       "(clout runs shows each run's kind)")
+    version = mlflow.register_model(f"models:/{logged[-1]}", MODEL_NAME)
     mlflow.MlflowClient().set_registered_model_alias(MODEL_NAME, alias, version.version)
     return int(version.version)
 
@@ -98,6 +105,14 @@ def verified_pyfunc(uri: str) -> mlflow.pyfunc.PyFuncModel:
         raise ModelError(f"{uri}: the model's files (code included) do not match the digest "
                          f"its run recorded ({found[:12]} != {recorded[:12]}): not loaded")
     return mlflow.pyfunc.load_model(str(folder))
+
+
+def model_behind(uri: str) -> str:
+    """Which model an MLflow model URI stands for, in the words the releases use: its run and
+    its model version (the digest every score row carries)."""
+    run_id = get_model_info(registered(uri)).run_id
+    version = mlflow.MlflowClient().get_run(run_id).data.tags.get("model_version", "unknown")
+    return f"run {run_id[:8]}, model {version}"
 
 
 def load_influence_model(uri: str) -> InfluenceModel:
