@@ -568,9 +568,12 @@ def score(
                 run = tracking.resolve_run(run, tracking_uri, spec.mlflow_experiment,
                                            source=experiment)
                 model = f"runs:/{run}/{tracking.RUN.model}"
+            say(f"model {model}")
             influence = load_influence_model(model)
         cache = Cache(rebuild=no_cache, say=say)
+        say(f"data: {spec.data.source}")
         source = load_source(spec.data, cache)
+        say("features and scores of every account")
         with session(spec.compute) as engine:
             scores = score_accounts(influence, source, when, engine, cache)
     except MlflowException as err:
@@ -967,6 +970,7 @@ def explain(
     when = None if cutoff is None else _date(cutoff)
     try:
         run = tracking.resolve_run(run, tracking_uri)
+        say(f"run {run[:8]}: its model, data and features")
         model, frame = run_features(run, when, data_path, Cache(rebuild=no_cache, say=say))
     except MlflowException as err:
         fail(err.message, 2)
