@@ -98,7 +98,7 @@ def stages(size: str) -> None:
     """Where a daily run's feature time goes, on this machine, for one cutoff: stage 1
     (partials), stage 2 (the cutoff's rows; both per partition on Dask) and the graph step
     that stays on the client (PageRank and target counts, on the window's distinct pairs).
-    The figures behind the README's estimate for 100 million accounts."""
+    The figures behind the estimate for 100 million accounts in docs/export.md."""
     from clout.cache import NO_CACHE
     from clout.config import load_experiment
     from clout.features.build import load_tables

@@ -142,12 +142,19 @@ def print_frame(frame: pd.DataFrame, title: str | None = None) -> None:
              for c in frame.columns]
     cells = [max([1, *(len(r[i]) for r in rows)]) for i in range(len(frame.columns))]
     # names (at most 40 wide) stay whole where they fit, so they can be read and searched;
-    # numbers too when there is room, and then the headers wrap
-    cells = [min(w, 40) if n else max(w, 4) for w, n in zip(cells, names, strict=True)]
+    # numbers too when there is room, and what room is left goes to their headers
+    headers = [len(str(c)) for c in frame.columns]
+    cells = [min(max(w, h), 40) if n else max(w, 4)  # a name column is as wide as its header
+             for w, h, n in zip(cells, headers, names, strict=True)]
     borders = 3 * len(cells) + 1
-    numbers_whole = bool(rows) and sum(cells) + borders <= console.width
+    slack = console.width - sum(cells) - borders
+    numbers_whole = bool(rows) and slack >= 0
     names_whole = bool(rows) and sum(w if n else 3 for w, n in zip(cells, names, strict=True)
                                      ) + borders <= console.width
+    for i in sorted(range(len(cells)), key=lambda i: headers[i] - cells[i]):
+        if not names[i] and headers[i] > cells[i] and slack > 0:
+            grown = min(headers[i] - cells[i], slack)
+            cells[i], slack = cells[i] + grown, slack - grown
     table = Table(title=title, title_justify="left")
     for col, width, name in zip(frame.columns, cells, names, strict=True):
         fixed = ({"min_width": width} if names_whole else {}) if name else (
@@ -508,6 +515,11 @@ def train(
                             "deviance_improvement", "spearman", "relative_ece", "calibration"]],
                 title=f"test cutoff {result.split.test:%Y-%m-%d}: rates by head (per post, or "
                       "per account where the source has no posts)")
+    console.print("[dim]poisson_deviance: of the rates, lower is better; deviance_improvement: "
+                  "the share of the constant's deviance removed, higher is better; spearman: "
+                  "accounts ranked against what they received, higher is better; relative_ece: "
+                  "calibration error over the mean rate, lower is better; calibration: the map "
+                  "kept for the model (none where none helped held-out data)[/]")
     if ev.truth_gaps is not None:
         print_frame(ev.truth_gaps, title="score against the truth it estimates, by role "
                     "(gap: points above genuine accounts of the same truth)")
@@ -971,7 +983,8 @@ def explain(
     try:
         run = tracking.resolve_run(run, tracking_uri)
         say(f"run {run[:8]}: its model, data and features")
-        model, frame = run_features(run, when, data_path, Cache(rebuild=no_cache, say=say))
+        model, frame = run_features(run, when, data_path, Cache(rebuild=no_cache, say=say),
+                                    account_id=account)
     except MlflowException as err:
         fail(err.message, 2)
     try:  # the id as the data types it
