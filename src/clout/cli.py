@@ -131,9 +131,28 @@ def _decimals(column: pd.Series) -> int:
     return 3
 
 
+def _fitted(cells: list[int], headers: list[int], names: list[bool], room: int) -> list[dict]:
+    """Rich column settings for a table of columns whose widest cells are `cells` wide, to fit
+    `room` characters. Names (features, heads: at most 40 wide) stay whole when they fit, so
+    they can be read and searched; numbers too when there is room, and the room left widens
+    their headers, which wrap. Whatever does not fit wraps."""
+    widths = [min(max(c, h), 40) if n else max(c, 4)  # a name column is as wide as its header
+              for c, h, n in zip(cells, headers, names, strict=True)]
+    borders = 3 * len(widths) + 1
+    slack = room - borders - sum(widths)
+    names_whole = borders + sum(w if n else 3 for w, n in zip(widths, names, strict=True)) <= room
+    for i in sorted(range(len(widths)), key=lambda i: headers[i] - widths[i]):
+        if not names[i] and slack > 0 and headers[i] > widths[i]:
+            grown = min(headers[i] - widths[i], slack)
+            widths[i], slack = widths[i] + grown, slack - grown
+    return [({"min_width": w} if names_whole else {}) if n else ({"width": w} if slack >= 0
+                                                                 else {})
+            for w, n in zip(widths, names, strict=True)]
+
+
 def print_frame(frame: pd.DataFrame, title: str | None = None) -> None:
-    """`frame` as a table that fits the console: names (features, heads) stay whole where the
-    width allows, so they can be read and searched, and headers wrap; else every cell wraps."""
+    """`frame` as a table that fits the console (`_fitted`), each float column with the
+    decimals its values need."""
     decimals = {c: _decimals(frame[c]) if pd.api.types.is_float_dtype(frame[c]) else 3
                 for c in frame.columns}
     rows = [[_cell(v, decimals[c]) for c, v in zip(frame.columns, row, strict=True)]
@@ -141,24 +160,10 @@ def print_frame(frame: pd.DataFrame, title: str | None = None) -> None:
     names = [frame[c].dtype == object or pd.api.types.is_string_dtype(frame[c])
              for c in frame.columns]
     cells = [max([1, *(len(r[i]) for r in rows)]) for i in range(len(frame.columns))]
-    # names (at most 40 wide) stay whole where they fit, so they can be read and searched;
-    # numbers too when there is room, and what room is left goes to their headers
     headers = [len(str(c)) for c in frame.columns]
-    cells = [min(max(w, h), 40) if n else max(w, 4)  # a name column is as wide as its header
-             for w, h, n in zip(cells, headers, names, strict=True)]
-    borders = 3 * len(cells) + 1
-    slack = console.width - sum(cells) - borders
-    numbers_whole = bool(rows) and slack >= 0
-    names_whole = bool(rows) and sum(w if n else 3 for w, n in zip(cells, names, strict=True)
-                                     ) + borders <= console.width
-    for i in sorted(range(len(cells)), key=lambda i: headers[i] - cells[i]):
-        if not names[i] and headers[i] > cells[i] and slack > 0:
-            grown = min(headers[i] - cells[i], slack)
-            cells[i], slack = cells[i] + grown, slack - grown
     table = Table(title=title, title_justify="left")
-    for col, width, name in zip(frame.columns, cells, names, strict=True):
-        fixed = ({"min_width": width} if names_whole else {}) if name else (
-            {"width": width} if numbers_whole else {})
+    settings = _fitted(cells, headers, names, console.width) if rows else [{}] * len(cells)
+    for col, fixed in zip(frame.columns, settings, strict=True):
         table.add_column(str(col), overflow="fold", **fixed)
     for row in rows:
         table.add_row(*row)
@@ -171,7 +176,7 @@ class Stages:
     with the stage's elapsed time, a log gets a line every `HEARTBEAT` seconds. Every command
     runs between `begin` and `end` (`Commands`)."""
 
-    HEARTBEAT = 8.0
+    HEARTBEAT = 5.0
 
     def __init__(self):
         self.begin()

@@ -24,7 +24,7 @@ from clout.errors import ConfigError
 from clout.features.build import load_tables
 from clout.features.config import FeatureConfig
 from clout.features.days import from_day, to_day
-from clout.features.families import discounted_pairs
+from clout.features.families import DISCOUNT_PARTIALS, discounted_pairs
 from clout.features.partials import partials
 from clout.features.tables import Tables
 from clout.pipeline import Source, score_accounts
@@ -166,8 +166,8 @@ def discounted_engagement(config: FeatureConfig, dataset: Dataset,
     known to be fake, every account."""
     tables = load_tables(dataset)
     n_accounts = len(tables.ids)
-    pairs = discounted_pairs(partials(tables, config), tables, to_day(attack_date(tables)),
-                             config.windows)
+    pairs = discounted_pairs(partials(tables, config, DISCOUNT_PARTIALS), tables,
+                             to_day(attack_date(tables)), config.windows)
     engaged = pairs["engaged"].to_numpy()
     counts = (np.ones(n_accounts, dtype=bool) if counted is None
               else np.isin(tables.ids.to_numpy(), counted))

@@ -402,6 +402,11 @@ def engagement_graph(pairs: pl.DataFrame, coverage: pl.DataFrame, nodes: np.ndar
     return Graph(rank, targets, credible, trust, flagged, np.log1p(engagers), in_lockstep)
 
 
+#: the partials `discounted_pairs` reads (`partials(..., only=DISCOUNT_PARTIALS)`: seconds
+#: instead of every family's)
+DISCOUNT_PARTIALS = ("first_seen", "post_days", "pair_days", "pair_posts", "first_active")
+
+
 def discounted_pairs(p: Partials, tables: Tables, cutoff: int, windows) -> pl.DataFrame:
     """Every (engaged, engager) pair of account indices engaged in the longest window before
     the cutoff, with its engagements there and the rule that discounts it (`Graph.rule`; ''

@@ -9,7 +9,7 @@ terms in the same order, however and wherever the partials were computed.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 import polars as pl
@@ -56,12 +56,15 @@ class Partials(dict):
             raise AttributeError(name) from None
 
 
-def partials(tables: Tables, config: FeatureConfig) -> Partials:
-    """All per-day aggregates, planned lazily and computed together (Polars runs the plans in
-    parallel and fuses joins with the group-bys after them)."""
+def partials(tables: Tables, config: FeatureConfig, only: Collection[str] | None = None
+             ) -> Partials:
+    """All per-day aggregates (or `only` those named), planned lazily and computed together
+    (Polars runs the plans in parallel and fuses joins with the group-bys after them)."""
     plans: dict = {}
     for partial in PARTIALS.values():
         plans[partial.name] = partial.plan(tables, config, plans)
+    if only is not None:
+        plans = {name: plan for name, plan in plans.items() if name in only}
     lazy = [n for n, plan in plans.items() if isinstance(plan, pl.LazyFrame)]
     done = dict(zip(lazy, pl.collect_all([in_order(n, plans[n]) for n in lazy]), strict=True))
     return Partials({name: done.get(name, plan) for name, plan in plans.items()})
