@@ -172,7 +172,8 @@ def test_cli_trains_and_scores(tiny_run, tiny_experiment_file, tmp_path):
     said = " ".join(scored.output.split())
     assert "model " + result.model.version in said
     # three lines: where the scores are, what they mean, what to do next
-    assert f"scores: {out}" in said and "score 1 (no credible engagement in the last" in said
+    assert f"scores: {out}" in said and "of them no posts in 90 days" in said
+    assert "why_score_1 says which" in said  # the shares of each reason, and where to look
     assert "+10 points = x" in said and "next: make ui" in said and "clout explain " in said
     from_run = pd.read_parquet(out)
     from_dir = invoke("score", tiny_experiment_file, "--model", saved / "model",

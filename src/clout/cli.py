@@ -216,6 +216,8 @@ class Stages:
 
 
 say = Stages()
+# the first line of a long command: importing its libraries takes seconds on a cold start
+LOADING = "loading the pipeline: MLflow, LightGBM, Polars"
 
 
 def fail(message: str, code: int = 1) -> None:
@@ -496,6 +498,7 @@ def train(
     no_cache: NoCache = False,
 ) -> None:
     """Run an experiment: features, heads, calibration, score, evaluation; one MLflow run."""
+    say(LOADING)
     from clout.cache import Cache
     from clout.pipeline import train as run_training
 
@@ -564,6 +567,7 @@ def score(
     no_cache: NoCache = False,
 ) -> None:
     """Score every account at a cutoff with a trained model; writes Parquet with versions."""
+    say(LOADING)
     from mlflow.exceptions import MlflowException
 
     from clout import tracking
@@ -602,16 +606,17 @@ def score(
     with replacing_file(out) as partial:  # renamed only once completely written
         scores.to_parquet(partial, index=False)
     ones = float((scores["score"] == 1).mean())
+    why = scores.loc[scores["score"] == 1, "why_score_1"].value_counts(normalize=True)
     top = scores.loc[scores["score"].idxmax(), "account_id"]
-    window = next(iter(influence.targets.values())).window  # the evidence's window
     console.print(
         f"scores: {out} ({len(scores):,} accounts at {day:%Y-%m-%d}; model "
         f"{influence.version}, map {influence.score_map.id})\n"
-        f"meaning: median {scores['score'].median():.0f}; {ones:.0%} score 1 (no credible "
-        f"engagement in the last {window} days: fake followers, "
-        f"readers, new or bought accounts); {influence.points_meaning()}\n"
+        f"meaning: median {scores['score'].median():.0f}; {ones:.0%} score 1 ("
+        + ", ".join(f"{share:.0%} of them {reason}" for reason, share in why.items())
+        + f": why_score_1 says which); {influence.points_meaning()}\n"
         f"next: make ui (the runs, http://127.0.0.1:5000), {CLI} report (the reviewer's "
-        f"report), {CLI} explain {top} (why an account scores what it does)")
+        f"report), {CLI} explain {top} (why an account scores what it does)",
+        soft_wrap=True)  # three lines, however long: a terminal wraps them, a log keeps them
 
 
 def _integers(text: str | None) -> list[int] | None:
@@ -654,6 +659,7 @@ def evaluate(
 ) -> None:
     """Quality over several worlds or test cutoffs: the model beside history baselines, with
     mean ± sd, every case's value and a paired bootstrap against the best baseline."""
+    say(LOADING)
     from clout.quality import bar_checks, log_evaluation, quote_headlines, tables, write_section
     from clout.quality import evaluate as run_evaluation
 
@@ -706,6 +712,7 @@ def tune(
     log: Annotated[bool, typer.Option(help="Record a parent run and a run per trial.")] = True,
 ) -> None:
     """Search LightGBM's parameters with Optuna; write the best as a new experiment YAML."""
+    say(LOADING)
     from clout.tuning import tune as run_tuning
     from clout.tuning import write_experiment
 
@@ -740,6 +747,7 @@ def redteam(
     """Search the attack an attacker who has read the defences would choose: the largest mean
     gain per target within --budget actions per target, against the experiment's model
     trained on its (simulated) world."""
+    say(LOADING)
     from clout import tracking
     from clout.gaming import attack_date, genuine_accounts
     from clout.pipeline import fit_model
@@ -970,6 +978,7 @@ def explain(
 ) -> None:
     """Why an account has its score: features in score points that add up to the score's
     difference from a typical account, with the account's value and the typical one."""
+    say(LOADING)
     from mlflow.exceptions import MlflowException
 
     from clout import tracking
@@ -997,16 +1006,18 @@ def explain(
     except (ValueError, TypeError, OverflowError):
         raise NotFound(f"account {account!r} is not an id of this data "
                        f"({frame['account_id'].dtype} ids)") from None
+    say("the score's parts, feature by feature")
     result = explain_account(model, frame, wanted)
     parts = ", ".join(f"{k} {v}" for k, v in result.components.items())
     console.print(f"account {account} at {frame['cutoff'].iloc[0]:%Y-%m-%d}: score {result.score}"
                   + (f" ({parts})" if parts else "") + f"; run {run} at {uri}")
     if result.discounted > 0:
+        say("who engaged it in a way the rules discount")
         # the source as run_features just read it (from the cache, even after --no-cache)
         engagers = discounted_engagers(model.feature_config,
                                        run_source(run, data_path, Cache()).dataset, wanted,
                                        frame["cutoff"].iloc[0])
-        console.print(f"{result.discounted:.0%} of the engagement received in the last "
+        console.print(f"{result.discounted:.1%} of the engagement received in the last "
                       f"{max(model.feature_config.windows)} days counts for nothing, as bought "
                       f"engagement does: {len(engagers):,} engagers {rules_said()}")
         print_frame(engagers.head(top).astype({"engager_id": str}),  # ids, not amounts
