@@ -997,8 +997,13 @@ def explain(
     try:
         run = tracking.resolve_run(run, tracking_uri)
         say(f"run {run[:8]}: its model, data and features")
-        model, frame = run_features(run, when, data_path, Cache(rebuild=no_cache, say=say),
-                                    account_id=account)
+        cache = Cache(rebuild=no_cache, say=say)
+        source = run_source(run, data_path, cache)
+        ids = source.dataset.accounts["account_id"]
+        if not ids.astype(str).eq(account).any():  # refused before the features are built
+            raise NotFound(f"account {account} is not in the data of run {run[:8]} "
+                           f"({len(ids):,} accounts; clout score lists them)")
+        model, frame = run_features(run, when, cache=cache, source=source)
     except MlflowException as err:
         fail(err.message, 2)
     try:  # the id as the data types it
@@ -1013,9 +1018,7 @@ def explain(
                   + (f" ({parts})" if parts else "") + f"; run {run} at {uri}")
     if result.discounted > 0:
         say("who engaged it in a way the rules discount")
-        # the source as run_features just read it (from the cache, even after --no-cache)
-        engagers = discounted_engagers(model.feature_config,
-                                       run_source(run, data_path, Cache()).dataset, wanted,
+        engagers = discounted_engagers(model.feature_config, source.dataset, wanted,
                                        frame["cutoff"].iloc[0])
         console.print(f"{result.discounted:.1%} of the engagement received in the last "
                       f"{max(model.feature_config.windows)} days counts for nothing, as bought "

@@ -43,8 +43,8 @@ def compare_runs(a: str, b: str, every_metric: bool = False, moved: int = 15
         keys = [k for k in keys if any(fnmatch(k, p) for p in HEADLINE_METRICS)
                 and run_a.metrics.get(k) != run_b.metrics.get(k)]
     metrics = pd.DataFrame({"metric": keys, a[:8]: [run_a.metrics.get(k) for k in keys],
-                            b[:8]: [run_b.metrics.get(k) for k in keys]}, dtype=object)
-    metrics[[a[:8], b[:8]]] = metrics[[a[:8], b[:8]]].astype(float)
+                            b[:8]: [run_b.metrics.get(k) for k in keys]}
+                           ).astype({a[:8]: float, b[:8]: float})  # a missing metric: NaN
     change = metrics[b[:8]] - metrics[a[:8]]
     # three significant digits, so that a small change never prints as -0.000
     metrics[f"{b[:8]} − {a[:8]}"] = [f"{d:+.3g}" if d == d else "" for d in change]

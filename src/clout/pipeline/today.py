@@ -14,7 +14,6 @@ from clout.cache import PROJECT_CACHE, Cache
 from clout.compute import LOCAL, Engine
 from clout.config import load_experiment
 from clout.data.dataset import Dataset
-from clout.errors import NotFound
 from clout.export.mlflow_model import load_influence_model
 from clout.features.build import load_tables
 from clout.features.config import FeatureConfig
@@ -39,19 +38,14 @@ def score_accounts(model: InfluenceModel, data: Source | Dataset | Tables | str 
 
 
 def run_features(run_id: str, cutoff=None, data_path: str | Path | None = None,
-                 cache: Cache = PROJECT_CACHE, account_id: str | None = None
+                 cache: Cache = PROJECT_CACHE, source: Source | None = None
                  ) -> tuple[InfluenceModel, pd.DataFrame]:
     """A logged run's model and the features of its data at `cutoff` (default: the day after
     the data ends), built as the run built them: what explanations and audits start from.
-    `data_path` points a run on files at another copy of its data. An `account_id` the data
-    does not have is refused (NotFound) before the features are built."""
+    `data_path` points a run on files at another copy of its data; `source`, the run's data
+    already read (`run_source`), is used as it is."""
     model = load_influence_model(f"runs:/{run_id}/{RUN.model}")
-    source = run_source(run_id, data_path, cache)
-    if account_id is not None:
-        ids = source.dataset.accounts["account_id"]
-        if not ids.astype(str).eq(str(account_id)).any():
-            raise NotFound(f"account {account_id} is not in the data of run {run_id[:8]} "
-                           f"({len(ids):,} accounts; clout score lists them)")
+    source = source or run_source(run_id, data_path, cache)
     return model, current_features(source, model.feature_config, cutoff, cache=cache)
 
 
