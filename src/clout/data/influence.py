@@ -19,6 +19,8 @@ import numpy as np
 COMPONENTS = ("reach", "amplification", "network")
 INFLUENCE_WEIGHTS = {"reach": 0.5, "amplification": 0.25, "network": 0.25}
 FLOOR = 1e-6  # a component below this counts as this: a zero would zero the whole product
+#: a simulated world's truth per topic: `true_amplification@<topic>`, engagement per post on it
+TOPIC_TRUTH = "true_amplification@"
 
 
 def log10_influence(components: Mapping[str, np.ndarray],

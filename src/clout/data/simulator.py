@@ -21,7 +21,9 @@ and bought followers add anything):
 - `true_amplification`: the expected engagements per post, every kind summed (`true_influence`,
   the per-post truth earlier numbers were measured against, is the same column kept by name);
 - `true_network`: the typical engager's own true reach (expm1 of their mean log1p);
-- `true_overall`: their weighted geometric mean (`influence.INFLUENCE_WEIGHTS`).
+- `true_overall`: their weighted geometric mean (`influence.INFLUENCE_WEIGHTS`);
+- `true_amplification@topic_<t>`: the expected engagements per post on topic t (a topic's
+  followers engage it more), what a per-topic score estimates.
 
 Each follower engages at most once per post and kind, with probability 1 - exp(-rate); see
 `World._engagers` for the two exact ways this is drawn fast. Events from a follow made after the
@@ -41,7 +43,7 @@ import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, Field
 
 from clout.data.dataset import TRUTH_DIR, Dataset
-from clout.data.influence import log10_influence
+from clout.data.influence import TOPIC_TRUTH, log10_influence
 from clout.data.kinds import KINDS
 from clout.data.schema import arrow_schema, conform
 from clout.errors import ConfigError
@@ -117,6 +119,11 @@ PRESETS: dict[str, dict] = {
     "large": {"n_accounts": 21_000, "days": 182, "ring_count": 50,
               "bought_followers": (1_000, 8_000)},
 }
+
+def topic_label(topic: int) -> str:
+    """A simulated topic's label, as posts and the truth carry it."""
+    return f"topic_{topic}"
+
 
 def preset(name: str, **overrides) -> SimulationConfig:
     """A named configuration, with `overrides` on top."""
@@ -347,9 +354,9 @@ class World:
         return lambda x: np.interp(np.log(np.maximum(x, 1e-12)), log_grid, table)
 
     def _first_hop(self):
-        """Per follower edge, the ways a post of the owner reaches that follower: yields (share of
-        the owner's posts, per-edge draw weight x before the base rate) for each topic and
-        media flag. Follower f of owner o engages a post of quality Q with probability
+        """Per follower edge, the ways a post of the owner reaches that follower: yields (topic,
+        share of the owner's posts, per-edge draw weight x before the base rate) for each topic
+        and media flag. Follower f of owner o engages a post of quality Q with probability
         1 - exp(-base x Q), x = quality_o x reach per unit audience x f's activity and topic
         match (as `_engagers` draws)."""
         c = self.config
@@ -361,7 +368,7 @@ class World:
         for t in range(c.n_topics):
             x_topic = self.quality[owner] * per_draw[owner, t] * self._edge_weight(edges, t)
             for boost, share in ((1.0, 1 - self.media_share), (c.media_boost, self.media_share)):
-                yield (mix[:, t] * share)[owner], boost * x_topic
+                yield t, (mix[:, t] * share)[owner], boost * x_topic
 
     def _per_owner(self, per_edge: np.ndarray) -> np.ndarray:
         cum = np.concatenate([[0.0], np.cumsum(per_edge)])
@@ -374,10 +381,27 @@ class World:
         saturated, base = self._saturation(), self.config.base_rates
         link = self.link_share[self.edge_owner]
         out = {kind: np.zeros(len(self.edge_follower)) for kind in self.kinds}
-        for share, x in self._first_hop():
+        for _, share, x in self._first_hop():
             for kind in self.kinds:
                 out[kind] += share * (link if kind == "click" else 1.0) * saturated(base[kind] * x)
         return {kind: self._per_owner(v) for kind, v in out.items()}
+
+    def true_topic_rates(self) -> np.ndarray:
+        """Expected genuine engagements per post on each topic, every kind summed, per account
+        (accounts x topics): what `true_rates` sums over the author's topic mix, topic by
+        topic. An account's followers of a topic engage its posts on that topic more
+        (homophily), so the best topic is mostly, not always, the primary one."""
+        c, saturated, base = self.config, self._saturation(), self.config.base_rates
+        link = self.link_share[self.edge_owner]
+        mix = np.diff(self.topic_cdf, axis=1, prepend=0.0)
+        out = np.zeros((self.n_total, c.n_topics))
+        for topic, share, x in self._first_hop():
+            of_topic = np.divide(share, mix[self.edge_owner, topic],
+                                 out=np.zeros_like(share), where=mix[self.edge_owner, topic] > 0)
+            per_edge = sum(of_topic * (link if kind == "click" else 1.0)
+                           * saturated(base[kind] * x) for kind in self.kinds)
+            out[:, topic] += self._per_owner(per_edge)
+        return out
 
     def true_audience(self, horizon_days: float) -> tuple[np.ndarray, np.ndarray]:
         """True reach and true network per account, over `horizon_days` of posting.
@@ -394,7 +418,7 @@ class World:
         every = sum(base.values())
         no_click = every - base.get("click", 0.0)  # a post without a link gets no clicks
         p_post = np.zeros(len(self.edge_follower))
-        for share, x in self._first_hop():
+        for _, share, x in self._first_hop():
             p_post += share * (link * saturated(every * x) + (1 - link) * saturated(no_click * x))
         engages = -np.expm1(-self.posts_per_day[self.edge_owner] * horizon_days * p_post)
         reach = self._per_owner(engages)
@@ -413,7 +437,7 @@ class World:
             "quality": self.quality,
             "activity": self.activity,
             "posts_per_day": self.posts_per_day,
-            "primary_topic": [f"topic_{t}" for t in self.primary_topic],
+            "primary_topic": [topic_label(t) for t in self.primary_topic],
             **{f"true_{k}s_per_post": v for k, v in rates.items()},
         })
         # the per-post truth of earlier releases, kept so their numbers stay comparable
@@ -422,6 +446,9 @@ class World:
         truth["true_amplification"] = truth["true_influence"]
         truth["true_overall"] = 10 ** log10_influence(
             {"reach": reach, "amplification": truth["true_amplification"], "network": network})
+        per_topic = self.true_topic_rates()
+        for t in range(self.config.n_topics):
+            truth[f"{TOPIC_TRUTH}{topic_label(t)}"] = per_topic[:, t]
         return truth
 
     def accounts(self) -> pd.DataFrame:
@@ -610,7 +637,7 @@ class World:
             "post_id": posts["post_id"],
             "account_id": ids[posts["author"]],
             "created_at": pd.to_datetime(posts["at"]).tz_localize("UTC"),
-            "topic": pd.Categorical.from_codes(posts["topic"], [f"topic_{t}" for t in
+            "topic": pd.Categorical.from_codes(posts["topic"], [topic_label(t) for t in
                                                                range(self.config.n_topics)]),
             "has_link": posts["has_link"], "has_media": posts["has_media"],
             "is_reply": posts["is_reply"], "is_repost": False, "is_quote": False,

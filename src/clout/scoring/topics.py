@@ -1,0 +1,331 @@
+"""Influence with context: what an account is influential about, and over whom.
+
+**About what.** For each account and each topic it posted on in the longest window, a topic
+score on the amplification component's frozen map, so a point means the same as there: the
+account's expected credible engagement per post *on that topic*. It is the account's
+amplification (the heads' estimate from all its posts) times how its posts on the topic engage
+compared with its posts overall, a ratio estimated with shrinkage (empirical Bayes,
+gamma-Poisson):
+
+    ratio = (s + e) / (s / base_t + x)
+
+`e` is the credible engagement the account's posts on the topic drew, `x` what they would have
+drawn at the account's own overall rate, `base_t` the topic's pooled ratio (sum e / sum x over
+every account) and `s` the prior's strength, fitted by the marginal (negative binomial)
+likelihood of every (account, topic) at the cutoff. Few posts on a topic keep an account close
+to its overall standing times the topic's base: one lucky post does not make an expert.
+Engagement is counted as the amplification heads count it: each kind by its weight in the score
+over its base rate, each engager by its credibility, coordinated and traded engagement left out
+(`features.credibility`); a source known only by counts counts its posts' settled counts.
+
+**Over whom.** The account's credible engagers in the longest window: how many, which topic
+each mostly posts about (its audience's topics, weighted by credible engagement), and how many
+of them are influential themselves (score at least `INFLUENTIAL_SCORE`).
+
+A source without topics has one topic: the topic table then repeats the score's amplification.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import polars as pl
+from scipy.stats import spearmanr
+from sklearn.linear_model import PoissonRegressor
+
+from clout.data.influence import TOPIC_TRUTH
+from clout.data.kinds import KINDS
+from clout.features.config import FeatureConfig
+from clout.features.families import (
+    DISCOUNT_PARTIALS,
+    cutoff_graph,
+    reverse_active,
+    window_pairs,
+)
+from clout.features.partials import pair_key, partials
+from clout.features.tables import Tables
+from clout.scoring.score import InfluenceModel
+
+NO_TOPIC = "(no topic)"  # the one topic of a source without topics
+INFLUENTIAL_SCORE = 50  # an engager scoring at least this counts as influential itself
+#: the prior strengths tried, in units of expected engagement: from barely any shrinkage to
+#: nearly none of the account's own topic evidence
+STRENGTHS = np.geomspace(0.05, 5_000, 81)
+
+
+@dataclass(frozen=True)
+class TopicPrior:
+    """The shrinkage prior at one cutoff: an account's ratio on a topic is expected to be
+    exp(base_t + audience x share), share the part of its credible audience that mostly posts
+    on the topic (people react more to what they themselves care about), with a gamma spread
+    of strength s around it."""
+
+    base: dict[str, float]  # topic -> log ratio of an account with no audience on it
+    audience: float  # log ratio per unit of audience share on the topic
+    strength: float  # s: the prior counts as s units of engagement
+
+    @classmethod
+    def fit(cls, evidence: pd.DataFrame) -> TopicPrior:
+        """A Poisson regression of the engagement of every (account, topic) of accounts that
+        drew any (`x` > 0) on its topic and audience share, offset by what it would draw at
+        the account's own rate; then the strength s that best predicts the engagement of each
+        half of the posts (odd and even ids) from the other half's evidence."""
+        seen = evidence[evidence["expected_at_own_rate"] > 0]
+        topics = sorted(evidence["topic"].unique())
+        if seen.empty:
+            return cls(dict.fromkeys(topics, 0.0), 0.0, float(STRENGTHS[-1]))
+        x = seen["expected_at_own_rate"].to_numpy(float)
+        design = np.column_stack([seen["audience_share"].to_numpy(float),
+                                  *(seen["topic"].to_numpy() == t for t in topics)])
+        fit = PoissonRegressor(alpha=1e-8, fit_intercept=False, max_iter=1000).fit(
+            design, seen["engagement"].to_numpy(float) / x, sample_weight=x)
+        prior = cls(dict(zip(topics, map(float, fit.coef_[1:]), strict=True)),
+                    float(fit.coef_[0]), 1.0)
+        mean, halves = prior.expected(seen), [_half(seen, h) for h in (0, 1)]
+        deviance = [sum(_poisson_deviance(e, x_other * (s + e_own) / (s / mean + x_own))
+                        for (e_own, x_own), (e, x_other) in (halves, halves[::-1]))
+                    for s in STRENGTHS]
+        return cls(prior.base, prior.audience, float(STRENGTHS[int(np.argmin(deviance))]))
+
+    def expected(self, evidence: pd.DataFrame) -> np.ndarray:
+        """Each row's prior mean ratio, before its own evidence."""
+        return np.exp(evidence["topic"].map(self.base).fillna(0.0).to_numpy(float)
+                      + self.audience * evidence["audience_share"].to_numpy(float))
+
+    def ratio(self, evidence: pd.DataFrame) -> np.ndarray:
+        """The posterior mean of each row's topic ratio."""
+        return ((self.strength + evidence["engagement"].to_numpy(float))
+                / (self.strength / self.expected(evidence)
+                   + evidence["expected_at_own_rate"].to_numpy(float)))
+
+
+def _half(evidence: pd.DataFrame, half: int) -> tuple[np.ndarray, np.ndarray]:
+    """One half's engagement per row and what it would draw at the account's rate over that
+    half."""
+    posts, engagement = evidence[f"posts_{half}"], evidence[f"engagement_{half}"]
+    own = evidence.assign(p=posts, e=engagement).groupby("account_id")[["e", "p"]].transform(
+        "sum")
+    rate = np.where(own["p"] > 0, own["e"] / own["p"].clip(lower=1), 0.0)
+    return engagement.to_numpy(float), posts.to_numpy(float) * rate
+
+
+def _poisson_deviance(observed: np.ndarray, predicted: np.ndarray) -> float:
+    predicted = np.maximum(predicted, 1e-12)
+    terms = np.where(observed > 0, observed * np.log(np.maximum(observed, 1e-12) / predicted),
+                     0.0)
+    return float(2 * np.sum(terms - (observed - predicted)))
+
+
+def kind_weights(weights: dict[str, float], base_rates: dict[str, float]) -> dict[str, float]:
+    """Each kind's weight in the amplification (its contribution over its base rate; both by
+    the heads' plural names), by kind, scaled so that the weights average 1: engagement then
+    stays in units of engagements."""
+    kind_of = {KINDS.plural(k): k for k in KINDS}
+    raw = {kind_of[k]: weights[k] / base_rates[k] for k in weights}
+    mean = sum(raw.values()) / len(raw)
+    return {k: w / mean for k, w in raw.items()}
+
+
+def topic_evidence(tables: Tables, config: FeatureConfig, cutoff: int,
+                   kinds: dict[str, float]) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+    """Per (account index, topic) of the longest window before `cutoff`: its posts there, the
+    credible engagement (weighted by `kinds`) they drew before the cutoff, and the log1p-mean
+    of that engagement per post; per (account, engager index) pair the engager's credibility
+    as it counts there (`_credible_engagers`; none for a source known only by counts); and
+    every account's credibility by index (0 without events)."""
+    window = max(config.windows)
+    posts = tables.posts.lazy().filter(pl.col("day").is_between(cutoff - window, cutoff - 1))
+    posts = posts.with_columns(pl.col("topic").fill_null(NO_TOPIC))
+    weight = pl.col("kind").cast(pl.String).replace_strict(kinds, default=0.0,
+                                                           return_dtype=pl.Float64)
+    if tables.events is not None and len(tables.events):
+        engagers, credibility = _credible_engagers(tables, config, cutoff)
+        events = (tables.events.lazy()
+                  .filter(pl.col("day") < cutoff, pl.col("actor_id") != pl.col("account_id"))
+                  .join(posts.select("post_id"), on="post_id")
+                  .with_columns(pair_key(pl.col("account_id"), pl.col("actor_id"),
+                                         len(tables.ids)).alias("pair"))
+                  .join(engagers.lazy().select("pair", "credibility"), on="pair")
+                  .group_by("post_id").agg((weight * pl.col("credibility")).sum()
+                                           .alias("engagement")))
+        per_post = posts.join(events, on="post_id", how="left")
+    else:  # counts: what settled posts drew
+        engagers = pl.DataFrame(schema={"account_id": pl.Int32, "engager": pl.Int32,
+                                        "credibility": pl.Float64, "pair": pl.Int64})
+        credibility = np.zeros(len(tables.ids))
+        counted = {c: k for c, k in KINDS.counters().items() if k in tables.count_kinds}
+        per_post = posts.filter(pl.col("day") + config.settle_days < cutoff).select(
+            "account_id", "topic", "post_id",
+            pl.sum_horizontal(pl.col(c).fill_null(0) * kinds.get(k, 0.0)
+                              for c, k in counted.items()).alias("engagement"))
+    evidence = (per_post.with_columns(pl.col("engagement").fill_null(0.0))
+                .group_by("account_id", "topic")
+                .agg(pl.len().alias("posts"), pl.col("engagement").sum(),
+                     pl.col("engagement").log1p().mean().alias("log1p_engagement_per_post"),
+                     *(what.filter(pl.col("post_id") % 2 == half).sum().alias(f"{name}_{half}")
+                       for half in (0, 1) for what, name in ((pl.col("post_id").is_not_null(),
+                                                              "posts"),
+                                                             (pl.col("engagement"), "engagement"))))
+                .sort("account_id", "topic").collect().to_pandas())
+    return evidence, engagers.to_pandas(), credibility
+
+
+def _credible_engagers(tables: Tables, config: FeatureConfig, cutoff: int
+                       ) -> tuple[pl.DataFrame, np.ndarray]:
+    """Per (account, engager) pair engaged in the longest window before the cutoff: the
+    engager's credibility, 0 where the pair is coordinated, in lockstep or traded back (as the
+    credible engagement features count it); and every account's credibility by index."""
+    n = len(tables.ids)
+    p = partials(tables, config, DISCOUNT_PARTIALS)
+    graph = cutoff_graph(p, tables, cutoff, config.windows)
+    pairs = window_pairs(p, cutoff, config.windows)
+    window = max(config.windows)
+    pairs = pairs.filter(pl.col(f"n@{window}") > 0)
+    key = pairs["pair"].to_numpy()
+    engaged, engager = key // n, key % n
+    counted = (~graph.is_coordinated(engaged, engager, n)
+               & ~reverse_active(pairs, engaged, engager, n, window))
+    credibility = np.nan_to_num(graph.credibility)
+    return pl.DataFrame({"account_id": engaged.astype(np.int32), "engager": engager.astype(
+        np.int32), "credibility": np.where(counted, credibility[engager], 0.0),
+        "pair": key}), credibility
+
+
+@dataclass
+class Topics:
+    """Topic scores and audiences of every scored account at one cutoff."""
+
+    scores: pd.DataFrame  # account_id, topic, topic_score, topic_rank, posts, ...
+    audience: pd.DataFrame  # account_id, credible_engagers, influential_engagers, ...
+    audience_topics: pd.DataFrame  # account_id, topic, share (of credible engagement)
+    prior: TopicPrior
+
+
+def model_topics(model: InfluenceModel, scores: pd.DataFrame, tables: Tables) -> Topics:
+    """Topics and audiences of the accounts `model` scored (`scores`), counting engagement as
+    its amplification heads do, on its amplification map."""
+    kinds = kind_weights(model.weights, {k: head.base_rate for k, head in model.heads.items()})
+    return score_topics(scores, tables, model.feature_config,
+                        model.component_maps.get("amplification", model.score_map), kinds)
+
+
+def score_topics(scores: pd.DataFrame, tables: Tables, config: FeatureConfig,
+                 amplification_map, kinds: dict[str, float]) -> Topics:
+    """Topics and audiences of the accounts in `scores` (`InfluenceModel.score`'s output, one
+    cutoff), with the amplification component's frozen map and the kinds' weights
+    (`kind_weights`)."""
+    cutoff = int(pd.Timestamp(scores["cutoff"].iloc[0]).timestamp() // 86_400)
+    evidence, engagers, credibility = topic_evidence(tables, config, cutoff, kinds)
+    ids = tables.ids.to_numpy()
+    own = evidence.groupby("account_id")[["engagement", "posts"]].transform("sum")
+    evidence["expected_at_own_rate"] = evidence["posts"] * np.where(
+        own["posts"] > 0, own["engagement"] / own["posts"].clip(lower=1), 0.0)
+    main_topic = (evidence.sort_values(["account_id", "posts", "topic"],
+                                       ascending=[True, False, True], kind="stable")
+                  .drop_duplicates("account_id").set_index("account_id")["topic"])
+    audience, audience_topics = _audience(engagers, main_topic, scores, ids)
+    # what the prior reads: the topics of the account's active followers where the source
+    # has follows (its potential audience), else of its credible engagers
+    shares = (audience_topics if tables.follows is None else
+              _follower_topics(tables, cutoff, max(config.windows), main_topic, credibility))
+    evidence.insert(0, "account", ids[evidence["account_id"].to_numpy()])
+    evidence["audience_share"] = shares.set_index(["account_id", "topic"])["share"].reindex(
+        pd.MultiIndex.from_arrays([evidence["account"], evidence["topic"]])).fillna(0.0).to_numpy()
+    prior = TopicPrior.fit(evidence)
+    ratio = prior.ratio(evidence)
+    by_account = scores.set_index("account_id")
+    amplification = by_account["expected_engagement"].reindex(evidence["account"]).to_numpy()
+    expected = amplification * ratio
+    table = pd.DataFrame({
+        "account_id": evidence["account"].to_numpy(), "topic": evidence["topic"].to_numpy(),
+        "topic_score": np.where(amplification > 0, amplification_map(expected), 1).astype(
+            np.int16),
+        "expected_engagement": expected,
+        "topic_ratio": ratio,
+        "posts": evidence["posts"].to_numpy(),
+        "credible_engagement": evidence["engagement"].to_numpy(),
+        "log1p_engagement_per_post": evidence["log1p_engagement_per_post"].to_numpy(),
+        "amplification": amplification,
+        "score": by_account["score"].reindex(evidence["account"]).to_numpy(),
+    })
+    table = table.sort_values(["account_id", "expected_engagement", "topic"],
+                              ascending=[True, False, True], kind="stable", ignore_index=True)
+    table.insert(3, "topic_rank", table.groupby("account_id").cumcount() + 1)
+    return Topics(table, audience, audience_topics, prior)
+
+
+def _follower_topics(tables: Tables, cutoff: int, window: int, main_topic: pd.Series,
+                     credibility: np.ndarray) -> pd.DataFrame:
+    """Per (account id, topic): the share of the account's followers (made before the cutoff)
+    whose own posts are mostly on the topic, each weighted by the engagement it gave anyone
+    in the window times its credibility: followers who never react, or bought, weigh
+    nothing."""
+    given = (tables.events.lazy().filter(pl.col("day").is_between(cutoff - window, cutoff - 1))
+             .group_by("actor_id").len("given").collect().to_pandas())
+    activity = np.zeros(len(tables.ids))
+    activity[given["actor_id"].to_numpy()] = given["given"].to_numpy()
+    follows = tables.follows.filter(pl.col("day") < cutoff)
+    follower = follows["follower_id"].to_numpy()
+    frame = pd.DataFrame({"account_id": follows["followee_id"].to_numpy(),
+                          "topic": main_topic.reindex(follower).to_numpy(),
+                          "weight": activity[follower] * credibility[follower]})
+    frame = frame[(frame["weight"] > 0) & frame["topic"].notna()]
+    weights = frame.groupby(["account_id", "topic"])["weight"].sum()
+    shares = (weights / weights.groupby(level=0).transform("sum")).rename("share").reset_index()
+    shares["account_id"] = tables.ids.to_numpy()[shares["account_id"].to_numpy()]
+    return shares
+
+
+def _audience(engagers: pd.DataFrame, main_topic: pd.Series, scores: pd.DataFrame,
+              ids: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Who each account's credible engagers are: how many, how many influential, their
+    topics (each engager's most-posted topic in the window, `main_topic` by account index,
+    weighted by its credibility)."""
+    credible = engagers[engagers["credibility"] > 0].copy()
+    score_of = scores.set_index("account_id")["score"]
+    credible["engager_score"] = score_of.reindex(ids[credible["engager"].to_numpy()]).to_numpy()
+    credible["engager_topic"] = main_topic.reindex(credible["engager"]).fillna(
+        "(posts nothing)").to_numpy()
+    credible["influential"] = credible["engager_score"] >= INFLUENTIAL_SCORE
+    audience = credible.groupby("account_id").agg(
+        credible_engagers=("credibility", "sum"),
+        influential_engagers=("influential", "sum"),
+        median_engager_score=("engager_score", "median")).reset_index()
+    topics = credible.groupby(["account_id", "engager_topic"])["credibility"].sum()
+    shares = (topics / topics.groupby(level=0).transform("sum")).rename("share").reset_index()
+    shares = shares.rename(columns={"engager_topic": "topic"}).sort_values(
+        ["account_id", "share", "topic"], ascending=[True, False, True], kind="stable")
+    for frame in (audience, shares):
+        frame["account_id"] = ids[frame["account_id"].to_numpy()]
+    return audience.reset_index(drop=True), shares.reset_index(drop=True)
+
+
+def topic_agreement(table: pd.DataFrame, truth: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
+    """The topic table (`Topics.scores`) against a simulated world's per-topic truth
+    (`TOPIC_TRUTH` columns): per topic, over the accounts that posted on it, the Spearman of
+    the topic score's expected engagement and of each baseline (the topic's own history: mean
+    and log1p-mean engagement per post; the account's amplification and its score, the same
+    for every topic); and how often an account's true best topic among those it posted on is
+    among its top two (accounts with at least three)."""
+    truth_columns = [c for c in truth.columns if c.startswith(TOPIC_TRUTH)]
+    long = truth.melt(id_vars="account_id", value_vars=truth_columns, var_name="topic",
+                      value_name="truth")
+    long["topic"] = long["topic"].str.removeprefix(TOPIC_TRUTH)
+    rows = table.merge(long, on=["account_id", "topic"])
+    rows["history_mean"] = rows["credible_engagement"] / rows["posts"]
+    rated = {"topic score": "expected_engagement", "history mean": "history_mean",
+             "history log1p-mean": "log1p_engagement_per_post",
+             "amplification (every topic)": "amplification", "score (every topic)": "score"}
+    per_topic = pd.DataFrame([
+        {"topic": topic, "accounts": len(group),
+         **{name: spearmanr(group[c], group["truth"]).statistic for name, c in rated.items()}}
+        for topic, group in rows.groupby("topic", sort=True)])
+    topics_of = rows.groupby("account_id")["topic"].transform("size")
+    several = rows[topics_of >= 3]
+    best = several.loc[several.groupby("account_id")["truth"].idxmax(), ["account_id", "topic"]]
+    top_two = several[several["topic_rank"] <= 2][["account_id", "topic"]]
+    hits = best.merge(top_two, on=["account_id", "topic"])
+    return per_topic, {"accounts with 3+ topics": len(best),
+                       "true best topic in top 2": len(hits) / max(len(best), 1)}
