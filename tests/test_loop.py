@@ -122,6 +122,13 @@ def test_a_copied_experiment_never_takes_the_baselines_place(tmp_path, monkeypat
     expected = InfluenceModel.load(tmp_path / "data" / "processed" / "baseline" / "model")
     scored = invoke("score", baseline, "--out", tmp_path / "s.parquet")
     assert scored.exit_code == 0 and expected.version in scored.output
+    import pandas as pd
+    scores = pd.read_parquet(tmp_path / "s.parquet")
+    by_topic = pd.read_parquet(tmp_path / "s-topics.parquet")  # what each account is about
+    audience = pd.read_parquet(tmp_path / "s-audience.parquet")  # and over whom
+    assert set(by_topic["account_id"]) <= set(scores["account_id"]) and len(by_topic) > len(
+        scores["account_id"].unique()) / 2
+    assert {"engagers", "influential_engagers", "audience_topics"} <= set(audience.columns)
     never = tmp_path / "never.yaml"
     never.write_text(baseline.read_text())
     missing = invoke("score", never)

@@ -574,9 +574,11 @@ def score(
     from clout.cache import Cache
     from clout.compute import session
     from clout.export.mlflow_model import load_influence_model
+    from clout.features.build import load_tables
     from clout.pipeline import load_source, score_accounts
     from clout.scoring.distributed import ScoringFailed
     from clout.scoring.score import InfluenceModel
+    from clout.scoring.topics import model_topics
 
     spec = _experiment(experiment, data_path)
     when = None if cutoff is None else _date(cutoff)
@@ -597,20 +599,26 @@ def score(
         say("features and scores of every account")
         with session(spec.compute) as engine:
             scores = score_accounts(influence, source, when, engine, cache)
+        say("topics and audiences")
+        topics = model_topics(influence, scores, load_tables(source.dataset))
     except MlflowException as err:
         fail(err.message, 2)
     except ScoringFailed as err:  # the cluster failed, not the input
         fail(str(err), 1)
     day = scores["cutoff"].iloc[0]
     out = out or Path("data/processed") / experiment.stem / f"scores-{day:%Y-%m-%d}.parquet"
-    with replacing_file(out) as partial:  # renamed only once completely written
-        scores.to_parquet(partial, index=False)
+    written = {out: scores, out.with_name(f"{out.stem}-topics.parquet"): topics.scores,
+               out.with_name(f"{out.stem}-audience.parquet"): topics.audience_summary()}
+    for path, frame in written.items():
+        with replacing_file(path) as partial:  # renamed only once completely written
+            frame.to_parquet(partial, index=False)
     ones = float((scores["score"] == 1).mean())
     why = scores.loc[scores["score"] == 1, "why_score_1"].value_counts(normalize=True)
     top = scores.loc[scores["score"].idxmax(), "account_id"]
     console.print(
         f"scores: {out} ({len(scores):,} accounts at {day:%Y-%m-%d}; model "
-        f"{influence.version}, map {influence.score_map.id})\n"
+        f"{influence.version}, map {influence.score_map.id}); by topic and audience beside "
+        f"it (-topics, -audience: {topics.scores['topic'].nunique()} topics)\n"
         f"meaning: median {scores['score'].median():.0f}; {ones:.0%} score 1 ("
         + ", ".join(f"{share:.0%} of them {reason}" for reason, share in why.items())
         + f": why_score_1 says which); {influence.points_meaning()}\n"

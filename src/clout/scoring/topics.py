@@ -49,6 +49,7 @@ from clout.features.tables import Tables
 from clout.scoring.score import InfluenceModel
 
 NO_TOPIC = "(no topic)"  # the one topic of a source without topics
+SHARE_SCALE = 0.1  # the audience share at which the prior's audience term is log 2
 INFLUENTIAL_SCORE = 50  # an engager scoring at least this counts as influential itself
 #: the prior strengths tried, in units of expected engagement: from barely any shrinkage to
 #: nearly none of the account's own topic evidence
@@ -58,12 +59,12 @@ STRENGTHS = np.geomspace(0.05, 5_000, 81)
 @dataclass(frozen=True)
 class TopicPrior:
     """The shrinkage prior at one cutoff: an account's ratio on a topic is expected to be
-    exp(base_t + audience x share), share the part of its credible audience that mostly posts
-    on the topic (people react more to what they themselves care about), with a gamma spread
-    of strength s around it."""
+    exp(base_t + audience x log(1 + share / SHARE_SCALE)), share the part of its audience that
+    mostly posts on the topic (people react more to what they themselves care about), with a
+    gamma spread of strength s around it."""
 
     base: dict[str, float]  # topic -> log ratio of an account with no audience on it
-    audience: float  # log ratio per unit of audience share on the topic
+    audience: float  # log ratio per unit of the audience term
     strength: float  # s: the prior counts as s units of engagement
 
     @classmethod
@@ -77,10 +78,12 @@ class TopicPrior:
         if seen.empty:
             return cls(dict.fromkeys(topics, 0.0), 0.0, float(STRENGTHS[-1]))
         x = seen["expected_at_own_rate"].to_numpy(float)
-        design = np.column_stack([seen["audience_share"].to_numpy(float),
+        design = np.column_stack([_audience_term(seen),
                                   *(seen["topic"].to_numpy() == t for t in topics)])
         fit = PoissonRegressor(alpha=1e-8, fit_intercept=False, max_iter=1000).fit(
-            design, seen["engagement"].to_numpy(float) / x, sample_weight=x)
+            design, seen["engagement"].to_numpy(float) / x,
+            sample_weight=x / seen.groupby("account_id")["expected_at_own_rate"].transform(
+                "sum").to_numpy())  # each account weighs the same: not a few big ones
         prior = cls(dict(zip(topics, map(float, fit.coef_[1:]), strict=True)),
                     float(fit.coef_[0]), 1.0)
         mean, halves = prior.expected(seen), [_half(seen, h) for h in (0, 1)]
@@ -92,13 +95,19 @@ class TopicPrior:
     def expected(self, evidence: pd.DataFrame) -> np.ndarray:
         """Each row's prior mean ratio, before its own evidence."""
         return np.exp(evidence["topic"].map(self.base).fillna(0.0).to_numpy(float)
-                      + self.audience * evidence["audience_share"].to_numpy(float))
+                      + self.audience * _audience_term(evidence))
 
     def ratio(self, evidence: pd.DataFrame) -> np.ndarray:
         """The posterior mean of each row's topic ratio."""
         return ((self.strength + evidence["engagement"].to_numpy(float))
                 / (self.strength / self.expected(evidence)
                    + evidence["expected_at_own_rate"].to_numpy(float)))
+
+
+def _audience_term(evidence: pd.DataFrame) -> np.ndarray:
+    """log(1 + share / SHARE_SCALE): an audience with none of its people on a topic is not
+    one tenth as receptive as one with a tenth of them."""
+    return np.log1p(evidence["audience_share"].to_numpy(float) / SHARE_SCALE)
 
 
 def _half(evidence: pd.DataFrame, half: int) -> tuple[np.ndarray, np.ndarray]:
@@ -198,9 +207,18 @@ class Topics:
     """Topic scores and audiences of every scored account at one cutoff."""
 
     scores: pd.DataFrame  # account_id, topic, topic_score, topic_rank, posts, ...
-    audience: pd.DataFrame  # account_id, credible_engagers, influential_engagers, ...
+    audience: pd.DataFrame  # account_id, engagers, credible_engagers, influential_engagers, ...
     audience_topics: pd.DataFrame  # account_id, topic, share (of credible engagement)
     prior: TopicPrior
+
+    def audience_summary(self, top: int = 3) -> pd.DataFrame:
+        """One row per account with credible engagers: the audience's size, its influential
+        part and its `top` topics in words ("topic_3 41%, topic_1 12%")."""
+        said = (self.audience_topics.groupby("account_id", sort=False).head(top)
+                .assign(said=lambda f: f["topic"] + " " + f["share"].map("{:.0%}".format))
+                .groupby("account_id", sort=False)["said"].agg(", ".join)
+                .rename("audience_topics"))
+        return self.audience.join(said, on="account_id")
 
 
 def model_topics(model: InfluenceModel, scores: pd.DataFrame, tables: Tables) -> Topics:
@@ -290,7 +308,7 @@ def _audience(engagers: pd.DataFrame, main_topic: pd.Series, scores: pd.DataFram
         "(posts nothing)").to_numpy()
     credible["influential"] = credible["engager_score"] >= INFLUENTIAL_SCORE
     audience = credible.groupby("account_id").agg(
-        credible_engagers=("credibility", "sum"),
+        engagers=("credibility", "size"), credible_engagers=("credibility", "sum"),
         influential_engagers=("influential", "sum"),
         median_engager_score=("engager_score", "median")).reset_index()
     topics = credible.groupby(["account_id", "engager_topic"])["credibility"].sum()
