@@ -2,8 +2,8 @@
 the accounts that post on a topic as their posts on it truly engage, and does it find each
 account's best topic?
 
-    python benchmarks/topics.py                                   # seeds 7, 8, 9, 4242
-    python benchmarks/topics.py --seeds 7 8 9 4242 --doc docs/topics.md
+    python benchmarks/topics.py                     # seeds 7, 8, 9, 4242 and Congress
+    python benchmarks/topics.py --seeds 7 8 9 4242 --congress 6 --doc docs/topics.md
 
 Per world: the experiment's model is trained (no MLflow run), every account is scored at the
 day after the data end, the topic table is built (`clout.scoring.topics`) and compared with
@@ -11,7 +11,16 @@ day after the data end, the topic table is built (`clout.scoring.topics`) and co
 window, beside the baselines: the topic's own history (mean and log1p-mean engagement per post
 on it) and the account's amplification and score used for every topic. Goals (issue: topics):
 Spearman >= 0.90 averaged over topics, above every baseline; the true best topic among an
-account's top two >= 0.9. The topic model's choices (the audience covariate, the strength
+account's top two >= 0.9.
+
+Congress (real, `--congress N`): at each of the last N weekly cutoffs a model is trained with it
+as the test cutoff (rolling origin), topics are learned from the text of the tweets before it
+(`clout.data.text_topics`) and the topic score is compared with what each account's original
+tweets on the topic drew per post in the 14 days after it (retweets and likes, weighted as the
+score weighs them), for the 10 topics with the most accounts, beside the same baselines, with a
+bootstrap interval (accounts resampled within each topic) of the topic score's mean Spearman
+minus the best baseline's. Goal: the topic score above every baseline at 5 of 6 cutoffs. The
+topic model's choices (the audience covariate, the strength
 chosen by half-split prediction) were made on the small world, seed 7; none of these worlds.
 """
 
@@ -23,10 +32,88 @@ from pathlib import Path
 
 from clout import tracking  # first: importing clout pins NumPy's kernels before NumPy loads
 from clout.config import load_experiment
+from clout.data.text_topics import congress_texts, post_topics
+from clout.features.days import to_day
+from clout.models.heads import Split
 from clout.pipeline import fit_model
 from clout.prepare import current_features, prepare
-from clout.quality import markdown_table
-from clout.scoring.topics import model_topics, topic_agreement
+from clout.quality import markdown_table, rolling_cutoffs
+from clout.scoring.topics import (
+    TOPIC_BASELINES,
+    kind_weights,
+    model_topics,
+    topic_agreement,
+    topic_outcome,
+    topic_truth,
+    with_topics,
+)
+
+LARGEST = 10  # Congress: the topics with the most accounts posting on them, measured
+RATED = ["topic score", *TOPIC_BASELINES]
+
+
+def bootstrap(rows, resamples: int = 1000, seed: int = 0) -> tuple[float, float]:
+    """95 % interval of (mean over topics of the topic score's Spearman) minus (the best
+    baseline's), accounts resampled within each topic."""
+    import numpy as np
+    from scipy.stats import rankdata
+
+    rng = np.random.default_rng(seed)
+    groups = [g for _, g in rows.groupby("topic", sort=True)]
+    differences = []
+    for _ in range(resamples):
+        per_topic = []
+        for group in groups:
+            pick = group.iloc[rng.integers(0, len(group), len(group))]
+            truth = rankdata(pick["truth"])
+            per_topic.append([np.corrcoef(rankdata(pick[c]), truth)[0, 1] for c in
+                              ("expected_engagement", *TOPIC_BASELINES.values())])
+        means = np.nanmean(np.array(per_topic), axis=0)
+        differences.append(means[0] - np.nanmax(means[1:]))
+    low, high = np.quantile(differences, [0.025, 0.975])
+    return float(low), float(high)
+
+
+def congress(cases: int):
+    """Per rolling cutoff: each rival's mean Spearman over the largest topics, the interval,
+    and the topics learned at the last cutoff."""
+    import pandas as pd
+
+    experiment = load_experiment(Path("experiments/congress.yaml"))
+    spec = experiment.cutoffs
+    widened = experiment.model_copy(update={"cutoffs": spec.model_copy(
+        update={"weeks": spec.weeks + cases - 1})})
+    prepared = prepare(widened)
+    texts = congress_texts(experiment.data.resolved_path())
+    rows, labels = [], None
+    for cutoffs in rolling_cutoffs(prepared.table.cutoffs, cases, spec.weeks):
+        table = prepared.table.where(cutoffs)
+        split = Split.of(table)
+        model = fit_model(experiment, table, split, say=lambda _: None)
+        scores = model.score(split.part(table.frame, "test"))
+        cutoff = cutoffs[-1]
+        assigned, learned = post_topics(texts, cutoff)
+        tables = with_topics(prepared.tables, assigned)
+        topics = model_topics(model, scores, tables)
+        kinds = kind_weights(model.weights, {k: h.base_rate for k, h in model.heads.items()})
+        outcome = topic_outcome(tables, to_day(cutoff), experiment.features.horizon_days, kinds)
+        per_topic, _ = topic_agreement(topics.scores, outcome)
+        largest = per_topic.nlargest(LARGEST, "accounts", keep="first")["topic"]
+        measured = topics.scores.merge(outcome[["account_id", "topic", "truth"]],
+                                       on=["account_id", "topic"])
+        measured = measured[measured["topic"].isin(largest)].assign(
+            history_mean=lambda f: f["credible_engagement"] / f["posts"])
+        means = per_topic[per_topic["topic"].isin(largest)][RATED].mean()
+        low, high = bootstrap(measured)
+        print(f"{cutoff:%Y-%m-%d}: " + per_topic.round(3).to_string(index=False))
+        lead = means.iloc[0] - means.iloc[1:].max()
+        rows.append({"cutoff": f"{cutoff:%Y-%m-%d}", "accounts (mean per topic)":
+                     f"{per_topic[per_topic['topic'].isin(largest)]['accounts'].mean():.0f}",
+                     **{k: f"{v:.3f}" for k, v in means.items()},
+                     "topic score - best baseline (95 %)": f"{lead:+.3f} [{low:+.3f}, "
+                                                           f"{high:+.3f}]"})
+        labels = learned.labels
+    return pd.DataFrame(rows), labels
 
 
 def main() -> None:
@@ -35,6 +122,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--experiment", type=Path, default=Path("experiments/default.yaml"))
     parser.add_argument("--seeds", type=int, nargs="*", default=[7, 8, 9, 4242])
+    parser.add_argument("--congress", type=int, default=6,
+                        help="Congress rolling cutoffs (0: none; needs ../shared/data)")
     parser.add_argument("--doc", type=Path, help="write the tables to this markdown file")
     args = parser.parse_args()
     start = time.perf_counter()
@@ -51,7 +140,7 @@ def main() -> None:
         seconds.append({"world": f"seed {seed}", "features and scores (s)": f"{scored:.1f}",
                         "topics and audience (s)": f"{topic_seconds:.1f}",
                         "with topics / without": f"{1 + topic_seconds / scored:.2f}"})
-        per_topic, best = topic_agreement(topics.scores, run.source.truth)
+        per_topic, best = topic_agreement(topics.scores, topic_truth(run.source.truth))
         print(f"seed {seed}: prior {topics.prior}")
         print(per_topic.round(3).to_string(index=False))
         means.append({"world": f"seed {seed}", "topics": len(per_topic),
@@ -60,8 +149,9 @@ def main() -> None:
             k: f"{v:.3f}" if isinstance(v, float) else f"{v:,}" for k, v in best.items()},
             "prior strength": f"{topics.prior.strength:.3g}",
             "audience coefficient": f"{topics.prior.audience:.2f}"})
+    real, labels = congress(args.congress) if args.congress else (None, None)
     command = " ".join(["python benchmarks/topics.py", "--experiment", str(args.experiment),
-                        "--seeds", *map(str, args.seeds)])
+                        "--seeds", *map(str, args.seeds), "--congress", str(args.congress)])
     lines = [f"Measured {pd.Timestamp.now(tz='UTC').date()} at commit "
              f"`{tracking.git_commit()[:12]}` by `{command}` "
              f"({time.perf_counter() - start:.0f} s).", "",
@@ -78,6 +168,14 @@ def main() -> None:
              "score them (no cache), and to add their topics and audience (goal: with topics "
              "at most 1.5 times without):", "",
              *markdown_table(pd.DataFrame(seconds))]
+    if real is not None:
+        lines += ["", "## Congress (real): rolling cutoffs", "",
+                  f"Mean Spearman over the {LARGEST} topics with the most accounts, against "
+                  "what each account's tweets on the topic drew per post in the next 14 days; "
+                  "topics learned from the tweets before each cutoff:", "",
+                  *markdown_table(real), "",
+                  "The topics learned at the last cutoff (top terms): "
+                  + "; ".join(labels) + "."]
     text = "\n".join(lines) + "\n"
     print(text)
     if args.doc:

@@ -120,6 +120,10 @@ def test_cli_explains_an_account_and_refuses_an_unknown_one(tiny_run):
     assert "add up to the difference" in shown.output
     assert "other features)" in shown.output  # the rows shown add up, the rest in one
     assert "(own history) is where the heads start" in shown.output
+    # what it is influential about, and over whom
+    assert "topics (what it is influential about" in shown.output
+    assert "audience (over whom):" in shown.output and "what they post about: topic_" in (
+        " ".join(shown.output.split()))
     from clout.data.simulator import preset, simulate
     world, truth = simulate(preset("tiny", seed=3))  # the tiny experiment's world
     ring = truth.query("role == 'ring'")["account_id"].iloc[0]

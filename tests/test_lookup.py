@@ -100,3 +100,37 @@ def test_cli_serves_the_current_release(scored, tiny_experiment_file, tmp_path):
         process.terminate()
         process.wait(timeout=30)
     assert got["score"] == int(earlier["score"].iloc[0]) and got["release"] == 1
+
+
+def test_the_brand_asks_who_is_most_influential_about_a_topic(scored, tiny_run, tiny_world):
+    from clout.features.build import load_tables
+    from clout.scoring.topics import model_topics
+
+    releases, earlier, _ = scored
+    result, _ = tiny_run
+    topics = model_topics(result.model, earlier, load_tables(tiny_world[0])).scores
+    strays = pd.DataFrame({"account_id": [-1], "topic": ["topic_0"], "topic_score": [50]})
+    with pytest.raises(Exception, match="topics: 1 account"):  # refused whole, not served
+        releases.publish(earlier, GateThresholds(), topics=pd.concat([topics, strays]))
+    releases.publish(earlier, GateThresholds(), topics=topics)
+    topic = topics["topic"].value_counts().index[0]
+    expected = topics[topics["topic"] == topic].sort_values(
+        ["topic_score", "expected_engagement"], ascending=False, kind="stable").head(5)
+    with running(lookup_app(releases)) as url:
+        status, best = get_json(f"{url}/topics/{topic}/accounts?n=5")
+        assert status == 200 and best["topic"] == topic and best["release"] == 1
+        assert [a["account_id"] for a in best["accounts"]] == expected["account_id"].tolist()
+        assert [a["topic_score"] for a in best["accounts"]] == expected["topic_score"].tolist()
+        global_scores = earlier.set_index("account_id")["score"]
+        assert [a["score"] for a in best["accounts"]] == global_scores.reindex(
+            expected["account_id"]).tolist()
+        status, listed = get_json(f"{url}/topics")
+        assert status == 200 and {t["topic"] for t in listed["topics"]} == set(topics["topic"])
+        status, missing = get_json(f"{url}/topics/cooking/accounts")
+        assert status == 404 and "topic_0" in missing["detail"]
+        assert get_json(f"{url}/topics/{topic}/accounts?n=0")[0] == 422
+        account = int(expected["account_id"].iloc[0])
+        status, row = get_json(f"{url}/accounts/{account}")
+        mine = topics[topics["account_id"] == account]
+        assert [t["topic"] for t in row["topics"]] == mine["topic"].tolist()  # best first
+        assert row["topics"][0]["topic_score"] == mine["topic_score"].max()

@@ -117,7 +117,7 @@ def test_report_is_self_contained_renders_in_chromium_and_is_logged(tiny_run, tm
     page, shot = log_report(result.run_id, tmp_path)
     text = page.read_text()
     for section in ("Summary", "Data", "Heads against baselines", "Calibration",
-                    "What drives each head", "Score", "Fairness", "Gaming",
+                    "What drives each head", "Score", "Topics", "Fairness", "Gaming",
                     "Example explanations", "Experiment"):
         assert f"<h2>{section}" in text
     # the summary comes first and says in words what the tables show
@@ -220,3 +220,19 @@ def test_the_report_says_whose_engagement_counts_for_nothing(tiny_run):
     median = next(e for e in examples if e["why"] == "median score")
     assert not median["discounted"] and text.count("counts for nothing") == sum(
         bool(e["discounted"]) for e in examples)
+
+
+def test_the_report_says_what_accounts_are_influential_about(tiny_run):
+    from clout.audit.report import build_report
+
+    result, _ = tiny_run
+    text = build_report(result.run_id)
+    assert "<h2>Topics: what accounts are influential about" in text
+    topics = result.evaluation.topics.summary()
+    assert len(topics) == 8 and topics["accounts"].is_monotonic_decreasing
+    assert all(f">{t}<" in text for t in topics["topic"])  # every topic, by its label
+    assert "Against the simulator's truth per topic" in text  # simulated: measured
+    example = result.evaluation.topics.example()
+    assert f"Example: account {example['account_id']} (the best score)" in text
+    assert example["topics"][0]["topic_score"] == max(t["topic_score"]
+                                                      for t in example["topics"])

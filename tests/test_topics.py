@@ -11,7 +11,7 @@ import pytest
 from clout.data.influence import TOPIC_TRUTH
 from clout.features.build import load_tables
 from clout.prepare import current_features
-from clout.scoring.topics import TopicPrior, model_topics, topic_agreement
+from clout.scoring.topics import TopicPrior, model_topics, topic_agreement, topic_truth
 
 
 def test_the_per_post_truth_is_a_mix_of_the_per_topic_truths(tiny_world):
@@ -107,7 +107,7 @@ def test_the_audience_says_who_reacts(topics):
 
 def test_topic_scores_rank_accounts_by_their_per_topic_truth(topics):
     result, _, _, found = topics
-    per_topic, best = topic_agreement(found.scores, result.source.truth)
+    per_topic, best = topic_agreement(found.scores, topic_truth(result.source.truth))
     means = per_topic.drop(columns=["topic", "accounts"]).mean()
     assert means["topic score"] > 0.8
     assert means["topic score"] > max(means["history mean"], means["history log1p-mean"])

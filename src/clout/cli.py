@@ -993,8 +993,10 @@ def explain(
     from clout.audit.explain import HISTORY, HISTORY_MEANS
     from clout.audit.explain import explain as explain_account
     from clout.cache import Cache
+    from clout.features.build import load_tables
     from clout.features.credibility import rules_said
     from clout.pipeline import discounted_engagers, run_features, run_source
+    from clout.scoring.topics import INFLUENTIAL_SCORE, model_topics
 
     # the contract's ids are 64-bit integers: anything else is refused before minutes of work
     if not re.fullmatch(r"-?\d{1,19}", account) or not -2**63 <= int(account) < 2**63:
@@ -1042,6 +1044,18 @@ def explain(
     print_frame(parts, title="what moved the score (points)")
     if HISTORY in set(parts["feature"]):
         console.print(HISTORY_MEANS.format(window=max(model.feature_config.windows)))
+    say("what it is influential about, and over whom")
+    topics = model_topics(model, model.score(frame), load_tables(source.dataset))
+    about, audience = topics.of(wanted)
+    print_frame(about.head(top)[["topic", "topic_score", "posts", "credible_engagement"]],
+                title="topics (what it is influential about; the amplification's scale)")
+    if audience is not None:
+        console.print(
+            f"audience (over whom): {audience['engagers']:,} credible engagers in the last "
+            f"{max(model.feature_config.windows)} days, {audience['influential_engagers']:,} of "
+            f"them scoring {INFLUENTIAL_SCORE} or more themselves (median engager "
+            f"{audience['median_engager_score']:.0f}); what they post about: "
+            f"{audience['audience_topics']}", soft_wrap=True)
 
 
 @app.command()
@@ -1099,7 +1113,9 @@ def release_publish(
     if not scores.is_file():
         raise MissingFile(f"scores file {scores} not found (clout score writes one)")
     try:
-        number, checks = releases.publish(pd.read_parquet(scores), spec.release, force, reason)
+        topics = scores.with_name(f"{scores.stem}-topics.parquet")  # written beside them
+        number, checks = releases.publish(pd.read_parquet(scores), spec.release, force, reason,
+                                          pd.read_parquet(topics) if topics.is_file() else None)
     except ReleaseRefused as err:
         print_frame(pd.DataFrame([c.__dict__ for c in err.checks]), title="gate")
         fail(f"{err}; release {releases.current} stays served", 1)

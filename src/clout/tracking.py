@@ -48,6 +48,9 @@ class RunFiles:
     gaps: str = "score_vs_truth.json"  # simulated data only
     gaming: str = "gaming.png"  # simulated data only
     attacks: str = "attacks.json"  # what each attack buys (clout train --gaming)
+    topics: str = "topics/summary.json"  # per topic, at the test cutoff
+    topic_example: str = "topics/example.json"  # the best account's topics and audience
+    topic_truth: str = "topics/vs_truth.json"  # simulated data only
     model: str = "clout"  # the pyfunc model: runs:/<run_id>/clout
     report: str = "report"  # folder: report.html and report.png
     calibration_folder: str = "calibration"

@@ -93,6 +93,18 @@ def _image(path: Path, alt: str) -> str:
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
 
 
+def _topic_example(example: dict) -> str:
+    """The best account's topics and audience, in a sentence and a table."""
+    if not example:
+        return ""
+    audience = example.get("audience")
+    said = ("no credible engagers" if audience is None else
+            f"{audience['engagers']:,} credible engagers, {audience['influential_engagers']:,} "
+            f"of them influential themselves; they post about {audience['audience_topics']}")
+    return (f"<p>Example: account {html.escape(example['account_id'])} (the best score): "
+            f"{html.escape(said)}.</p>" + _table(pd.DataFrame(example["topics"]).head(5)))
+
+
 def _explanation(example: dict) -> str:
     parts = pd.DataFrame(example["contributions"])
     scale = max(parts["points"].abs().max(), 1e-9)
@@ -329,6 +341,22 @@ def build_report(run_id: str) -> str:
         html_parts.append(f"<p class='note'>+10 points = ×{score_map['factor_per_10_points']:.2f}"
                           f" expected engagement; map {html.escape(score_map['id'])}.</p>")
     html_parts.append(run.image(RUN.distribution, "score distribution"))
+
+    if run.has(RUN.topics):
+        html_parts += ["<h2>Topics: what accounts are influential about</h2>",
+                       "<p class='note'>Per topic at the test cutoff: the accounts that posted "
+                       "on it in the longest window, their topic scores (the amplification's "
+                       "scale: expected credible engagement per post on the topic) and the most "
+                       "influential account about it (clout.scoring.topics).</p>",
+                       _table(run.table(RUN.topics))]
+        if run.has(RUN.topic_truth):
+            html_parts += ["<p class='note'>Against the simulator's truth per topic: the "
+                           "Spearman of the topic score and of each baseline, over the "
+                           "accounts that posted on the topic.</p>",
+                           _table(run.table(RUN.topic_truth))]
+        if run.has(RUN.topic_example):
+            html_parts.append(_topic_example(json.loads(run.file(RUN.topic_example)
+                                                        .read_text())))
 
     html_parts.append("<h2>Fairness: follower count and account age</h2>")
     if run.has(RUN.fairness):

@@ -5,6 +5,10 @@ release published, the same number every reader of the release sees.
 - `GET /accounts/{account_id}`: the account's row (score, components, expected engagement,
   cutoff, versions) and the release it comes from; 404 when the release has no such account.
 - `GET /accounts?ids=1,2,3`: up to MAX_IDS accounts at once: the rows found, the ids not found.
+- `GET /topics/{topic}/accounts?n=50`: the brand's question, the accounts most influential
+  about a topic, best first, with their topic score and score; 404 for a topic the release
+  lacks (naming those it has). `GET /topics`: every topic and how many accounts it has.
+  An account's row lists its topics, best first.
 - `GET /release`: what is served (number, cutoff, accounts, versions); `GET /ping`.
 
 The served release is read once and indexed by account id. Each request first reads
@@ -27,17 +31,44 @@ LOOKUP_PORT = 5002  # the MLflow UI has 5000, `clout serve` 5001
 MAX_IDS = 1000
 
 
+TOPIC_FIELDS = ("topic", "topic_score", "posts")  # of an account's topic, as served
+
+
 @dataclass(frozen=True)
 class ServedRelease:
     number: int
     rows: pd.DataFrame  # indexed by account_id
+    topics: pd.DataFrame  # account_id, topic, topic_score, ...: best first within each topic
+
+    @classmethod
+    def read(cls, releases: Releases, number: int) -> ServedRelease:
+        topics = releases.topics(number)
+        if topics is None:
+            topics = pd.DataFrame(columns=["account_id", *TOPIC_FIELDS, "expected_engagement"])
+        topics = topics.sort_values(["topic", "topic_score", "expected_engagement",
+                                     "account_id"], ascending=[True, False, False, True],
+                                    kind="stable", ignore_index=True)
+        return cls(number, releases.scores(number).set_index("account_id"), topics)
 
     def row(self, account_id: int) -> dict | None:
         try:
             found = self.rows.loc[account_id]
         except (KeyError, OverflowError, TypeError):
             return None
-        return {"account_id": account_id, **_plain(found.to_dict()), "release": self.number}
+        mine = self.topics[self.topics["account_id"] == account_id].sort_values(
+            ["topic_score", "expected_engagement"], ascending=False, kind="stable")
+        return {"account_id": account_id, **_plain(found.to_dict()), "release": self.number,
+                "topics": [_plain(t) for t in mine[list(TOPIC_FIELDS)].to_dict("records")]}
+
+    def about(self, topic: str, n: int) -> list[dict] | None:
+        """The `n` accounts most influential about `topic`, best first (None: no such topic)."""
+        best = self.topics[self.topics["topic"] == topic].head(n)
+        if best.empty:
+            return None
+        scores = self.rows["score"].reindex(best["account_id"]).to_numpy()
+        return [_plain({"account_id": a, "topic_score": t, "score": s, "posts": p})
+                for a, t, s, p in zip(best["account_id"], best["topic_score"], scores,
+                                      best["posts"], strict=True)]
 
     def describe(self) -> dict:
         first = self.rows.iloc[0] if len(self.rows) else {}
@@ -67,8 +98,7 @@ class ReleaseReader:
                                      "(clout release publish EXPERIMENT SCORES)")
         with self._lock:
             if self._served is None or self._served.number != number:
-                rows = self.releases.scores(number).set_index("account_id")
-                self._served = ServedRelease(number, rows)
+                self._served = ServedRelease.read(self.releases, number)
             return self._served
 
 
@@ -101,6 +131,23 @@ def lookup_app(releases: Releases) -> FastAPI:
         if (row := served.row(account_id)) is None:
             raise HTTPException(404, f"account {account_id} is not in release {served.number}")
         return row
+
+    @app.get("/topics")
+    def topics() -> dict:
+        served = reader.served()
+        counts = served.topics["topic"].value_counts().sort_index()
+        return {"release": served.number,
+                "topics": [{"topic": t, "accounts": int(n)} for t, n in counts.items()]}
+
+    @app.get("/topics/{topic}/accounts")
+    def about(topic: str, n: int = Query(50, ge=1, le=MAX_IDS,
+                                         description="how many accounts, best first")) -> dict:
+        served = reader.served()
+        if (best := served.about(topic, n)) is None:
+            known = sorted(served.topics["topic"].unique())
+            raise HTTPException(404, f"topic {topic!r} is not in release {served.number} "
+                                     f"(topics: {', '.join(known) or 'none'})")
+        return {"release": served.number, "topic": topic, "accounts": best}
 
     @app.get("/accounts")
     def accounts(ids: str = Query(..., description="account ids, comma-separated")) -> dict:

@@ -229,6 +229,11 @@ class Releases:
             raise NotFound(f"no release is served from {self.directory}")
         return pd.read_parquet(self.directory / f"{number:04d}" / "scores.parquet")
 
+    def topics(self, number: int | None = None) -> pd.DataFrame | None:
+        """A release's topic table (the served one's by default); None if published without."""
+        path = self.directory / f"{number or self.current:04d}" / "topics.parquet"
+        return pd.read_parquet(path) if path.is_file() else None
+
     def info(self, number: int) -> dict:
         return json.loads((self.directory / f"{number:04d}" / "release.json").read_text())
 
@@ -273,15 +278,21 @@ class Releases:
         return stack
 
     def publish(self, scores: pd.DataFrame, limits: GateThresholds, force: bool = False,
-                reason: str | None = None) -> tuple[int, list[Check]]:
-        """Publish `scores` as the next release and serve it, unless the gate refuses it
-        (ReleaseRefused; the served release stays). `force` overrides the gate (not the
-        batch's shape) and needs a non-blank `reason`, which is recorded. Returns the release
-        number and the checks."""
+                reason: str | None = None, topics: pd.DataFrame | None = None
+                ) -> tuple[int, list[Check]]:
+        """Publish `scores` (and their `topics`, the topic table `clout score` writes beside
+        them) as the next release and serve it, unless the gate refuses it (ReleaseRefused;
+        the served release stays). `force` overrides the gate (not the batch's shape) and
+        needs a non-blank `reason`, which is recorded. Returns the release number and the
+        checks."""
         reason = (reason or "").strip() or None
         if force and not reason:
             raise ConfigError("--force needs --reason: an override must say why")
-        if problems := shape_problems(scores):
+        problems = shape_problems(scores)
+        if topics is not None and not (strays := set(topics["account_id"]) - set(
+                scores["account_id"])) == set():
+            problems.append(f"topics: {len(strays):,} account(s) the scores lack")
+        if problems:
             self._log(event="refused", checks=problems)
             raise DataError("scores are not a valid batch: " + "; ".join(problems))
         with self._locked():
@@ -300,6 +311,8 @@ class Releases:
                        if k in scores.columns}}
             staging = Path(tempfile.mkdtemp(prefix=".publish-", dir=self.directory))
             scores.to_parquet(staging / "scores.parquet", index=False)
+            if topics is not None:
+                topics.to_parquet(staging / "topics.parquet", index=False)
             (staging / "release.json").write_text(json.dumps(info, indent=1))
             fsync_tree(staging)
             staging.rename(self.directory / f"{number:04d}")  # whole, or not there

@@ -13,6 +13,8 @@ from clout.audit.fairness import fairness_table
 from clout.audit.importance import importance_table, rank_stability
 from clout.compute import LOCAL, Engine
 from clout.config import Experiment
+from clout.data.influence import TOPIC_TRUTH
+from clout.features.tables import Tables
 from clout.models.evaluation import evaluate, history_baselines
 from clout.models.heads import Head, Split
 from clout.pipeline.fitting import Say, fit_heads, with_model
@@ -27,6 +29,8 @@ from clout.scoring.evaluation import (
 )
 from clout.scoring.score import InfluenceModel
 from clout.scoring.summary import MODEL, RunSummary
+from clout.scoring.topics import Topics, model_topics, topic_agreement
+from clout.scoring.topics import topic_truth as topic_truth_of
 
 
 def followers_only(experiment: Experiment, model: InfluenceModel, frame, split,
@@ -125,13 +129,16 @@ class Evaluation(Measurement):
     stability: pd.DataFrame | None = None  # importance ranks under other seeds
     fairness: pd.DataFrame = None  # the score by follower-count band and account age
     explanations: list[dict] = None  # a few accounts' scores in points per feature
+    topics: Topics | None = None  # what the test cutoff's accounts are influential about
+    topic_truth: pd.DataFrame | None = None  # per topic, against the simulator's truth
 
 
 def evaluate_model(experiment: Experiment, model: InfluenceModel, frame: pd.DataFrame,
                    split: Split, truth: pd.DataFrame | None, engine: Engine = LOCAL,
-                   say: Say = lambda _: None) -> Evaluation:
+                   say: Say = lambda _: None, tables: Tables | None = None) -> Evaluation:
     """`measure` with a followers-only baseline head, and the audit: importance, its stability
-    under other seeds, fairness by band, example explanations."""
+    under other seeds, fairness by band, example explanations; with the data's `tables`, the
+    test cutoff's topics and audiences (against the truth per topic, where there is one)."""
     test = split.part(frame, "test")
     schema, targets = model.schema, model.targets
     say("evaluating: a followers-only baseline")
@@ -151,7 +158,14 @@ def evaluate_model(experiment: Experiment, model: InfluenceModel, frame: pd.Data
                              split.part(frame, "train"), split.part(frame, "validation"), engine)
             for other in other_seeds}
         stability = rank_stability(heads_by_seed, test, seed)
+    topics = topic_truth = None
+    if tables is not None:
+        say("evaluating: topics and audiences")
+        topics = model_topics(model, measured.scores, tables)
+        if truth is not None and truth.columns.str.startswith(TOPIC_TRUTH).any():
+            topic_truth = topic_agreement(topics.scores, topic_truth_of(truth))[0]
     say("evaluating: fairness by band, example explanations")
     return Evaluation(**vars(measured), importance=importance, stability=stability,
                       fairness=fairness_table(model, test, truth),
-                      explanations=example_explanations(model, test, truth))
+                      explanations=example_explanations(model, test, truth), topics=topics,
+                      topic_truth=topic_truth)

@@ -107,5 +107,10 @@ def log_results(result: TrainResult) -> None:
         mlflow.log_table(evaluation.truth_gaps, RUN.gaps)
         mlflow.log_figure(gaming_plot(evaluation.scores, source.truth,
                                       truth_of(model, source.truth)), RUN.gaming)
+    if evaluation.topics is not None:
+        mlflow.log_table(evaluation.topics.summary(), RUN.topics)
+        mlflow.log_dict(evaluation.topics.example(), RUN.topic_example)
+    if evaluation.topic_truth is not None:
+        mlflow.log_table(evaluation.topic_truth, RUN.topic_truth)
     with tempfile.TemporaryDirectory() as tmp:
         log_pyfunc(model, model.save(Path(tmp) / "model"), test)

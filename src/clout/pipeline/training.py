@@ -39,7 +39,7 @@ def train(experiment: Experiment, tracking_uri: str | None = None, out: Path | N
             source, frame, split = prepared.source, prepared.frame, prepared.split
             model = fit_model(experiment, prepared.table, split, say, engine)
             evaluation = evaluate_model(experiment, model, frame, split, source.truth, engine,
-                                        say)
+                                        say, prepared.tables)
         result = TrainResult(experiment, model, split, prepared.table, evaluation, source,
                              run_id)
         if out is not None:

@@ -27,7 +27,7 @@ A source without topics has one topic: the topic table then repeats the score's 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -165,7 +165,8 @@ def topic_evidence(tables: Tables, config: FeatureConfig, cutoff: int,
                                         "credibility": pl.Float64, "pair": pl.Int64})
         credibility = np.zeros(len(tables.ids))
         counted = {c: k for c, k in KINDS.counters().items() if k in tables.count_kinds}
-        per_post = posts.filter(pl.col("day") + config.settle_days < cutoff).select(
+        per_post = posts.filter(pl.col("day") + config.settle_days < cutoff,
+                                pl.any_horizontal(pl.col(list(counted)).is_not_null())).select(
             "account_id", "topic", "post_id",
             pl.sum_horizontal(pl.col(c).fill_null(0) * kinds.get(k, 0.0)
                               for c, k in counted.items()).alias("engagement"))
@@ -211,6 +212,42 @@ class Topics:
     audience_topics: pd.DataFrame  # account_id, topic, share (of credible engagement)
     prior: TopicPrior
 
+    def summary(self) -> pd.DataFrame:
+        """Per topic, most accounts first: how many accounts posted on it, their topic scores'
+        quartiles, and the account most influential about it."""
+        table = self.scores
+        best = table.sort_values(["topic_score", "expected_engagement"], ascending=False,
+                                 kind="stable").drop_duplicates("topic").set_index("topic")
+        quartiles = table.groupby("topic")["topic_score"].quantile([0.25, 0.5, 0.75]).unstack()
+        out = pd.DataFrame({"accounts": table.groupby("topic").size(),
+                            "topic score q1": quartiles[0.25], "median": quartiles[0.5],
+                            "q3": quartiles[0.75],
+                            "most influential": best["account_id"].astype(str),
+                            "its topic score": best["topic_score"]})
+        return out.sort_values(["accounts"], ascending=False, kind="stable").rename_axis(
+            "topic").reset_index()
+
+    def example(self) -> dict:
+        """The account with the best score: its topics and audience, for the report."""
+        if self.scores.empty:
+            return {}
+        account = self.scores.sort_values(["score", "account_id"], ascending=[False, True],
+                                          kind="stable")["account_id"].iloc[0]
+        about, audience = self.of(account)
+        return {"account_id": str(account),
+                "topics": about[["topic", "topic_score", "posts"]].to_dict("records"),
+                "audience": None if audience is None else {
+                    k: (v.item() if hasattr(v, "item") else v) for k, v in audience.items()
+                    if k != "account_id"}}
+
+    def of(self, account_id) -> tuple[pd.DataFrame, pd.Series | None]:
+        """One account's topics, best first, and its audience (None without credible
+        engagers)."""
+        about = self.scores[self.scores["account_id"] == account_id]
+        audience = self.audience_summary()
+        audience = audience[audience["account_id"] == account_id]
+        return about.reset_index(drop=True), None if audience.empty else audience.iloc[0]
+
     def audience_summary(self, top: int = 3) -> pd.DataFrame:
         """One row per account with credible engagers: the audience's size, its influential
         part and its `top` topics in words ("topic_3 41%, topic_1 12%")."""
@@ -219,6 +256,15 @@ class Topics:
                 .groupby("account_id", sort=False)["said"].agg(", ".join)
                 .rename("audience_topics"))
         return self.audience.join(said, on="account_id")
+
+
+def with_topics(tables: Tables, topics: pd.DataFrame) -> Tables:
+    """`tables` with each post's topic from `topics` (post_id, topic; e.g. learned from text
+    by `clout.data.text_topics`), none for a post it lacks."""
+    given = pl.from_pandas(topics[["post_id", "topic"]]).with_columns(
+        pl.col("post_id").cast(tables.posts["post_id"].dtype), pl.col("topic").cast(pl.String))
+    return replace(tables, posts=tables.posts.drop("topic").join(given, on="post_id",
+                                                                 how="left"))
 
 
 def model_topics(model: InfluenceModel, scores: pd.DataFrame, tables: Tables) -> Topics:
@@ -320,22 +366,61 @@ def _audience(engagers: pd.DataFrame, main_topic: pd.Series, scores: pd.DataFram
     return audience.reset_index(drop=True), shares.reset_index(drop=True)
 
 
-def topic_agreement(table: pd.DataFrame, truth: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
-    """The topic table (`Topics.scores`) against a simulated world's per-topic truth
-    (`TOPIC_TRUTH` columns): per topic, over the accounts that posted on it, the Spearman of
-    the topic score's expected engagement and of each baseline (the topic's own history: mean
-    and log1p-mean engagement per post; the account's amplification and its score, the same
-    for every topic); and how often an account's true best topic among those it posted on is
-    among its top two (accounts with at least three)."""
-    truth_columns = [c for c in truth.columns if c.startswith(TOPIC_TRUTH)]
-    long = truth.melt(id_vars="account_id", value_vars=truth_columns, var_name="topic",
+def topic_truth(truth: pd.DataFrame) -> pd.DataFrame:
+    """A simulated world's per-topic truth (`TOPIC_TRUTH` columns) as account_id, topic,
+    truth."""
+    columns = [c for c in truth.columns if c.startswith(TOPIC_TRUTH)]
+    long = truth.melt(id_vars="account_id", value_vars=columns, var_name="topic",
                       value_name="truth")
     long["topic"] = long["topic"].str.removeprefix(TOPIC_TRUTH)
-    rows = table.merge(long, on=["account_id", "topic"])
+    return long
+
+
+def topic_outcome(tables: Tables, cutoff: int, horizon: int, kinds: dict[str, float]
+                  ) -> pd.DataFrame:
+    """What each account's posts on each topic drew in the `horizon` days from `cutoff`, per
+    post (engagement weighted by `kinds`; a source known only by counts: its posts' counts):
+    account_id, topic, posts, truth."""
+    posts = tables.posts.lazy().filter(pl.col("day").is_between(cutoff, cutoff + horizon - 1))
+    posts = posts.drop_nulls("topic")
+    if tables.count_kinds:
+        counted = {c: k for c, k in KINDS.counters().items() if k in tables.count_kinds}
+        per_post = posts.filter(pl.any_horizontal(pl.col(list(counted)).is_not_null())).select(
+            "account_id", "topic", pl.sum_horizontal(
+                pl.col(c).fill_null(0) * kinds.get(k, 0.0) for c, k in counted.items()
+            ).alias("engagement"))
+    else:
+        weight = pl.col("kind").cast(pl.String).replace_strict(kinds, default=0.0,
+                                                               return_dtype=pl.Float64)
+        drawn = (tables.events.lazy().filter(pl.col("day") < cutoff + horizon,
+                                             pl.col("actor_id") != pl.col("account_id"))
+                 .group_by("post_id").agg(weight.sum().alias("engagement")))
+        per_post = posts.join(drawn, on="post_id", how="left").select(
+            "account_id", "topic", pl.col("engagement").fill_null(0.0))
+    outcome = (per_post.group_by("account_id", "topic")
+               .agg(pl.len().alias("posts"), pl.col("engagement").mean().alias("truth"))
+               .sort("account_id", "topic").collect().to_pandas())
+    outcome["account_id"] = tables.ids.to_numpy()[outcome["account_id"].to_numpy()]
+    return outcome
+
+
+#: what `topic_agreement` ranks accounts by, beside the topic score
+TOPIC_BASELINES = {"history mean": "history_mean",
+                   "history log1p-mean": "log1p_engagement_per_post",
+                   "amplification (every topic)": "amplification",
+                   "score (every topic)": "score"}
+
+
+def topic_agreement(table: pd.DataFrame, truth: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
+    """The topic table (`Topics.scores`) against per-topic truth (account_id, topic, truth:
+    `topic_truth` or `topic_outcome`): per topic, over the accounts that posted on it, the
+    Spearman of the topic score's expected engagement and of each baseline (the topic's own
+    history: mean and log1p-mean engagement per post; the account's amplification and its
+    score, the same for every topic); and how often an account's true best topic among those
+    it posted on is among its top two (accounts with at least three)."""
+    rows = table.merge(truth[["account_id", "topic", "truth"]], on=["account_id", "topic"])
     rows["history_mean"] = rows["credible_engagement"] / rows["posts"]
-    rated = {"topic score": "expected_engagement", "history mean": "history_mean",
-             "history log1p-mean": "log1p_engagement_per_post",
-             "amplification (every topic)": "amplification", "score (every topic)": "score"}
+    rated = {"topic score": "expected_engagement", **TOPIC_BASELINES}
     per_topic = pd.DataFrame([
         {"topic": topic, "accounts": len(group),
          **{name: spearmanr(group[c], group["truth"]).statistic for name, c in rated.items()}}
