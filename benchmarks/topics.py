@@ -13,6 +13,10 @@ on it) and the account's amplification and score used for every topic. Goals (is
 Spearman >= 0.90 averaged over topics, above every baseline; the true best topic among an
 account's top two >= 0.9.
 
+Attacks (`--gaming SEED`): every attack of the library at its largest size, aimed at one
+topic of each of 20 low-score targets (its posts on it only; `gaming.topic_gaming_table`). Goal:
+at most +2 topic points.
+
 Congress (real, `--congress N`): at each of the last N weekly cutoffs a model is trained with it
 as the test cutoff (rolling origin), topics are learned from the text of the tweets before it
 (`clout.data.text_topics`) and the topic score is compared with what each account's original
@@ -34,6 +38,7 @@ from clout import tracking  # first: importing clout pins NumPy's kernels before
 from clout.config import load_experiment
 from clout.data.text_topics import congress_texts, post_topics
 from clout.features.days import to_day
+from clout.gaming import SIZES, attack_date, genuine_accounts, topic_gaming_table
 from clout.models.heads import Split
 from clout.pipeline import fit_model
 from clout.prepare import current_features, prepare
@@ -124,6 +129,9 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="*", default=[7, 8, 9, 4242])
     parser.add_argument("--congress", type=int, default=6,
                         help="Congress rolling cutoffs (0: none; needs ../shared/data)")
+    parser.add_argument("--gaming", type=int, metavar="SEED",
+                        help="also aim every attack (its largest size) at one topic of 20 "
+                             "targets in this world")
     parser.add_argument("--doc", type=Path, help="write the tables to this markdown file")
     args = parser.parse_args()
     start = time.perf_counter()
@@ -149,9 +157,18 @@ def main() -> None:
             k: f"{v:.3f}" if isinstance(v, float) else f"{v:,}" for k, v in best.items()},
             "prior strength": f"{topics.prior.strength:.3g}",
             "audience coefficient": f"{topics.prior.audience:.2f}"})
+    gamed = None
+    if args.gaming is not None:
+        experiment = load_experiment(args.experiment, **{"data.seed": args.gaming})
+        run = prepare(experiment)
+        model = fit_model(experiment, run.table, run.split, say=lambda _: None)
+        largest = {attack: (max(sizes),) for attack, sizes in SIZES.items()}
+        gamed = topic_gaming_table(model, run.source.dataset, genuine_accounts(
+            run.source.truth), attack_date(run.source.dataset), largest, say=print)
     real, labels = congress(args.congress) if args.congress else (None, None)
     command = " ".join(["python benchmarks/topics.py", "--experiment", str(args.experiment),
-                        "--seeds", *map(str, args.seeds), "--congress", str(args.congress)])
+                        "--seeds", *map(str, args.seeds), "--congress", str(args.congress),
+                        *([] if args.gaming is None else ["--gaming", str(args.gaming)])])
     lines = [f"Measured {pd.Timestamp.now(tz='UTC').date()} at commit "
              f"`{tracking.git_commit()[:12]}` by `{command}` "
              f"({time.perf_counter() - start:.0f} s).", "",
@@ -168,6 +185,13 @@ def main() -> None:
              "score them (no cache), and to add their topics and audience (goal: with topics "
              "at most 1.5 times without):", "",
              *markdown_table(pd.DataFrame(seconds))]
+    if gamed is not None:
+        lines += ["", f"## Attacks aimed at one topic (seed {args.gaming})", "",
+                  "Every attack of the library at its largest size, on 20 genuine low-score "
+                  "accounts' posts on their most-posted topic of the attack's 28 days only: "
+                  "their mean and largest gain in topic points on that topic, and in score "
+                  "points (goal: every attack at most +2 topic points on average):", "",
+                  *markdown_table(gamed.round(2))]
     if real is not None:
         lines += ["", "## Congress (real): rolling cutoffs", "",
                   f"Mean Spearman over the {LARGEST} topics with the most accounts, against "

@@ -356,3 +356,20 @@ def test_a_tactic_is_what_the_named_doc_aware_attacks_play(world):
     assert (tactic.size, tactic.actions) == (4, named.actions)
     with pytest.raises(ConfigError, match="at least 1"):
         inject(dataset, Tactic("aged", 0), targets, 1, end)
+
+
+def test_an_attack_aimed_at_one_topic_engages_only_that_topics_posts(tiny_world):
+    from clout.gaming import attack_date
+
+    world, _ = tiny_world
+    end = attack_date(world)
+    recent = world.posts[world.posts["created_at"] >= end - pd.Timedelta(days=28)]
+    targets = recent["account_id"].value_counts().index[:3].to_numpy()
+    topic_of = {int(a): str(recent.loc[recent["account_id"] == a, "topic"].mode().iloc[0])
+                for a in targets}
+    injection = inject(world, "pod", targets, 3, end, topics=topic_of)
+    added = injection.attacked.engagements.iloc[len(world.engagements):]
+    topics = world.posts.set_index("post_id")["topic"].astype(str)
+    engaged = added[added["account_id"].isin(targets)]
+    assert len(engaged) and (topics.reindex(engaged["post_id"]).to_numpy()
+                             == engaged["account_id"].map(topic_of).to_numpy()).all()

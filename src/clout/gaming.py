@@ -29,6 +29,7 @@ from clout.features.partials import partials
 from clout.features.tables import Tables
 from clout.pipeline import Source, score_accounts
 from clout.scoring.score import SCORE_MIN, InfluenceModel
+from clout.scoring.topics import model_topics
 from clout.tracking import RUN
 
 #: attack -> sizes measured (accounts, members per ring or pod, posts a day: see the attacks)
@@ -140,6 +141,55 @@ def _gains(model, dataset, clean, controls, end, targets, aim, sizes, days, seed
             say(f"{attack} x {size} on {aim}: {gain.mean():+.2f} points "
                 f"({injection.actions:,} actions)")
     return rows
+
+
+def topic_gaming_table(model: InfluenceModel, dataset: Dataset, genuine: np.ndarray, end,
+                       sizes: Mapping[str, Sequence[int]] = SIZES, days: int = 28,
+                       seed: int = 0, say: Say = print) -> pd.DataFrame:
+    """Each attack aimed at one topic: on each low-score target's posts on its most-posted
+    topic of the `days` before `end` only. One row per attack and size: the targets' mean and
+    largest gain in topic points on that topic, and in score points."""
+    end = pd.Timestamp(end)
+
+    def scored(data: Dataset) -> tuple[pd.Series, pd.Series]:
+        clean_data, _ = validate(data, as_of=end)
+        scores = score_accounts(model, clean_data, end)
+        table = model_topics(model, scores, load_tables(clean_data)).scores
+        return (scores.set_index("account_id")["score"].astype(float),
+                table.set_index(["account_id", "topic"])["topic_score"].astype(float))
+
+    clean, clean_topics = scored(dataset)
+    targets, _ = choose_accounts(clean.reset_index(), genuine, seed=seed)
+    at = dataset.posts["created_at"]
+    recent = dataset.posts[dataset.posts["account_id"].isin(targets)
+                           & (at >= end - pd.Timedelta(days=days)) & (at < end)]
+    topic_of = (recent.groupby(["account_id", "topic"], observed=True).size().rename("n")
+                .reset_index().sort_values(["account_id", "n", "topic"],
+                                           ascending=[True, False, True], kind="stable")
+                .drop_duplicates("account_id").set_index("account_id")["topic"].astype(str))
+    targets = topic_of.index.to_numpy()
+    aimed = pd.MultiIndex.from_arrays([targets, topic_of.to_numpy()])
+    rows = []
+    for attack, attack_sizes in sizes.items():
+        for size in attack_sizes:
+            injection = inject(dataset, attack, targets, size, end, days, seed,
+                               topics=topic_of.to_dict())
+            before, before_topics = ((clean, clean_topics) if injection.baseline is dataset
+                                     else scored(injection.baseline))
+            after, after_topics = scored(injection.attacked)
+            on = [key for key in aimed if key[0] in set(injection.targets)]
+            if not on:  # the attacker's own new accounts: no topic of a target to measure
+                say(f"{attack}: its targets are its own new accounts, skipped")
+                continue
+            gain = (after_topics.reindex(on).fillna(1) - before_topics.reindex(on).fillna(1)
+                    ).to_numpy()
+            score_gain = (after - before).loc[[a for a, _ in on]].to_numpy()
+            rows.append({"attack": attack, "size": size, "targets": len(gain),
+                         "actions": injection.actions, "topic gain": gain.mean(),
+                         "topic gain max": gain.max(), "score gain": score_gain.mean()})
+            say(f"{attack} x {size} on one topic: {gain.mean():+.2f} topic points "
+                f"({injection.actions:,} actions)")
+    return pd.DataFrame(rows)
 
 
 def attack_date(data: Dataset | Tables) -> pd.Timestamp:

@@ -125,8 +125,10 @@ class _Rows:
 class _World:
     """The dataset being attacked: fresh ids, the targets' posts, the kinds the source has."""
 
-    def __init__(self, dataset: Dataset, end: pd.Timestamp, days: int, seed: int):
+    def __init__(self, dataset: Dataset, end: pd.Timestamp, days: int, seed: int,
+                 topics: dict | None = None):
         self.dataset, self.end, self.start = dataset, end, end - days * _DAY
+        self.topics = topics  # target -> the one topic whose posts the attack engages
         self.rng = np.random.default_rng(seed)
         self.network = str(dataset.accounts["network"].mode().iloc[0])
         self._next_account = int(dataset.accounts["account_id"].max()) + 1
@@ -170,8 +172,11 @@ class _World:
             grid = pd.MultiIndex.from_product([authors, days], names=["account_id", "created_at"])
             return grid.to_frame(index=False).assign(post_id=pd.NA)
         at = posts["created_at"]
-        return posts.loc[posts["account_id"].isin(authors) & (at >= since) & (at < self.end),
-                         ["post_id", "account_id", "created_at"]]
+        chosen = posts["account_id"].isin(authors) & (at >= since) & (at < self.end)
+        if self.topics is not None:  # aimed at one topic: that topic's posts of each target
+            aimed = posts["account_id"].map(self.topics)
+            chosen &= aimed.notna() & (posts["topic"].astype(object) == aimed)
+        return posts.loc[chosen, ["post_id", "account_id", "created_at"]]
 
     def engage(self, actors: np.ndarray, posts: pd.DataFrame, minutes: float = 10.0,
                kinds: list[str] | None = None, share: float = 1.0) -> pd.DataFrame:
@@ -446,9 +451,10 @@ ATTACKS: dict[str, Callable] = {
 
 
 def inject(dataset: Dataset, attack: str | Tactic, targets, size: int, end, days: int = 28,
-           seed: int = 0) -> Injection:
+           seed: int = 0, topics: dict | None = None) -> Injection:
     """`attack` (a name of `ATTACKS`, or a `Tactic`, whose size is its own) of `size` on
-    `targets` (account ids) over the `days` before `end`."""
+    `targets` (account ids) over the `days` before `end`; with `topics` (target -> topic), on
+    each target's posts on that topic only."""
     if isinstance(attack, Tactic):
         play, size = attack.play, attack.engagers
     elif attack in ATTACKS:
@@ -459,7 +465,7 @@ def inject(dataset: Dataset, attack: str | Tactic, targets, size: int, end, days
         raise ConfigError(f"attack size must be at least 1, got {size}")
     end = pd.Timestamp(end)
     end = end.tz_localize("UTC") if end.tzinfo is None else end.tz_convert("UTC")
-    world = _World(dataset, end, days, seed)
+    world = _World(dataset, end, days, seed, topics)
     targets = np.asarray(targets, dtype=np.int64)
     own, bought = play(world, targets)
     if own.accounts:  # the attacker's own accounts are the targets
