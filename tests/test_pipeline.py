@@ -230,6 +230,9 @@ def test_a_source_without_posts_gets_per_account_heads(tmp_path):
     silent = scores[[f"credible_{k}_90d" for k in heads]].sum(axis=1) == 0
     assert silent.any() and (scores.loc[silent, "score"] == 1).all()
     assert scores.loc[~silent, "score"].nunique() > 20
+    # no posts, so no topics; the audience is still who credibly engages
+    topics = result.evaluation.topics
+    assert topics.scores.empty and len(topics.audience) > 20
 
 
 def test_cli_train_without_logging(tmp_path):

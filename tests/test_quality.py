@@ -115,6 +115,10 @@ def test_rolling_origin_tests_each_cutoff_with_a_model_of_the_cutoffs_before(tmp
     assert first.name == "seed 3, " + f"{first.test_cutoff:%Y-%m-%d}"
     summary = result.summary()
     assert {"mean", "std", first.name, second.name} <= set(summary.columns)
+    from clout.scoring.topics import TOPIC_BASELINES
+    topics = summary[summary["section"] == "topic"]  # a simulated world: against topic truth
+    assert set(topics["predictor"]) == {"model", *TOPIC_BASELINES}
+    assert topics["mean"].between(-1, 1).all()
 
 
 def test_cli_evaluate_logs_a_parent_run_with_a_child_per_case(tmp_path):

@@ -37,8 +37,9 @@ from clout import numerics, tracking
 from clout.audit.fairness import fairness_table
 from clout.compute import session
 from clout.config import Experiment
-from clout.data.influence import COMPONENTS
+from clout.data.influence import COMPONENTS, TOPIC_TRUTH
 from clout.errors import ConfigError
+from clout.features.build import load_tables
 from clout.features.catalogue import column
 from clout.features.schema import FeatureTable
 from clout.gaming import (
@@ -55,6 +56,7 @@ from clout.models.metrics import FLOOR
 from clout.pipeline import Measurement, fit_model, measure, warn_if_unpinned, with_model
 from clout.prepare import Source, prepare
 from clout.scoring.evaluation import MANIPULATORS, scored_truth, truth_of
+from clout.scoring.topics import TOPIC_BASELINES, model_topics, topic_agreement, topic_truth
 
 Say = Callable[[str], None]
 # The rivals of each row group, in the order the tables show them.
@@ -149,9 +151,11 @@ def human_frame(measured: Measurement, test: pd.DataFrame, accounts: pd.DataFram
 
 
 def case_values(measured: Measurement, fairness: pd.DataFrame, truth: pd.DataFrame | None,
-                human: pd.DataFrame | None = None) -> pd.DataFrame:
+                human: pd.DataFrame | None = None, topics: tuple | None = None
+                ) -> pd.DataFrame:
     """A case's numbers in long form (section, item, predictor, measure, value); `human`:
-    `human_frame`, where there is one."""
+    `human_frame`, where there is one; `topics`: `topic_agreement` against the truth per
+    topic, where there is one."""
     s, rows = measured.summary, []
 
     def add(section, item, predictor, measure, value):
@@ -176,6 +180,13 @@ def case_values(measured: Measurement, fairness: pd.DataFrame, truth: pd.DataFra
                 _spearman(human[name].to_numpy(), human["target"].to_numpy()))
             add(HUMAN, "log listed count", name, "pairwise",
                 pairwise_agreement(human[name].to_numpy(), human["target"].to_numpy()))
+    if topics is not None:
+        per_topic, best = topics
+        for name in ("topic score", *TOPIC_BASELINES):
+            add("topic", "mean over topics", "model" if name == "topic score" else name,
+                "spearman_truth", per_topic[name].mean())
+        add("topic", "true best topic", "model", "share_in_top_2",
+            best["true best topic in top 2"])
     metrics = measured.metrics
     for row in metrics[metrics["predictor"].isin(("model", *HEAD_BASELINES))].itertuples():
         add("head", row.head, row.predictor, "spearman", row.spearman)
@@ -238,13 +249,17 @@ def measure_case(name: str, experiment: Experiment, table: FeatureTable, cutoffs
     fairness = fairness_table(model, test, truth)
     human = human_frame(measured, test, source.dataset.accounts,
                         column("engagement_{w}d", window=table.schema.longest_window))
+    topics = None
+    if truth is not None and truth.columns.str.startswith(TOPIC_TRUTH).any():
+        found = model_topics(model, measured.scores, load_tables(source.dataset))
+        topics = topic_agreement(found.scores, topic_truth(truth))
     simulated = experiment.data.source == "simulator"
     gaming = None
     if attacks is not None:
         gaming = world_gaming(model, source, experiment.data.seed, attacks, say=lambda _: None)
     return Case(name, experiment.data.seed if simulated else None, experiment.model.seed,
                 split, model.version, len(split.part(part, "train")),
-                case_values(measured, fairness, truth, human),
+                case_values(measured, fairness, truth, human, topics),
                 case_accounts(measured, truth, truth_of(model, truth) if truth is not None
                               else None, human), gaming)
 
@@ -412,6 +427,10 @@ TITLES = {
     HUMAN: "Human judgement (real profiles): Spearman and pairwise agreement with log(1 + how "
            "many lists hold the account), at the test cutoff (the follower count and the "
            "engagement received are references: profile counters leak, they are no features)",
+    "topic": "Topics: Spearman of the topic score against the truth per topic (accounts that "
+             "posted on it), averaged over topics, beside the topic's own history and the "
+             "account's amplification and score used for every topic; how often an account's "
+             "true best topic is among its top two (docs/topics.md)",
     "gap": "Manipulation: mean gap in points above genuine accounts of the same true influence",
     "head": "Heads: account Spearman and deviance per post on the test cutoff",
     "fairness": "Fairness: the model's gap in points by band (against true influence where "

@@ -7,22 +7,25 @@ amplification (the heads' estimate from all its posts) times how its posts on th
 compared with its posts overall, a ratio estimated with shrinkage (empirical Bayes,
 gamma-Poisson):
 
-    ratio = (s + e) / (s / base_t + x)
+    ratio = (s + e) / (s / prior + x)
 
 `e` is the credible engagement the account's posts on the topic drew, `x` what they would have
-drawn at the account's own overall rate, `base_t` the topic's pooled ratio (sum e / sum x over
-every account) and `s` the prior's strength, fitted by the marginal (negative binomial)
-likelihood of every (account, topic) at the cutoff. Few posts on a topic keep an account close
-to its overall standing times the topic's base: one lucky post does not make an expert.
-Engagement is counted as the amplification heads count it: each kind by its weight in the score
-over its base rate, each engager by its credibility, coordinated and traded engagement left out
-(`features.credibility`); a source known only by counts counts its posts' settled counts.
+drawn at the account's own overall rate, and `prior` what its audience says:
+exp(base_t + a x log(1 + share / SHARE_SCALE)), `share` the part of its active followers (its
+credible engagers, for a source without follows) who mostly post on the topic, fitted at the
+cutoff by a Poisson regression in which every account weighs the same. The strength `s` is the
+one with which half of the posts (even ids) best predict the other half's engagement, and back:
+where an account's own topic evidence says little, it is trusted little, and one lucky post does
+not make an expert. Engagement is counted as the amplification heads count it: each kind by its
+weight in the score over its base rate, each engager by its credibility, coordinated, lockstep
+and traded engagement left out (`features.credibility`); a source known only by counts counts
+its posts' settled counts.
 
-**Over whom.** The account's credible engagers in the longest window: how many, which topic
-each mostly posts about (its audience's topics, weighted by credible engagement), and how many
-of them are influential themselves (score at least `INFLUENTIAL_SCORE`).
+**Over whom.** The account's credible engagers in the longest window: how many, how many of
+them are influential themselves (score at least `INFLUENTIAL_SCORE`), and which topic each
+mostly posts about (the audience's topics, each engager weighted by its credibility).
 
-A source without topics has one topic: the topic table then repeats the score's amplification.
+A source without topics has one topic, `NO_TOPIC`.
 """
 
 from __future__ import annotations
@@ -32,7 +35,6 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 import polars as pl
-from scipy.stats import spearmanr
 from sklearn.linear_model import PoissonRegressor
 
 from clout.data.influence import TOPIC_TRUTH
@@ -46,6 +48,7 @@ from clout.features.families import (
 )
 from clout.features.partials import pair_key, partials
 from clout.features.tables import Tables
+from clout.models.metrics import poisson_deviance, spearman
 from clout.scoring.score import InfluenceModel
 
 NO_TOPIC = "(no topic)"  # the one topic of a source without topics
@@ -87,7 +90,7 @@ class TopicPrior:
         prior = cls(dict(zip(topics, map(float, fit.coef_[1:]), strict=True)),
                     float(fit.coef_[0]), 1.0)
         mean, halves = prior.expected(seen), [_half(seen, h) for h in (0, 1)]
-        deviance = [sum(_poisson_deviance(e, x_other * (s + e_own) / (s / mean + x_own))
+        deviance = [sum(_deviance(e, x_other, (s + e_own) / (s / mean + x_own))
                         for (e_own, x_own), (e, x_other) in (halves, halves[::-1]))
                     for s in STRENGTHS]
         return cls(prior.base, prior.audience, float(STRENGTHS[int(np.argmin(deviance))]))
@@ -120,11 +123,12 @@ def _half(evidence: pd.DataFrame, half: int) -> tuple[np.ndarray, np.ndarray]:
     return engagement.to_numpy(float), posts.to_numpy(float) * rate
 
 
-def _poisson_deviance(observed: np.ndarray, predicted: np.ndarray) -> float:
-    predicted = np.maximum(predicted, 1e-12)
-    terms = np.where(observed > 0, observed * np.log(np.maximum(observed, 1e-12) / predicted),
-                     0.0)
-    return float(2 * np.sum(terms - (observed - predicted)))
+def _deviance(observed: np.ndarray, expected: np.ndarray, predicted_ratio: np.ndarray
+              ) -> float:
+    """Total Poisson deviance of `observed` engagement against `expected` x the ratio."""
+    seen = expected > 0
+    return poisson_deviance(observed[seen] / expected[seen], predicted_ratio[seen],
+                            expected[seen]) * expected[seen].sum()
 
 
 def kind_weights(weights: dict[str, float], base_rates: dict[str, float]) -> dict[str, float]:
@@ -145,11 +149,12 @@ def topic_evidence(tables: Tables, config: FeatureConfig, cutoff: int,
     as it counts there (`_credible_engagers`; none for a source known only by counts); and
     every account's credibility by index (0 without events)."""
     window = max(config.windows)
-    posts = tables.posts.lazy().filter(pl.col("day").is_between(cutoff - window, cutoff - 1))
+    posts = (pl.LazyFrame(schema={"post_id": pl.Int64, "account_id": pl.Int32,
+                                  "day": pl.Int32, "topic": pl.String})
+             if tables.posts is None else tables.posts.lazy())  # no posts: no topics, an audience
+    posts = posts.filter(pl.col("day").is_between(cutoff - window, cutoff - 1))
     posts = posts.with_columns(pl.col("topic").fill_null(NO_TOPIC))
-    weight = pl.col("kind").cast(pl.String).replace_strict(kinds, default=0.0,
-                                                           return_dtype=pl.Float64)
-    if tables.events is not None and len(tables.events):
+    if _has_events(tables):
         engagers, credibility = _credible_engagers(tables, config, cutoff)
         events = (tables.events.lazy()
                   .filter(pl.col("day") < cutoff, pl.col("actor_id") != pl.col("account_id"))
@@ -157,29 +162,45 @@ def topic_evidence(tables: Tables, config: FeatureConfig, cutoff: int,
                   .with_columns(pair_key(pl.col("account_id"), pl.col("actor_id"),
                                          len(tables.ids)).alias("pair"))
                   .join(engagers.lazy().select("pair", "credibility"), on="pair")
-                  .group_by("post_id").agg((weight * pl.col("credibility")).sum()
+                  .group_by("post_id").agg((_kind_weight(kinds) * pl.col("credibility")).sum()
                                            .alias("engagement")))
         per_post = posts.join(events, on="post_id", how="left")
     else:  # counts: what settled posts drew
         engagers = pl.DataFrame(schema={"account_id": pl.Int32, "engager": pl.Int32,
                                         "credibility": pl.Float64, "pair": pl.Int64})
         credibility = np.zeros(len(tables.ids))
-        counted = {c: k for c, k in KINDS.counters().items() if k in tables.count_kinds}
-        per_post = posts.filter(pl.col("day") + config.settle_days < cutoff,
-                                pl.any_horizontal(pl.col(list(counted)).is_not_null())).select(
-            "account_id", "topic", "post_id",
-            pl.sum_horizontal(pl.col(c).fill_null(0) * kinds.get(k, 0.0)
-                              for c, k in counted.items()).alias("engagement"))
+        per_post = _counted(tables, posts.filter(pl.col("day") + config.settle_days < cutoff),
+                            kinds)
+    halves = [part for half in (0, 1) for part in (  # posts with even and odd ids
+        (pl.col("post_id") % 2 == half).sum().alias(f"posts_{half}"),
+        pl.col("engagement").filter(pl.col("post_id") % 2 == half).sum()
+        .alias(f"engagement_{half}"))]
     evidence = (per_post.with_columns(pl.col("engagement").fill_null(0.0))
                 .group_by("account_id", "topic")
                 .agg(pl.len().alias("posts"), pl.col("engagement").sum(),
                      pl.col("engagement").log1p().mean().alias("log1p_engagement_per_post"),
-                     *(what.filter(pl.col("post_id") % 2 == half).sum().alias(f"{name}_{half}")
-                       for half in (0, 1) for what, name in ((pl.col("post_id").is_not_null(),
-                                                              "posts"),
-                                                             (pl.col("engagement"), "engagement"))))
+                     *halves)
                 .sort("account_id", "topic").collect().to_pandas())
     return evidence, engagers.to_pandas(), credibility
+
+
+def _has_events(tables: Tables) -> bool:
+    """Whether the source says who engaged (else its engagement is counts on posts)."""
+    return tables.events is not None and len(tables.events) > 0
+
+
+def _kind_weight(kinds: dict[str, float]) -> pl.Expr:
+    """An event's weight, by its kind."""
+    return pl.col("kind").cast(pl.String).replace_strict(kinds, default=0.0,
+                                                         return_dtype=pl.Float64)
+
+
+def _counted(tables: Tables, posts: pl.LazyFrame, kinds: dict[str, float]) -> pl.LazyFrame:
+    """The `posts` whose engagement is counted, with it weighted by `kinds` (`engagement`)."""
+    counted = {c: k for c, k in KINDS.counters().items() if k in tables.count_kinds}
+    return posts.filter(pl.any_horizontal(pl.col(list(counted)).is_not_null())).with_columns(
+        pl.sum_horizontal(pl.col(c).fill_null(0) * kinds.get(k, 0.0)
+                          for c, k in counted.items()).alias("engagement"))
 
 
 def _credible_engagers(tables: Tables, config: FeatureConfig, cutoff: int
@@ -216,6 +237,8 @@ class Topics:
         """Per topic, most accounts first: how many accounts posted on it, their topic scores'
         quartiles, and the account most influential about it."""
         table = self.scores
+        if table.empty:  # a source without posts
+            return pd.DataFrame(columns=["topic", "accounts"])
         best = table.sort_values(["topic_score", "expected_engagement"], ascending=False,
                                  kind="stable").drop_duplicates("topic").set_index("topic")
         quartiles = table.groupby("topic")["topic_score"].quantile([0.25, 0.5, 0.75]).unstack()
@@ -383,20 +406,14 @@ def topic_outcome(tables: Tables, cutoff: int, horizon: int, kinds: dict[str, fl
     account_id, topic, posts, truth."""
     posts = tables.posts.lazy().filter(pl.col("day").is_between(cutoff, cutoff + horizon - 1))
     posts = posts.drop_nulls("topic")
-    if tables.count_kinds:
-        counted = {c: k for c, k in KINDS.counters().items() if k in tables.count_kinds}
-        per_post = posts.filter(pl.any_horizontal(pl.col(list(counted)).is_not_null())).select(
-            "account_id", "topic", pl.sum_horizontal(
-                pl.col(c).fill_null(0) * kinds.get(k, 0.0) for c, k in counted.items()
-            ).alias("engagement"))
-    else:
-        weight = pl.col("kind").cast(pl.String).replace_strict(kinds, default=0.0,
-                                                               return_dtype=pl.Float64)
+    if _has_events(tables):
         drawn = (tables.events.lazy().filter(pl.col("day") < cutoff + horizon,
                                              pl.col("actor_id") != pl.col("account_id"))
-                 .group_by("post_id").agg(weight.sum().alias("engagement")))
-        per_post = posts.join(drawn, on="post_id", how="left").select(
-            "account_id", "topic", pl.col("engagement").fill_null(0.0))
+                 .group_by("post_id").agg(_kind_weight(kinds).sum().alias("engagement")))
+        per_post = posts.join(drawn, on="post_id", how="left").with_columns(
+            pl.col("engagement").fill_null(0.0))
+    else:
+        per_post = _counted(tables, posts, kinds)
     outcome = (per_post.group_by("account_id", "topic")
                .agg(pl.len().alias("posts"), pl.col("engagement").mean().alias("truth"))
                .sort("account_id", "topic").collect().to_pandas())
@@ -423,7 +440,7 @@ def topic_agreement(table: pd.DataFrame, truth: pd.DataFrame) -> tuple[pd.DataFr
     rated = {"topic score": "expected_engagement", **TOPIC_BASELINES}
     per_topic = pd.DataFrame([
         {"topic": topic, "accounts": len(group),
-         **{name: spearmanr(group[c], group["truth"]).statistic for name, c in rated.items()}}
+         **{name: spearman(group[c], group["truth"]) for name, c in rated.items()}}
         for topic, group in rows.groupby("topic", sort=True)])
     topics_of = rows.groupby("account_id")["topic"].transform("size")
     several = rows[topics_of >= 3]
