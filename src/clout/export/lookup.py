@@ -39,6 +39,7 @@ class ServedRelease:
     number: int
     rows: pd.DataFrame  # indexed by account_id
     topics: pd.DataFrame  # account_id, topic, topic_score, ...: best first within each topic
+    by_account: dict  # account_id -> its topics (TOPIC_FIELDS), best first
 
     @classmethod
     def read(cls, releases: Releases, number: int) -> ServedRelease:
@@ -48,17 +49,19 @@ class ServedRelease:
         topics = topics.sort_values(["topic", "topic_score", "expected_engagement",
                                      "account_id"], ascending=[True, False, False, True],
                                     kind="stable", ignore_index=True)
-        return cls(number, releases.scores(number).set_index("account_id"), topics)
+        best_first = topics.sort_values(["account_id", "topic_score", "expected_engagement"],
+                                        ascending=[True, False, False], kind="stable")
+        by_account = {account: [_plain(t) for t in group[list(TOPIC_FIELDS)].to_dict(
+            "records")] for account, group in best_first.groupby("account_id", sort=False)}
+        return cls(number, releases.scores(number).set_index("account_id"), topics, by_account)
 
     def row(self, account_id: int) -> dict | None:
         try:
             found = self.rows.loc[account_id]
         except (KeyError, OverflowError, TypeError):
             return None
-        mine = self.topics[self.topics["account_id"] == account_id].sort_values(
-            ["topic_score", "expected_engagement"], ascending=False, kind="stable")
         return {"account_id": account_id, **_plain(found.to_dict()), "release": self.number,
-                "topics": [_plain(t) for t in mine[list(TOPIC_FIELDS)].to_dict("records")]}
+                "topics": self.by_account.get(account_id, [])}
 
     def about(self, topic: str, n: int) -> list[dict] | None:
         """The `n` accounts most influential about `topic`, best first (None: no such topic)."""
