@@ -121,7 +121,7 @@ def test_cli_explains_an_account_and_refuses_an_unknown_one(tiny_run):
     assert "other features)" in shown.output  # the rows shown add up, the rest in one
     assert "(own history) is where the heads start" in shown.output
     # what it is influential about, and over whom
-    assert "topics (what it is influential about" in shown.output
+    assert "topics: what it is influential about" in shown.output
     assert "audience (over whom):" in shown.output and "what they post about: topic_" in (
         " ".join(shown.output.split()))
     from clout.data.simulator import preset, simulate

@@ -1047,8 +1047,8 @@ def explain(
     say("what it is influential about, and over whom")
     topics = model_topics(model, model.score(frame), load_tables(source.dataset))
     about, audience = topics.of(wanted)
-    print_frame(about.head(top)[["topic", "topic_score", "posts", "credible_engagement"]],
-                title="topics (what it is influential about; the amplification's scale)")
+    print_frame(about.head(top)[["topic", "topic_score", "posts", "credible_engagement"]]
+                .round({"credible_engagement": 1}), title="topics: what it is influential about")
     if audience is not None:
         console.print(
             f"audience (over whom): {audience['engagers']:,} credible engagers in the last "
