@@ -45,7 +45,7 @@ from clout.prepare import current_features, prepare
 from clout.quality import markdown_table, rolling_cutoffs
 from clout.scoring.topics import (
     TOPIC_BASELINES,
-    kind_weights,
+    model_kind_weights,
     model_topics,
     topic_agreement,
     topic_outcome,
@@ -100,8 +100,8 @@ def congress(cases: int):
         assigned, learned = post_topics(texts, cutoff)
         tables = with_topics(prepared.tables, assigned)
         topics = model_topics(model, scores, tables)
-        kinds = kind_weights(model.weights, {k: h.base_rate for k, h in model.heads.items()})
-        outcome = topic_outcome(tables, to_day(cutoff), experiment.features.horizon_days, kinds)
+        outcome = topic_outcome(tables, to_day(cutoff), experiment.features.horizon_days,
+                                model_kind_weights(model))
         per_topic, _ = topic_agreement(topics.scores, outcome)
         largest = per_topic.nlargest(LARGEST, "accounts", keep="first")["topic"]
         measured = topics.scores.merge(outcome[["account_id", "topic", "truth"]],

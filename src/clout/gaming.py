@@ -29,7 +29,7 @@ from clout.features.partials import partials
 from clout.features.tables import Tables
 from clout.pipeline import Source, score_accounts
 from clout.scoring.score import SCORE_MIN, InfluenceModel
-from clout.scoring.topics import model_topics
+from clout.scoring.topics import model_topics, most_posted
 from clout.tracking import RUN
 
 #: attack -> sizes measured (accounts, members per ring or pod, posts a day: see the attacks)
@@ -163,10 +163,8 @@ def topic_gaming_table(model: InfluenceModel, dataset: Dataset, genuine: np.ndar
     at = dataset.posts["created_at"]
     recent = dataset.posts[dataset.posts["account_id"].isin(targets)
                            & (at >= end - pd.Timedelta(days=days)) & (at < end)]
-    topic_of = (recent.groupby(["account_id", "topic"], observed=True).size().rename("n")
-                .reset_index().sort_values(["account_id", "n", "topic"],
-                                           ascending=[True, False, True], kind="stable")
-                .drop_duplicates("account_id").set_index("account_id")["topic"].astype(str))
+    topic_of = most_posted(recent.groupby(["account_id", "topic"], observed=True).size()
+                           .rename("posts").reset_index()).astype(str)
     targets = topic_of.index.to_numpy()
     aimed = pd.MultiIndex.from_arrays([targets, topic_of.to_numpy()])
     rows = []

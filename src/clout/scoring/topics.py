@@ -113,14 +113,20 @@ def _audience_term(evidence: pd.DataFrame) -> np.ndarray:
     return np.log1p(evidence["audience_share"].to_numpy(float) / SHARE_SCALE)
 
 
+def at_own_rate(evidence: pd.DataFrame, posts: str = "posts",
+                engagement: str = "engagement") -> np.ndarray:
+    """What each row's `posts` would draw at its account's own rate over all its topics
+    (`engagement` summed over `posts`)."""
+    own = evidence.groupby("account_id")[[engagement, posts]].transform("sum")
+    rate = np.where(own[posts] > 0, own[engagement] / own[posts].clip(lower=1), 0.0)
+    return evidence[posts].to_numpy(float) * rate
+
+
 def _half(evidence: pd.DataFrame, half: int) -> tuple[np.ndarray, np.ndarray]:
     """One half's engagement per row and what it would draw at the account's rate over that
     half."""
-    posts, engagement = evidence[f"posts_{half}"], evidence[f"engagement_{half}"]
-    own = evidence.assign(p=posts, e=engagement).groupby("account_id")[["e", "p"]].transform(
-        "sum")
-    rate = np.where(own["p"] > 0, own["e"] / own["p"].clip(lower=1), 0.0)
-    return engagement.to_numpy(float), posts.to_numpy(float) * rate
+    return (evidence[f"engagement_{half}"].to_numpy(float),
+            at_own_rate(evidence, f"posts_{half}", f"engagement_{half}"))
 
 
 def _deviance(observed: np.ndarray, expected: np.ndarray, predicted_ratio: np.ndarray
@@ -267,18 +273,22 @@ class Topics:
         """One account's topics, best first, and its audience (None without credible
         engagers)."""
         about = self.scores[self.scores["account_id"] == account_id]
-        audience = self.audience_summary()
-        audience = audience[audience["account_id"] == account_id]
+        audience = self.audience_summary(accounts=[account_id])
         return about.reset_index(drop=True), None if audience.empty else audience.iloc[0]
 
-    def audience_summary(self, top: int = 3) -> pd.DataFrame:
-        """One row per account with credible engagers: the audience's size, its influential
-        part and its `top` topics in words ("topic_3 41%, topic_1 12%")."""
-        said = (self.audience_topics.groupby("account_id", sort=False).head(top)
+    def audience_summary(self, top: int = 3, accounts=None) -> pd.DataFrame:
+        """One row per account with credible engagers (of `accounts`, default all): the
+        audience's size, its influential part and its `top` topics in words ("topic_3 41%,
+        topic_1 12%")."""
+        audience, topics = self.audience, self.audience_topics
+        if accounts is not None:
+            audience = audience[audience["account_id"].isin(accounts)]
+            topics = topics[topics["account_id"].isin(accounts)]
+        said = (topics.groupby("account_id", sort=False).head(top)
                 .assign(said=lambda f: f["topic"] + " " + f["share"].map("{:.0%}".format))
                 .groupby("account_id", sort=False)["said"].agg(", ".join)
                 .rename("audience_topics"))
-        return self.audience.join(said, on="account_id")
+        return audience.join(said, on="account_id")
 
 
 def with_topics(tables: Tables, topics: pd.DataFrame) -> Tables:
@@ -290,12 +300,25 @@ def with_topics(tables: Tables, topics: pd.DataFrame) -> Tables:
                                                                  how="left"))
 
 
+def most_posted(counts: pd.DataFrame) -> pd.Series:
+    """Each account's topic with the most posts (ties: the first topic by name), from
+    account_id, topic, posts."""
+    return (counts.sort_values(["account_id", "posts", "topic"], ascending=[True, False, True],
+                               kind="stable")
+            .drop_duplicates("account_id").set_index("account_id")["topic"])
+
+
+def model_kind_weights(model: InfluenceModel) -> dict[str, float]:
+    """`kind_weights` of a model's amplification heads."""
+    return kind_weights(model.weights, {k: head.base_rate for k, head in model.heads.items()})
+
+
 def model_topics(model: InfluenceModel, scores: pd.DataFrame, tables: Tables) -> Topics:
     """Topics and audiences of the accounts `model` scored (`scores`), counting engagement as
     its amplification heads do, on its amplification map."""
-    kinds = kind_weights(model.weights, {k: head.base_rate for k, head in model.heads.items()})
     return score_topics(scores, tables, model.feature_config,
-                        model.component_maps.get("amplification", model.score_map), kinds)
+                        model.component_maps.get("amplification", model.score_map),
+                        model_kind_weights(model))
 
 
 def score_topics(scores: pd.DataFrame, tables: Tables, config: FeatureConfig,
@@ -306,12 +329,8 @@ def score_topics(scores: pd.DataFrame, tables: Tables, config: FeatureConfig,
     cutoff = int(pd.Timestamp(scores["cutoff"].iloc[0]).timestamp() // 86_400)
     evidence, engagers, credibility = topic_evidence(tables, config, cutoff, kinds)
     ids = tables.ids.to_numpy()
-    own = evidence.groupby("account_id")[["engagement", "posts"]].transform("sum")
-    evidence["expected_at_own_rate"] = evidence["posts"] * np.where(
-        own["posts"] > 0, own["engagement"] / own["posts"].clip(lower=1), 0.0)
-    main_topic = (evidence.sort_values(["account_id", "posts", "topic"],
-                                       ascending=[True, False, True], kind="stable")
-                  .drop_duplicates("account_id").set_index("account_id")["topic"])
+    evidence["expected_at_own_rate"] = at_own_rate(evidence)
+    main_topic = most_posted(evidence)
     audience, audience_topics = _audience(engagers, main_topic, scores, ids)
     # what the prior reads: the topics of the account's active followers where the source
     # has follows (its potential audience), else of its credible engagers
