@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import select
 import signal
 import socket
 import subprocess
@@ -145,13 +147,54 @@ Path.replace = _killed_at_step(Path.replace)
 """
 
 
+# A killed run forks from one interpreter that has already imported what the scripts use, so
+# each costs a fork instead of a new interpreter's four seconds of imports. The interpreter
+# forks before it has run anything (its only threads are idle allocator housekeepers), and a
+# child prints to stderr (its stdout is the channel the exit statuses come back on) and runs
+# in the test's environment.
+FORKER = """
+import json, os, sys, traceback
+import pandas, clout.export.release, clout.scoring.score
+for line in sys.stdin:
+    script, kill_at, args, environ = json.loads(line)
+    pid = os.fork()
+    if pid == 0:
+        os.dup2(2, 1)
+        os.environ.clear()
+        os.environ.update(environ)
+        sys.argv = ["-c", str(kill_at), *args]
+        try:
+            exec(compile(script, "<killed run>", "exec"), {"__name__": "__main__"})
+            sys.stdout.flush()
+            os._exit(0)
+        except BaseException:
+            traceback.print_exc()
+            os._exit(1)
+    print(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]), flush=True)
+"""
+_forker: list[subprocess.Popen] = []
+
+
+def _forked_run(script: str, kill_at: int, args) -> int:
+    if not _forker or _forker[0].poll() is not None:
+        _forker[:] = [subprocess.Popen([sys.executable, "-c", FORKER], cwd=Path(__file__).parent,
+                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)]
+    forker = _forker[0]
+    forker.stdin.write(json.dumps([KILL_AT_STEP + script, kill_at, list(map(str, args)),
+                                  dict(os.environ)]) + "\n")
+    forker.stdin.flush()
+    if not select.select([forker.stdout], [], [], 300)[0]:  # a hang fails, never waits forever
+        forker.kill()
+        raise AssertionError(f"a killed run of the script did not end in 300 s: {script}")
+    return int(forker.stdout.readline())
+
+
 def run_killed(script: str, kill_at: int, *args) -> bool:
     """Run `script` (after the kill hook) killed before its `kill_at`-th disk step; True when it
     was killed, False when it finished first."""
-    done = subprocess.run([sys.executable, "-c", KILL_AT_STEP + script, str(kill_at),
-                           *map(str, args)], cwd=Path(__file__).parent)
-    assert done.returncode in (0, -signal.SIGKILL), done
-    return done.returncode == -signal.SIGKILL
+    returncode = _forked_run(script, kill_at, args)
+    assert returncode in (0, -signal.SIGKILL), f"the script failed ({returncode}): see stderr"
+    return returncode == -signal.SIGKILL
 
 
 def free_port() -> int:
