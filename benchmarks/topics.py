@@ -36,12 +36,11 @@ from pathlib import Path
 
 from clout import tracking  # first: importing clout pins NumPy's kernels before NumPy loads
 from clout.config import load_experiment
-from clout.data.text_topics import congress_texts, post_topics
 from clout.features.days import to_day
 from clout.gaming import SIZES, attack_date, genuine_accounts, topic_gaming_table
 from clout.models.heads import Split
 from clout.pipeline import fit_model
-from clout.prepare import current_features, prepare
+from clout.prepare import current_features, prepare, topic_context
 from clout.quality import markdown_table, rolling_cutoffs
 from clout.scoring.topics import (
     TOPIC_BASELINES,
@@ -50,7 +49,6 @@ from clout.scoring.topics import (
     topic_agreement,
     topic_outcome,
     topic_truth,
-    with_topics,
 )
 
 LARGEST = 10  # Congress: the topics with the most accounts posting on them, measured
@@ -89,17 +87,16 @@ def congress(cases: int):
     widened = experiment.model_copy(update={"cutoffs": spec.model_copy(
         update={"weeks": spec.weeks + cases - 1})})
     prepared = prepare(widened)
-    texts = congress_texts(experiment.data.resolved_path())
-    rows, labels = [], None
+    rows = []
     for cutoffs in rolling_cutoffs(prepared.table.cutoffs, cases, spec.weeks):
         table = prepared.table.where(cutoffs)
         split = Split.of(table)
         model = fit_model(experiment, table, split, say=lambda _: None)
         scores = model.score(split.part(table.frame, "test"))
         cutoff = cutoffs[-1]
-        assigned, learned = post_topics(texts, cutoff)
-        tables = with_topics(prepared.tables, assigned)
-        topics = model_topics(model, scores, tables)
+        context = topic_context(experiment.data, prepared.tables, cutoff)
+        tables = context.tables
+        topics = model_topics(model, scores, tables, context.who)
         outcome = topic_outcome(tables, to_day(cutoff), experiment.features.horizon_days,
                                 model_kind_weights(model))
         per_topic, _ = topic_agreement(topics.scores, outcome)
@@ -117,8 +114,24 @@ def congress(cases: int):
                      **{k: f"{v:.3f}" for k, v in means.items()},
                      "topic score - best baseline (95 %)": f"{lead:+.3f} [{low:+.3f}, "
                                                            f"{high:+.3f}]"})
-        labels = learned.labels
-    return pd.DataFrame(rows), labels
+    return pd.DataFrame(rows), context.learned.labels, audiences(topics, tables)
+
+
+def audiences(topics, tables):
+    """Whose engagement makes each community's accounts' scores, at the last cutoff: per
+    community of the engaged accounts, the mean share of their credible audience from each
+    community (accounts with credible engagers among the members), beside each community's
+    share of all the members."""
+    import pandas as pd
+
+    shares = topics.audience_communities.pivot_table(
+        index="account_id", columns="community", values="share", fill_value=0.0)
+    community = pd.Series(tables.accounts["community"].to_numpy(), index=tables.ids.to_numpy())
+    table = shares.groupby(community.reindex(shares.index).to_numpy()).mean()
+    table.insert(0, "accounts", shares.groupby(community.reindex(shares.index).to_numpy()).size())
+    members = community.value_counts(normalize=True).reindex(table.columns[1:]).fillna(0.0)
+    table.loc["(share of the members)"] = [community.notna().sum(), *members]
+    return table.rename_axis("engaged accounts' community").reset_index()
 
 
 def main() -> None:
@@ -165,7 +178,7 @@ def main() -> None:
         largest = {attack: (max(sizes),) for attack, sizes in SIZES.items()}
         gamed = topic_gaming_table(model, run.source.dataset, genuine_accounts(
             run.source.truth), attack_date(run.source.dataset), largest, say=print)
-    real, labels = congress(args.congress) if args.congress else (None, None)
+    real, labels, audience = congress(args.congress) if args.congress else (None,) * 3
     command = " ".join(["python benchmarks/topics.py", "--experiment", str(args.experiment),
                         "--seeds", *map(str, args.seeds), "--congress", str(args.congress),
                         *([] if args.gaming is None else ["--gaming", str(args.gaming)])])
@@ -199,7 +212,14 @@ def main() -> None:
                   "topics learned from the tweets before each cutoff:", "",
                   *markdown_table(real), "",
                   "The topics learned at the last cutoff (top terms): "
-                  + "; ".join(labels) + "."]
+                  + "; ".join(labels) + ".", "",
+                  "## Congress (real): over whom", "",
+                  "At the last cutoff, the members' credible engagement of one another "
+                  "(retweets, quotes, replies, mentions) in the 365 days before it: for the "
+                  "accounts of each party and chamber, the mean share of their credible "
+                  "audience from each (each account weighs the same), and each community's "
+                  "share of the members:", "",
+                  *markdown_table(audience.round(3))]
     text = "\n".join(lines) + "\n"
     print(text)
     if args.doc:

@@ -30,6 +30,10 @@ def test_congress_loads_valid_with_counts_marked_as_observed_at_collection(congr
     # a retweet row's counts are the original tweet's, so they are not this account's
     reposts = congress.posts[congress.posts["is_repost"]]
     assert len(reposts) == 102_434 - 80_179 and reposts["retweets"].isna().all()
+    # party and chamber from legislators.csv: the two accounts it lacks have none
+    communities = congress.accounts["community"].value_counts(dropna=False)
+    assert communities.to_dict() == {"R House": 241, "D House": 186, "R Senate": 50,
+                                     "D Senate": 39, "I Senate": 2, pd.NA: 2}
 
 
 def test_higgs_loads_events_without_posts():

@@ -103,6 +103,8 @@ def test_the_audience_says_who_reacts(topics):
     assert audience["influential_engagers"].sum() > 0
     assert audience["audience_topics"].str.fullmatch(r"[^,]+ \d+%(, [^,]+ \d+%)*").all()
     assert set(audience["account_id"]) <= set(scores["account_id"])
+    # the simulator knows no communities: none said
+    assert found.audience_communities.empty and audience["audience_communities"].isna().all()
 
 
 def test_topic_scores_rank_accounts_by_their_per_topic_truth(topics):
@@ -112,3 +114,44 @@ def test_topic_scores_rank_accounts_by_their_per_topic_truth(topics):
     assert means["topic score"] > 0.8
     assert means["topic score"] > max(means["history mean"], means["history log1p-mean"])
     assert 0 < best["true best topic in top 2"] <= 1 and best["accounts with 3+ topics"] > 50
+
+
+@pytest.mark.realdata
+def test_congress_topics_are_learned_before_the_cutoff_and_audiences_have_communities():
+    from clout.config import load_experiment
+    from clout.prepare import load_source, topic_context
+    from clout.scoring.topics import score_topics
+    from support import ROOT, shared_dataset
+
+    experiment = load_experiment(ROOT / "experiments/congress.yaml",
+                                 **{"data.path": str(shared_dataset("congress"))})
+    tables = load_tables(load_source(experiment.data).dataset)
+    cutoff = pd.Timestamp("2016-04-18", tz="UTC")
+    context = topic_context(experiment.data, tables, cutoff)
+    # topics learned from the text before the cutoff, named by their top terms
+    assert tables.posts["topic"].is_null().all()
+    assert context.tables.posts["topic"].n_unique() == 21  # 20 learned, and none
+    terms = context.terms()
+    assert len(terms) == 20
+    assert all(top.startswith(label) for label, top in zip(terms["topic"], terms["top_terms"],
+                                                           strict=True))
+    assert context.who is not None and len(context.who.events) > 10_000
+    scores = pd.DataFrame({"account_id": tables.ids.to_numpy(), "cutoff": cutoff,
+                           "expected_engagement": 1.0, "score": 50})
+    found = score_topics(scores, context.tables, experiment.features, lambda x: x * 0 + 50,
+                         {"retweet": 1.0, "like": 1.0}, context.who)
+    # the audiences come from the members' engagement of one another
+    shares = found.audience_communities
+    assert np.allclose(shares.groupby("account_id")["share"].sum(), 1.0)
+    community = pd.Series(tables.accounts["community"].to_numpy(), index=tables.ids.to_numpy())
+    own = shares[shares["community"].to_numpy()
+                 == community.reindex(shares["account_id"]).to_numpy()]
+    # members are mostly engaged by their own party and chamber: far above its share of members
+    house_d = own[community.reindex(own["account_id"]).eq("D House").to_numpy()]["share"]
+    assert house_d.mean() > 0.6 > (community == "D House").mean()
+    said = found.audience_summary()["audience_communities"].dropna()
+    assert len(said) > 400 and said.str.fullmatch(r"[DRI] (House|Senate) \d+%(, .+)?").all()
+    # without the members' engagement, a source that only counts has no audience
+    alone = score_topics(scores, context.tables, experiment.features, lambda x: x * 0 + 50,
+                         {"retweet": 1.0, "like": 1.0})
+    assert alone.audience.empty

@@ -575,10 +575,9 @@ def score(
     from clout.compute import session
     from clout.export.mlflow_model import load_influence_model
     from clout.features.build import load_tables
-    from clout.pipeline import load_source, score_accounts
+    from clout.pipeline import account_topics, load_source, score_accounts
     from clout.scoring.distributed import ScoringFailed
     from clout.scoring.score import InfluenceModel
-    from clout.scoring.topics import model_topics
 
     spec = _experiment(experiment, data_path)
     when = None if cutoff is None else _date(cutoff)
@@ -600,7 +599,8 @@ def score(
         with session(spec.compute) as engine:
             scores = score_accounts(influence, source, when, engine, cache)
         say("topics and audiences")
-        topics = model_topics(influence, scores, load_tables(source.dataset))
+        topics, context = account_topics(influence, scores, spec.data,
+                                         load_tables(source.dataset))
     except MlflowException as err:
         fail(err.message, 2)
     except ScoringFailed as err:  # the cluster failed, not the input
@@ -609,6 +609,8 @@ def score(
     out = out or Path("data/processed") / experiment.stem / f"scores-{day:%Y-%m-%d}.parquet"
     written = {out: scores, out.with_name(f"{out.stem}-topics.parquet"): topics.scores,
                out.with_name(f"{out.stem}-audience.parquet"): topics.audience_summary()}
+    if (terms := context.terms()) is not None:  # topics learned from text before the cutoff
+        written[out.with_name(f"{out.stem}-topic-terms.parquet")] = terms
     for path, frame in written.items():
         with replacing_file(path) as partial:  # renamed only once completely written
             frame.to_parquet(partial, index=False)
@@ -618,7 +620,8 @@ def score(
     console.print(
         f"scores: {out} ({len(scores):,} accounts at {day:%Y-%m-%d}; model "
         f"{influence.version}, map {influence.score_map.id}); by topic and audience beside "
-        f"it (-topics, -audience: {topics.scores['topic'].nunique()} topics)\n"
+        f"it (-topics, -audience{', -topic-terms' if len(written) > 3 else ''}: "
+        f"{topics.scores['topic'].nunique()} topics)\n"
         f"meaning: median {scores['score'].median():.0f}; {ones:.0%} score 1 ("
         + ", ".join(f"{share:.0%} of them {reason}" for reason, share in why.items())
         + f": why_score_1 says which); {influence.points_meaning()}\n"
@@ -995,8 +998,9 @@ def explain(
     from clout.cache import Cache
     from clout.features.build import load_tables
     from clout.features.credibility import rules_said
-    from clout.pipeline import discounted_engagers, run_features, run_source
-    from clout.scoring.topics import INFLUENTIAL_SCORE, model_topics
+    from clout.pipeline import account_topics, discounted_engagers, run_experiment, run_features
+    from clout.prepare import load_source
+    from clout.scoring.topics import INFLUENTIAL_SCORE
 
     # the contract's ids are 64-bit integers: anything else is refused before minutes of work
     if not re.fullmatch(r"-?\d{1,19}", account) or not -2**63 <= int(account) < 2**63:
@@ -1008,7 +1012,8 @@ def explain(
         run = tracking.resolve_run(run, tracking_uri)
         say(f"run {run[:8]}: its model, data and features")
         cache = Cache(rebuild=no_cache, say=say)
-        source = run_source(run, data_path, cache)
+        spec = run_experiment(run, data_path)
+        source = load_source(spec.data, cache)
         ids = source.dataset.accounts["account_id"]
         if not ids.astype(str).eq(account).any():  # refused before the features are built
             raise NotFound(f"account {account} is not in the data of run {run[:8]} "
@@ -1045,7 +1050,7 @@ def explain(
     if HISTORY in set(parts["feature"]):
         console.print(HISTORY_MEANS.format(window=max(model.feature_config.windows)))
     say("what it is influential about, and over whom")
-    topics = model_topics(model, model.score(frame), load_tables(source.dataset))
+    topics, _ = account_topics(model, model.score(frame), spec.data, load_tables(source.dataset))
     about, audience = topics.of(wanted)
     print_frame(about.head(top)[["topic", "topic_score", "posts", "credible_engagement"]]
                 .round({"credible_engagement": 1}), title="topics: what it is influential about")
@@ -1055,7 +1060,9 @@ def explain(
             f"{max(model.feature_config.windows)} days, {audience['influential_engagers']:,} of "
             f"them scoring {INFLUENTIAL_SCORE} or more themselves (median engager "
             f"{audience['median_engager_score']:.0f}); what they post about: "
-            f"{audience['audience_topics']}", soft_wrap=True)
+            f"{audience['audience_topics']}"
+            + ("" if pd.isna(audience["audience_communities"]) else
+               f"; their communities: {audience['audience_communities']}"), soft_wrap=True)
 
 
 @app.command()

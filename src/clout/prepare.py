@@ -1,7 +1,8 @@
 """One prepared run: an experiment's data made ready to train on, in one step that `train`,
 `tune`, `evaluate`, the benchmarks and the tests all take: the validated source (from the cache
 when it has it), its tables, the feature table at the experiment's cutoffs with its schema, and
-the split by time. Also the features an account is scored on today (`current_features`).
+the split by time. Also the features an account is scored on today (`current_features`), and
+what topics and audiences read beyond a model's tables (`topic_context`).
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from clout.compute import LOCAL, Engine
 from clout.config import DataSpec, Experiment
 from clout.data.attacks import manipulate
 from clout.data.dataset import Dataset, read_dataset, read_ground_truth
-from clout.data.loaders import LOADERS
+from clout.data.loaders import LOADERS, WITNESSED
 from clout.data.simulator import preset, simulate
+from clout.data.text_topics import TEXTS, TextTopics, post_topics
 from clout.data.validation import validate
 from clout.features.build import load_tables
 from clout.features.config import FeatureConfig
@@ -151,3 +153,34 @@ def current_features(data: Source | Dataset | Tables | str | Path, config: Featu
     if isinstance(data, Source):
         return source_features(data, tables, cutoffs, config, False, engine, cache)
     return engine.features(tables, cutoffs, config, labels=False)
+
+
+@dataclass
+class TopicContext:
+    """What topics and audiences read at one cutoff (`clout.scoring.topics.model_topics`): the
+    tables with each post's topic, learned from text made before the cutoff where the source's
+    posts have text but no topic (`learned`, the topic model: an artifact of the run), and
+    the tables saying who engaged where the source's own only count (`who`)."""
+
+    tables: Tables
+    who: Tables | None = None
+    learned: TextTopics | None = None
+
+    def terms(self) -> pd.DataFrame | None:
+        """The learned topics and their top terms (None where topics were not learned)."""
+        return None if self.learned is None else self.learned.terms()
+
+
+def topic_context(spec: DataSpec, tables: Tables, cutoff) -> TopicContext:
+    """The `TopicContext` of the experiment's data (`spec`, its `tables`) at `cutoff`."""
+    texts, witnessed = TEXTS.get(spec.source), WITNESSED.get(spec.source)
+    if texts is None and witnessed is None:
+        return TopicContext(tables)
+    path = spec.resolved_path()
+    learned = who = None
+    if texts is not None:
+        assigned, learned = post_topics(texts(path), pd.Timestamp(cutoff))
+        tables = tables.with_post_topics(assigned)
+    if witnessed is not None:
+        who = load_tables(validate(witnessed(path), on_bad_rows=spec.on_bad_rows)[0])
+    return TopicContext(tables, who, learned)

@@ -51,6 +51,7 @@ class RunFiles:
     topics: str = "topics/summary.json"  # per topic, at the test cutoff
     topic_example: str = "topics/example.json"  # the best account's topics and audience
     topic_truth: str = "topics/vs_truth.json"  # simulated data only
+    topic_terms: str = "topics/learned.json"  # topics learned from text: label, top terms
     model: str = "clout"  # the pyfunc model: runs:/<run_id>/clout
     report: str = "report"  # folder: report.html and report.png
     calibration_folder: str = "calibration"

@@ -52,6 +52,7 @@ def load_congress(path: str | Path, engagements: bool = False) -> Dataset:
         "posts_count": profiles["statuses_count"],
         "verified": profiles["verified"].astype(bool),
         "observed_at": crawled_at,
+        "community": congress_communities(path).reindex(profiles["user_id"]).to_numpy(),
     })
     is_repost = tweets["is_retweet"].astype(bool)
     received = ~is_repost  # counts of a retweet row are the original tweet's
@@ -72,6 +73,17 @@ def load_congress(path: str | Path, engagements: bool = False) -> Dataset:
     events = congress_engagements(path, accounts["account_id"]) if engagements else None
     return Dataset(accounts=conform(accounts, "accounts"), posts=conform(posts, "posts"),
                    engagements=None if events is None else conform(events, "engagements"))
+
+
+def congress_communities(path: Path) -> pd.Series:
+    """Each legislator's party and chamber ("D House", "R Senate"; delegates and the resident
+    commissioner sit in the House) by account id, from `legislators.csv` (none without it)."""
+    if not (path / "legislators.csv").exists():
+        return pd.Series(dtype="string")
+    legislators = pd.read_csv(path / "legislators.csv", usecols=["user_id", "title", "party"])
+    chamber = legislators["title"].map({"Sen": "Senate"}).fillna("House")
+    return pd.Series((legislators["party"] + " " + chamber).to_numpy(),
+                     index=legislators["user_id"], dtype="string")
 
 
 def congress_engagements(path: Path, ids: pd.Series) -> pd.DataFrame:
@@ -169,4 +181,10 @@ def load_upworthy(path: str | Path) -> Dataset:
 
 LOADERS: dict[str, Callable[[str | Path], Dataset]] = {
     "congress": load_congress, "higgs": load_higgs, "upworthy": load_upworthy,
+}
+
+#: Sources whose events say who engaged while their heads learn from counts: the source with
+#: those events, which topics and audiences read (`clout.scoring.topics`), never the features.
+WITNESSED: dict[str, Callable[[Path], Dataset]] = {
+    "congress": lambda path: load_congress(path, engagements=True),
 }

@@ -65,6 +65,9 @@ ACCOUNTS = Table(
         Column("verified", "bool", "flag", True, "Verified badge at `observed_at`."),
         Column("observed_at", "timestamp", "UTC", True,
                "When the profile counters were observed; required when any counter is set."),
+        Column("community", "string", "label", True,
+               "The community the account belongs to, where known (Congress: party and "
+               "chamber, 'D House'): it describes audiences and is never a feature."),
     ),
     required=True,
     key=("account_id",),

@@ -10,6 +10,7 @@ text would let a cutoff read the future.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,6 +55,13 @@ class TextTopics:
             labels.append(label)
         return cls(vectorizer, factors, tuple(labels))
 
+    def terms(self, n: int = 10) -> pd.DataFrame:
+        """Each topic's label and its `n` top terms, heaviest first."""
+        names = self.vectorizer.get_feature_names_out()
+        return pd.DataFrame({"topic": self.labels, "top_terms": [
+            " ".join(names[np.argsort(-weights, kind="stable")[:n]])
+            for weights in self.factors.components_]})
+
     def assign(self, texts: pd.Series) -> pd.Series:
         """Each text's topic label (None where no topic word occurs)."""
         weights = self.factors.transform(self.vectorizer.transform(_clean(texts)))
@@ -84,3 +92,7 @@ def post_topics(texts: pd.DataFrame, cutoff: pd.Timestamp, n_topics: int = N_TOP
     model = TextTopics.fit(texts.loc[texts["created_at"] < cutoff, "text"], n_topics, seed)
     return pd.DataFrame({"post_id": texts["post_id"], "topic": model.assign(texts["text"])}
                         ), model
+
+
+#: Sources whose posts carry text but no topic: where to read the text.
+TEXTS: dict[str, Callable[[str | Path], pd.DataFrame]] = {"congress": congress_texts}

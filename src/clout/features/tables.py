@@ -11,10 +11,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 
+import pandas as pd
 import polars as pl
 
 from clout.data.dataset import Dataset, table_path
@@ -51,7 +52,8 @@ class Tables:
     """What the feature builder reads. Optional tables are None when the source lacks them."""
 
     ids: pl.Series  # original account id of each dense index
-    accounts: pl.DataFrame  # account_id (index), created_day, snapshot counters, observed_day
+    accounts: pl.DataFrame  # account_id (index), created_day, snapshot counters, observed_day,
+    # community
     posts: pl.DataFrame | None  # post_id, account_id, day, content flags, counts
     events: pl.DataFrame | None  # actor_id, account_id, post_id, kind, day, cascade_depth
     follows: pl.DataFrame | None  # follower_id, followee_id, day (known times only)
@@ -62,6 +64,14 @@ class Tables:
     @property
     def kinds(self) -> list[str]:
         return sorted(set(self.event_kinds) | set(self.count_kinds))
+
+    def with_post_topics(self, topics: pd.DataFrame) -> Tables:
+        """These tables with each post's topic from `topics` (post_id, topic; e.g. learned
+        from text by `clout.data.text_topics`), none for a post it lacks."""
+        given = pl.from_pandas(topics[["post_id", "topic"]]).with_columns(
+            pl.col("post_id").cast(self.posts["post_id"].dtype), pl.col("topic").cast(pl.String))
+        return replace(self, posts=self.posts.drop("topic").join(given, on="post_id",
+                                                                 how="left"))
 
     @cached_property
     def offers(self) -> frozenset[str]:
@@ -104,7 +114,7 @@ def _prepare(accounts: pl.LazyFrame, posts: pl.LazyFrame | None,
              events: pl.LazyFrame | None, follows: pl.LazyFrame | None) -> Tables:
     accounts = accounts.select(
         "account_id", _day("created_at").alias("created_day"), *SNAPSHOT_COLUMNS,
-        _day("observed_at").alias("observed_day")).collect().sort("account_id")
+        _day("observed_at").alias("observed_day"), "community").collect().sort("account_id")
     ids = accounts["account_id"]
 
     def dense(column: str) -> pl.Expr:

@@ -12,11 +12,19 @@ recorded as one MLflow run. Each step is a function of its inputs, one job per m
 from clout.pipeline.fitting import Say, fit_heads, fit_model, with_model
 from clout.pipeline.measuring import Evaluation, Measurement, evaluate_model, measure
 from clout.pipeline.recording import TrainResult, log_results
-from clout.pipeline.today import discounted_engagers, run_features, run_source, score_accounts
+from clout.pipeline.today import (
+    account_topics,
+    discounted_engagers,
+    run_experiment,
+    run_features,
+    run_source,
+    score_accounts,
+)
 from clout.pipeline.training import train, warn_if_unpinned
 from clout.prepare import Source, load_source
 
-__all__ = ["Evaluation", "Measurement", "Say", "Source", "TrainResult", "discounted_engagers",
+__all__ = ["Evaluation", "Measurement", "Say", "Source", "TrainResult", "account_topics",
+           "discounted_engagers",
            "evaluate_model", "fit_heads", "fit_model", "load_source", "log_results", "measure",
-           "run_features", "run_source", "score_accounts", "train", "warn_if_unpinned",
-           "with_model"]
+           "run_experiment", "run_features", "run_source", "score_accounts", "train",
+           "warn_if_unpinned", "with_model"]

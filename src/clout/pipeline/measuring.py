@@ -18,6 +18,7 @@ from clout.features.tables import Tables
 from clout.models.evaluation import evaluate, history_baselines
 from clout.models.heads import Head, Split
 from clout.pipeline.fitting import Say, fit_heads, with_model
+from clout.pipeline.today import account_topics
 from clout.scoring.evaluation import (
     component_histories,
     component_truth_spearman,
@@ -29,7 +30,7 @@ from clout.scoring.evaluation import (
 )
 from clout.scoring.score import InfluenceModel
 from clout.scoring.summary import MODEL, RunSummary
-from clout.scoring.topics import Topics, model_topics, topic_agreement
+from clout.scoring.topics import Topics, topic_agreement
 from clout.scoring.topics import topic_truth as topic_truth_of
 
 
@@ -131,6 +132,7 @@ class Evaluation(Measurement):
     explanations: list[dict] = None  # a few accounts' scores in points per feature
     topics: Topics | None = None  # what the test cutoff's accounts are influential about
     topic_truth: pd.DataFrame | None = None  # per topic, against the simulator's truth
+    topic_terms: pd.DataFrame | None = None  # topics learned from text: label, top terms
 
 
 def evaluate_model(experiment: Experiment, model: InfluenceModel, frame: pd.DataFrame,
@@ -158,14 +160,15 @@ def evaluate_model(experiment: Experiment, model: InfluenceModel, frame: pd.Data
                              split.part(frame, "train"), split.part(frame, "validation"), engine)
             for other in other_seeds}
         stability = rank_stability(heads_by_seed, test, seed)
-    topics = topic_truth = None
+    topics = topic_truth = topic_terms = None
     if tables is not None:
         say("evaluating: topics and audiences")
-        topics = model_topics(model, measured.scores, tables)
+        topics, context = account_topics(model, measured.scores, experiment.data, tables)
+        topic_terms = context.terms()
         if truth is not None and truth.columns.str.startswith(TOPIC_TRUTH).any():
             topic_truth = topic_agreement(topics.scores, topic_truth_of(truth))[0]
     say("evaluating: fairness by band, example explanations")
     return Evaluation(**vars(measured), importance=importance, stability=stability,
                       fairness=fairness_table(model, test, truth),
                       explanations=example_explanations(model, test, truth), topics=topics,
-                      topic_truth=topic_truth)
+                      topic_truth=topic_truth, topic_terms=topic_terms)

@@ -112,5 +112,7 @@ def log_results(result: TrainResult) -> None:
         mlflow.log_dict(evaluation.topics.example(), RUN.topic_example)
     if evaluation.topic_truth is not None:
         mlflow.log_table(evaluation.topic_truth, RUN.topic_truth)
+    if evaluation.topic_terms is not None:
+        mlflow.log_table(evaluation.topic_terms, RUN.topic_terms)
     with tempfile.TemporaryDirectory() as tmp:
         log_pyfunc(model, model.save(Path(tmp) / "model"), test)

@@ -12,7 +12,7 @@ import polars as pl
 from clout import tracking
 from clout.cache import PROJECT_CACHE, Cache
 from clout.compute import LOCAL, Engine
-from clout.config import load_experiment
+from clout.config import DataSpec, Experiment, load_experiment
 from clout.data.dataset import Dataset
 from clout.export.mlflow_model import load_influence_model
 from clout.features.build import load_tables
@@ -21,10 +21,9 @@ from clout.features.days import to_day
 from clout.features.families import DISCOUNT_PARTIALS, discounted_pairs
 from clout.features.partials import partials
 from clout.features.tables import Tables
-from clout.prepare import Source, current_features, load_source
-from clout.scoring.score import (
-    InfluenceModel,
-)
+from clout.prepare import Source, TopicContext, current_features, load_source, topic_context
+from clout.scoring.score import InfluenceModel
+from clout.scoring.topics import Topics, model_topics
 from clout.tracking import RUN
 
 
@@ -49,12 +48,24 @@ def run_features(run_id: str, cutoff=None, data_path: str | Path | None = None,
     return model, current_features(source, model.feature_config, cutoff, cache=cache)
 
 
+def run_experiment(run_id: str, data_path: str | Path | None = None) -> Experiment:
+    """A logged run's experiment (its data at `data_path` when given)."""
+    return load_experiment(tracking.artifact(run_id, RUN.experiment),
+                           **({"data.path": str(data_path)} if data_path else {}))
+
+
 def run_source(run_id: str, data_path: str | Path | None = None,
                cache: Cache = PROJECT_CACHE) -> Source:
     """A logged run's data, validated as the run read it (or another copy at `data_path`)."""
-    spec = load_experiment(tracking.artifact(run_id, RUN.experiment),
-                           **({"data.path": str(data_path)} if data_path else {}))
-    return load_source(spec.data, cache)
+    return load_source(run_experiment(run_id, data_path).data, cache)
+
+
+def account_topics(model: InfluenceModel, scores: pd.DataFrame, spec: DataSpec,
+                   tables: Tables) -> tuple[Topics, TopicContext]:
+    """Topics and audiences of the accounts in `scores` at their cutoff, from the data's
+    `tables` and what its source offers beyond them (`topic_context`)."""
+    context = topic_context(spec, tables, scores["cutoff"].iloc[0])
+    return model_topics(model, scores, context.tables, context.who), context
 
 
 def discounted_engagers(config: FeatureConfig, data: Dataset | Tables, account_id, cutoff

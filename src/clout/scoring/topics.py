@@ -30,7 +30,7 @@ A source without topics has one topic, `NO_TOPIC`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -148,12 +148,11 @@ def kind_weights(weights: dict[str, float], base_rates: dict[str, float]) -> dic
 
 
 def topic_evidence(tables: Tables, config: FeatureConfig, cutoff: int,
-                   kinds: dict[str, float]) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+                   kinds: dict[str, float], engagers: pl.DataFrame) -> pd.DataFrame:
     """Per (account index, topic) of the longest window before `cutoff`: its posts there, the
-    credible engagement (weighted by `kinds`) they drew before the cutoff, and the log1p-mean
-    of that engagement per post; per (account, engager index) pair the engager's credibility
-    as it counts there (`_credible_engagers`; none for a source known only by counts); and
-    every account's credibility by index (0 without events)."""
+    credible engagement (weighted by `kinds`, each event by its engager's credibility in
+    `engagers`, `credible_engagers`' pairs) they drew before the cutoff, and the log1p-mean of
+    that engagement per post; a source known only by counts counts its settled posts'."""
     window = max(config.windows)
     posts = (pl.LazyFrame(schema={"post_id": pl.Int64, "account_id": pl.Int32,
                                   "day": pl.Int32, "topic": pl.String})
@@ -161,7 +160,6 @@ def topic_evidence(tables: Tables, config: FeatureConfig, cutoff: int,
     posts = posts.filter(pl.col("day").is_between(cutoff - window, cutoff - 1))
     posts = posts.with_columns(pl.col("topic").fill_null(NO_TOPIC))
     if _has_events(tables):
-        engagers, credibility = _credible_engagers(tables, config, cutoff)
         events = (tables.events.lazy()
                   .filter(pl.col("day") < cutoff, pl.col("actor_id") != pl.col("account_id"))
                   .join(posts.select("post_id"), on="post_id")
@@ -172,9 +170,6 @@ def topic_evidence(tables: Tables, config: FeatureConfig, cutoff: int,
                                            .alias("engagement")))
         per_post = posts.join(events, on="post_id", how="left")
     else:  # counts: what settled posts drew
-        engagers = pl.DataFrame(schema={"account_id": pl.Int32, "engager": pl.Int32,
-                                        "credibility": pl.Float64, "pair": pl.Int64})
-        credibility = np.zeros(len(tables.ids))
         per_post = _counted(tables, posts.filter(pl.col("day") + config.settle_days < cutoff),
                             kinds)
     halves = [part for half in (0, 1) for part in (  # posts with even and odd ids
@@ -187,7 +182,7 @@ def topic_evidence(tables: Tables, config: FeatureConfig, cutoff: int,
                      pl.col("engagement").log1p().mean().alias("log1p_engagement_per_post"),
                      *halves)
                 .sort("account_id", "topic").collect().to_pandas())
-    return evidence, engagers.to_pandas(), credibility
+    return evidence
 
 
 def _has_events(tables: Tables) -> bool:
@@ -209,12 +204,16 @@ def _counted(tables: Tables, posts: pl.LazyFrame, kinds: dict[str, float]) -> pl
                           for c, k in counted.items()).alias("engagement"))
 
 
-def _credible_engagers(tables: Tables, config: FeatureConfig, cutoff: int
-                       ) -> tuple[pl.DataFrame, np.ndarray]:
+def credible_engagers(tables: Tables, config: FeatureConfig, cutoff: int
+                      ) -> tuple[pl.DataFrame, np.ndarray]:
     """Per (account, engager) pair engaged in the longest window before the cutoff: the
     engager's credibility, 0 where the pair is coordinated, in lockstep or traded back (as the
-    credible engagement features count it); and every account's credibility by index."""
+    credible engagement features count it); and every account's credibility by index. None
+    and zeros for a source that does not say who engaged."""
     n = len(tables.ids)
+    if not _has_events(tables):
+        return pl.DataFrame(schema={"account_id": pl.Int32, "engager": pl.Int32,
+                                    "credibility": pl.Float64, "pair": pl.Int64}), np.zeros(n)
     p = partials(tables, config, DISCOUNT_PARTIALS)
     graph = cutoff_graph(p, tables, cutoff, config.windows)
     pairs = window_pairs(p, cutoff, config.windows)
@@ -237,6 +236,7 @@ class Topics:
     scores: pd.DataFrame  # account_id, topic, topic_score, topic_rank, posts, ...
     audience: pd.DataFrame  # account_id, engagers, credible_engagers, influential_engagers, ...
     audience_topics: pd.DataFrame  # account_id, topic, share (of credible engagement)
+    audience_communities: pd.DataFrame  # account_id, community, share; empty without them
     prior: TopicPrior
 
     def summary(self) -> pd.DataFrame:
@@ -266,8 +266,8 @@ class Topics:
         return {"account_id": str(account),
                 "topics": about[["topic", "topic_score", "posts"]].to_dict("records"),
                 "audience": None if audience is None else {
-                    k: (v.item() if hasattr(v, "item") else v) for k, v in audience.items()
-                    if k != "account_id"}}
+                    k: None if pd.isna(v) else v.item() if hasattr(v, "item") else v
+                    for k, v in audience.items() if k != "account_id"}}
 
     def of(self, account_id) -> tuple[pd.DataFrame, pd.Series | None]:
         """One account's topics, best first, and its audience (None without credible
@@ -278,26 +278,22 @@ class Topics:
 
     def audience_summary(self, top: int = 3, accounts=None) -> pd.DataFrame:
         """One row per account with credible engagers (of `accounts`, default all): the
-        audience's size, its influential part and its `top` topics in words ("topic_3 41%,
-        topic_1 12%")."""
-        audience, topics = self.audience, self.audience_topics
+        audience's size, its influential part, its `top` topics in words ("topic_3 41%,
+        topic_1 12%") and, where the source knows them, its `top` communities ("D House 60%,
+        R House 25%")."""
+        audience = self.audience
         if accounts is not None:
             audience = audience[audience["account_id"].isin(accounts)]
-            topics = topics[topics["account_id"].isin(accounts)]
-        said = (topics.groupby("account_id", sort=False).head(top)
-                .assign(said=lambda f: f["topic"] + " " + f["share"].map("{:.0%}".format))
-                .groupby("account_id", sort=False)["said"].agg(", ".join)
-                .rename("audience_topics"))
-        return audience.join(said, on="account_id")
-
-
-def with_topics(tables: Tables, topics: pd.DataFrame) -> Tables:
-    """`tables` with each post's topic from `topics` (post_id, topic; e.g. learned from text
-    by `clout.data.text_topics`), none for a post it lacks."""
-    given = pl.from_pandas(topics[["post_id", "topic"]]).with_columns(
-        pl.col("post_id").cast(tables.posts["post_id"].dtype), pl.col("topic").cast(pl.String))
-    return replace(tables, posts=tables.posts.drop("topic").join(given, on="post_id",
-                                                                 how="left"))
+        for column, name, shares in (
+                ("topic", "audience_topics", self.audience_topics),
+                ("community", "audience_communities", self.audience_communities)):
+            if accounts is not None:
+                shares = shares[shares["account_id"].isin(accounts)]
+            shares = shares.groupby("account_id", sort=False).head(top)
+            said = (shares[column] + " " + shares["share"].map("{:.0%}".format)).groupby(
+                shares["account_id"], sort=False).agg(", ".join)
+            audience = audience.join(said.rename(name), on="account_id")
+        return audience
 
 
 def most_posted(counts: pd.DataFrame) -> pd.Series:
@@ -313,25 +309,36 @@ def model_kind_weights(model: InfluenceModel) -> dict[str, float]:
     return kind_weights(model.weights, {k: head.base_rate for k, head in model.heads.items()})
 
 
-def model_topics(model: InfluenceModel, scores: pd.DataFrame, tables: Tables) -> Topics:
+def model_topics(model: InfluenceModel, scores: pd.DataFrame, tables: Tables,
+                 who: Tables | None = None) -> Topics:
     """Topics and audiences of the accounts `model` scored (`scores`), counting engagement as
-    its amplification heads do, on its amplification map."""
+    its amplification heads do, on its amplification map (`who`: see `score_topics`)."""
     return score_topics(scores, tables, model.feature_config,
                         model.component_maps.get("amplification", model.score_map),
-                        model_kind_weights(model))
+                        model_kind_weights(model), who)
 
 
 def score_topics(scores: pd.DataFrame, tables: Tables, config: FeatureConfig,
-                 amplification_map, kinds: dict[str, float]) -> Topics:
+                 amplification_map, kinds: dict[str, float], who: Tables | None = None
+                 ) -> Topics:
     """Topics and audiences of the accounts in `scores` (`InfluenceModel.score`'s output, one
     cutoff), with the amplification component's frozen map and the kinds' weights
-    (`kind_weights`)."""
+    (`kind_weights`). The audience is read from `who` where `tables` only count engagement
+    and another table says who engaged (the same accounts: Congress's members engaging one
+    another), else from `tables`."""
     cutoff = int(pd.Timestamp(scores["cutoff"].iloc[0]).timestamp() // 86_400)
-    evidence, engagers, credibility = topic_evidence(tables, config, cutoff, kinds)
+    if who is None or _has_events(tables):
+        who = tables
+    elif not who.ids.equals(tables.ids):
+        raise ValueError("the tables saying who engaged hold other accounts than the scored "
+                         f"ones ({len(who.ids):,} against {len(tables.ids):,})")
+    engagers, credibility = credible_engagers(who, config, cutoff)
+    evidence = topic_evidence(tables, config, cutoff, kinds, engagers)
     ids = tables.ids.to_numpy()
     evidence["expected_at_own_rate"] = at_own_rate(evidence)
     main_topic = most_posted(evidence)
-    audience, audience_topics = _audience(engagers, main_topic, scores, ids)
+    audience, audience_topics, audience_communities = _audience(
+        engagers.to_pandas(), main_topic, _communities(tables), scores, ids)
     # what the prior reads: the topics of the account's active followers where the source
     # has follows (its potential audience), else of its credible engagers
     shares = (audience_topics if tables.follows is None else
@@ -359,7 +366,7 @@ def score_topics(scores: pd.DataFrame, tables: Tables, config: FeatureConfig,
     table = table.sort_values(["account_id", "expected_engagement", "topic"],
                               ascending=[True, False, True], kind="stable", ignore_index=True)
     table.insert(3, "topic_rank", table.groupby("account_id").cumcount() + 1)
-    return Topics(table, audience, audience_topics, prior)
+    return Topics(table, audience, audience_topics, audience_communities, prior)
 
 
 def _follower_topics(tables: Tables, cutoff: int, window: int, main_topic: pd.Series,
@@ -384,28 +391,51 @@ def _follower_topics(tables: Tables, cutoff: int, window: int, main_topic: pd.Se
     return shares
 
 
-def _audience(engagers: pd.DataFrame, main_topic: pd.Series, scores: pd.DataFrame,
-              ids: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _communities(tables: Tables) -> pd.Series | None:
+    """Each account's community by index (None where the source knows none)."""
+    if "community" not in tables.accounts.columns or \
+            tables.accounts["community"].null_count() == len(tables.accounts):
+        return None
+    return tables.accounts["community"].to_pandas()
+
+
+def _shares(credible: pd.DataFrame, column: str) -> pd.DataFrame:
+    """Per (account index, value of `column`): the part of the account's credible engagement
+    from engagers with that value, largest first."""
+    weights = credible.groupby(["account_id", column])["credibility"].sum()
+    return ((weights / weights.groupby(level=0).transform("sum")).rename("share").reset_index()
+            .sort_values(["account_id", "share", column], ascending=[True, False, True],
+                         kind="stable", ignore_index=True))
+
+
+def _audience(engagers: pd.DataFrame, main_topic: pd.Series, communities: pd.Series | None,
+              scores: pd.DataFrame, ids: np.ndarray
+              ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Who each account's credible engagers are: how many, how many influential, their
-    topics (each engager's most-posted topic in the window, `main_topic` by account index,
-    weighted by its credibility)."""
+    topics (each engager's most-posted topic in the window, `main_topic` by account index)
+    and their communities (`communities` by account index), each engager weighted by its
+    credibility."""
     credible = engagers[engagers["credibility"] > 0].copy()
     score_of = scores.set_index("account_id")["score"]
     credible["engager_score"] = score_of.reindex(ids[credible["engager"].to_numpy()]).to_numpy()
-    credible["engager_topic"] = main_topic.reindex(credible["engager"]).fillna(
+    credible["topic"] = main_topic.reindex(credible["engager"]).fillna(
         "(posts nothing)").to_numpy()
+    credible["community"] = (None if communities is None else
+                             communities.reindex(credible["engager"]).fillna("(unknown)")
+                             .to_numpy())
     credible["influential"] = credible["engager_score"] >= INFLUENTIAL_SCORE
     audience = credible.groupby("account_id").agg(
         engagers=("credibility", "size"), credible_engagers=("credibility", "sum"),
         influential_engagers=("influential", "sum"),
         median_engager_score=("engager_score", "median")).reset_index()
-    topics = credible.groupby(["account_id", "engager_topic"])["credibility"].sum()
-    shares = (topics / topics.groupby(level=0).transform("sum")).rename("share").reset_index()
-    shares = shares.rename(columns={"engager_topic": "topic"}).sort_values(
-        ["account_id", "share", "topic"], ascending=[True, False, True], kind="stable")
-    for frame in (audience, shares):
+    topics = _shares(credible, "topic")
+    groups = (_shares(credible, "community") if communities is not None else
+              pd.DataFrame({"account_id": pd.Series(dtype=np.int64),
+                            "community": pd.Series(dtype=object),
+                            "share": pd.Series(dtype=float)}))
+    for frame in (audience, topics, groups):
         frame["account_id"] = ids[frame["account_id"].to_numpy()]
-    return audience.reset_index(drop=True), shares.reset_index(drop=True)
+    return audience, topics, groups
 
 
 def topic_truth(truth: pd.DataFrame) -> pd.DataFrame:
