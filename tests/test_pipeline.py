@@ -257,3 +257,7 @@ def test_congress_beats_the_historical_mean_on_deviance():
             metrics.loc[(head, "historical_mean"), "poisson_deviance"]
         assert metrics.loc[(head, "model"), "spearman"] > 0.6
     assert np.isfinite(result.evaluation.scores["score"]).all()
+    # topics learned from the text before the test cutoff, audiences by party and chamber
+    evaluation = result.evaluation
+    assert len(evaluation.topic_terms) == 20
+    assert evaluation.topics.example()["audience"]["audience_communities"]

@@ -100,7 +100,9 @@ def _topic_example(example: dict) -> str:
     audience = example.get("audience")
     said = ("no credible engagers" if audience is None else
             f"{audience['engagers']:,} credible engagers, {audience['influential_engagers']:,} "
-            f"of them influential themselves; they post about {audience['audience_topics']}")
+            f"of them influential themselves; they post about {audience['audience_topics']}"
+            + (f"; their communities: {audience['audience_communities']}"
+               if audience.get("audience_communities") else ""))
     return (f"<p>Example: account {html.escape(example['account_id'])} (the best score): "
             f"{html.escape(said)}.</p>" + _table(pd.DataFrame(example["topics"]).head(5)))
 
@@ -357,6 +359,10 @@ def build_report(run_id: str) -> str:
         if run.has(RUN.topic_example):
             html_parts.append(_topic_example(json.loads(run.file(RUN.topic_example)
                                                         .read_text())))
+        if run.has(RUN.topic_terms):
+            html_parts += ["<p class='note'>The topics learned from the posts' text before "
+                           "the test cutoff (TF-IDF and NMF), each named by its top three "
+                           "terms:</p>", _table(run.table(RUN.topic_terms))]
 
     html_parts.append("<h2>Fairness: follower count and account age</h2>")
     if run.has(RUN.fairness):
