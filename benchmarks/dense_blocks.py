@@ -12,9 +12,11 @@ that no model is needed: the detector reads the graph only; few: accounts that p
 twice in the 28 days). The engager-by-engaged graph of the 90 days before that day is peeled
 into `--blocks` blocks (`clout.features.dense_blocks`), densest first. The attack's edges are
 its engagement of the targets (its camouflage is honest-looking engagement of others); an
-attack's block is one whose edges are mostly the attack's. The table says where it ranks, how
-dense it is, how much of the attack it holds, and how many honest blocks are denser: a density
-threshold that caught the attack would flag those honest blocks first. The clean world's row
+attack's block is one whose engagers are mostly the attack's. The table says where it ranks, how
+dense it is, how much of the attack it holds (an attack can also be swallowed by a larger honest
+block that its edges make denser: then its pairs are in a block, but not in its own), and how
+many honest blocks are denser: a density threshold that caught the attack would flag those
+honest blocks first. The clean world's row
 gives the honest blocks alone. Seed 7 was used to write the detector (the tuning world); it is
 not measured here.
 """
@@ -39,7 +41,7 @@ from clout.quality import markdown_table
 #: the attacks that buy points today (docs/gaming.md), by size and aim
 ATTACKS = [("pod_turns", 10, "low"), ("pod", 10, "few"), ("pod_turns", 10, "few"),
            ("aged", 1, "low"), ("aged", 15, "low"), ("lent", 15, "low"), ("spread", 50, "low")]
-ATTACK_SHARE = 0.5  # a block whose edges are more than half the attack's is the attack's
+ATTACK_SHARE = 0.5  # a block whose engagers are more than half the attack's is the attack's
 
 
 def low_engagement_accounts(dataset, genuine, end, n: int = 20, seed: int = 0):
@@ -71,13 +73,16 @@ def peel(dataset, config, end, attack_edges, blocks: int) -> dict:
     n, ids = len(tables.ids), tables.ids.to_numpy()
     index = {account: i for i, account in enumerate(ids)}
     attack = {index[a] * n + index[b] for a, b in attack_edges}
+    attackers = [index[a] for a, _ in attack_edges]
     key = graph.row.astype(np.int64) * n + graph.col
     is_attack = np.isin(key, list(attack))
     found = dense_blocks(graph, blocks)
-    shares, inside_any = [], np.zeros(len(key), dtype=bool)
+    shares, inside_any, in_a_block = [], np.zeros(len(key), dtype=bool), np.zeros(len(key),
+                                                                                 dtype=bool)
     for block in found:
         inside = np.isin(graph.row, block.engagers) & np.isin(graph.col, block.engaged)
-        shares.append((block, inside, is_attack[inside].mean() if inside.any() else 0.0))
+        in_a_block |= inside
+        shares.append((block, inside, np.isin(block.engagers, attackers).mean()))
     attack_blocks = [i for i, (_, _, share) in enumerate(shares) if share > ATTACK_SHARE]
     honest_edges = (~is_attack).sum()
     row = {"blocks (densest first)": " ".join(
@@ -85,6 +90,7 @@ def peel(dataset, config, end, attack_edges, blocks: int) -> dict:
         for i, (b, _, _) in enumerate(shares))}
     if not attack:
         return row
+    row["attack edges in any block"] = f"{(in_a_block & is_attack).sum() / is_attack.sum():.0%}"
     if not attack_blocks:
         return row | {"attack block": "none found"}
     first = attack_blocks[0]
@@ -138,9 +144,10 @@ def main() -> None:
     text = (f"Measured {pd.Timestamp.now(tz='UTC').date()} at commit "
             f"`{tracking.git_commit()[:12]}` by `{command}` "
             f"({time.perf_counter() - start:.0f} s). Blocks' densities densest first (`*`: "
-            "the attack's, more than half its edges); an attack block's rank and size "
-            "(engagers x engaged), the share of the attack's engagement pairs in attack "
-            "blocks, and the honest blocks denser than it with their share of honest pairs:\n\n"
+            "the attack's, more than half its engagers); the share of the attack's engagement "
+            "pairs (engager, target) in any block; an attack block's rank and size (engagers x "
+            "engaged), the share of the attack's pairs in attack blocks, and the honest blocks "
+            "denser than it with their share of honest pairs:\n\n"
             + "\n".join(markdown_table(table)) + "\n")
     print(text)
     if args.doc:

@@ -208,8 +208,8 @@ def credible_engagers(tables: Tables, config: FeatureConfig, cutoff: int
                       ) -> tuple[pl.DataFrame, np.ndarray]:
     """Per (account, engager) pair engaged in the longest window before the cutoff: the
     engager's credibility, 0 where the pair is coordinated, in lockstep or traded back (as the
-    credible engagement features count it); and every account's credibility by index. None
-    and zeros for a source that does not say who engaged."""
+    credible engagement features count it); and every account's credibility by index. No
+    pairs, and no credibility, for a source that does not say who engaged."""
     n = len(tables.ids)
     if not _has_events(tables):
         return pl.DataFrame(schema={"account_id": pl.Int32, "engager": pl.Int32,
