@@ -255,6 +255,23 @@ def test_false_positives_count_genuine_engagement_the_rules_discount(tiny_world)
     assert (attacked["by_lockstep"] == 0).all() and (clean["by_lockstep"] == 0).all()
 
 
+def test_the_rules_read_only_the_window_yet_judge_as_with_the_whole_history(tiny_world):
+    from clout.features.build import load_tables
+    from clout.features.config import FeatureConfig
+    from clout.features.families import discount_partials, discounted_pairs
+    from clout.features.partials import partials
+
+    dataset, _ = tiny_world
+    tables = load_tables(dataset)
+    config = FeatureConfig(windows=(7, 28))  # 28 days of the tiny world's 70: history before
+    whole = partials(tables, config)
+    for cutoff in (tables.last_day + 1, tables.last_day - 20):
+        judged = discounted_pairs(discount_partials(tables, config, cutoff), tables, cutoff,
+                                  config.windows)
+        assert judged.equals(discounted_pairs(whole, tables, cutoff, config.windows))
+        assert (judged["rule"] != "").any()  # some pairs are discounted: a real comparison
+
+
 @pytest.mark.xfail(strict=True, reason="issue 27: an attacker who stays under the published "
                    "thresholds, or aims at accounts with one or two posts, buys points")
 def test_no_attack_buys_more_than_the_goal(evaluated):

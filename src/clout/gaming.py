@@ -24,8 +24,7 @@ from clout.errors import ConfigError
 from clout.features.build import load_tables
 from clout.features.config import FeatureConfig
 from clout.features.days import from_day, to_day
-from clout.features.families import DISCOUNT_PARTIALS, discounted_pairs
-from clout.features.partials import partials
+from clout.features.families import discount_partials, discounted_pairs
 from clout.features.tables import Tables
 from clout.pipeline import Source, score_accounts
 from clout.scoring.score import SCORE_MIN, InfluenceModel
@@ -214,8 +213,9 @@ def discounted_engagement(config: FeatureConfig, dataset: Dataset,
     known to be fake, every account."""
     tables = load_tables(dataset)
     n_accounts = len(tables.ids)
-    pairs = discounted_pairs(partials(tables, config, DISCOUNT_PARTIALS), tables,
-                             to_day(attack_date(tables)), config.windows)
+    cutoff = to_day(attack_date(tables))
+    pairs = discounted_pairs(discount_partials(tables, config, cutoff), tables, cutoff,
+                             config.windows)
     engaged = pairs["engaged"].to_numpy()
     counts = (np.ones(n_accounts, dtype=bool) if counted is None
               else np.isin(tables.ids.to_numpy(), counted))

@@ -26,8 +26,7 @@ import polars as pl
 from scipy import sparse
 
 from clout.features.config import FeatureConfig
-from clout.features.families import DISCOUNT_PARTIALS, window_pairs
-from clout.features.partials import partials
+from clout.features.families import discount_partials, window_pairs
 from clout.features.tables import Tables
 
 #: d + COLUMN_SMOOTHING inside the log of an engaged account's edge weight (the paper's 5)
@@ -113,6 +112,6 @@ def engagement_matrix(tables: Tables, config: FeatureConfig, cutoff: int) -> spa
     longest window before `cutoff` (a day number)."""
     n = len(tables.ids)
     window = max(config.windows)
-    pairs = window_pairs(partials(tables, config, DISCOUNT_PARTIALS), cutoff, config.windows)
+    pairs = window_pairs(discount_partials(tables, config, cutoff), cutoff, config.windows)
     key = pairs.filter(pl.col(f"n@{window}") > 0)["pair"].to_numpy()
     return sparse.csr_matrix((np.ones(len(key)), (key % n, key // n)), shape=(n, n))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 import numpy as np
@@ -29,7 +29,14 @@ from clout.features.catalogue import (
 from clout.features.config import FeatureConfig
 from clout.features.credibility import coordinated, credibility, lockstep
 from clout.features.network import pagerank
-from clout.features.partials import PARTIALS, Partial, Partials, pair_key, register_partial
+from clout.features.partials import (
+    PARTIALS,
+    Partial,
+    Partials,
+    pair_key,
+    partials,
+    register_partial,
+)
 from clout.features.tables import INDEX, SNAPSHOT_COLUMNS, Tables
 from clout.features.window import applicable, in_window, population, ratio, window_sums
 
@@ -402,9 +409,17 @@ def engagement_graph(pairs: pl.DataFrame, coverage: pl.DataFrame, nodes: np.ndar
     return Graph(rank, targets, credible, trust, flagged, np.log1p(engagers), in_lockstep)
 
 
-#: the partials `discounted_pairs` reads (`partials(..., only=DISCOUNT_PARTIALS)`: seconds
-#: instead of every family's)
-DISCOUNT_PARTIALS = ("first_seen", "post_days", "pair_days", "pair_posts", "first_active")
+def discount_partials(tables: Tables, config: FeatureConfig, cutoff: int) -> Partials:
+    """The partials `cutoff_graph` and `discounted_pairs` read at one cutoff, and only those:
+    when accounts were first seen and active, and posts per day, from the whole history; the
+    pairs' engagement per day and per post from the longest window before the cutoff alone:
+    every engagement a pair's window counts is in it (the contract refuses an engagement dated
+    before its post), and it takes half the time of the whole history's."""
+    window = max(config.windows)
+    recent = replace(tables, events=tables.events.filter(
+        pl.col("day").is_between(cutoff - window, cutoff - 1)))
+    return Partials(partials(tables, config, ("first_seen", "post_days", "first_active"))
+                    | partials(recent, config, ("pair_days", "pair_posts")))
 
 
 def discounted_pairs(p: Partials, tables: Tables, cutoff: int, windows) -> pl.DataFrame:

@@ -18,8 +18,7 @@ from clout.export.mlflow_model import load_influence_model
 from clout.features.build import load_tables
 from clout.features.config import FeatureConfig
 from clout.features.days import to_day
-from clout.features.families import DISCOUNT_PARTIALS, discounted_pairs
-from clout.features.partials import partials
+from clout.features.families import discount_partials, discounted_pairs
 from clout.features.tables import Tables
 from clout.prepare import Source, TopicContext, current_features, load_source, topic_context
 from clout.scoring.score import InfluenceModel
@@ -75,8 +74,8 @@ def discounted_engagers(config: FeatureConfig, data: Dataset | Tables, account_i
     what a discounted account is shown."""
     tables = load_tables(data)
     ids = tables.ids.to_numpy()
-    pairs = discounted_pairs(partials(tables, config, DISCOUNT_PARTIALS), tables, to_day(cutoff),
-                             config.windows)
+    day = to_day(cutoff)
+    pairs = discounted_pairs(discount_partials(tables, config, day), tables, day, config.windows)
     mine = pairs.filter((pl.col("engaged") == int(np.flatnonzero(ids == account_id)[0]))
                         & (pl.col("rule") != "")).to_pandas()
     return pd.DataFrame({"engager_id": ids[mine["engager"]],

@@ -41,12 +41,12 @@ from clout.data.influence import TOPIC_TRUTH
 from clout.data.kinds import KINDS
 from clout.features.config import FeatureConfig
 from clout.features.families import (
-    DISCOUNT_PARTIALS,
     cutoff_graph,
+    discount_partials,
     reverse_active,
     window_pairs,
 )
-from clout.features.partials import pair_key, partials
+from clout.features.partials import pair_key
 from clout.features.tables import Tables
 from clout.models.metrics import poisson_deviance, spearman
 from clout.scoring.score import InfluenceModel
@@ -214,7 +214,7 @@ def credible_engagers(tables: Tables, config: FeatureConfig, cutoff: int
     if not _has_events(tables):
         return pl.DataFrame(schema={"account_id": pl.Int32, "engager": pl.Int32,
                                     "credibility": pl.Float64, "pair": pl.Int64}), np.zeros(n)
-    p = partials(tables, config, DISCOUNT_PARTIALS)
+    p = discount_partials(tables, config, cutoff)
     graph = cutoff_graph(p, tables, cutoff, config.windows)
     pairs = window_pairs(p, cutoff, config.windows)
     window = max(config.windows)
