@@ -38,22 +38,18 @@ from pathlib import Path
 
 from clout import tracking  # first: importing clout pins NumPy's kernels before NumPy loads
 from clout.config import load_experiment
-from clout.features.days import to_day
 from clout.gaming import SIZES, attack_date, genuine_accounts, topic_gaming_table
 from clout.models.heads import Split
 from clout.pipeline import fit_model
-from clout.prepare import current_features, prepare, topic_context
-from clout.quality import markdown_table, rolling_cutoffs
+from clout.prepare import current_features, prepare
+from clout.quality import MEASURED_TOPICS, markdown_table, realised_topic_agreement, rolling_cutoffs
 from clout.scoring.topics import (
     TOPIC_BASELINES,
-    model_kind_weights,
     model_topics,
     topic_agreement,
-    topic_outcome,
     topic_truth,
 )
 
-LARGEST = 10  # Congress: the topics with the most accounts posting on them, measured
 RATED = ["topic score", *TOPIC_BASELINES]
 
 
@@ -96,27 +92,23 @@ def congress(cases: int):
         model = fit_model(experiment, table, split, say=lambda _: None)
         scores = model.score(split.part(table.frame, "test"))
         cutoff = cutoffs[-1]
-        context = topic_context(experiment.data, prepared.tables, cutoff)
-        tables = context.tables
-        topics = model_topics(model, scores, tables, context.who)
-        outcome = topic_outcome(tables, to_day(cutoff), experiment.features.horizon_days,
-                                model_kind_weights(model))
-        per_topic, _ = topic_agreement(topics.scores, outcome)
-        largest = per_topic.nlargest(LARGEST, "accounts", keep="first")["topic"]
-        measured = topics.scores.merge(outcome[["account_id", "topic", "truth"]],
-                                       on=["account_id", "topic"])
-        measured = measured[measured["topic"].isin(largest)].assign(
+        realised = realised_topic_agreement(model, scores, experiment, prepared.tables)
+        per_topic = realised.per_topic
+        measured = realised.topics.scores.merge(
+            realised.outcome[["account_id", "topic", "truth"]], on=["account_id", "topic"])
+        measured = measured[measured["topic"].isin(per_topic["topic"])].assign(
             history_mean=lambda f: f["credible_engagement"] / f["posts"])
-        means = per_topic[per_topic["topic"].isin(largest)][RATED].mean()
+        means = per_topic[RATED].mean()
         low, high = bootstrap(measured)
         print(f"{cutoff:%Y-%m-%d}: " + per_topic.round(3).to_string(index=False))
         lead = means.iloc[0] - means.iloc[1:].max()
         rows.append({"cutoff": f"{cutoff:%Y-%m-%d}", "accounts (mean per topic)":
-                     f"{per_topic[per_topic['topic'].isin(largest)]['accounts'].mean():.0f}",
+                     f"{per_topic['accounts'].mean():.0f}",
                      **{k: f"{v:.3f}" for k, v in means.items()},
                      "topic score - best baseline (95 %)": f"{lead:+.3f} [{low:+.3f}, "
                                                            f"{high:+.3f}]"})
-    return pd.DataFrame(rows), context.learned.labels, audiences(topics, tables)
+    return (pd.DataFrame(rows), realised.context.learned.labels,
+            audiences(realised.topics, realised.context.tables))
 
 
 def audiences(topics, tables):
@@ -209,9 +201,9 @@ def main() -> None:
                   *markdown_table(gamed.round(2))]
     if real is not None:
         lines += ["", "## Congress (real): rolling cutoffs", "",
-                  f"Mean Spearman over the {LARGEST} topics with the most accounts, against "
-                  "what each account's tweets on the topic drew per post in the next 14 days; "
-                  "topics learned from the tweets before each cutoff:", "",
+                  f"Mean Spearman over the {MEASURED_TOPICS} topics with the most accounts, "
+                  "against what each account's tweets on the topic drew per post in the next 14 "
+                  "days; topics learned from the tweets before each cutoff:", "",
                   *markdown_table(real), "",
                   "The topics learned at the last cutoff (top terms): "
                   + "; ".join(labels) + ".", "",

@@ -195,3 +195,8 @@ def test_congress_rolling_cutoffs_measure_the_model_against_its_history():
         human["predictor"])
     assert human["value"].between(-1, 1).all()
     assert "spearman_truth" not in set(values["measure"])  # no ground truth on real data
+    # topics learned from the tweets before each test cutoff, against what each account's
+    # tweets on them drew afterwards: the topic score above the topics' own history
+    topic = values[(values["section"] == "topic") & (values["item"] == "mean over topics")]
+    by = topic.pivot_table(index="case", columns="predictor", values="value")
+    assert len(by) == 2 and (by["model"] > by["history log1p-mean"]).all(), by

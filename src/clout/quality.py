@@ -53,10 +53,25 @@ from clout.gaming import (
 )
 from clout.models.heads import Split
 from clout.models.metrics import FLOOR
-from clout.pipeline import Measurement, fit_model, measure, warn_if_unpinned, with_model
-from clout.prepare import Source, prepare
+from clout.pipeline import (
+    Measurement,
+    account_topics,
+    fit_model,
+    measure,
+    warn_if_unpinned,
+    with_model,
+)
+from clout.prepare import Source, TopicContext, prepare
 from clout.scoring.evaluation import MANIPULATORS, scored_truth, truth_of
-from clout.scoring.topics import TOPIC_BASELINES, model_topics, topic_agreement, topic_truth
+from clout.scoring.topics import (
+    TOPIC_BASELINES,
+    Topics,
+    model_kind_weights,
+    model_topics,
+    topic_agreement,
+    topic_outcome,
+    topic_truth,
+)
 
 Say = Callable[[str], None]
 # The rivals of each row group, in the order the tables show them.
@@ -155,7 +170,8 @@ def case_values(measured: Measurement, fairness: pd.DataFrame, truth: pd.DataFra
                 ) -> pd.DataFrame:
     """A case's numbers in long form (section, item, predictor, measure, value); `human`:
     `human_frame`, where there is one; `topics`: `topic_agreement` against the truth per
-    topic, where there is one."""
+    topic, or on real data against what the posts on each topic drew in the horizon
+    (`realised_topic_agreement`)."""
     s, rows = measured.summary, []
 
     def add(section, item, predictor, measure, value):
@@ -182,11 +198,12 @@ def case_values(measured: Measurement, fairness: pd.DataFrame, truth: pd.DataFra
                 pairwise_agreement(human[name].to_numpy(), human["target"].to_numpy()))
     if topics is not None:
         per_topic, best = topics
+        against = "spearman_truth" if truth is not None else "spearman_realised"
         for name in ("topic score", *TOPIC_BASELINES):
             add("topic", "mean over topics", "model" if name == "topic score" else name,
-                "spearman_truth", per_topic[name].mean())
-        add("topic", "true best topic", "model", "share_in_top_2",
-            best["true best topic in top 2"])
+                against, per_topic[name].mean())
+        add("topic", "true best topic" if truth is not None else "best topic in the horizon",
+            "model", "share_in_top_2", best["true best topic in top 2"])
     metrics = measured.metrics
     for row in metrics[metrics["predictor"].isin(("model", *HEAD_BASELINES))].itertuples():
         add("head", row.head, row.predictor, "spearman", row.spearman)
@@ -235,6 +252,37 @@ def rolling_cutoffs(cutoffs: list, rolling: int, span: int | None) -> list[list]
     return [cutoffs[max(0, end - span) if span else 0:end] for end in ends]
 
 
+MEASURED_TOPICS = 10  # real data: the topics with the most accounts, measured
+
+
+@dataclass
+class RealisedTopics:
+    """Topics on real data against what the posts on each topic drew afterwards."""
+
+    per_topic: pd.DataFrame  # `topic_agreement`'s, the MEASURED_TOPICS largest topics
+    best: dict  # how often the best topic in the horizon is among the top two
+    topics: Topics
+    outcome: pd.DataFrame  # `topic_outcome`: account_id, topic, posts, truth (per post)
+    context: TopicContext
+
+
+def realised_topic_agreement(model, scores: pd.DataFrame, experiment: Experiment, tables
+                             ) -> RealisedTopics | None:
+    """On real data, at the scores' cutoff: the topics (learned from text before the cutoff
+    where the source has text, `prepare.topic_context`) against what each account's posts on
+    each topic drew per post in the horizon after it. None where the source has no topics to
+    tell apart."""
+    found, context = account_topics(model, scores, experiment.data, tables)
+    if found.scores["topic"].nunique() < 2:
+        return None
+    cutoff = int(pd.Timestamp(scores["cutoff"].iloc[0]).timestamp() // 86_400)
+    outcome = topic_outcome(context.tables, cutoff, experiment.features.horizon_days,
+                            model_kind_weights(model))
+    per_topic, best = topic_agreement(found.scores, outcome)
+    return RealisedTopics(per_topic.nlargest(MEASURED_TOPICS, "accounts", keep="first"), best,
+                          found, outcome, context)
+
+
 def measure_case(name: str, experiment: Experiment, table: FeatureTable, cutoffs: list,
                  source: Source, engine, attacks: Mapping[str, Sequence[int]] | None = None
                  ) -> Case:
@@ -249,10 +297,13 @@ def measure_case(name: str, experiment: Experiment, table: FeatureTable, cutoffs
     fairness = fairness_table(model, test, truth)
     human = human_frame(measured, test, source.dataset.accounts,
                         column("engagement_{w}d", window=table.schema.longest_window))
-    topics = None
+    tables, topics = load_tables(source.dataset), None
     if truth is not None and truth.columns.str.startswith(TOPIC_TRUTH).any():
-        found = model_topics(model, measured.scores, load_tables(source.dataset))
+        found = model_topics(model, measured.scores, tables)
         topics = topic_agreement(found.scores, topic_truth(truth))
+    elif truth is None and (realised := realised_topic_agreement(
+            model, measured.scores, experiment, tables)) is not None:
+        topics = realised.per_topic, realised.best  # real data: what the posts drew after
     simulated = experiment.data.source == "simulator"
     gaming = None
     if attacks is not None:
@@ -428,9 +479,11 @@ TITLES = {
            "many lists hold the account), at the test cutoff (the follower count and the "
            "engagement received are references: profile counters leak, they are no features)",
     "topic": "Topics: Spearman of the topic score against the truth per topic (accounts that "
-             "posted on it), averaged over topics, beside the topic's own history and the "
-             "account's amplification and score used for every topic; how often an account's "
-             "true best topic is among its top two (docs/topics.md)",
+             "posted on it), averaged over topics (real data: against what the account's "
+             "posts on the topic drew per post in the horizon, over the 10 topics with the "
+             "most accounts; topics learned from text before the cutoff), beside the topic's "
+             "own history and the account's amplification and score used for every topic; how "
+             "often an account's best topic is among its top two (docs/topics.md)",
     "gap": "Manipulation: mean gap in points above genuine accounts of the same true influence",
     "head": "Heads: account Spearman and deviance per post on the test cutoff",
     "fairness": "Fairness: the model's gap in points by band (against true influence where "
