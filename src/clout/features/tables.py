@@ -52,8 +52,7 @@ class Tables:
     """What the feature builder reads. Optional tables are None when the source lacks them."""
 
     ids: pl.Series  # original account id of each dense index
-    accounts: pl.DataFrame  # account_id (index), created_day, snapshot counters, observed_day,
-    # community
+    accounts: pl.DataFrame  # account_id (index), created_day, counters, observed_day, community
     posts: pl.DataFrame | None  # post_id, account_id, day, content flags, counts
     events: pl.DataFrame | None  # actor_id, account_id, post_id, kind, day, cascade_depth
     follows: pl.DataFrame | None  # follower_id, followee_id, day (known times only)
