@@ -609,7 +609,8 @@ def score(
     out = out or Path("data/processed") / experiment.stem / f"scores-{day:%Y-%m-%d}.parquet"
     written = {out: scores, out.with_name(f"{out.stem}-topics.parquet"): topics.scores,
                out.with_name(f"{out.stem}-audience.parquet"): topics.audience_summary()}
-    if (terms := context.terms()) is not None:  # topics learned from text before the cutoff
+    terms = context.terms()  # topics learned from text before the cutoff, where they were
+    if terms is not None:
         written[out.with_name(f"{out.stem}-topic-terms.parquet")] = terms
     for path, frame in written.items():
         with replacing_file(path) as partial:  # renamed only once completely written
@@ -620,7 +621,7 @@ def score(
     console.print(
         f"scores: {out} ({len(scores):,} accounts at {day:%Y-%m-%d}; model "
         f"{influence.version}, map {influence.score_map.id}); by topic and audience beside "
-        f"it (-topics, -audience{', -topic-terms' if len(written) > 3 else ''}: "
+        f"it (-topics, -audience{'' if terms is None else ', -topic-terms'}: "
         f"{topics.scores['topic'].nunique()} topics)\n"
         f"meaning: median {scores['score'].median():.0f}; {ones:.0%} score 1 ("
         + ", ".join(f"{share:.0%} of them {reason}" for reason, share in why.items())
