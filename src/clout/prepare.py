@@ -7,6 +7,7 @@ what topics and audiences read beyond a model's tables (`topic_context`).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -182,5 +183,10 @@ def topic_context(spec: DataSpec, tables: Tables, cutoff) -> TopicContext:
         assigned, learned = post_topics(texts(path), pd.Timestamp(cutoff))
         tables = tables.with_post_topics(assigned)
     if witnessed is not None:
-        who = load_tables(validate(witnessed(path), on_bad_rows=spec.on_bad_rows)[0])
+        who = _witnessed_tables(spec.source, str(path), spec.on_bad_rows)
     return TopicContext(tables, who, learned)
+
+
+@functools.lru_cache(maxsize=2)  # rolling cutoffs ask for the same source's events each time
+def _witnessed_tables(source: str, path: str, on_bad_rows: str) -> Tables:
+    return load_tables(validate(WITNESSED[source](Path(path)), on_bad_rows=on_bad_rows)[0])
