@@ -1,7 +1,7 @@
 """What the defences cost genuine accounts: the share of each account's engagement that the
-coordination and lockstep rules discount, on clean simulated worlds (engagement among their
-genuine accounts) and on real data (every account's engagement by the others: Congress members
-retweeting, quoting, replying to and mentioning one another; Higgs).
+discount rules take (coordinated, lockstep, circle), on clean simulated worlds (engagement
+among their genuine accounts) and on real data (every account's engagement by the others:
+Congress members retweeting, quoting, replying to and mentioning one another; Higgs).
 
     python benchmarks/false_positives.py                      # seeds 7, 8, 9, Congress, Higgs
     python benchmarks/false_positives.py --seeds 7 --real --doc docs/false_positives.md
@@ -24,6 +24,7 @@ from clout import tracking  # first: importing clout pins NumPy's kernels before
 from clout.config import load_experiment
 from clout.data.loaders import LOADERS, load_congress
 from clout.data.validation import validate
+from clout.features.credibility import DISCOUNT_RULES
 from clout.gaming import (
     FALSE_POSITIVE_SHARE,
     discounted_engagement,
@@ -43,6 +44,10 @@ def real_dataset(data):
     raw = (load_congress(path, engagements=True) if data.source == "congress"
            else LOADERS[data.source](path))
     return validate(raw, on_bad_rows=data.on_bad_rows)[0]
+
+
+def percent(frame, columns):
+    return frame.assign(**{c: frame[c].map("{:.1%}".format) for c in columns})
 
 
 def summary_row(world: str, discounted) -> dict[str, str]:
@@ -85,19 +90,18 @@ def main() -> None:
     lines = [f"Measured {pd.Timestamp.now(tz='UTC').date()} at commit "
              f"`{tracking.git_commit()[:12]}` by `{command}` "
              f"({time.perf_counter() - start:.0f} s). The share of each account's engagement "
-             "in the longest window that the coordination and lockstep rules discount, at the "
+             f"in the longest window that the {', '.join(DISCOUNT_RULES)} rules discount, at the "
              "day after the data end (goal: at most 1 % of genuine accounts lose more than "
              f"{FALSE_POSITIVE_SHARE:.0%})."]
     if simulated:
+        by_rule = ["discounted", *(f"by_{r}" for r in DISCOUNT_RULES)]
         worst = pd.concat(worst).sort_values("discounted", ascending=False, kind="stable")
         lines += ["", "## Simulated worlds", "",
                   "Genuine accounts engaged by genuine accounts on each clean world:", "",
                   *markdown_table(pd.DataFrame(simulated)), "",
                   "The ten most discounted genuine accounts, for a reviewer to judge:", "",
-                  *markdown_table(worst.head(10)[["world", "account_id", "engagers",
-                                                  "discounted", "by_lockstep"]].assign(
-                      discounted=lambda f: f["discounted"].map("{:.1%}".format),
-                      by_lockstep=lambda f: f["by_lockstep"].map("{:.1%}".format)))]
+                  *markdown_table(percent(worst.head(10)[
+                      ["world", "account_id", "engagers", "discounted", *by_rule]], by_rule))]
     if real:
         lines += ["", "## Real data", "",
                   "Every account engaged by another in the longest window (no account is known "

@@ -237,7 +237,7 @@ def test_false_positives_count_genuine_engagement_the_rules_discount(tiny_world)
     assert clean["discounted"].is_monotonic_decreasing and (clean["engagers"] > 0).all()
     summary = false_positive_summary(clean)
     assert summary["share discounted > 10%"] == (clean["discounted"] > 0.1).mean()
-    assert summary["of their loss, by lockstep"] == 0
+    assert summary["of their loss, by lockstep"] == summary["of their loss, by circle"] == 0
     # genuine accounts in a pod, engaging every post of each other (three or more, to be seen),
     # lose that engagement; the simulator's rings and bots engaging genuine accounts are no
     # false positive, a pod of genuine accounts is

@@ -199,6 +199,66 @@ def test_lockstep_is_three_accounts_taking_up_the_same_small_accounts_together()
     assert flagged > 0
 
 
+def _circles_by_brute_force(engaged, engager, new):
+    """The circle rule written out with sets: a small account is in a circle when an account it
+    newly engages (one way) reaches it back through such pairs among small accounts."""
+    from clout.features.credibility import LOCKSTEP_AUDIENCE
+
+    rows = list(zip(engaged, engager, new, strict=True))
+    pairs = {(a, e) for a, e, _ in rows}
+    small = {x for x in set(engaged) | set(engager)
+             if sum(1 for a, _, n in rows if a == x and not n) <= LOCKSTEP_AUDIENCE}
+    one_way = {(a, e) for a, e, n in rows if n and (e, a) not in pairs}
+    step = {e: {a for a, x in one_way if x == e and a in small and e in small} for e in small}
+
+    def reaches(start):
+        seen, todo = set(), [start]
+        while todo:
+            for nxt in step.get(todo.pop(), ()):
+                if nxt not in seen:
+                    seen.add(nxt)
+                    todo.append(nxt)
+        return seen
+    member = {x for x in small if x in reaches(x)}
+    member |= {x for x in set(engaged) | set(engager)
+               if any(e in member for a, e in one_way if a == x)
+               and any(a in member for a, e in one_way if e == x)}
+    return [(a, e) in one_way and a in member and e in member for a, e, _ in rows]
+
+
+def test_a_circle_is_small_accounts_newly_taking_one_another_up():
+    from clout.features.credibility import LOCKSTEP_AUDIENCE, circles
+
+    # a pod of five taking turns: each newly engages the next two round the circle (never both
+    # ways); 10 and 11 newly engage 0 and 1 as an audience does (no circle back); 5 -> 6 -> 7
+    # is a chain, not a circle; 8 and 9 trade engagement (traded, not a circle)
+    rows = [((i + j) % 5, i) for i in range(5) for j in (1, 2)]
+    pod = len(rows)
+    rows += [(0, 10), (1, 10), (1, 11), (6, 5), (7, 6), (8, 9), (9, 8)]
+    engaged, engager = (np.array(c) for c in zip(*rows, strict=True))
+    new = np.ones(len(rows), bool)
+    assert circles(engaged, engager, new, 12).tolist() == [True] * pod + [False] * 7
+    # pairs engaged before the recent window are no circle
+    assert not circles(engaged, engager, np.zeros(len(rows), bool), 12).any()
+    # member 0 with a large audience before the recent window is not small, yet it is engaged
+    # by members and engages members: it stays in the circle with the others
+    audience = np.arange(20, 20 + LOCKSTEP_AUDIENCE + 1)
+    flags = circles(np.r_[engaged, np.zeros(len(audience), int)], np.r_[engager, audience],
+                    np.r_[new, np.zeros(len(audience), bool)], 20 + len(audience))
+    assert flags[:pod].all() and not flags[pod:].any()
+    # and on random graphs it is the rule written out by hand
+    rng = np.random.default_rng(0)
+    flagged = 0
+    for _ in range(30):
+        pairs = np.unique(rng.integers(0, 12, size=(25, 2)), axis=0)
+        pairs = pairs[pairs[:, 0] != pairs[:, 1]]
+        engaged, engager = pairs[:, 0], pairs[:, 1]
+        new = rng.random(len(pairs)) < 0.9
+        flags = circles(engaged, engager, new, 12)
+        assert flags.tolist() == _circles_by_brute_force(engaged, engager, new)
+        flagged += flags.sum()
+    assert flagged > 0
+
 def test_traded_engagement_share_by_hand(three_rows):
     # by 4 Jan: account 1 got a click (from 2) and a retweet (from 3), and liked 3's post, so
     # half of its engagement was traded back; all of account 3's (1's like) was

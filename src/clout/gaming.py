@@ -23,6 +23,7 @@ from clout.data.validation import validate
 from clout.errors import ConfigError
 from clout.features.build import load_tables
 from clout.features.config import FeatureConfig
+from clout.features.credibility import DISCOUNT_RULES
 from clout.features.days import from_day, to_day
 from clout.features.families import discount_partials, discounted_pairs
 from clout.features.tables import Tables
@@ -206,11 +207,11 @@ def world_gaming(model: InfluenceModel, source: Source, seed: int = 0,
 def discounted_engagement(config: FeatureConfig, dataset: Dataset,
                           counted: np.ndarray | None = None) -> pd.DataFrame:
     """False positives: the accounts engaged in the longest window before the attacks' date,
-    with how many accounts engaged them and the share of that engagement the coordination and
-    lockstep rules discount, most discounted first. Only engagement among the `counted` ids
-    counts: on a simulated world its genuine accounts (engagement from its rings, bots and bought
-    followers is left out: discounting it is the rules' job); on real data, where nobody is
-    known to be fake, every account."""
+    with how many accounts engaged them, the share of that engagement the discount rules
+    (`DISCOUNT_RULES`) take, and each rule's part of it (`by_<rule>`), most discounted first.
+    Only engagement among the `counted` ids counts: on a simulated world its genuine accounts
+    (engagement from its rings, bots and bought followers is left out: discounting it is the
+    rules' job); on real data, where nobody is known to be fake, every account."""
     tables = load_tables(dataset)
     n_accounts = len(tables.ids)
     cutoff = to_day(attack_date(tables))
@@ -222,27 +223,30 @@ def discounted_engagement(config: FeatureConfig, dataset: Dataset,
     weight = np.where(counts[engaged] & counts[pairs["engager"].to_numpy()],
                       pairs["engagements"].to_numpy().astype(float), 0.0)
     rule = pairs["rule"].to_numpy()
-    engagers, total, lost, in_lockstep = (
-        np.bincount(engaged, weights=w, minlength=n_accounts)
-        for w in (weight > 0, weight, weight * (rule != ""), weight * (rule == "lockstep")))
-    shown = engagers > 0
+
+    def per_account(w):
+        return np.bincount(engaged, weights=w, minlength=n_accounts)
+    total = per_account(weight)
+    shown = per_account(weight > 0) > 0
     return pd.DataFrame({
-        "account_id": tables.ids.to_numpy()[shown], "engagers": engagers[shown].astype(int),
-        "discounted": lost[shown] / total[shown],
-        "by_lockstep": in_lockstep[shown] / total[shown],  # the rest: coordinated
+        "account_id": tables.ids.to_numpy()[shown],
+        "engagers": per_account(weight > 0)[shown].astype(int),
+        "discounted": per_account(weight * (rule != ""))[shown] / total[shown],
+        **{f"by_{r}": per_account(weight * (rule == r))[shown] / total[shown]
+           for r in DISCOUNT_RULES},
     }).sort_values(["discounted", "engagers"], ascending=False, kind="stable").reset_index(
         drop=True)
 
 
 def false_positive_summary(discounted: pd.DataFrame) -> dict[str, float]:
     """How many accounts lose more than `FALSE_POSITIVE_SHARE` of their engagement, and how
-    much of what they lose the lockstep rule takes (the rest: the coordination rule)."""
+    much of what they lose each rule takes."""
     hit = discounted["discounted"] > FALSE_POSITIVE_SHARE
     lost = discounted.loc[hit, "discounted"].sum()
     return {"accounts engaged": len(discounted),
             f"share discounted > {FALSE_POSITIVE_SHARE:.0%}": hit.mean(),
-            "of their loss, by lockstep": (discounted.loc[hit, "by_lockstep"].sum() / lost
-                                           if lost else 0.0),
+            **{f"of their loss, by {r}": (discounted.loc[hit, f"by_{r}"].sum() / lost
+                                          if lost else 0.0) for r in DISCOUNT_RULES},
             "mean share discounted": discounted["discounted"].mean(),
             "largest share discounted": discounted["discounted"].max()}
 

@@ -40,9 +40,8 @@ class Explanation:
     baseline: float  # continuous score of a typical account (all contributions zero)
     continuous: float  # the account's continuous score
     contributions: pd.DataFrame  # feature, points, value, typical; largest |points| first
-    # share of the engagement received in the longest window that the coordination and lockstep
-    # rules discount (`features.credibility`): NaN when none was received or the source cannot
-    # tell who engaged
+    # share of the engagement received in the longest window that the discount rules take
+    # (`features.credibility`): NaN when none was received or the source cannot tell who engaged
     discounted: float = float("nan")
     silent: str = ""  # why the account has shown no influence ("" when it has)
 

@@ -37,12 +37,23 @@ engaging 20 targets 9-17. Only an engager seen over the whole longest window can
 pair from an old one, so its pairs alone can be new: on a young dataset, or a timeline cut at
 its latest posts (Congress), every pair would look new. Where the longest window is no longer
 than `ESTABLISHED_DAYS`, the engagers left out are not established and carry little anyway.
+
+Nor does engagement in a *circle* (`circles`): small accounts that newly took one another up,
+as a pod does, whatever share of posts each engages and however it takes turns. A pod's members
+each receive engagement from other members, so their new pairs always close into a directed
+circle (every member engaged by one before it); genuine audiences discovering small accounts do
+not close one. Among new pairs not traded back whose accounts are both small (as above), the
+circles are the strongly connected components of two accounts or more; a member too large to be
+small joins its circle when a member newly engages it and it newly engages a member. Every such
+pair between two members is in the circle. On the default simulated worlds genuine accounts
+close no such circle.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from scipy import sparse
+from scipy.sparse.csgraph import connected_components
 
 from clout.features.network import pagerank
 
@@ -57,7 +68,8 @@ LOCKSTEP_SHARED = 5  # small authors two engagers newly engaged both: in step
 LOCKSTEP_PARTNERS = 2  # engagers in step with a new engager of the same author: lockstep
 #: what each rule that discounts engagement catches, in words (explanations and the report)
 DISCOUNT_RULES = {"coordinated": "engaging nearly every post",
-                  "lockstep": "taking up the same small accounts together with others"}
+                  "lockstep": "taking up the same small accounts together with others",
+                  "circle": "small accounts newly taking one another up in a circle"}
 
 
 def rules_said() -> str:
@@ -132,3 +144,25 @@ def lockstep(engaged: np.ndarray, engager: np.ndarray, new: np.ndarray, n_accoun
     if new.any():  # (indexing a sparse matrix by no pairs gives a sparse matrix, not an array)
         out[new] = np.asarray(partners[engager[new], engaged[new]]).ravel() >= LOCKSTEP_PARTNERS
     return out
+
+
+def circles(engaged: np.ndarray, engager: np.ndarray, new: np.ndarray, n_accounts: int
+            ) -> np.ndarray:
+    """Which (engaged, engager) pairs of account indices are in a circle, from whether each
+    pair is new (as for `lockstep`); every pair engaged in the longest window once."""
+    before = np.bincount(engaged[~new], minlength=n_accounts)  # the author's earlier audience
+    small = before <= LOCKSTEP_AUDIENCE
+    key = engaged.astype(np.int64) * n_accounts + engager
+    traded = np.isin(engager.astype(np.int64) * n_accounts + engaged, key)
+    one_way = new & ~traded
+    among_small = one_way & small[engaged] & small[engager]
+    graph = sparse.csr_matrix((np.ones(among_small.sum()),
+                               (engager[among_small], engaged[among_small])),
+                              shape=(n_accounts, n_accounts))
+    _, component = connected_components(graph, directed=True, connection="strong")
+    member = np.bincount(component)[component] >= 2
+    # a member too large to be small: engaged by a member and engaging one, both newly
+    engaged_by_member = np.bincount(engaged[one_way & member[engager]], minlength=n_accounts)
+    engaging_member = np.bincount(engager[one_way & member[engaged]], minlength=n_accounts)
+    member |= (engaged_by_member > 0) & (engaging_member > 0)
+    return one_way & member[engaged] & member[engager]

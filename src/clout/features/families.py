@@ -27,7 +27,7 @@ from clout.features.catalogue import (
     unregister_feature,
 )
 from clout.features.config import FeatureConfig
-from clout.features.credibility import coordinated, credibility, lockstep
+from clout.features.credibility import circles, coordinated, credibility, lockstep
 from clout.features.network import pagerank
 from clout.features.partials import (
     PARTIALS,
@@ -335,16 +335,16 @@ class Graph:
     """What the engager features and the credible labels need from the whole engagement graph
     at one cutoff, indexed by account: PageRank, per window how many accounts each engager
     engaged with, each account's credibility (`features.credibility`), the keys of the pairs
-    coordinated or in lockstep, and each account's standing: how many people credibly engage
-    with it."""
+    discounted, by the rule that discounts them, and each account's standing: how many people
+    credibly engage with it."""
 
     rank: np.ndarray
     targets: dict[int, np.ndarray]
     credibility: np.ndarray
     trust: np.ndarray
-    coordinated: np.ndarray  # by either rule
+    coordinated: np.ndarray  # by any rule
     standing: np.ndarray  # log(1 + credible engagers over the longest window)
-    in_lockstep: np.ndarray  # those the coverage rule left to the lockstep rule
+    by_rule: dict[str, np.ndarray]  # rule of `DISCOUNT_RULES` -> the keys it discounts first
 
     def is_coordinated(self, engaged: np.ndarray, engager: np.ndarray, n_accounts: int
                        ) -> np.ndarray:
@@ -354,8 +354,8 @@ class Graph:
     def rule(self, engaged: np.ndarray, engager: np.ndarray, n_accounts: int) -> np.ndarray:
         """Which rule of `DISCOUNT_RULES` discounts each (engaged, engager) pair, or ''."""
         key = engaged.astype(np.int64) * n_accounts + engager
-        return np.select([_member(key, self.in_lockstep), _member(key, self.coordinated)],
-                         ["lockstep", "coordinated"], "")
+        return np.select([_member(key, keys) for keys in self.by_rule.values()],
+                         list(self.by_rule), "")
 
 
 def first_active(frame: pl.DataFrame, n_accounts: int) -> np.ndarray:
@@ -387,16 +387,17 @@ def engagement_graph(pairs: pl.DataFrame, coverage: pl.DataFrame, nodes: np.ndar
     covered = coverage["pair"].to_numpy()
     flagged = covered[coordinated(covered % n_accounts, coverage["engaged_posts"].to_numpy(),
                                   coverage["span"].to_numpy(), n_accounts)]
-    in_lockstep = np.empty(0, np.int64)
-    # and in lockstep: new pairs (in the recent window, not before it within the longest),
-    # which only an engager seen over the whole longest window can tell from old ones (on a
-    # young dataset, or a timeline cut at its latest posts, every pair would look new)
+    by_rule = {"coordinated": flagged}
+    # and in lockstep or in a circle: new pairs (in the recent window, not before it within the
+    # longest), which only an engager seen over the whole longest window can tell from old ones
+    # (on a young dataset, or a timeline cut at its latest posts, every pair would look new)
     if len(windows) > 1:
         recent, active = pairs[f"n@{sorted(windows)[-2]}"].to_numpy(), weight > 0
         new = (recent == weight) & (active_since[engager] <= cutoff - max(windows))
-        in_lockstep = np.setdiff1d(key[active][lockstep(
-            engaged[active], engager[active], new[active], n_accounts)], flagged)
-        flagged = np.union1d(flagged, in_lockstep)
+        for rule, judge in (("lockstep", lockstep), ("circle", circles)):
+            by_rule[rule] = np.setdiff1d(key[active][judge(
+                engaged[active], engager[active], new[active], n_accounts)], flagged)
+            flagged = np.union1d(flagged, by_rule[rule])
     # trust does not flow along engagement traded back or coordinated: a ring or a pod would
     # vouch for itself
     vouches = (~reverse_active(pairs, engaged, engager, n_accounts, max(windows))
@@ -406,7 +407,7 @@ def engagement_graph(pairs: pl.DataFrame, coverage: pl.DataFrame, nodes: np.ndar
     # an account's credible engagers over the longest window (as credible_engagers_{w}d)
     engagers = weighted_count(engaged, np.where(vouches & (weight > 0),
                                                 np.nan_to_num(credible[engager]), 0.0), n_accounts)
-    return Graph(rank, targets, credible, trust, flagged, np.log1p(engagers), in_lockstep)
+    return Graph(rank, targets, credible, trust, flagged, np.log1p(engagers), by_rule)
 
 
 def discount_partials(tables: Tables, config: FeatureConfig, cutoff: int) -> Partials:

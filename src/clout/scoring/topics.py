@@ -17,9 +17,9 @@ cutoff by a Poisson regression in which every account weighs the same. The stren
 one with which half of the posts (even ids) best predict the other half's engagement, and back:
 where an account's own topic evidence says little, it is trusted little, and one lucky post does
 not make an expert. Engagement is counted as the amplification heads count it: each kind by its
-weight in the score over its base rate, each engager by its credibility, coordinated, lockstep
-and traded engagement left out (`features.credibility`); a source known only by counts counts
-its posts' settled counts.
+weight in the score over its base rate, each engager by its credibility, discounted
+(coordinated, lockstep, circle) and traded engagement left out (`features.credibility`); a
+source known only by counts counts its posts' settled counts.
 
 **Over whom.** The account's credible engagers in the longest window: how many, how many of
 them are influential themselves (score at least `INFLUENTIAL_SCORE`), and which topic each
@@ -207,7 +207,7 @@ def _counted(tables: Tables, posts: pl.LazyFrame, kinds: dict[str, float]) -> pl
 def credible_engagers(tables: Tables, config: FeatureConfig, cutoff: int
                       ) -> tuple[pl.DataFrame, np.ndarray]:
     """Per (account, engager) pair engaged in the longest window before the cutoff: the
-    engager's credibility, 0 where the pair is coordinated, in lockstep or traded back (as the
+    engager's credibility, 0 where a discount rule takes the pair or it is traded back (as the
     credible engagement features count it); and every account's credibility by index. No
     pairs, and no credibility, for a source that does not say who engaged."""
     n = len(tables.ids)
