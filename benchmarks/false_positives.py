@@ -94,14 +94,14 @@ def main() -> None:
              "day after the data end (goal: at most 1 % of genuine accounts lose more than "
              f"{FALSE_POSITIVE_SHARE:.0%})."]
     if simulated:
-        by_rule = ["discounted", *(f"by_{r}" for r in DISCOUNT_RULES)]
+        shares = ["discounted", *(f"by_{r}" for r in DISCOUNT_RULES)]
         worst = pd.concat(worst).sort_values("discounted", ascending=False, kind="stable")
         lines += ["", "## Simulated worlds", "",
                   "Genuine accounts engaged by genuine accounts on each clean world:", "",
                   *markdown_table(pd.DataFrame(simulated)), "",
                   "The ten most discounted genuine accounts, for a reviewer to judge:", "",
-                  *markdown_table(percent(worst.head(10)[
-                      ["world", "account_id", "engagers", "discounted", *by_rule]], by_rule))]
+                  *markdown_table(percent(worst.head(10)[["world", "account_id", "engagers",
+                                                          *shares]], shares))]
     if real:
         lines += ["", "## Real data", "",
                   "Every account engaged by another in the longest window (no account is known "
