@@ -390,3 +390,37 @@ def test_an_attack_aimed_at_one_topic_engages_only_that_topics_posts(tiny_world)
     engaged = added[added["account_id"].isin(targets)]
     assert len(engaged) and (topics.reindex(engaged["post_id"]).to_numpy()
                              == engaged["account_id"].map(topic_of).to_numpy()).all()
+
+
+def test_a_pod_taking_turns_closes_circles_the_circle_rule_discounts(world, tiny_world):
+    from clout.features.build import load_tables
+    from clout.features.days import to_day
+    from clout.features.families import discount_partials, discounted_pairs
+    from clout.gaming import genuine_accounts
+
+    dataset, end, targets = world
+    config = FeatureConfig(windows=(7, 28, 56))  # covered by the tiny world's 70 days
+
+    def rules(data):  # each pair's rule, with whether both accounts are targets
+        tables = load_tables(validate(data)[0])
+        cutoff = to_day(end)
+        pairs = discounted_pairs(discount_partials(tables, config, cutoff), tables, cutoff,
+                                 config.windows).to_pandas()
+        ids = tables.ids.to_numpy()
+        return pairs.assign(
+            engaged=ids[pairs["engaged"]], engager=ids[pairs["engager"]],
+            in_pod=np.isin(ids[pairs["engaged"]], targets)
+            & np.isin(ids[pairs["engager"]], targets))
+    # five established accounts per pod, each engaging a random 60 % of the next two's posts,
+    # never both ways: under the coverage threshold, and two partners share too few authors
+    # to be all in lockstep; the circle they close is
+    attacked = rules(inject(dataset, "pod_turns", targets, 5, end).attacked)
+    pod = attacked[attacked["in_pod"]]
+    assert (pod["rule"] == "circle").sum() >= 5
+    # genuine audiences seldom close a circle: under 0.1 % of the clean world's genuine
+    # engagement (here through the simulator's rings)
+    clean = rules(dataset)
+    genuine = genuine_accounts(tiny_world[1])
+    among = clean[clean["engaged"].isin(genuine) & clean["engager"].isin(genuine)]
+    share = among.loc[among["rule"] == "circle", "engagements"].sum() / among["engagements"].sum()
+    assert share < 0.001
