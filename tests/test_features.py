@@ -148,36 +148,34 @@ def test_coordinated_pairs_engage_every_post_of_an_author_or_of_every_author():
 
 def _lockstep_by_brute_force(engaged, engager, new):
     """The lockstep rule written out with sets, pair by pair."""
-    from clout.features.credibility import LOCKSTEP_AUDIENCE, LOCKSTEP_PARTNERS, LOCKSTEP_SHARED
+    from clout.features.credibility import LOCKSTEP_AUDIENCE, LOCKSTEP_SHARED
 
     before = {a: {e for e, b, n in zip(engager, engaged, new, strict=True) if b == a and not n}
               for a in set(engaged)}
     small = {a for a in before if len(before[a]) <= LOCKSTEP_AUDIENCE}
     took_up = {e: {b for x, b, n in zip(engager, engaged, new, strict=True) if x == e and n}
                for e in set(engager)}
-
-    def in_step(e1, e2):
-        return e1 != e2 and len(took_up[e1] & took_up[e2] & small) >= LOCKSTEP_SHARED
-    return [bool(n) and sum(in_step(e, other) for other, b, m in
-                            zip(engager, engaged, new, strict=True) if b == a and m)
-            >= LOCKSTEP_PARTNERS for a, e, n in zip(engaged, engager, new, strict=True)]
+    in_step = {e for e in took_up for other in took_up
+               if other != e and len(took_up[e] & took_up[other] & small) >= LOCKSTEP_SHARED}
+    return [bool(n) and e in in_step for e, n in zip(engager, new, strict=True)]
 
 
-def test_lockstep_is_three_accounts_taking_up_the_same_small_accounts_together():
+def test_lockstep_is_two_accounts_taking_up_the_same_small_accounts_together():
     from clout.features.credibility import LOCKSTEP_AUDIENCE, LOCKSTEP_SHARED, lockstep
 
-    # engagers 10, 11, 12 newly engage small authors 0-4 together: lockstep; 13 and 14 do the
-    # same with 5-9 (two accounts: not); 15, 16, 17 take up 20-23 together (one author too few)
+    # engagers 10 and 11 newly engage small authors 0-6 together, and 10 newly engages 7 alone:
+    # all their new pairs are in lockstep; 12 and 13 take up 20-25 together (one author too
+    # few); 14 takes up 0-6 a month before the recent window (not new)
     shared = LOCKSTEP_SHARED
-    rows = [(a, e) for e in (10, 11, 12) for a in range(shared)]
-    rows += [(a, e) for e in (13, 14) for a in range(shared, 2 * shared)]
-    rows += [(a, e) for e in (15, 16, 17) for a in range(20, 20 + shared - 1)]
+    rows = [(a, e) for e in (10, 11) for a in range(shared)] + [(shared, 10)]
+    group = len(rows)
+    rows += [(a, e) for e in (12, 13) for a in range(20, 20 + shared - 1)]
+    rows += [(a, 14) for a in range(shared)]
     engaged, engager = (np.array(c) for c in zip(*rows, strict=True))
-    new = np.ones(len(rows), bool)
+    new = np.arange(len(rows)) < len(rows) - shared
     flags = lockstep(engaged, engager, new, 30)
-    group = 3 * shared
     assert flags.tolist() == [True] * group + [False] * (len(rows) - group)
-    # author 0 with a large audience before the recent window is not small: 10, 11, 12 share
+    # author 0 with a large audience before the recent window is not small: 10 and 11 share
     # one small author too few
     audience = np.arange(30, 30 + LOCKSTEP_AUDIENCE + 1)
     engaged2 = np.r_[engaged, np.zeros(len(audience), int)]
@@ -188,15 +186,15 @@ def test_lockstep_is_three_accounts_taking_up_the_same_small_accounts_together()
     assert not lockstep(engaged, engager, np.zeros(len(rows), bool), 30).any()
     # and on random graphs, dense enough for groups, it is the rule written out by hand
     rng = np.random.default_rng(0)
-    flagged = 0
+    flagged, judged = 0, 0
     for _ in range(20):
-        pairs = np.unique(rng.integers(0, [8, 9], size=(60, 2)), axis=0)
-        engaged, engager = pairs[:, 0], 8 + pairs[:, 1]
-        new = rng.random(len(pairs)) < 0.8
-        flags = lockstep(engaged, engager, new, 17)
+        pairs = np.unique(rng.integers(0, [10, 6], size=(90, 2)), axis=0)
+        engaged, engager = pairs[:, 0], 10 + pairs[:, 1]
+        new = rng.random(len(pairs)) < 0.9
+        flags = lockstep(engaged, engager, new, 16)
         assert flags.tolist() == _lockstep_by_brute_force(engaged, engager, new)
-        flagged += flags.sum()
-    assert flagged > 0
+        flagged, judged = flagged + flags.sum(), judged + new.sum()
+    assert 0 < flagged < judged
 
 
 def _circles_by_brute_force(engaged, engager, new):

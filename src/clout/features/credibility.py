@@ -29,11 +29,12 @@ accounts that together took up the same small accounts, as a bought group does w
 of posts it engages. A pair is new when the engager engaged the author in the recent window (28
 days) and not before it within the longest; an author is small when at most
 `LOCKSTEP_AUDIENCE` (20) accounts engaged it before the recent window. Two engagers are in step
-when they newly engaged at least `LOCKSTEP_SHARED` (5) of the same small authors, and a new pair
-is in lockstep when its engager is in step with at least `LOCKSTEP_PARTNERS` (2) other new
-engagers of the same author (a group of CopyCatch's kind). On the default simulated worlds two
-genuine engagers share at most 4-6 small authors newly taken up, a group of three aged accounts
-engaging 20 targets 9-17. Only an engager seen over the whole longest window can tell a new
+when they newly engaged at least `LOCKSTEP_SHARED` (7) of the same small authors (a group of
+CopyCatch's kind, from two accounts up), and every new pair of an engager in step with another
+is in lockstep, whichever author it engages: the pair lent to a target the other did not
+engage too. On the default simulated worlds two genuine engagers share at most 4-6 small
+authors newly taken up, two lent accounts aimed at 20 targets far more. Only an engager seen
+over the whole longest window can tell a new
 pair from an old one, so its pairs alone can be new: on a young dataset, or a timeline cut at
 its latest posts (Congress), every pair would look new. Where the longest window is no longer
 than `ESTABLISHED_DAYS`, the engagers left out are not established and carry little anyway.
@@ -64,8 +65,7 @@ COORDINATED_POSTS = 3  # fewer engaged posts say little about how selective an e
 COORDINATED_AUTHORS = 3  # an engager that engages every post of this many authors ...
 COORDINATED_AUTHOR_SHARE = 0.5  # ... and of this share of those it engaged on 2+ posts
 LOCKSTEP_AUDIENCE = 20  # an author engaged by at most this many before the recent window
-LOCKSTEP_SHARED = 5  # small authors two engagers newly engaged both: in step
-LOCKSTEP_PARTNERS = 2  # engagers in step with a new engager of the same author: lockstep
+LOCKSTEP_SHARED = 7  # small authors two engagers newly engaged both: in step
 #: what each rule that discounts engagement catches, in words (explanations and the report)
 DISCOUNT_RULES = {"coordinated": "engaging nearly every post",
                   "lockstep": "taking up the same small accounts together with others",
@@ -130,20 +130,12 @@ def lockstep(engaged: np.ndarray, engager: np.ndarray, new: np.ndarray, n_accoun
     engaged in the longest window once."""
     before = np.bincount(engaged[~new], minlength=n_accounts)  # the author's earlier audience
     small = new & (before[engaged] <= LOCKSTEP_AUDIENCE)
-
-    def matrix(rows):  # engager x author, 1 where a pair of `rows` is
-        return sparse.csr_matrix((np.ones(rows.sum()), (engager[rows], engaged[rows])),
-                                 shape=(n_accounts, n_accounts))
-    shared = matrix(small)
-    in_step = (shared @ shared.T).tocsr()  # engager x engager: small authors newly engaged both
-    in_step.data = (in_step.data >= LOCKSTEP_SHARED).astype(float)
-    in_step.setdiag(0)
-    in_step.eliminate_zeros()
-    partners = (in_step @ matrix(new)).tocsr()  # engager x author: in-step new engagers of it
-    out = np.zeros(len(engaged), bool)
-    if new.any():  # (indexing a sparse matrix by no pairs gives a sparse matrix, not an array)
-        out[new] = np.asarray(partners[engager[new], engaged[new]]).ravel() >= LOCKSTEP_PARTNERS
-    return out
+    took_up = sparse.csr_matrix((np.ones(small.sum()), (engager[small], engaged[small])),
+                                shape=(n_accounts, n_accounts))  # engager x small author
+    shared = (took_up @ took_up.T).tocsr()  # engager x engager: small authors newly engaged both
+    shared.setdiag(0)
+    in_step = shared.max(axis=1).toarray().ravel() >= LOCKSTEP_SHARED  # with another engager
+    return new & in_step[engager]
 
 
 def circles(engaged: np.ndarray, engager: np.ndarray, new: np.ndarray, n_accounts: int
