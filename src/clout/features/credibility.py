@@ -24,20 +24,21 @@ engagement falls in coordinated pairs, and no genuine engager is coordinated wit
 authors. One or two posts say little, so a pod member engaging only an author who posted
 twice is not caught.
 
-Nor does engagement in *lockstep* (`lockstep`), however partial, jittered and camouflaged:
-accounts that together took up the same small accounts, as a bought group does whatever share
-of posts it engages. A pair is new when the engager engaged the author in the recent window (28
-days) and not before it within the longest; an author is small when at most
-`LOCKSTEP_AUDIENCE` (20) accounts engaged it before the recent window. Two engagers are in step
-when they newly engaged at least `LOCKSTEP_SHARED` (7) of the same small authors (a group of
-CopyCatch's kind, from two accounts up), and every new pair of an engager in step with another
-is in lockstep, whichever author it engages: the pair lent to a target the other did not
-engage too. On the default simulated worlds two genuine engagers share at most 4-6 small
-authors newly taken up, two lent accounts aimed at 20 targets far more. Only an engager seen
-over the whole longest window can tell a new
-pair from an old one, so its pairs alone can be new: on a young dataset, or a timeline cut at
-its latest posts (Congress), every pair would look new. Where the longest window is no longer
-than `ESTABLISHED_DAYS`, the engagers left out are not established and carry little anyway.
+Nor does engagement in *lockstep* (`lockstep`), however partial, jittered and camouflaged: accounts
+that together took up the same small accounts, as a bought group does whatever share of posts it
+engages. A pair is new when the engager engaged the author in the recent window (28 days) and not
+before it within the longest; an author is small when at most `LOCKSTEP_AUDIENCE` (20) accounts
+engaged it before the recent window. Two engagers are in step when they newly engaged at least
+`LOCKSTEP_SHARED` (7) of the same small authors (a group of CopyCatch's kind, from two accounts
+up), and every new pair of an engager in step with another is in lockstep, whichever author it
+engages: the pair lent to a target the other did not engage too. On the default simulated worlds
+two genuine engagers share at most 4-6 small authors newly taken up; the red team's best tactic
+(two lent accounts engaging half the posts of 20 accounts that posted once or twice) shares enough
+for every pair it lent to be in lockstep (tuning worlds 7, 11, 12). Only an engager seen over the
+whole longest window can tell a new pair from an old one, so its pairs alone can be new: on a young
+dataset, or a timeline cut at its latest posts (Congress), every pair would look new. Where the
+longest window is no longer than `ESTABLISHED_DAYS`, the engagers left out are not established and
+carry little anyway.
 
 Nor does engagement in a *circle* (`circles`): small accounts that newly took one another up,
 as a pod does, whatever share of posts each engages and however it takes turns. A pod's members
