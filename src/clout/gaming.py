@@ -226,11 +226,11 @@ def discounted_engagement(config: FeatureConfig, dataset: Dataset,
 
     def per_account(w):
         return np.bincount(engaged, weights=w, minlength=n_accounts)
-    total = per_account(weight)
-    shown = per_account(weight > 0) > 0
+    total, engagers = per_account(weight), per_account(weight > 0)
+    shown = engagers > 0
     return pd.DataFrame({
         "account_id": tables.ids.to_numpy()[shown],
-        "engagers": per_account(weight > 0)[shown].astype(int),
+        "engagers": engagers[shown].astype(int),
         "discounted": per_account(weight * (rule != ""))[shown] / total[shown],
         **{f"by_{r}": per_account(weight * (rule == r))[shown] / total[shown]
            for r in DISCOUNT_RULES},

@@ -124,13 +124,18 @@ def coordinated(engager: np.ndarray, engaged_posts: np.ndarray, span: np.ndarray
     return (every & (engaged_posts >= COORDINATED_POSTS)) | everywhere[engager]
 
 
+def small_accounts(engaged: np.ndarray, new: np.ndarray, n_accounts: int) -> np.ndarray:
+    """Which accounts (by index) are small: engaged by at most `LOCKSTEP_AUDIENCE` accounts
+    before the recent window (the pairs engaged in the longest window, not new)."""
+    return np.bincount(engaged[~new], minlength=n_accounts) <= LOCKSTEP_AUDIENCE
+
+
 def lockstep(engaged: np.ndarray, engager: np.ndarray, new: np.ndarray, n_accounts: int
              ) -> np.ndarray:
     """Which (engaged, engager) pairs of account indices are in lockstep, from whether each
     pair is new (engaged in the recent window, not before it within the longest); every pair
     engaged in the longest window once."""
-    before = np.bincount(engaged[~new], minlength=n_accounts)  # the author's earlier audience
-    small = new & (before[engaged] <= LOCKSTEP_AUDIENCE)
+    small = new & small_accounts(engaged, new, n_accounts)[engaged]
     took_up = sparse.csr_matrix((np.ones(small.sum()), (engager[small], engaged[small])),
                                 shape=(n_accounts, n_accounts))  # engager x small author
     shared = (took_up @ took_up.T).tocsr()  # engager x engager: small authors newly engaged both
@@ -143,8 +148,7 @@ def circles(engaged: np.ndarray, engager: np.ndarray, new: np.ndarray, n_account
             ) -> np.ndarray:
     """Which (engaged, engager) pairs of account indices are in a circle, from whether each
     pair is new (as for `lockstep`); every pair engaged in the longest window once."""
-    before = np.bincount(engaged[~new], minlength=n_accounts)  # the author's earlier audience
-    small = before <= LOCKSTEP_AUDIENCE
+    small = small_accounts(engaged, new, n_accounts)
     key = engaged.astype(np.int64) * n_accounts + engager
     traded = np.isin(engager.astype(np.int64) * n_accounts + engaged, key)
     one_way = new & ~traded

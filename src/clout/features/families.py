@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from functools import cached_property
+from functools import cached_property, reduce
 
 import numpy as np
 import polars as pl
@@ -342,9 +342,13 @@ class Graph:
     targets: dict[int, np.ndarray]
     credibility: np.ndarray
     trust: np.ndarray
-    coordinated: np.ndarray  # by any rule
     standing: np.ndarray  # log(1 + credible engagers over the longest window)
     by_rule: dict[str, np.ndarray]  # rule of `DISCOUNT_RULES` -> the keys it discounts first
+
+    @cached_property
+    def coordinated(self) -> np.ndarray:
+        """The keys of the pairs any rule discounts."""
+        return reduce(np.union1d, self.by_rule.values())
 
     def is_coordinated(self, engaged: np.ndarray, engager: np.ndarray, n_accounts: int
                        ) -> np.ndarray:
@@ -407,7 +411,7 @@ def engagement_graph(pairs: pl.DataFrame, coverage: pl.DataFrame, nodes: np.ndar
     # an account's credible engagers over the longest window (as credible_engagers_{w}d)
     engagers = weighted_count(engaged, np.where(vouches & (weight > 0),
                                                 np.nan_to_num(credible[engager]), 0.0), n_accounts)
-    return Graph(rank, targets, credible, trust, flagged, np.log1p(engagers), by_rule)
+    return Graph(rank, targets, credible, trust, np.log1p(engagers), by_rule)
 
 
 def discount_partials(tables: Tables, config: FeatureConfig, cutoff: int) -> Partials:
