@@ -11,26 +11,26 @@ Each command runs as a user runs it (a fresh `clout` process: imports, MLflow, m
 included), `--repeat` times cold and warm, alternating; the table shows the median and the range.
 Everything goes to a temporary folder (cache, MLflow store, outputs, releases), so the project's
 own are untouched. The lookup: the warm `clout score` batch published as a release, `clout
-release serve` on loopback, `--requests` one-account GETs, median and p99.
+release serve` on loopback with an API key, `--requests` one-account GETs, median and p99
+(`benchmarks/lookup.py`).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 
 from clout.quality import markdown_table
+from lookup import lookup_latency  # benchmarks/lookup.py
 
 ROOT = Path(__file__).resolve().parents[1]
 CLOUT = Path(sys.executable).parent / "clout"
@@ -68,40 +68,6 @@ def make_run(folder: Path) -> tuple[float, float]:
     env = {k: v for k, v in os.environ.items()
            if k not in ("MLFLOW_TRACKING_URI", "CLOUT_CACHE", "VIRTUAL_ENV")}
     return watched(["make", "run"], env, cwd=clone)
-
-
-def lookup_latency(scores: Path, folder: Path, env: dict, requests: int) -> list[float]:
-    import socket
-
-    releases = folder / "releases"
-    run("release", "publish", str(EXPERIMENT), str(scores), "--dir", str(releases), env=env)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen([str(CLOUT), "release", "serve", str(EXPERIMENT), "--dir",
-                               str(releases), "--port", str(port)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    ids = pd.read_parquet(scores)["account_id"].sample(requests, random_state=0, replace=True)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise SystemExit("clout release serve did not answer within 60 s") from None
-                time.sleep(0.2)
-        latencies = []
-        for account in ids:
-            start = time.perf_counter()
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/accounts/{account}") as got:
-                json.loads(got.read())
-            latencies.append(time.perf_counter() - start)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-    return latencies
 
 
 def main() -> None:

@@ -203,13 +203,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def get_json(url: str) -> tuple[int, dict]:
+def get_json(url: str, headers: dict | None = None) -> tuple[int, dict]:
     """GET `url`: the status and the JSON body, errors included."""
+    return get(url, headers)[::2]
+
+
+def get(url: str, headers: dict | None = None) -> tuple[int, dict, dict]:
+    """GET `url`: the status, the response headers and the JSON body, errors included."""
     try:
-        with urllib.request.urlopen(url, timeout=30) as response:
-            return response.status, json.loads(response.read())
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}),
+                                    timeout=30) as response:
+            return response.status, dict(response.headers), json.loads(response.read())
     except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read())
+        return err.code, dict(err.headers), json.loads(err.read())
 
 
 @contextmanager

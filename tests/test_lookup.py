@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from clout.export.access import create_key
 from clout.export.lookup import MAX_IDS, lookup_app
 from clout.export.release import GateThresholds, Releases
 from clout.pipeline import score_accounts
@@ -82,15 +83,17 @@ def test_cli_serves_the_current_release(scored, tiny_experiment_file, tmp_path):
     releases.publish(earlier, GateThresholds())
     port, log = free_port(), (tmp_path / "lookup.log").open("w+")
     clout = Path(sys.executable).parent / "clout"
+    key, keys = create_key("tests", path=tmp_path / "keys.json")
     process = subprocess.Popen([str(clout), "release", "serve", str(tiny_experiment_file),
-                                "--dir", str(releases.directory), "--port", str(port)],
-                               stdout=log, stderr=subprocess.STDOUT)
+                                "--dir", str(releases.directory), "--port", str(port),
+                                "--keys", str(keys)], stdout=log, stderr=subprocess.STDOUT)
     account = int(earlier["account_id"].iloc[0])
     try:
         deadline = time.monotonic() + 60
         while True:
             try:
-                status, got = get_json(f"http://127.0.0.1:{port}/accounts/{account}")
+                status, got = get_json(f"http://127.0.0.1:{port}/accounts/{account}",
+                                       {"X-API-Key": key})
                 break
             except OSError:
                 assert process.poll() is None and time.monotonic() < deadline, \

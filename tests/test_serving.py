@@ -1,10 +1,11 @@
 """The pyfunc model served by `clout serve` (MLflow's scoring app behind clout's checks) on
 loopback: valid rows score as in batch; a bad request gets a 4xx that names the problem and the
-server keeps serving."""
+server keeps serving; no key, 401; a key not allowed /invocations, 403."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -15,16 +16,20 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from support import free_port
+from clout.export.access import KEYS_VARIABLE, create_key
+from support import free_port, get_json
+
+KEY = "clout_key-of-the-serving-tests"  # from the environment, as a container would give it
 
 
 def payload(rows: pd.DataFrame) -> str:
     return json.dumps({"dataframe_split": json.loads(rows.to_json(orient="split", index=False))})
 
 
-def post(url: str, rows: pd.DataFrame | str) -> tuple[int, str]:
+def post(url: str, rows: pd.DataFrame | str, key: str | None = KEY) -> tuple[int, str]:
     body = (rows if isinstance(rows, str) else payload(rows)).encode()
-    request = urllib.request.Request(url, body, {"Content-Type": "application/json"})
+    request = urllib.request.Request(url, body, {"Content-Type": "application/json",
+                                                 **({"X-API-Key": key} if key else {})})
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, response.read().decode()
@@ -33,13 +38,23 @@ def post(url: str, rows: pd.DataFrame | str) -> tuple[int, str]:
 
 
 @pytest.fixture(scope="module")
-def server(built, tmp_path_factory):
+def keys_file(tmp_path_factory):
+    """A key file with one key, allowed /ping only: (file, key)."""
+    path = tmp_path_factory.mktemp("keys") / "keys.json"
+    key, _ = create_key("monitor", ["ping"], path=path)
+    return path, key
+
+
+@pytest.fixture(scope="module")
+def server(built, keys_file, tmp_path_factory):
     _, _, _, run_id = built
     port = free_port()
     log = (tmp_path_factory.mktemp("serving") / "server.log").open("w+")
     clout = Path(sys.executable).parent / "clout"  # the venv's
-    process = subprocess.Popen([str(clout), "serve", f"runs:/{run_id}/clout", "--port", str(port)],
-                               stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen([str(clout), "serve", f"runs:/{run_id}/clout", "--port", str(port),
+                                "--keys", str(keys_file[0])],
+                               stdout=log, stderr=subprocess.STDOUT,
+                               env={**os.environ, KEYS_VARIABLE: f"tests:{KEY}"})
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -47,7 +62,8 @@ def server(built, tmp_path_factory):
             log.seek(0)
             pytest.fail(f"server exited: {log.read()[-2000:]}")
         try:
-            with urllib.request.urlopen(f"{url}/ping", timeout=2):
+            ping = urllib.request.Request(f"{url}/ping", headers={"X-API-Key": KEY})
+            with urllib.request.urlopen(ping, timeout=2):
                 break
         except OSError:
             time.sleep(0.5)
@@ -94,6 +110,21 @@ def test_bad_requests_get_a_4xx_naming_the_problem_and_the_server_keeps_serving(
     assert names in body
     assert len(body) < 2000, body  # the problem, not the request echoed back
     assert post(f"{server}/invocations", rows)[0] == 200
+
+
+def test_the_model_endpoint_wants_a_key_allowed_the_route(server, rows, keys_file):
+    _, monitor = keys_file
+    for route in ("/ping", "/health", "/version", "/invocations"):
+        status, body = get_json(f"{server}{route}")
+        assert status == 401 and "API key is required" in body["detail"], route
+    status, body = post(f"{server}/invocations", rows, key=None)
+    assert status == 401 and "API key is required" in body
+    assert post(f"{server}/invocations", rows, key="clout_guess")[0] == 401
+    ping = urllib.request.Request(f"{server}/ping", headers={"X-API-Key": monitor})
+    with urllib.request.urlopen(ping, timeout=30) as answer:  # MLflow's ping is not JSON
+        assert answer.status == 200
+    status, body = post(f"{server}/invocations", rows, key=monitor)
+    assert status == 403 and "'monitor' may not call /invocations" in body
 
 
 def test_a_request_nested_too_deep_or_too_large_is_a_400_before_it_is_parsed(server, rows):

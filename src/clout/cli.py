@@ -91,6 +91,9 @@ app.add_typer(release_app, name="release")
 cache_app = Commands(help="The cache of validated data and features (data/interim/cache).",
                      no_args_is_help=True)
 app.add_typer(cache_app, name="cache")
+keys_app = Commands(help="API keys of the services (clout serve, clout release serve).",
+                    no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
 # A log (not a terminal) is 100 columns wide: tables wrap their cells to fit.
 console = Console(width=None if sys.stdout.isatty() else 100)
 
@@ -456,6 +459,11 @@ NoCache = Annotated[bool, typer.Option(
 TrackingUri = Annotated[str | None, typer.Option(
     help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else mlflow.db at the project "
          "root).")]
+KeysFile = Annotated[Path | None, typer.Option(
+    "--keys", help="The API key file (default: $CLOUT_API_KEYS_FILE, else "
+                   "data/secrets/api_keys.json).")]
+NoKeys = Annotated[bool, typer.Option(
+    "--no-keys", help="Serve without API keys: loopback only, for local development.")]
 
 
 def warn_if_name_is_shared(path: Path, name: str) -> None:
@@ -902,19 +910,25 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port (the MLflow UI of make ui has 5000).")] = 5001,
     tracking_uri: TrackingUri = None,
+    keys: KeysFile = None,
+    no_keys: NoKeys = False,
 ) -> None:
     """Serve the model over HTTP as `mlflow models serve` does (POST /invocations, GET /ping),
-    once its files are verified, refusing oversized or deeply nested requests."""
+    once its files are verified, to callers with an API key (clout keys create), refusing
+    oversized or deeply nested requests."""
     from mlflow.exceptions import MlflowException
 
+    from clout.export.access import service_access
     from clout.export.mlflow_model import model_behind
     from clout.export.serving import serve as run_server
 
     uri = _model_uri(model, tracking_uri)
     try:
-        console.print(f"serving {uri} ({model_behind(uri)}) at "
-                      f"http://{host}:{port}/invocations (Ctrl+C stops)")
-        run_server(uri, host, port)
+        behind = model_behind(uri)  # an unknown model is said before missing keys
+        access = service_access(host, no_keys, keys)
+        console.print(f"serving {uri} ({behind}) at "
+                      f"http://{host}:{port}/invocations{_keys_said(access)} (Ctrl+C stops)")
+        run_server(uri, access, host, port)
     except MlflowException as err:
         fail(f"cannot serve {uri}: {err.message}", 2)
 
@@ -1174,21 +1188,74 @@ def release_serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(
         help="Port (make ui has 5000, clout serve 5001).")] = 5002,
+    keys: KeysFile = None,
+    no_keys: NoKeys = False,
 ) -> None:
     """Serve the current release's scores by account id over HTTP (GET /accounts/ID,
-    /accounts?ids=1,2, /release): what production callers ask, who hold ids, not features. A
-    publish or rollback is served from the next request on."""
+    /accounts?ids=1,2, /release) to callers with an API key (clout keys create): what
+    production callers ask, who hold ids, not features. A publish or rollback is served from
+    the next request on."""
+    from clout.export.access import service_access
     from clout.export.lookup import serve_release
 
+    access = service_access(host, no_keys, keys)
     releases = _releases(_experiment(experiment, None), directory)
     served = "no release yet"
     if releases.current:  # which model made the scores: clout serve may serve another
         info = releases.info(releases.current)
         served = (f"release {releases.current}: scores of {info.get('cutoff', '?')[:10]} by "
                   f"model {info.get('model_version', 'unknown')}")
-    console.print(f"serving {releases.directory} ({served}) at http://{host}:{port}/accounts/ID "
-                  "(Ctrl+C stops)")
-    serve_release(releases, host, port)
+    console.print(f"serving {releases.directory} ({served}) at http://{host}:{port}/accounts/ID"
+                  f"{_keys_said(access)} (Ctrl+C stops)")
+    serve_release(releases, access, host, port)
+
+
+def _keys_said(access) -> str:
+    return (" [bold yellow]without API keys[/] (--no-keys)" if access is None else
+            f" for {len(access.by_digest)} API key(s)")
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Argument(help="Who holds the key (letters, digits, . _ -).")],
+    routes: Annotated[str, typer.Option(
+        help="Routes it may call, comma-separated (a path's first segment: accounts, topics, "
+             "release, invocations, ping, ...), or * for all.")] = "*",
+    rate: Annotated[float, typer.Option(help="Requests a second, on average.")] = 50.0,
+    burst: Annotated[int, typer.Option(help="Requests at once.")] = 100,
+    keys: KeysFile = None,
+) -> None:
+    """Create an API key: printed once, never stored (the key file keeps its digest)."""
+    from clout.export.access import create_key
+
+    key, path = create_key(name, [r.strip().strip("/") for r in routes.split(",") if r.strip()],
+                           rate, burst, keys)
+    console.print(f"key {name!r} added to {path}; it is shown once, keep it:", style="dim")
+    print(key)  # alone on its line, unwrapped: KEY=$(clout keys create NAME | tail -1)
+
+
+@keys_app.command("list")
+def keys_list(keys: KeysFile = None) -> None:
+    """The keys of the key file: names, routes, rates (never the keys)."""
+    from clout.export.access import keys_file, read_keys
+
+    found = read_keys(keys)
+    if not found:
+        console.print(f"no keys in {keys_file(keys)} (clout keys create NAME)")
+        return
+    print_frame(pd.DataFrame([{"name": k.name, "routes": ",".join(k.routes), "rate": k.rate,
+                               "burst": k.burst, "created": k.created} for k in found]),
+                title=str(keys_file(keys)))
+
+
+@keys_app.command("revoke")
+def keys_revoke(name: Annotated[str, typer.Argument(help="The key's name.")],
+                keys: KeysFile = None) -> None:
+    """Remove a key: the services refuse it from their next request."""
+    from clout.export.access import revoke_key
+
+    console.print(f"key {name!r} removed from {revoke_key(name, keys)}: refused from the "
+                  "services' next request")
 
 
 @cache_app.command("list")

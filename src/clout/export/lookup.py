@@ -11,6 +11,9 @@ release published, the same number every reader of the release sees.
   An account's row lists its topics, best first.
 - `GET /release`: what is served (number, cutoff, accounts, versions); `GET /ping`.
 
+Every route wants an API key, within its rate (`clout.export.access`), unless served with
+--no-keys on loopback.
+
 The served release is read once and indexed by account id. Each request first reads
 `CURRENT` (a few bytes): after a publish or a rollback the next request answers from the newly
 served release, without a restart. No release served is a 503 naming the command to publish.
@@ -25,6 +28,7 @@ import pandas as pd
 import uvicorn
 from fastapi import FastAPI, HTTPException, Query
 
+from clout.export.access import Access, guard
 from clout.export.release import Releases
 
 LOOKUP_PORT = 5002  # the MLflow UI has 5000, `clout serve` 5001
@@ -116,7 +120,7 @@ def _ids(text: str) -> list[int]:
     return ids
 
 
-def lookup_app(releases: Releases) -> FastAPI:
+def lookup_app(releases: Releases, access: Access | None = None) -> FastAPI:
     reader = ReleaseReader(releases)
     app = FastAPI(title="clout scores", description="The served release's scores by account id.")
 
@@ -158,8 +162,9 @@ def lookup_app(releases: Releases) -> FastAPI:
         rows = {i: served.row(i) for i in dict.fromkeys(wanted)}
         return {"release": served.number, "accounts": [r for r in rows.values() if r],
                 "not_found": [i for i, r in rows.items() if r is None]}
-    return app
+    return guard(app, access)
 
 
-def serve_release(releases: Releases, host: str = "127.0.0.1", port: int = LOOKUP_PORT) -> None:
-    uvicorn.run(lookup_app(releases), host=host, port=port, log_level="warning")
+def serve_release(releases: Releases, access: Access | None, host: str = "127.0.0.1",
+                  port: int = LOOKUP_PORT) -> None:
+    uvicorn.run(lookup_app(releases, access), host=host, port=port, log_level="warning")

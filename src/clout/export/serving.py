@@ -2,6 +2,7 @@
 payloads as `mlflow models serve`), with clout's checks in front of it:
 - the model is loaded through `mlflow_model`'s verified loader: every file of it, code
   included, digests to what its run recorded, before MLflow runs any of it;
+- API keys and a rate limit per key (`clout.export.access`), checked first;
 - a request body larger than MAX_BODY_BYTES, or JSON nested deeper than MAX_JSON_DEPTH, is a
   400 that says so, before anything parses it (5,000 nested lists were a 500 from Python's
   recursion limit inside the JSON parser).
@@ -18,6 +19,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from mlflow.pyfunc import scoring_server
 
+from clout.export.access import Access, guard
 from clout.export.mlflow_model import verified_pyfunc
 
 DEFAULT_PORT = 5001  # the MLflow UI (make ui) has 5000
@@ -42,9 +44,9 @@ def request_problem(body: bytes) -> str | None:
     return None
 
 
-def scoring_app(uri: str) -> FastAPI:
-    """MLflow's scoring app for the model at `uri`, refusing oversized or deeply nested
-    requests first."""
+def scoring_app(uri: str, access: Access | None = None) -> FastAPI:
+    """MLflow's scoring app for the model at `uri`, refusing requests without a key of
+    `access` (none: --no-keys), then oversized or deeply nested ones."""
     app = scoring_server.init(verified_pyfunc(uri))
 
     @app.middleware("http")
@@ -53,8 +55,9 @@ def scoring_app(uri: str) -> FastAPI:
             return JSONResponse({"error_code": "BAD_REQUEST", "message": problem},
                                 status_code=400)
         return await call_next(request)
-    return app
+    return guard(app, access)
 
 
-def serve(uri: str, host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> None:
-    uvicorn.run(scoring_app(uri), host=host, port=port, log_level="warning")
+def serve(uri: str, access: Access | None, host: str = "127.0.0.1", port: int = DEFAULT_PORT
+          ) -> None:
+    uvicorn.run(scoring_app(uri, access), host=host, port=port, log_level="warning")

@@ -1,0 +1,141 @@
+"""How fast `clout release serve` answers one account on loopback, with API keys checked and
+without (`--no-keys`), measured in the same run: a scored batch published as a release, then
+`--rounds` rounds, each starting the service without keys and with them (one key per request,
+`X-API-Key`) and sending `--requests` one-account GETs from one client, one at a time.
+
+    python benchmarks/lookup.py [--scores data/processed/default/scores-2024-07-01.parquet]
+        [--rounds 3] [--requests 1000] [--doc docs/lookup.md]
+
+The scores default to `make run`'s batch. Goal (the scored person's rights and the brand's
+controls): p99 under 5 ms with keys on, at one client.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from clout.export.access import KEYS_VARIABLE, create_key
+from clout.quality import markdown_table
+
+ROOT = Path(__file__).resolve().parents[1]
+CLOUT = Path(sys.executable).parent / "clout"
+EXPERIMENT = ROOT / "experiments" / "default.yaml"
+SCORES = ROOT / "data" / "processed" / "default" / "scores-2024-07-01.parquet"
+
+
+def publish(scores: Path, releases: Path, env: dict) -> None:
+    subprocess.run([str(CLOUT), "release", "publish", str(EXPERIMENT), str(scores), "--dir",
+                    str(releases)], env=env, check=True, stdout=subprocess.DEVNULL)
+
+
+@contextmanager
+def serving(releases: Path, env: dict, keys: bool):
+    """`clout release serve` on a free loopback port: yields its URL and the headers a
+    request sends (a key of its own key file, when `keys`, at a rate no client here reaches:
+    the checks are measured, not the limit)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    headers, access = {}, ["--no-keys"]
+    if keys:
+        key, path = create_key("benchmark", rate=1e6, burst=10**6,
+                               path=releases.parent / f"keys-{port}.json")
+        headers, access = {"X-API-Key": key}, ["--keys", str(path)]
+    server = subprocess.Popen([str(CLOUT), "release", "serve", str(EXPERIMENT), "--dir",
+                               str(releases), "--port", str(port), *access], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(urllib.request.Request(f"{url}/ping", headers=headers),
+                                       timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise SystemExit("clout release serve did not answer within 60 s") from None
+                time.sleep(0.2)
+        yield url, headers
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def latencies(url: str, headers: dict, ids) -> list[float]:
+    """Seconds for each one-account GET, one after the other."""
+    took = []
+    for account in ids:
+        start = time.perf_counter()
+        request = urllib.request.Request(f"{url}/accounts/{account}", headers=headers)
+        with urllib.request.urlopen(request) as got:
+            json.loads(got.read())
+        took.append(time.perf_counter() - start)
+    return took
+
+
+def lookup_latency(scores: Path, folder: Path, env: dict, requests: int, keys: bool = True
+                   ) -> list[float]:
+    """`requests` one-account GETs of a release of `scores` (published into `folder`)."""
+    releases = folder / "releases"
+    if not releases.exists():
+        publish(scores, releases, env)
+    ids = pd.read_parquet(scores)["account_id"].sample(requests, random_state=0, replace=True)
+    with serving(releases, env, keys) as (url, headers):
+        return latencies(url, headers, ids)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scores", type=Path, default=SCORES)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--doc", type=Path, help="also write the table into this Markdown file")
+    args = parser.parse_args()
+    if not args.scores.exists():
+        raise SystemExit(f"{args.scores}: no scores (make run writes them)")
+    measured: dict[str, list[float]] = {"keys off (--no-keys)": [], "keys on": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {k: v for k, v in os.environ.items() if k != KEYS_VARIABLE}
+        for round_ in range(args.rounds):
+            for (mode, took), keys in zip(measured.items(), (False, True), strict=True):
+                took += lookup_latency(args.scores, Path(tmp), env, args.requests, keys)
+                print(f"round {round_ + 1}, {mode}: p99 "
+                      f"{1000 * np.quantile(took[-args.requests:], 0.99):.2f} ms", flush=True)
+    table = pd.DataFrame([{"service": mode, "requests": len(took),
+                           **{f"{name}, ms": f"{1000 * np.quantile(took, q):.2f}"
+                              for name, q in (("median", 0.5), ("p95", 0.95), ("p99", 0.99))},
+                           "max, ms": f"{1000 * max(took):.1f}"}
+                          for mode, took in measured.items()])
+    text = "\n".join(markdown_table(table))
+    print(text)
+    if args.doc:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                                text=True, cwd=ROOT).stdout.strip()
+        args.doc.write_text(
+            "# The lookup with API keys and without\n\n"
+            f"Written by `python benchmarks/lookup.py --rounds {args.rounds} --requests "
+            f"{args.requests} --doc {args.doc}` at {commit}, {datetime.now(UTC):%Y-%m-%d}, on "
+            f"this project's 2-core machine: `make run`'s batch ({args.scores.name}) published "
+            f"as a release; {args.rounds} rounds, each serving it without keys and then with "
+            "them, one client sending one-account GETs one at a time on loopback.\n\n"
+            f"{text}\n")
+
+
+if __name__ == "__main__":
+    main()
