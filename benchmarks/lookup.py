@@ -71,6 +71,8 @@ def serving(releases: Path, env: dict, keys: bool):
                 if time.monotonic() > deadline or server.poll() is not None:
                     raise SystemExit("clout release serve did not answer within 60 s") from None
                 time.sleep(0.2)
+        # the release is read on the first request that needs it: not part of a lookup
+        urllib.request.urlopen(urllib.request.Request(f"{url}/release", headers=headers)).close()
         yield url, headers
     finally:
         server.terminate()

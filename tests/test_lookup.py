@@ -137,3 +137,43 @@ def test_the_brand_asks_who_is_most_influential_about_a_topic(scored, tiny_run, 
         mine = topics[topics["account_id"] == account]
         assert [t["topic"] for t in row["topics"]] == mine["topic"].tolist()  # best first
         assert row["topics"][0]["topic_score"] == mine["topic_score"].max()
+
+
+def test_the_brand_weighs_the_heads_at_query_time(scored, tiny_run, tiny_world):
+    """?weights= recombines the served expectations with the frozen maps: what the model
+    scores under those weights, with nothing retrained; the trained weights give the served
+    score exactly."""
+    releases, earlier, _ = scored
+    result, _ = tiny_run
+    model = result.model
+    releases.publish(earlier, GateThresholds(), recipe=model.recipe)
+    week = pd.Timedelta(days=7)
+    direct = score_accounts(model.reweighted({"replies": 3, "likes": 1}), tiny_world[0],
+                            result.split.test - week).set_index("account_id")
+    ids = earlier.sort_values("score")["account_id"].iloc[[-1, len(earlier) // 2]].tolist()
+    trained = ",".join(f"{k}:{w}" for k, w in model.weights.items())
+    with running(lookup_app(releases)) as url:
+        for account in ids:
+            status, got = get_json(f"{url}/accounts/{account}?weights=replies:3,likes:1")
+            assert status == 200 and got["weights"]["replies"] == pytest.approx(0.75)
+            assert (got["score"], got["amplification"], got["reach"]) == tuple(
+                int(direct.loc[account, c]) for c in ("score", "amplification", "reach"))
+            assert got["expected_engagement"] == pytest.approx(
+                direct.loc[account, "expected_engagement"], rel=1e-12)
+            served = get_json(f"{url}/accounts/{account}")[1]
+            assert served["weights"] == model.weights
+            same = get_json(f"{url}/accounts/{account}?weights={trained}")[1]
+            assert same["score"] == served["score"]
+            assert same["amplification"] == served["amplification"]
+        status, several = get_json(f"{url}/accounts?ids={ids[0]},{ids[1]}&weights=likes:1")
+        assert status == 200 and [a["weights"]["likes"] for a in several["accounts"]] == [1, 1]
+        for bad, said in (("shares:1", "heads the model does not have: shares"),
+                          ("likes:-1,replies:1", "cannot be negative: likes"),
+                          ("likes:0", "all zero"), ("likes", "head:weight pairs")):
+            status, refused = get_json(f"{url}/accounts/{ids[0]}?weights={bad}")
+            assert status == 422 and refused["detail"].startswith("weights") \
+                and said in refused["detail"], (bad, refused)
+        releases.publish(earlier, GateThresholds())  # without its recipe
+        status, refused = get_json(f"{url}/accounts/{ids[0]}?weights=likes:1")
+        assert status == 409 and "without its recipe" in refused["detail"]
+        assert "weights" not in get_json(f"{url}/accounts/{ids[0]}")[1]

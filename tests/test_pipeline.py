@@ -3,6 +3,9 @@ needs, reproducible, scored from the CLI; and the Congress experiment on the rea
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
+
 import lightgbm
 import mlflow
 import numpy as np
@@ -12,7 +15,10 @@ from typer.testing import CliRunner
 
 from clout.cli import app
 from clout.config import load_experiment
+from clout.errors import DataError
+from clout.export.release import GateThresholds, Releases
 from clout.pipeline import fit_model, score_accounts, train
+from clout.scoring.score import Recipe
 from support import ROOT, shared_dataset
 
 runner = CliRunner()
@@ -175,6 +181,17 @@ def test_cli_trains_and_scores(tiny_run, tiny_experiment_file, tmp_path):
     assert f"scores: {out}" in said and "of them no posts in 90 days" in said
     assert "why_score_1 says which" in said  # the shares of each reason, and where to look
     assert "+10 points = x" in said and "next: make ui" in said and "clout explain " in said
+    # how they combine, beside them: a release of them keeps it (weights at query time)
+    recipe = Recipe.from_dict(json.loads((tmp_path / "scores-recipe.json").read_text()))
+    assert recipe == result.model.recipe
+    published = invoke("release", "publish", tiny_experiment_file, out, "--dir",
+                       tmp_path / "releases")
+    assert published.exit_code == 0, published.output
+    assert Releases(tmp_path / "releases").recipe() == recipe
+    other = replace(recipe, score_map=replace(recipe.score_map, high=recipe.score_map.high + 1))
+    with pytest.raises(DataError, match="recipe: its score map"):
+        Releases(tmp_path / "releases").publish(pd.read_parquet(out), GateThresholds(),
+                                                recipe=other)
     from_run = pd.read_parquet(out)
     from_dir = invoke("score", tiny_experiment_file, "--model", saved / "model",
                       "--out", tmp_path / "again.parquet")

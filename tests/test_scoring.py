@@ -10,8 +10,15 @@ import pandas as pd
 import pytest
 
 from clout.data.influence import COMPONENTS, log10_influence
-from clout.errors import ModelError
-from clout.scoring.score import InfluenceModel, InvalidFeatures, ScoreMap, normalise_weights
+from clout.errors import ConfigError, ModelError
+from clout.scoring.score import (
+    InfluenceModel,
+    InvalidFeatures,
+    Recipe,
+    ScoreMap,
+    normalise_weights,
+    parse_weights,
+)
 from support import run_killed
 
 
@@ -175,3 +182,34 @@ def test_a_feature_table_the_model_cannot_score_is_refused_with_the_reason(built
         model.score(broken)
     shrinking = test.assign(followers_growth_7d=-0.5)  # a ratio that may fall: accepted
     assert len(model.score(shrinking)) == len(test)
+
+
+def test_weights_at_query_time_are_parsed_and_checked():
+    assert parse_weights("") is None and parse_weights(" likes:1, replies:3 ") == {
+        "likes": 1.0, "replies": 3.0}
+    for bad in ("likes", "likes:x", "likes:inf", "likes:1,:"):
+        with pytest.raises(ConfigError, match="weights: head:weight pairs"):
+            parse_weights(bad)
+    heads = ["retweets", "likes"]
+    for weights, said in (({"clicks": 1}, "heads the model does not have: clicks"),
+                          ({"likes": -1, "retweets": 2}, "cannot be negative: likes"),
+                          ({"likes": 0}, "all zero")):
+        with pytest.raises(ConfigError, match=said):
+            normalise_weights(heads, weights, said="weights")
+
+
+def test_a_recipe_recombines_scored_rows_as_the_model_scores_them(built):
+    """No model needed: the per-head expectations a batch keeps and the frozen maps give the
+    model's own score, under its weights and under others."""
+    model, test, _, _ = built
+    scored = model.score(test)
+    assert (scored["why_score_1"] != "").any()  # silent accounts are in the batch
+    columns = ["score", *model.component_maps, "expected_engagement"]
+    same = model.recipe.rescore(scored)
+    pd.testing.assert_frame_equal(same[columns], scored[columns])
+    liked = model.recipe.reweighted({"likes": 3, "retweets": 1}).rescore(scored)
+    direct = model.reweighted({"likes": 3, "retweets": 1}).score(test)
+    pd.testing.assert_frame_equal(liked[columns], direct[columns])
+    assert (liked["amplification"] != scored["amplification"]).any()
+    assert (liked["reach"] == scored["reach"]).all()  # the heads' weights are amplification's
+    assert model.recipe == Recipe.from_dict(json.loads(json.dumps(model.recipe.to_dict())))

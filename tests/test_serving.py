@@ -22,12 +22,14 @@ from support import free_port, get_json
 KEY = "clout_key-of-the-serving-tests"  # from the environment, as a container would give it
 
 
-def payload(rows: pd.DataFrame) -> str:
-    return json.dumps({"dataframe_split": json.loads(rows.to_json(orient="split", index=False))})
+def payload(rows: pd.DataFrame, params: dict | None = None) -> str:
+    return json.dumps({"dataframe_split": json.loads(rows.to_json(orient="split", index=False)),
+                       **({"params": params} if params else {})})
 
 
-def post(url: str, rows: pd.DataFrame | str, key: str | None = KEY) -> tuple[int, str]:
-    body = (rows if isinstance(rows, str) else payload(rows)).encode()
+def post(url: str, rows: pd.DataFrame | str, key: str | None = KEY, params: dict | None = None
+         ) -> tuple[int, str]:
+    body = (rows if isinstance(rows, str) else payload(rows, params)).encode()
     request = urllib.request.Request(url, body, {"Content-Type": "application/json",
                                                  **({"X-API-Key": key} if key else {})})
     try:
@@ -91,6 +93,27 @@ def test_served_scores_equal_batch_scores(server, rows, built):
     assert served["account_id"].tolist() == batch["account_id"].tolist()
     assert served["score"].tolist() == batch["score"].tolist()
     assert (served["expected_engagement"] - batch["expected_engagement"]).abs().max() < 1e-9
+
+
+def test_the_served_model_weighs_the_heads_as_asked(server, rows, built):
+    """The inference parameter `weights`, end to end through the endpoint: the model's own
+    scores under those weights, nothing retrained; the trained weights, the served scores."""
+    model, _, _, _ = built
+    trained = pd.DataFrame(json.loads(post(f"{server}/invocations", rows)[1])["predictions"])
+    status, body = post(f"{server}/invocations", rows, params={"weights": "likes:3,retweets:1"})
+    assert status == 200, body
+    served = pd.DataFrame(json.loads(body)["predictions"])
+    direct = model.reweighted({"likes": 3, "retweets": 1}).score(rows)
+    assert served["score"].tolist() == direct["score"].tolist()
+    assert served["score"].tolist() != trained["score"].tolist()
+    same = ",".join(f"{k}:{w}" for k, w in model.weights.items())
+    status, body = post(f"{server}/invocations", rows, params={"weights": same})
+    assert pd.DataFrame(json.loads(body)["predictions"])["score"].tolist() == \
+        trained["score"].tolist()
+    for bad, said in (("shares:1", "heads the model does not have"),
+                      ("likes:-1", "cannot be negative"), ("likes:0", "all zero")):
+        status, body = post(f"{server}/invocations", rows, params={"weights": bad})
+        assert status == 400 and "weights" in body and said in body, body
 
 
 @pytest.mark.parametrize("breakage, names", [

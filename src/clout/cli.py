@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import os
 import re
 import shutil
@@ -28,7 +29,7 @@ from clout.data.schema import TABLES, schema_frame
 from clout.data.simulator import PRESETS, preset, write_simulation
 from clout.errors import CloutError, MissingFile, NotFound
 from clout.features.config import CutoffSpec, FeatureConfig
-from clout.files import replacing_file
+from clout.files import replacing_file, write_text
 
 # MLflow draws a progress bar per artifact download: a command's last lines are its own answer
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
@@ -623,13 +624,15 @@ def score(
     for path, frame in written.items():
         with replacing_file(path) as partial:  # renamed only once completely written
             frame.to_parquet(partial, index=False)
+    # how the scores combine: a release of them can be recombined under other head weights
+    write_text(recipe_beside(out), json.dumps(influence.recipe.to_dict(), indent=1))
     ones = float((scores["score"] == 1).mean())
     why = scores.loc[scores["score"] == 1, "why_score_1"].value_counts(normalize=True)
     top = scores.loc[scores["score"].idxmax(), "account_id"]
     console.print(
         f"scores: {out} ({len(scores):,} accounts at {day:%Y-%m-%d}; model "
         f"{influence.version}, map {influence.score_map.id}); by topic and audience beside "
-        f"it (-topics, -audience{'' if terms is None else ', -topic-terms'}: "
+        f"it (-topics, -audience{'' if terms is None else ', -topic-terms'}, -recipe: "
         f"{topics.scores['topic'].nunique()} topics)\n"
         f"meaning: median {scores['score'].median():.0f}; {ones:.0%} score 1 ("
         + ", ".join(f"{share:.0%} of them {reason}" for reason, share in why.items())
@@ -1113,6 +1116,11 @@ ReleaseDir = Annotated[Path | None, typer.Option(
     "--dir", help="Release directory (default: data/releases/<experiment>).")]
 
 
+def recipe_beside(scores: Path) -> Path:
+    """Where `clout score` writes how its scores combine, and `release publish` reads it."""
+    return scores.with_name(f"{scores.stem}-recipe.json")
+
+
 def _releases(spec, directory: Path | None):
     from clout.export.release import Releases
 
@@ -1129,15 +1137,19 @@ def release_publish(
 ) -> None:
     """Publish a scored batch as the next release, unless it looks like a fault."""
     from clout.export.release import ReleaseRefused
+    from clout.scoring.score import Recipe
 
     spec = _experiment(experiment, None)
     releases = _releases(spec, directory)
     if not scores.is_file():
         raise MissingFile(f"scores file {scores} not found (clout score writes one)")
     try:
-        topics = scores.with_name(f"{scores.stem}-topics.parquet")  # written beside them
-        number, checks = releases.publish(pd.read_parquet(scores), spec.release, force, reason,
-                                          pd.read_parquet(topics) if topics.is_file() else None)
+        topics, recipe = (scores.with_name(f"{scores.stem}-topics.parquet"),  # beside them
+                          recipe_beside(scores))
+        number, checks = releases.publish(
+            pd.read_parquet(scores), spec.release, force, reason,
+            pd.read_parquet(topics) if topics.is_file() else None,
+            Recipe.from_dict(json.loads(recipe.read_text())) if recipe.is_file() else None)
     except ReleaseRefused as err:
         print_frame(pd.DataFrame([c.__dict__ for c in err.checks]), title="gate")
         fail(f"{err}; release {releases.current} stays served", 1)

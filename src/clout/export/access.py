@@ -28,7 +28,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
+from fastapi.datastructures import Headers
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -186,21 +187,34 @@ def _refusal(status: int, detail: str, headers: dict | None = None) -> JSONRespo
     return JSONResponse({"detail": detail}, status_code=status, headers=headers)
 
 
-def presented_key(request: Request) -> str | None:
-    if key := request.headers.get("x-api-key"):
+def presented_key(headers: Headers) -> str | None:
+    if key := headers.get("x-api-key"):
         return key
-    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    scheme, _, credentials = headers.get("authorization", "").partition(" ")
     return credentials.strip() or None if scheme.lower() == "bearer" else None
+
+
+class KeysAndLimits:
+    """ASGI middleware: a request goes on only with a key `access` accepts, within its rate.
+    Plain ASGI rather than an http middleware function, which would cost every request a
+    task and a copy of its body."""
+
+    def __init__(self, app, access: Access):
+        self.app, self.access = app, access
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            refused = self.access.decide(presented_key(Headers(scope=scope)), scope["path"])
+            if refused is not None:
+                return await refused(scope, receive, send)
+        await self.app(scope, receive, send)
 
 
 def guard(app: FastAPI, access: Access | None) -> FastAPI:
     """`app` refusing requests without a key it accepts, or over the key's rate; unchanged
     without `access` (--no-keys)."""
     if access is not None:
-        @app.middleware("http")  # added last: runs first, before anything reads the body
-        async def keys_and_limits(request: Request, call_next):
-            refused = access.decide(presented_key(request), request.url.path)
-            return refused or await call_next(request)
+        app.add_middleware(KeysAndLimits, access=access)  # added last: runs first
     return app
 
 

@@ -10,6 +10,12 @@ release published, the same number every reader of the release sees.
   lacks (naming those it has). `GET /topics`: every topic and how many accounts it has.
   An account's row lists its topics, best first.
 - `GET /release`: what is served (number, cutoff, accounts, versions); `GET /ping`.
+- `?weights=likes:1,replies:3` on /accounts/ID and /accounts: the brand's own weights of the
+  amplification heads, nothing retrained: the score, amplification and expected engagement
+  recombined from the served per-head expectations with the release's frozen maps
+  (`scoring.score.Recipe`); every answer names the weights behind it. An unknown head, a
+  negative weight or all zero is a 422 naming the parameter; a release published without its
+  recipe, a 409.
 
 Every route wants an API key, within its rate (`clout.export.access`), unless served with
 --no-keys on loopback.
@@ -28,8 +34,10 @@ import pandas as pd
 import uvicorn
 from fastapi import FastAPI, HTTPException, Query
 
+from clout.errors import ConfigError
 from clout.export.access import Access, guard
 from clout.export.release import Releases
+from clout.scoring.score import Recipe, parse_weights
 
 LOOKUP_PORT = 5002  # the MLflow UI has 5000, `clout serve` 5001
 MAX_IDS = 1000
@@ -44,6 +52,7 @@ class ServedRelease:
     rows: pd.DataFrame  # indexed by account_id
     topics: pd.DataFrame  # account_id, topic, topic_score, ...: best first within each topic
     by_account: dict  # account_id -> its topics (TOPIC_FIELDS), best first
+    recipe: Recipe | None  # how its scores combine; None: published without it
 
     @classmethod
     def read(cls, releases: Releases, number: int) -> ServedRelease:
@@ -57,15 +66,32 @@ class ServedRelease:
                                         ascending=[True, False, False], kind="stable")
         by_account = {account: [_plain(t) for t in group[list(TOPIC_FIELDS)].to_dict(
             "records")] for account, group in best_first.groupby("account_id", sort=False)}
-        return cls(number, releases.scores(number).set_index("account_id"), topics, by_account)
+        return cls(number, releases.scores(number).set_index("account_id"), topics, by_account,
+                   releases.recipe(number))
 
-    def row(self, account_id: int) -> dict | None:
+    def recipe_for(self, weights: str | None) -> Recipe | None:
+        """The recipe under the `weights` query parameter (None: the release's own)."""
+        if not weights:
+            return self.recipe
+        if self.recipe is None:
+            raise HTTPException(409, f"release {self.number} was published without its recipe "
+                                     "(the -recipe.json clout score writes): its scores cannot "
+                                     "be recombined under other weights")
         try:
-            found = self.rows.loc[account_id]
+            return self.recipe.reweighted(parse_weights(weights), said="weights")
+        except ConfigError as err:
+            raise HTTPException(422, str(err)) from None
+
+    def row(self, account_id: int, recipe: Recipe | None = None) -> dict | None:
+        try:
+            found = self.rows.loc[[account_id]]
         except (KeyError, OverflowError, TypeError):
             return None
-        return {"account_id": account_id, **_plain(found.to_dict()), "release": self.number,
-                "topics": self.by_account.get(account_id, [])}
+        if recipe is not None and recipe is not self.recipe:
+            found = recipe.rescore(found)
+        weights = {} if recipe is None else {"weights": recipe.weights}
+        return {"account_id": account_id, **_plain(found.iloc[0].to_dict()), **weights,
+                "release": self.number, "topics": self.by_account.get(account_id, [])}
 
     def about(self, topic: str, n: int) -> list[dict] | None:
         """The `n` accounts most influential about `topic`, best first (None: no such topic)."""
@@ -132,10 +158,14 @@ def lookup_app(releases: Releases, access: Access | None = None) -> FastAPI:
     def release() -> dict:
         return reader.served().describe()
 
+    weights_query = Query(None, description="the amplification heads' weights, like "
+                                            "likes:1,replies:3 (default: the trained ones)")
+
     @app.get("/accounts/{account_id}")
-    def account(account_id: int) -> dict:
+    def account(account_id: int, weights: str | None = weights_query) -> dict:
         served = reader.served()
-        if (row := served.row(account_id)) is None:
+        recipe = served.recipe_for(weights)
+        if (row := served.row(account_id, recipe)) is None:
             raise HTTPException(404, f"account {account_id} is not in release {served.number}")
         return row
 
@@ -157,9 +187,11 @@ def lookup_app(releases: Releases, access: Access | None = None) -> FastAPI:
         return {"release": served.number, "topic": topic, "accounts": best}
 
     @app.get("/accounts")
-    def accounts(ids: str = Query(..., description="account ids, comma-separated")) -> dict:
+    def accounts(ids: str = Query(..., description="account ids, comma-separated"),
+                 weights: str | None = weights_query) -> dict:
         served, wanted = reader.served(), _ids(ids)
-        rows = {i: served.row(i) for i in dict.fromkeys(wanted)}
+        recipe = served.recipe_for(weights)
+        rows = {i: served.row(i, recipe) for i in dict.fromkeys(wanted)}
         return {"release": served.number, "accounts": [r for r in rows.values() if r],
                 "not_found": [i for i, r in rows.items() if r is None]}
     return guard(app, access)

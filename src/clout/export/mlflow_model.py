@@ -10,7 +10,7 @@ import mlflow
 import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature, get_model_info, infer_signature
-from mlflow.types.schema import ColSpec, Schema
+from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema
 
 from clout.errors import ModelError, NotFound
 from clout.export import pyfunc_model
@@ -34,7 +34,8 @@ def log_pyfunc(model: InfluenceModel, model_dir: Path, features: pd.DataFrame) -
     # where MLflow's own check answers a missing column by echoing the whole request back
     signature = ModelSignature(
         Schema([ColSpec(c.type, c.name, required=False) for c in inferred.inputs.inputs]),
-        inferred.outputs)
+        inferred.outputs,
+        ParamSchema([ParamSpec(pyfunc_model.WEIGHTS_PARAM, "string", "")]))  # "": trained
     logged = mlflow.pyfunc.log_model(
         name=RUN.model, python_model=pyfunc_model.__file__,
         artifacts={"clout_model": str(model_dir)}, signature=signature, input_example=example,

@@ -50,7 +50,7 @@ from scipy.stats import ks_2samp, spearmanr
 
 from clout.errors import CloutError, ConfigError, DataError, NotFound
 from clout.files import fsync_path, fsync_tree, write_text
-from clout.scoring.score import SCORE_MAX, SCORE_MIN
+from clout.scoring.score import SCORE_MAX, SCORE_MIN, Recipe
 
 VERSIONS = ("model_version", "score_version")  # columns `clout score` writes on every row
 
@@ -237,6 +237,12 @@ class Releases:
     def info(self, number: int) -> dict:
         return json.loads((self.directory / f"{number:04d}" / "release.json").read_text())
 
+    def recipe(self, number: int | None = None) -> Recipe | None:
+        """How a release's scores combine (the served one's by default); None if published
+        without it."""
+        entry = self.info(number or self.current).get("recipe")
+        return None if entry is None else Recipe.from_dict(entry)
+
     @contextmanager
     def _locked(self) -> Iterator[None]:
         """Hold the directory's lock; first finish what a crash left half done: the history
@@ -278,13 +284,13 @@ class Releases:
         return stack
 
     def publish(self, scores: pd.DataFrame, limits: GateThresholds, force: bool = False,
-                reason: str | None = None, topics: pd.DataFrame | None = None
-                ) -> tuple[int, list[Check]]:
-        """Publish `scores` (and their `topics`, the topic table `clout score` writes beside
-        them) as the next release and serve it, unless the gate refuses it (ReleaseRefused;
-        the served release stays). `force` overrides the gate (not the batch's shape) and
-        needs a non-blank `reason`, which is recorded. Returns the release number and the
-        checks."""
+                reason: str | None = None, topics: pd.DataFrame | None = None,
+                recipe: Recipe | None = None) -> tuple[int, list[Check]]:
+        """Publish `scores` (with their `topics` and `recipe`, which `clout score` writes
+        beside them) as the next release and serve it, unless the gate refuses it
+        (ReleaseRefused; the served release stays). `force` overrides the gate (not the
+        batch's shape) and needs a non-blank `reason`, which is recorded. Returns the release
+        number and the checks."""
         reason = (reason or "").strip() or None
         if force and not reason:
             raise ConfigError("--force needs --reason: an override must say why")
@@ -292,6 +298,10 @@ class Releases:
         if topics is not None and not (strays := set(topics["account_id"]) - set(
                 scores["account_id"])) == set():
             problems.append(f"topics: {len(strays):,} account(s) the scores lack")
+        if recipe is not None and "score_version" in scores and not (
+                scores["score_version"] == recipe.score_map.id).all():
+            problems.append(f"recipe: its score map {recipe.score_map.id} is not the one the "
+                            "scores were made with")
         if problems:
             self._log(event="refused", checks=problems)
             raise DataError("scores are not a valid batch: " + "; ".join(problems))
@@ -308,7 +318,8 @@ class Releases:
                     "forced": bool(failed), "reason": reason if failed else None,
                     "checks": [asdict(c) for c in checks],
                     **{k: str(scores[k].iloc[0]) for k in (*VERSIONS, "cutoff")
-                       if k in scores.columns}}
+                       if k in scores.columns},
+                    **({} if recipe is None else {"recipe": recipe.to_dict()})}
             staging = Path(tempfile.mkdtemp(prefix=".publish-", dir=self.directory))
             scores.to_parquet(staging / "scores.parquet", index=False)
             if topics is not None:

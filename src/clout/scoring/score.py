@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -137,22 +137,105 @@ def shows_nothing(frame: pd.DataFrame, targets: Iterable[Target]) -> np.ndarray:
     return silence_reasons(frame, targets) != ""
 
 
-def normalise_weights(heads: list[str], weights: dict[str, float] | None) -> dict[str, float]:
-    """Contributions per head summing to 1; equal when not given."""
+def normalise_weights(heads: list[str], weights: dict[str, float] | None,
+                      said: str = "score.weights") -> dict[str, float]:
+    """Contributions per head summing to 1; equal when not given. `said`: what the weights
+    are called where they come from, for the errors."""
     if weights is None:
         return {k: 1 / len(heads) for k in heads}
     unknown = set(weights) - set(heads)
     if unknown:
-        raise ConfigError(f"score.weights names heads the model does not have: "
-                         f"{', '.join(sorted(unknown))} (heads: {', '.join(heads)})")
+        raise ConfigError(f"{said} names heads the model does not have: "
+                          f"{', '.join(sorted(unknown))} (heads: {', '.join(heads)})")
+    if negative := sorted(k for k, w in weights.items() if not w >= 0):  # NaN too
+        raise ConfigError(f"{said}: a head's weight cannot be negative: {', '.join(negative)}")
     total = sum(weights.get(k, 0.0) for k in heads)
+    if not total > 0 or not np.isfinite(total):
+        raise ConfigError(f"{said}: the weights must add up to a positive number (all zero)")
     return {k: weights.get(k, 0.0) / total for k in heads}
 
 
-def expected_engagement(rates: dict[str, np.ndarray], heads: dict[str, Head],
+def parse_weights(text: str, said: str = "weights") -> dict[str, float] | None:
+    """'likes:1,replies:3' as {head: weight}; None for an empty text (the trained weights)."""
+    weights = {}
+    for part in filter(None, (p.strip() for p in (text or "").split(","))):
+        head, sep, value = part.partition(":")
+        try:
+            weights[head.strip()] = float(value) if sep else float("nan")
+        except ValueError:
+            weights[head.strip()] = float("nan")
+        if not sep or not np.isfinite(weights[head.strip()]):
+            raise ConfigError(f"{said}: head:weight pairs separated by commas, like "
+                              f"likes:1,replies:3; got {part[:40]!r}")
+    return weights or None
+
+
+def expected_engagement(rates: dict[str, np.ndarray], base_rates: dict[str, float],
                         weights: dict[str, float]) -> np.ndarray:
     """Relative expected engagement per post: 1 = average on every kind."""
-    return sum(weights[k] * rates[k] / heads[k].base_rate for k in heads)
+    return sum(weights[k] * rates[k] / base_rates[k] for k in base_rates)
+
+
+def overall(values: dict[str, np.ndarray], component_weights: dict[str, float]) -> np.ndarray:
+    """The quantity the score maps: the components' weighted geometric mean, or amplification
+    where it is the only one (a source without components)."""
+    if set(values) == {"amplification"}:
+        return values["amplification"]
+    return 10 ** log10_influence(values, component_weights)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How a scored row's expected values become its score and components, frozen with the
+    model: the amplification heads' base rates and weights, the components' weights and the
+    maps. A release keeps it, so that its scores can be recombined under other head weights
+    with no model (`rescore`)."""
+
+    base_rates: dict[str, float]
+    weights: dict[str, float]
+    component_weights: dict[str, float]
+    score_map: ScoreMap
+    component_maps: dict[str, ScoreMap]
+
+    def points(self, values: dict[str, np.ndarray], silent: np.ndarray) -> dict[str, np.ndarray]:
+        """The score and each component in points; 1 where `silent`."""
+        return {"score": np.where(silent, SCORE_MIN,
+                                  self.score_map(overall(values, self.component_weights))),
+                **{name: np.where(silent, SCORE_MIN, score_map(values[name]))
+                   for name, score_map in self.component_maps.items()}}
+
+    def reweighted(self, weights: dict[str, float] | None, said: str = "weights") -> Recipe:
+        """The recipe with other amplification head weights (normalised; None: its own)."""
+        if weights is None:
+            return self
+        return replace(self, weights=normalise_weights(list(self.base_rates), weights, said))
+
+    def rescore(self, rows: pd.DataFrame) -> pd.DataFrame:
+        """`rows` of a scored batch (`InfluenceModel.score`'s columns) with the score, the
+        components and the expected engagement recombined by this recipe."""
+        rates = {k: rows[f"expected_{k}_per_post"].to_numpy(float) for k in self.base_rates}
+        values = {"amplification": expected_engagement(rates, self.base_rates, self.weights)}
+        for name, column in VALUE_COLUMNS.items():
+            if name in self.component_maps:
+                values[name] = rows[column].to_numpy(float)
+        # a silent account's expected values are all 0 (`InfluenceModel.score`)
+        silent = ~np.any([v != 0 for v in [*rates.values(), *values.values()]], axis=0)
+        return rows.assign(**self.points(values, silent),
+                           expected_engagement=np.where(silent, 0.0, values["amplification"]))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, entry: dict) -> Recipe:
+        return cls(entry["base_rates"], entry["weights"], entry["component_weights"],
+                   ScoreMap(**entry["score_map"]),
+                   {name: ScoreMap(**m) for name, m in entry["component_maps"].items()})
+
+
+#: a scored row's column holding each component's expected value (amplification's is
+#: recombined from the per-head rates)
+VALUE_COLUMNS = {"reach": "expected_engagers", "network": "engagers_reach"}
 
 
 @dataclass
@@ -189,7 +272,17 @@ class InfluenceModel:
         return evidence_columns(self.targets.values())
 
     def expected_engagement(self, rates: dict[str, np.ndarray]) -> np.ndarray:
-        return expected_engagement(rates, self.heads, self.weights)
+        return expected_engagement(rates, self.base_rates, self.weights)
+
+    @property
+    def base_rates(self) -> dict[str, float]:
+        return {k: head.base_rate for k, head in self.heads.items()}
+
+    @property
+    def recipe(self) -> Recipe:
+        """How its scored rows' expected values become points (what a release keeps)."""
+        return Recipe(self.base_rates, dict(self.weights), dict(self.component_weights),
+                      self.score_map, dict(self.component_maps))
 
     @property
     def every_head(self) -> dict[str, Head]:
@@ -235,9 +328,15 @@ class InfluenceModel:
     def overall(self, values: dict[str, np.ndarray]) -> np.ndarray:
         """The quantity the score maps: the components' weighted geometric mean (or
         amplification alone)."""
-        if not self.components:
-            return values["amplification"]
-        return 10 ** log10_influence(values, self.component_weights)
+        return overall(values, self.component_weights)
+
+    def reweighted(self, weights: dict[str, float] | None, said: str = "weights"
+                   ) -> InfluenceModel:
+        """The model with other amplification head weights (None: its own), nothing retrained:
+        the heads and the frozen maps are shared."""
+        if weights is None:
+            return self
+        return replace(self, weights=normalise_weights(list(self.heads), weights, said))
 
     @cached_property
     def _counts(self) -> tuple[list[int], list[str]]:
@@ -293,17 +392,18 @@ class InfluenceModel:
         out = frame[[c for c in ("account_id", "cutoff") if c in frame.columns]].copy()
         reasons = silence_reasons(frame, self.targets.values())
         silent = reasons != ""
-        out["score"] = np.where(silent, SCORE_MIN, self.score_map(self.overall(values)))
+        points = self.recipe.points(values, silent)
+        out["score"] = points.pop("score")
         # every 1 says why: nothing shown, or shown but at the bottom of the frozen scale
         out["why_score_1"] = np.where(~silent & (out["score"] == SCORE_MIN),
                                       "expected influence at or below the scale's low end",
                                       reasons)
-        for name, score_map in self.component_maps.items():
-            out[name] = np.where(silent, SCORE_MIN, score_map(values[name]))
+        for name, column in points.items():
+            out[name] = column
         # nothing shown, nothing expected: the heads' extrapolation for such an account is not
         # what its score stands for
         out["expected_engagement"] = np.where(silent, 0.0, values["amplification"])
-        for name, column in (("reach", "expected_engagers"), ("network", "engagers_reach")):
+        for name, column in VALUE_COLUMNS.items():
             if name in values:
                 out[column] = np.where(silent, 0.0, values[name])
         for kind in self.heads:
