@@ -146,7 +146,7 @@ def test_the_brand_weighs_the_heads_at_query_time(scored, tiny_run, tiny_world):
     releases, earlier, _ = scored
     result, _ = tiny_run
     model = result.model
-    releases.publish(earlier, GateThresholds(), recipe=model.recipe)
+    releases.publish(earlier, GateThresholds(), model=model)
     week = pd.Timedelta(days=7)
     direct = score_accounts(model.reweighted({"replies": 3, "likes": 1}), tiny_world[0],
                             result.split.test - week).set_index("account_id")
@@ -173,7 +173,7 @@ def test_the_brand_weighs_the_heads_at_query_time(scored, tiny_run, tiny_world):
             status, refused = get_json(f"{url}/accounts/{ids[0]}?weights={bad}")
             assert status == 422 and refused["detail"].startswith("weights") \
                 and said in refused["detail"], (bad, refused)
-        releases.publish(earlier, GateThresholds())  # without its recipe
+        releases.publish(earlier, GateThresholds())  # without its model: no recipe
         status, refused = get_json(f"{url}/accounts/{ids[0]}?weights=likes:1")
         assert status == 409 and "without its recipe" in refused["detail"]
         assert "weights" not in get_json(f"{url}/accounts/{ids[0]}")[1]

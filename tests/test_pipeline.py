@@ -3,9 +3,6 @@ needs, reproducible, scored from the CLI; and the Congress experiment on the rea
 
 from __future__ import annotations
 
-import json
-from dataclasses import replace
-
 import lightgbm
 import mlflow
 import numpy as np
@@ -18,7 +15,7 @@ from clout.config import load_experiment
 from clout.errors import DataError
 from clout.export.release import GateThresholds, Releases
 from clout.pipeline import fit_model, score_accounts, train
-from clout.scoring.score import Recipe
+from clout.scoring.score import InfluenceModel
 from support import ROOT, shared_dataset
 
 runner = CliRunner()
@@ -181,17 +178,22 @@ def test_cli_trains_and_scores(tiny_run, tiny_experiment_file, tmp_path):
     assert f"scores: {out}" in said and "of them no posts in 90 days" in said
     assert "why_score_1 says which" in said  # the shares of each reason, and where to look
     assert "+10 points = x" in said and "next: make ui" in said and "clout explain " in said
-    # how they combine, beside them: a release of them keeps it (weights at query time)
-    recipe = Recipe.from_dict(json.loads((tmp_path / "scores-recipe.json").read_text()))
-    assert recipe == result.model.recipe
+    # the model and the rows it scored, beside them: a release of them keeps both (weights
+    # at query time, why a score moved)
+    assert InfluenceModel.load(tmp_path / "scores-model").version == result.model.version
+    rows = pd.read_parquet(tmp_path / "scores-features.parquet")
+    assert rows.columns.tolist() == ["account_id", *result.model.features]
     published = invoke("release", "publish", tiny_experiment_file, out, "--dir",
                        tmp_path / "releases")
     assert published.exit_code == 0, published.output
-    assert Releases(tmp_path / "releases").recipe() == recipe
-    other = replace(recipe, score_map=replace(recipe.score_map, high=recipe.score_map.high + 1))
-    with pytest.raises(DataError, match="recipe: its score map"):
-        Releases(tmp_path / "releases").publish(pd.read_parquet(out), GateThresholds(),
-                                                recipe=other)
+    kept = Releases(tmp_path / "releases")
+    assert kept.recipe() == result.model.recipe and kept.model().version == result.model.version
+    pd.testing.assert_frame_equal(kept.features(), rows)
+    other = result.model.reweighted({"likes": 1})
+    with pytest.raises(DataError, match=f"model: {other.version} is not the one"):
+        kept.publish(pd.read_parquet(out), GateThresholds(), model=other)
+    with pytest.raises(DataError, match="features: 1 account"):
+        kept.publish(pd.read_parquet(out), GateThresholds(), features=rows.iloc[1:])
     from_run = pd.read_parquet(out)
     from_dir = invoke("score", tiny_experiment_file, "--model", saved / "model",
                       "--out", tmp_path / "again.parquet")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import json
 import os
 import re
 import shutil
@@ -29,7 +28,7 @@ from clout.data.schema import TABLES, schema_frame
 from clout.data.simulator import PRESETS, preset, write_simulation
 from clout.errors import CloutError, MissingFile, NotFound
 from clout.features.config import CutoffSpec, FeatureConfig
-from clout.files import replacing_file, write_text
+from clout.files import replacing_file
 
 # MLflow draws a progress bar per artifact download: a command's last lines are its own answer
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
@@ -460,6 +459,8 @@ NoCache = Annotated[bool, typer.Option(
 TrackingUri = Annotated[str | None, typer.Option(
     help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else mlflow.db at the project "
          "root).")]
+ReleaseDir = Annotated[Path | None, typer.Option(
+    "--dir", help="Release directory (default: data/releases/<experiment>).")]
 KeysFile = Annotated[Path | None, typer.Option(
     "--keys", help="The API key file (default: $CLOUT_API_KEYS_FILE, else "
                    "data/secrets/api_keys.json).")]
@@ -584,7 +585,7 @@ def score(
     from clout.compute import session
     from clout.export.mlflow_model import load_influence_model
     from clout.features.build import load_tables
-    from clout.pipeline import account_topics, load_source, score_accounts
+    from clout.pipeline import account_topics, load_source, scored_batch
     from clout.scoring.distributed import ScoringFailed
     from clout.scoring.score import InfluenceModel
 
@@ -606,7 +607,7 @@ def score(
         source = load_source(spec.data, cache)
         say("features and scores of every account")
         with session(spec.compute) as engine:
-            scores = score_accounts(influence, source, when, engine, cache)
+            scores, rows = scored_batch(influence, source, when, engine, cache)
         say("topics and audiences")
         topics, context = account_topics(influence, scores, spec.data,
                                          load_tables(source.dataset))
@@ -616,23 +617,25 @@ def score(
         fail(str(err), 1)
     day = scores["cutoff"].iloc[0]
     out = out or Path("data/processed") / experiment.stem / f"scores-{day:%Y-%m-%d}.parquet"
-    written = {out: scores, out.with_name(f"{out.stem}-topics.parquet"): topics.scores,
-               out.with_name(f"{out.stem}-audience.parquet"): topics.audience_summary()}
+    written = {out: scores, beside(out, "topics"): topics.scores,
+               beside(out, "audience"): topics.audience_summary(),
+               beside(out, "features"): rows}
     terms = context.terms()  # topics learned from text before the cutoff, where they were
     if terms is not None:
-        written[out.with_name(f"{out.stem}-topic-terms.parquet")] = terms
+        written[beside(out, "topic-terms")] = terms
     for path, frame in written.items():
         with replacing_file(path) as partial:  # renamed only once completely written
             frame.to_parquet(partial, index=False)
-    # how the scores combine: a release of them can be recombined under other head weights
-    write_text(recipe_beside(out), json.dumps(influence.recipe.to_dict(), indent=1))
+    # the model that made them: a release recombines them under other weights and, with the
+    # features, says why a score moved
+    influence.save(beside(out, "model"))
     ones = float((scores["score"] == 1).mean())
     why = scores.loc[scores["score"] == 1, "why_score_1"].value_counts(normalize=True)
     top = scores.loc[scores["score"].idxmax(), "account_id"]
     console.print(
         f"scores: {out} ({len(scores):,} accounts at {day:%Y-%m-%d}; model "
         f"{influence.version}, map {influence.score_map.id}); by topic and audience beside "
-        f"it (-topics, -audience{'' if terms is None else ', -topic-terms'}, -recipe: "
+        f"it (-topics, -audience{'' if terms is None else ', -topic-terms'}, -features, -model: "
         f"{topics.scores['topic'].nunique()} topics)\n"
         f"meaning: median {scores['score'].median():.0f}; {ones:.0%} score 1 ("
         + ", ".join(f"{share:.0%} of them {reason}" for reason, share in why.items())
@@ -891,6 +894,31 @@ def _model_uri(model: str, tracking_uri: str | None) -> str:
     return f"runs:/{tracking.resolve_run(model, tracking_uri)}/{tracking.RUN.model}"
 
 
+def _explain_move(account: int, since: int, run: str | None, directory: Path | None,
+                  tracking_uri: str | None) -> None:
+    """`explain --since`: the account's move from release `since` to the served one, by cause
+    (the releases of the run's experiment unless `directory` says where)."""
+    from clout import tracking
+    from clout.audit.changes import score_changes
+    from clout.export.release import Releases
+    from clout.pipeline import run_experiment
+
+    if directory is None:
+        directory = Path("data/releases") / run_experiment(
+            tracking.resolve_run(run, tracking_uri)).name
+    releases = Releases(directory)
+    if releases.current is None:
+        raise NotFound(f"no release is served from {directory} (clout release publish)")
+    before, now = (releases.scored(n, [account]) for n in (since, releases.current))
+    parts = score_changes(before, now).iloc[0]
+    move = int(parts.pop("move"))
+    print_frame(parts.rename("points").round(2).rename_axis("cause").reset_index(),
+                title=f"account {account}: {before[2].iloc[0]} -> {now[2].iloc[0]} "
+                      f"({move:+d} points) from release {since} to release {releases.current}")
+    console.print(f"the parts add up to the move ({move:+d}); the largest: "
+                  f"{parts.abs().idxmax()} ({parts[parts.abs().idxmax()]:+.1f} points)")
+
+
 @app.command("example-request")
 def example_request(
     model: Annotated[str, typer.Argument(
@@ -1004,9 +1032,15 @@ def explain(
     data_path: DataPath = None,
     tracking_uri: TrackingUri = None,
     no_cache: NoCache = False,
+    since: Annotated[int | None, typer.Option(
+        help="Why the score moved from this release to the served one instead: causes in "
+             "points that add up to the move.")] = None,
+    directory: ReleaseDir = None,
 ) -> None:
     """Why an account has its score: features in score points that add up to the score's
-    difference from a typical account, with the account's value and the typical one."""
+    difference from a typical account, with the account's value and the typical one. With
+    --since RELEASE, why it moved since then: its own data (posts, engagement received, its
+    engagers' standing, its audience and discounted engagement) and the model or the map."""
     say(LOADING)
     from mlflow.exceptions import MlflowException
 
@@ -1024,6 +1058,8 @@ def explain(
     if not re.fullmatch(r"-?\d{1,19}", account) or not -2**63 <= int(account) < 2**63:
         raise NotFound(f"account {account!r} is not an id: account ids are whole numbers "
                        "(clout score writes them)")
+    if since is not None:
+        return _explain_move(int(account), since, run, directory, tracking_uri)
     uri = tracking.use_store(tracking_uri)
     when = None if cutoff is None else _date(cutoff)
     try:
@@ -1112,13 +1148,12 @@ def report(
                   f"at {uri}")
 
 
-ReleaseDir = Annotated[Path | None, typer.Option(
-    "--dir", help="Release directory (default: data/releases/<experiment>).")]
 
 
-def recipe_beside(scores: Path) -> Path:
-    """Where `clout score` writes how its scores combine, and `release publish` reads it."""
-    return scores.with_name(f"{scores.stem}-recipe.json")
+def beside(scores: Path, what: str) -> Path:
+    """What `clout score` writes beside its scores and `release publish` reads: `topics`,
+    `features` (Parquet) or `model` (a saved model's folder)."""
+    return scores.with_name(f"{scores.stem}-{what}" + ("" if what == "model" else ".parquet"))
 
 
 def _releases(spec, directory: Path | None):
@@ -1137,19 +1172,20 @@ def release_publish(
 ) -> None:
     """Publish a scored batch as the next release, unless it looks like a fault."""
     from clout.export.release import ReleaseRefused
-    from clout.scoring.score import Recipe
+    from clout.scoring.score import InfluenceModel
 
     spec = _experiment(experiment, None)
     releases = _releases(spec, directory)
     if not scores.is_file():
         raise MissingFile(f"scores file {scores} not found (clout score writes one)")
     try:
-        topics, recipe = (scores.with_name(f"{scores.stem}-topics.parquet"),  # beside them
-                          recipe_beside(scores))
+        topics, model, rows = (beside(scores, "topics"), beside(scores, "model"),
+                               beside(scores, "features"))
         number, checks = releases.publish(
             pd.read_parquet(scores), spec.release, force, reason,
             pd.read_parquet(topics) if topics.is_file() else None,
-            Recipe.from_dict(json.loads(recipe.read_text())) if recipe.is_file() else None)
+            InfluenceModel.load(model) if model.is_dir() else None,
+            pd.read_parquet(rows) if rows.is_file() else None)
     except ReleaseRefused as err:
         print_frame(pd.DataFrame([c.__dict__ for c in err.checks]), title="gate")
         fail(f"{err}; release {releases.current} stays served", 1)

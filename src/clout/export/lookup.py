@@ -10,6 +10,13 @@ release published, the same number every reader of the release sees.
   lacks (naming those it has). `GET /topics`: every topic and how many accounts it has.
   An account's row lists its topics, best first.
 - `GET /release`: what is served (number, cutoff, accounts, versions); `GET /ping`.
+- `GET /accounts/{account_id}/history`: its score and components in every release that has
+  it, oldest first. `GET /accounts/{account_id}/changes?since=N`: why its score moved from
+  release N (default: the one served before) to the served one, in points that add up to the
+  move: what changed in its own data (posts, engagement received, its engagers' standing, its
+  audience and the engagement the rules discount) and in the model or the map
+  (`audit.changes`); 404 naming what is missing when a release lacks the account or was
+  published without its model and features.
 - `?weights=likes:1,replies:3` on /accounts/ID and /accounts: the brand's own weights of the
   amplification heads, nothing retrained: the score, amplification and expected engagement
   recombined from the served per-head expectations with the release's frozen maps
@@ -34,7 +41,8 @@ import pandas as pd
 import uvicorn
 from fastapi import FastAPI, HTTPException, Query
 
-from clout.errors import ConfigError
+from clout.audit.changes import score_changes
+from clout.errors import ConfigError, NotFound
 from clout.export.access import Access, guard
 from clout.export.release import Releases
 from clout.scoring.score import Recipe, parse_weights
@@ -168,6 +176,33 @@ def lookup_app(releases: Releases, access: Access | None = None) -> FastAPI:
         if (row := served.row(account_id, recipe)) is None:
             raise HTTPException(404, f"account {account_id} is not in release {served.number}")
         return row
+
+    @app.get("/accounts/{account_id}/history")
+    def history(account_id: int) -> dict:
+        if not (found := releases.account_history(account_id)):
+            raise HTTPException(404, f"account {account_id} is in no release of "
+                                     f"{releases.directory}")
+        return {"account_id": account_id, "releases": [_plain(r) for r in found]}
+
+    @app.get("/accounts/{account_id}/changes")
+    def changes(account_id: int, since: int | None = Query(
+            None, description="the earlier release (default: the one served before)")) -> dict:
+        served = reader.served()
+        if since is None:
+            earlier = releases.served_stack()[:-1]
+            if not earlier:
+                raise HTTPException(404, f"release {served.number} is the first served: no "
+                                         "earlier release to compare with")
+            since = earlier[-1]
+        try:
+            before, now = (releases.scored(n, [account_id]) for n in (since, served.number))
+        except NotFound as err:
+            raise HTTPException(404, str(err)) from None
+        parts = score_changes(before, now).iloc[0]
+        return {"account_id": account_id, "since": since, "release": served.number,
+                "from": int(before[2].iloc[0]), "to": int(now[2].iloc[0]),
+                "move": int(parts.pop("move")),
+                "parts": [{"cause": c, "points": p} for c, p in parts.items()]}
 
     @app.get("/topics")
     def topics() -> dict:

@@ -50,7 +50,7 @@ from scipy.stats import ks_2samp, spearmanr
 
 from clout.errors import CloutError, ConfigError, DataError, NotFound
 from clout.files import fsync_path, fsync_tree, write_text
-from clout.scoring.score import SCORE_MAX, SCORE_MIN, Recipe
+from clout.scoring.score import SCORE_MAX, SCORE_MIN, InfluenceModel, Recipe
 
 VERSIONS = ("model_version", "score_version")  # columns `clout score` writes on every row
 
@@ -199,6 +199,7 @@ class Releases:
 
     def __init__(self, directory: str | Path):
         self.directory = Path(directory)
+        self._models: dict[int, InfluenceModel] = {}
 
     def _folders(self) -> list[Path]:
         if not self.directory.is_dir():
@@ -239,9 +240,54 @@ class Releases:
 
     def recipe(self, number: int | None = None) -> Recipe | None:
         """How a release's scores combine (the served one's by default); None if published
-        without it."""
+        without its model."""
         entry = self.info(number or self.current).get("recipe")
         return None if entry is None else Recipe.from_dict(entry)
+
+    def model(self, number: int | None = None) -> InfluenceModel | None:
+        """The model that made a release's scores; None if published without it."""
+        path = self.directory / f"{number or self.current:04d}" / "model"
+        return InfluenceModel.load(path) if path.is_dir() else None
+
+    def features(self, number: int | None = None) -> pd.DataFrame | None:
+        """The rows a release's scores were made from; None if published without them."""
+        path = self.directory / f"{number or self.current:04d}" / "features.parquet"
+        return pd.read_parquet(path) if path.is_file() else None
+
+    def scored(self, number: int, accounts=None
+               ) -> tuple[InfluenceModel, pd.DataFrame, pd.Series]:
+        """A release's model, the feature rows it scored and its scores, both indexed by
+        account id: of every account, or of `accounts` (each must be in it). What
+        `audit.changes.score_changes` compares."""
+        if number not in self.numbers():
+            raise NotFound(f"no release {number} in {self.directory} "
+                           f"(releases: {', '.join(map(str, self.numbers())) or 'none'})")
+        model, features = self._models.get(number) or self.model(number), self.features(number)
+        if model is None or features is None:
+            raise NotFound(f"release {number} was published without its model and features "
+                           "(clout score writes them beside the scores): it cannot say why a "
+                           "score moved")
+        self._models[number] = model  # a release's model never changes: parsed once
+        features = features.set_index("account_id")
+        scores = self.scores(number).set_index("account_id")["score"]
+        if accounts is not None:
+            if missing := [a for a in accounts if a not in features.index]:
+                raise NotFound(f"account {missing[0]} is not in release {number}")
+            features, scores = features.loc[accounts], scores.loc[accounts]
+        return model, features, scores
+
+    def account_history(self, account_id: int) -> list[dict]:
+        """The account's score and components in every release that has it, oldest first."""
+        found = []
+        for number in self.numbers():  # in order
+            scores = self.scores(number)
+            row = scores[scores["account_id"] == account_id]
+            if len(row):
+                kept = [c for c in ("cutoff", "score", "reach", "amplification", "network",
+                                    "model_version") if c in row]
+                found.append({"release": number, "served": number == self.current,
+                              **row.iloc[0][kept].to_dict()})
+        return found
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
@@ -285,12 +331,15 @@ class Releases:
 
     def publish(self, scores: pd.DataFrame, limits: GateThresholds, force: bool = False,
                 reason: str | None = None, topics: pd.DataFrame | None = None,
-                recipe: Recipe | None = None) -> tuple[int, list[Check]]:
-        """Publish `scores` (with their `topics` and `recipe`, which `clout score` writes
-        beside them) as the next release and serve it, unless the gate refuses it
-        (ReleaseRefused; the served release stays). `force` overrides the gate (not the
-        batch's shape) and needs a non-blank `reason`, which is recorded. Returns the release
-        number and the checks."""
+                model: InfluenceModel | None = None, features: pd.DataFrame | None = None
+                ) -> tuple[int, list[Check]]:
+        """Publish `scores` (with what `clout score` writes beside them: their `topics`, the
+        `model` that made them and the `features` rows it scored) as the next release and
+        serve it, unless the gate refuses it (ReleaseRefused; the served release stays).
+        `force` overrides the gate (not the batch's shape) and needs a non-blank `reason`,
+        which is recorded. Returns the release number and the checks. The model lets the
+        lookup recombine the scores under other weights (its `Recipe`) and, with the
+        features, say why a score moved since an earlier release."""
         reason = (reason or "").strip() or None
         if force and not reason:
             raise ConfigError("--force needs --reason: an override must say why")
@@ -298,10 +347,14 @@ class Releases:
         if topics is not None and not (strays := set(topics["account_id"]) - set(
                 scores["account_id"])) == set():
             problems.append(f"topics: {len(strays):,} account(s) the scores lack")
-        if recipe is not None and "score_version" in scores and not (
-                scores["score_version"] == recipe.score_map.id).all():
-            problems.append(f"recipe: its score map {recipe.score_map.id} is not the one the "
-                            "scores were made with")
+        if model is not None and "model_version" in scores and not (
+                scores["model_version"] == model.version).all():
+            problems.append(f"model: {model.version} is not the one the scores were made "
+                            "with")
+        if features is not None and not (strays := set(features["account_id"]) ^ set(
+                scores["account_id"])) == set():
+            problems.append(f"features: {len(strays):,} account(s) not both scored and in "
+                            "the features")
         if problems:
             self._log(event="refused", checks=problems)
             raise DataError("scores are not a valid batch: " + "; ".join(problems))
@@ -319,11 +372,15 @@ class Releases:
                     "checks": [asdict(c) for c in checks],
                     **{k: str(scores[k].iloc[0]) for k in (*VERSIONS, "cutoff")
                        if k in scores.columns},
-                    **({} if recipe is None else {"recipe": recipe.to_dict()})}
+                    **({} if model is None else {"recipe": model.recipe.to_dict()})}
             staging = Path(tempfile.mkdtemp(prefix=".publish-", dir=self.directory))
             scores.to_parquet(staging / "scores.parquet", index=False)
             if topics is not None:
                 topics.to_parquet(staging / "topics.parquet", index=False)
+            if model is not None:
+                model.save(staging / "model")
+            if features is not None:
+                features.to_parquet(staging / "features.parquet", index=False)
             (staging / "release.json").write_text(json.dumps(info, indent=1))
             fsync_tree(staging)
             staging.rename(self.directory / f"{number:04d}")  # whole, or not there

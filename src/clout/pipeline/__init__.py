@@ -19,6 +19,7 @@ from clout.pipeline.today import (
     run_features,
     run_source,
     score_accounts,
+    scored_batch,
 )
 from clout.pipeline.training import train, warn_if_unpinned
 from clout.prepare import Source, load_source
@@ -26,5 +27,5 @@ from clout.prepare import Source, load_source
 __all__ = ["Evaluation", "Measurement", "Say", "Source", "TrainResult", "account_topics",
            "discounted_engagers",
            "evaluate_model", "fit_heads", "fit_model", "load_source", "log_results", "measure",
-           "run_experiment", "run_features", "run_source", "score_accounts", "train",
-           "warn_if_unpinned", "with_model"]
+           "run_experiment", "run_features", "run_source", "score_accounts", "scored_batch",
+           "train", "warn_if_unpinned", "with_model"]

@@ -31,8 +31,16 @@ def score_accounts(model: InfluenceModel, data: Source | Dataset | Tables | str 
                    ) -> pd.DataFrame:
     """Scores of every account that exists at `cutoff` (default: the day after the data ends),
     from features built exactly as the model was trained."""
-    return engine.score(model, current_features(data, model.feature_config, cutoff, engine,
-                                                cache))
+    return scored_batch(model, data, cutoff, engine, cache)[0]
+
+
+def scored_batch(model: InfluenceModel, data: Source | Dataset | Tables | str | Path,
+                 cutoff=None, engine: Engine = LOCAL, cache: Cache = PROJECT_CACHE
+                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """`score_accounts`' scores and the rows they were scored from (account_id and the model's
+    input columns): what a release keeps to say why a score moved."""
+    features = current_features(data, model.feature_config, cutoff, engine, cache)
+    return engine.score(model, features), features[["account_id", *model.features]]
 
 
 def run_features(run_id: str, cutoff=None, data_path: str | Path | None = None,

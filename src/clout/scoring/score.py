@@ -384,6 +384,14 @@ class InfluenceModel:
         nothing: a new account, or one engaged only by bought accounts, scores 1."""
         return shows_nothing(frame, self.targets.values())
 
+    def continuous_score(self, frame: pd.DataFrame) -> np.ndarray:
+        """The score before it is rounded (within 1-100; 1 for an account that has shown
+        nothing): what an explanation splits into parts."""
+        values = self.component_values(self.outputs(self.columns(frame)))
+        continuous = np.clip(self.score_map.continuous(self.overall(values)), SCORE_MIN,
+                             SCORE_MAX)
+        return np.where(self.is_silent(frame), SCORE_MIN, continuous)
+
     def score(self, frame: pd.DataFrame) -> pd.DataFrame:
         """One row per input row: score, components, expected engagement and rate per kind,
         and the versions of the model and of the score map that produced them."""
