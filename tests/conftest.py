@@ -59,6 +59,8 @@ def cache_in_a_temporary_folder(tmp_path_factory):
     (keys are content digests: tests reuse each other's tables only when they are the same)."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("CLOUT_CACHE", str(tmp_path_factory.mktemp("cache")))
+        # and nobody is forgotten but in the tests that forget someone
+        patch.setenv("CLOUT_PRIVACY_DIR", str(tmp_path_factory.mktemp("privacy")))
         yield
 
 

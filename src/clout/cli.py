@@ -919,6 +919,29 @@ def _explain_move(account: int, since: int, run: str | None, directory: Path | N
                   f"{parts.abs().idxmax()} ({parts[parts.abs().idxmax()]:+.1f} points)")
 
 
+@app.command("forget")
+def forget_accounts(
+    accounts: Annotated[list[str], typer.Argument(help="The account ids to forget.")],
+    directory: Annotated[list[Path] | None, typer.Option(
+        "--dir", help="A release directory (default: every one under data/releases).")] = None,
+    processed: Annotated[Path | None, typer.Option(
+        help="The outputs of runs and scores to erase them from (default: data/processed).")]
+        = None,
+    tracking_uri: TrackingUri = None,
+) -> None:
+    """Forget accounts, for good: on the do-not-score list (data/privacy: digests, not ids),
+    never scored nor served again (their engagement of others counts under a pseudonym), and
+    erased from the releases (a new one is served without them), the cache, data/processed
+    and the training runs' files that name accounts."""
+    from clout.erasure import forget
+
+    ids = _integers(",".join(accounts))
+    dirs = directory or sorted(p for p in Path("data/releases").glob("*") if p.is_dir())
+    forget(ids, dirs, processed=processed, tracking_uri=tracking_uri, say=say)
+    console.print(f"{len(ids)} account(s) forgotten: the lookup answers 410 for them; every "
+                  "later run, score and release leaves them out")
+
+
 @app.command("example-request")
 def example_request(
     model: Annotated[str, typer.Argument(

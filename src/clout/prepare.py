@@ -29,6 +29,7 @@ from clout.features.days import from_day, to_day, weekly_cutoffs
 from clout.features.schema import FeatureTable
 from clout.features.tables import Tables
 from clout.models.heads import Split
+from clout.privacy import DoNotScore, pseudonymise
 
 
 @dataclass
@@ -44,15 +45,17 @@ def load_source(spec: DataSpec, cache: Cache = PROJECT_CACHE) -> Source:
     quarantine and are counted, as `on_bad_rows` says); kept in the cache, keyed by the spec and
     its input files' bytes."""
     path = spec.resolved_path()
+    forgotten = DoNotScore()
     what = {"spec": spec.model_dump(mode="json"),
-            "inputs": None if path is None else digest_files(Path(path))}
+            "inputs": None if path is None else digest_files(Path(path)),
+            **({"forgotten": forgotten.version} if len(forgotten) else {})}
     described = f"{spec.preset} world, seed {spec.seed}" if path is None else str(path)
-    return cache.fetch("sources", what, lambda: _read_source(spec), _save_source, _load_source,
-                       describe=f"validated tables of {spec.source} {described}"
-                                + (" with attackers played in" if spec.manipulation else ""))
+    return cache.fetch("sources", what, lambda: _read_source(spec, forgotten), _save_source,
+                       _load_source, describe=f"validated tables of {spec.source} {described}"
+                       + (" with attackers played in" if spec.manipulation else ""))
 
 
-def _read_source(spec: DataSpec) -> Source:
+def _read_source(spec: DataSpec, forgotten: DoNotScore) -> Source:
     truth = None
     if spec.source == "simulator":
         dataset, truth = simulate(preset(spec.preset, seed=spec.seed))
@@ -67,6 +70,8 @@ def _read_source(spec: DataSpec) -> Source:
     if spec.manipulation:  # more attackers than the source has: played in before validation
         dataset, truth = manipulate(dataset, truth, spec.manipulation, spec.seed)
     clean, report = validate(dataset, on_bad_rows=spec.on_bad_rows)
+    # the forgotten renamed before anything is kept: what they did counts, nothing names them
+    clean, truth, _ = pseudonymise(clean, truth, forgotten)
     return Source(clean, truth, {t: report.rows_quarantined(t) for t in report.rows_in},
                   clean.fingerprint())
 

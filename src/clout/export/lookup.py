@@ -3,7 +3,9 @@ caller holds an account id, not the 87 features `clout serve` wants; it asks for
 release published, the same number every reader of the release sees.
 
 - `GET /accounts/{account_id}`: the account's row (score, components, expected engagement,
-  cutoff, versions) and the release it comes from; 404 when the release has no such account.
+  cutoff, versions) and the release it comes from; 404 when the release has no such account,
+  410 Gone when the account asked to be forgotten (`clout forget`; so do its history and
+  changes).
 - `GET /accounts?ids=1,2,3`: up to MAX_IDS accounts at once: the rows found, the ids not found.
 - `GET /topics/{topic}/accounts?n=50`: the brand's question, the accounts most influential
   about a topic, best first, with their topic score and score; 404 for a topic the release
@@ -158,6 +160,13 @@ def lookup_app(releases: Releases, access: Access | None = None) -> FastAPI:
     reader = ReleaseReader(releases)
     app = FastAPI(title="clout scores", description="The served release's scores by account id.")
 
+    def missing(account_id: int, where: str) -> HTTPException:
+        """410 for a forgotten account, else 404 (`where`: what lacks it)."""
+        if releases.forgotten.contains([account_id])[0]:
+            return HTTPException(410, f"account {account_id} asked to be forgotten: it is not "
+                                      "scored nor served")
+        return HTTPException(404, f"account {account_id} is not in {where}")
+
     @app.get("/ping")
     def ping() -> dict:
         return {"status": "ok"}
@@ -174,14 +183,13 @@ def lookup_app(releases: Releases, access: Access | None = None) -> FastAPI:
         served = reader.served()
         recipe = served.recipe_for(weights)
         if (row := served.row(account_id, recipe)) is None:
-            raise HTTPException(404, f"account {account_id} is not in release {served.number}")
+            raise missing(account_id, f"release {served.number}")
         return row
 
     @app.get("/accounts/{account_id}/history")
     def history(account_id: int) -> dict:
         if not (found := releases.account_history(account_id)):
-            raise HTTPException(404, f"account {account_id} is in no release of "
-                                     f"{releases.directory}")
+            raise missing(account_id, f"any release of {releases.directory}")
         return {"account_id": account_id, "releases": [_plain(r) for r in found]}
 
     @app.get("/accounts/{account_id}/changes")
@@ -194,6 +202,8 @@ def lookup_app(releases: Releases, access: Access | None = None) -> FastAPI:
                 raise HTTPException(404, f"release {served.number} is the first served: no "
                                          "earlier release to compare with")
             since = earlier[-1]
+        if releases.forgotten.contains([account_id])[0]:
+            raise missing(account_id, "")
         try:
             before, now = (releases.scored(n, [account_id]) for n in (since, served.number))
         except NotFound as err:

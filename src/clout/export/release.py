@@ -49,7 +49,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from scipy.stats import ks_2samp, spearmanr
 
 from clout.errors import CloutError, ConfigError, DataError, NotFound
-from clout.files import fsync_path, fsync_tree, write_text
+from clout.files import fsync_path, fsync_tree, replacing_file, write_text
+from clout.privacy import DoNotScore, is_pseudonym
 from clout.scoring.score import SCORE_MAX, SCORE_MIN, InfluenceModel, Recipe
 
 VERSIONS = ("model_version", "score_version")  # columns `clout score` writes on every row
@@ -197,8 +198,9 @@ def gate(new: pd.DataFrame, served: pd.DataFrame | None, limits: GateThresholds)
 class Releases:
     """The numbered releases in one directory, and which one is served."""
 
-    def __init__(self, directory: str | Path):
+    def __init__(self, directory: str | Path, forgotten: DoNotScore | None = None):
         self.directory = Path(directory)
+        self.forgotten = forgotten or DoNotScore()  # never published, erased on `forget`
         self._models: dict[int, InfluenceModel] = {}
 
     def _folders(self) -> list[Path]:
@@ -343,6 +345,10 @@ class Releases:
         reason = (reason or "").strip() or None
         if force and not reason:
             raise ConfigError("--force needs --reason: an override must say why")
+        # the forgotten are never published, whatever batch they come from
+        given = len(scores)
+        scores, topics, features = (None if t is None else t[~self._names_forgotten(t)]
+                                    for t in (scores, topics, features))
         problems = shape_problems(scores)
         if topics is not None and not (strays := set(topics["account_id"]) - set(
                 scores["account_id"])) == set():
@@ -372,7 +378,8 @@ class Releases:
                     "checks": [asdict(c) for c in checks],
                     **{k: str(scores[k].iloc[0]) for k in (*VERSIONS, "cutoff")
                        if k in scores.columns},
-                    **({} if model is None else {"recipe": model.recipe.to_dict()})}
+                    **({} if model is None else {"recipe": model.recipe.to_dict()}),
+                    **({"withheld": given - len(scores)} if given > len(scores) else {})}
             staging = Path(tempfile.mkdtemp(prefix=".publish-", dir=self.directory))
             scores.to_parquet(staging / "scores.parquet", index=False)
             if topics is not None:
@@ -389,6 +396,30 @@ class Releases:
                       failed=failed, reason=reason if failed else None)
             self._serve(number)
         return number, checks
+
+    def _names_forgotten(self, table: pd.DataFrame) -> np.ndarray:
+        ids = table["account_id"].to_numpy()
+        return is_pseudonym(ids) | self.forgotten.contains(ids)
+
+    def erase(self) -> int:
+        """Remove the forgotten accounts from every release on disk (scores, topics, the
+        scored rows), so that no rollback serves them again; the rows removed. Recorded in
+        the history by count, never by id."""
+        erased = 0
+        with self._locked():
+            for number in self.numbers():
+                folder = self.directory / f"{number:04d}"
+                for name in ("scores.parquet", "topics.parquet", "features.parquet"):
+                    if not (folder / name).is_file():
+                        continue
+                    table = pd.read_parquet(folder / name)
+                    if (gone := self._names_forgotten(table)).any():
+                        with replacing_file(folder / name) as partial:
+                            table[~gone].to_parquet(partial, index=False)
+                        erased += int(gone.sum())
+            if erased:
+                self._log(event="erased", rows=erased)
+        return erased
 
     def rollback(self) -> int:
         """Withdraw the served release and serve the one served before it (every release

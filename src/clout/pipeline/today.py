@@ -21,6 +21,7 @@ from clout.features.days import to_day
 from clout.features.families import discount_partials, discounted_pairs
 from clout.features.tables import Tables
 from clout.prepare import Source, TopicContext, current_features, load_source, topic_context
+from clout.privacy import is_pseudonym
 from clout.scoring.score import InfluenceModel
 from clout.scoring.topics import Topics, model_topics
 from clout.tracking import RUN
@@ -40,6 +41,8 @@ def scored_batch(model: InfluenceModel, data: Source | Dataset | Tables | str | 
     """`score_accounts`' scores and the rows they were scored from (account_id and the model's
     input columns): what a release keeps to say why a score moved."""
     features = current_features(data, model.feature_config, cutoff, engine, cache)
+    # a forgotten account's pseudonym is never scored
+    features = features[~is_pseudonym(features["account_id"])].reset_index(drop=True)
     return engine.score(model, features), features[["account_id", *model.features]]
 
 
