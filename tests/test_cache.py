@@ -127,7 +127,7 @@ def test_score_and_explain_read_what_train_built_and_no_cache_builds_again(
     builds = []
     real = prepare._read_source
     monkeypatch.setattr(prepare, "_read_source",
-                        lambda spec: builds.append(spec) or real(spec))
+                        lambda spec, *rest: builds.append(spec) or real(spec, *rest))
     scored = invoke("score", path, "--out", tmp_path / "a.parquet")
     assert scored.exit_code == 0, scored.output
     # it ends as make run does: where the scores are, what they mean, what to run next

@@ -175,5 +175,5 @@ def test_the_brand_weighs_the_heads_at_query_time(scored, tiny_run, tiny_world):
                 and said in refused["detail"], (bad, refused)
         releases.publish(earlier, GateThresholds())  # without its model: no recipe
         status, refused = get_json(f"{url}/accounts/{ids[0]}?weights=likes:1")
-        assert status == 409 and "without its recipe" in refused["detail"]
+        assert status == 409 and "without its model" in refused["detail"]
         assert "weights" not in get_json(f"{url}/accounts/{ids[0]}")[1]

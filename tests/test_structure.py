@@ -12,9 +12,11 @@ SRC = ROOT / "src"
 # earliest first: a module may import only from its own stage or one before it
 # compute (where the heavy steps run) owns its part of the experiment, so it comes before the
 # config that composes every stage's part
-STAGES = ["errors", "files", "cache", "numerics", "data", "features", "models", "scoring",
-          "tracking", "audit", "export", "compute", "config", "prepare", "pipeline", "gaming",
-          "redteam", "quality", "tuning", "cli"]
+# privacy (the do-not-score list and pseudonyms) acts on the data before anything else sees it;
+# erasure reaches into what the later stages wrote (releases, runs)
+STAGES = ["errors", "files", "cache", "numerics", "data", "privacy", "features", "models",
+          "scoring", "tracking", "audit", "export", "erasure", "compute", "config", "prepare",
+          "pipeline", "gaming", "redteam", "quality", "tuning", "cli"]
 
 
 def modules() -> dict[str, set[str]]:

@@ -24,7 +24,7 @@ release published, the same number every reader of the release sees.
   recombined from the served per-head expectations with the release's frozen maps
   (`scoring.score.Recipe`); every answer names the weights behind it. An unknown head, a
   negative weight or all zero is a 422 naming the parameter; a release published without its
-  recipe, a 409.
+  model (so without its recipe), a 409.
 
 Every route wants an API key, within its rate (`clout.export.access`), unless served with
 --no-keys on loopback.
@@ -84,9 +84,9 @@ class ServedRelease:
         if not weights:
             return self.recipe
         if self.recipe is None:
-            raise HTTPException(409, f"release {self.number} was published without its recipe "
-                                     "(the -recipe.json clout score writes): its scores cannot "
-                                     "be recombined under other weights")
+            raise HTTPException(409, f"release {self.number} was published without its model "
+                                     "(clout score writes it beside the scores): its scores "
+                                     "cannot be recombined under other weights")
         try:
             return self.recipe.reweighted(parse_weights(weights), said="weights")
         except ConfigError as err:
@@ -162,10 +162,13 @@ def lookup_app(releases: Releases, access: Access | None = None) -> FastAPI:
 
     def missing(account_id: int, where: str) -> HTTPException:
         """410 for a forgotten account, else 404 (`where`: what lacks it)."""
-        if releases.forgotten.contains([account_id])[0]:
-            return HTTPException(410, f"account {account_id} asked to be forgotten: it is not "
-                                      "scored nor served")
+        refuse_if_forgotten(account_id)
         return HTTPException(404, f"account {account_id} is not in {where}")
+
+    def refuse_if_forgotten(account_id: int) -> None:
+        if releases.forgotten.contains([account_id])[0]:
+            raise HTTPException(410, f"account {account_id} asked to be forgotten: it is not "
+                                     "scored nor served")
 
     @app.get("/ping")
     def ping() -> dict:
@@ -202,8 +205,7 @@ def lookup_app(releases: Releases, access: Access | None = None) -> FastAPI:
                 raise HTTPException(404, f"release {served.number} is the first served: no "
                                          "earlier release to compare with")
             since = earlier[-1]
-        if releases.forgotten.contains([account_id])[0]:
-            raise missing(account_id, "")
+        refuse_if_forgotten(account_id)
         try:
             before, now = (releases.scored(n, [account_id]) for n in (since, served.number))
         except NotFound as err:

@@ -159,14 +159,15 @@ def parse_weights(text: str, said: str = "weights") -> dict[str, float] | None:
     """'likes:1,replies:3' as {head: weight}; None for an empty text (the trained weights)."""
     weights = {}
     for part in filter(None, (p.strip() for p in (text or "").split(","))):
-        head, sep, value = part.partition(":")
+        head, _, value = (p.strip() for p in part.partition(":"))
         try:
-            weights[head.strip()] = float(value) if sep else float("nan")
+            weight = float(value)
         except ValueError:
-            weights[head.strip()] = float("nan")
-        if not sep or not np.isfinite(weights[head.strip()]):
+            weight = float("nan")
+        if not head or not np.isfinite(weight):
             raise ConfigError(f"{said}: head:weight pairs separated by commas, like "
                               f"likes:1,replies:3; got {part[:40]!r}")
+        weights[head] = weight
     return weights or None
 
 
