@@ -553,12 +553,15 @@ def _credible_engagement(p: Partials, pairs: pl.DataFrame, rows: pl.DataFrame, t
     kind = events["kind"].cast(pl.String).to_numpy()
     of_kind = {k: kind == k for k in kinds}
     engager_credibility = np.nan_to_num(graph.credibility[engager])
-    coordinated = graph.is_coordinated(engaged, engager, n_accounts)
     nodes = rows["account_id"].to_numpy()
     out = {"credibility": graph.credibility, "trustrank": graph.trust}
     pair = pairs["pair"].to_numpy()
     pair_engaged, pair_engager = pair // n_accounts, pair % n_accounts
     pair_coordinated = graph.is_coordinated(pair_engaged, pair_engager, n_accounts)
+    # each event's own pair (every event of the longest window has one): what is said of the
+    # pair is said of its events, looked up once rather than once a window
+    of_pair = np.searchsorted(pair, engaged.astype(np.int64) * n_accounts + engager)
+    coordinated = pair_coordinated[of_pair]
     posts = None
     if POSTS in tables.offers:
         posts = window_sums(p.received_days, cutoff, windows, ["event_posts"])
@@ -571,8 +574,8 @@ def _credible_engagement(p: Partials, pairs: pl.DataFrame, rows: pl.DataFrame, t
 
     with np.errstate(divide="ignore", invalid="ignore"):  # 0/0 -> NaN -> null below
         for w in windows:
-            engagers = (pairs[f"n@{w}"].to_numpy() > 0) & ~pair_coordinated & ~reverse_active(
-                pairs, pair_engaged, pair_engager, n_accounts, w)
+            traded = reverse_active(pairs, pair_engaged, pair_engager, n_accounts, w)
+            engagers = (pairs[f"n@{w}"].to_numpy() > 0) & ~pair_coordinated & ~traded
             counted_engagers = np.where(engagers, np.nan_to_num(
                 graph.credibility[pair_engager]), 0.0)
             credible_engagers = weighted_count(pair_engaged, counted_engagers, n_accounts)
@@ -582,8 +585,7 @@ def _credible_engagement(p: Partials, pairs: pl.DataFrame, rows: pl.DataFrame, t
                 n_accounts) / credible_engagers
             inside = day >= cutoff - w
             counted = np.where(inside, n, 0.0)
-            credible = counted * engager_credibility * (~coordinated & ~reverse_active(
-                pairs, engaged, engager, n_accounts, w))
+            credible = counted * engager_credibility * (~coordinated & ~traded[of_pair])
             out[column("engager_credibility_{w}d", window=w)] = (
                 per_account(counted * engager_credibility) / per_account(counted))
             out[column("credible_engagement_share_{w}d", window=w)] = (per_account(credible)

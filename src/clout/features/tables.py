@@ -91,22 +91,24 @@ class Tables:
         }
         return frozenset(need for need, met in have.items() if met)
 
-    def _activity_days(self, pick) -> int:
-        days = [pick(t["day"]) for t in (self.posts, self.events) if t is not None and len(t)]
+    def _activity_days(self, pick: str) -> int:
+        # Polars' own min/max: Python's would iterate every row of the column
+        days = [getattr(t["day"], pick)() for t in (self.posts, self.events)
+                if t is not None and len(t)]
         if not days:
             raise DataError("the dataset has no posts and no engagement events: nothing to "
                              "build features from")
-        return int(pick(days))
+        return int(min(days) if pick == "min" else max(days))
 
     @property
     def first_day(self) -> int:
         """The first day with any post or event."""
-        return self._activity_days(min)
+        return self._activity_days("min")
 
     @property
     def last_day(self) -> int:
         """The last day with any post or event: labels past it would be incomplete."""
-        return self._activity_days(max)
+        return self._activity_days("max")
 
 
 def _prepare(accounts: pl.LazyFrame, posts: pl.LazyFrame | None,
