@@ -585,13 +585,14 @@ def _credible_engagement(p: Partials, pairs: pl.DataFrame, rows: pl.DataFrame, t
                 n_accounts) / credible_engagers
             inside = day >= cutoff - w
             counted = np.where(inside, n, 0.0)
+            received = per_account(counted)
             credible = counted * engager_credibility * (~coordinated & ~traded[of_pair])
             out[column("engager_credibility_{w}d", window=w)] = (
-                per_account(counted * engager_credibility) / per_account(counted))
+                per_account(counted * engager_credibility) / received)
             out[column("credible_engagement_share_{w}d", window=w)] = (per_account(credible)
-                                                                       / per_account(counted))
+                                                                       / received)
             out[column("coordinated_engagement_share_{w}d", window=w)] = (
-                per_account(counted * coordinated) / per_account(counted))
+                per_account(counted * coordinated) / received)
             for k in kinds:
                 total = per_account(np.where(of_kind[k], credible, 0.0))
                 plural = KINDS.plural(k)
