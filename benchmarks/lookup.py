@@ -1,13 +1,16 @@
-"""How fast `clout release serve` answers one account on loopback, with API keys checked and
-without (`--no-keys`), measured in the same run: a scored batch published as a release, then
-`--rounds` rounds, each starting the service without keys and with them (one key per request,
-`X-API-Key`) and sending `--requests` one-account GETs from one client, one at a time.
+"""How fast `clout release serve` answers one account on loopback: with API keys checked and
+without (`--no-keys`), then under concurrent callers. A scored batch is published as a release;
+
+1. `--rounds` rounds, each starting the service (one worker) without keys and with them (one
+   key per request, `X-API-Key`) and sending `--requests` one-account GETs from one client, one
+   at a time (goal: p99 under 5 ms with keys on);
+2. with keys, for 1 and 2 worker processes (`--workers`), 1 and 8 client processes sending
+   `--requests` GETs between them, each one at a time (goal: p99 at most 5 ms at 8 clients).
 
     python benchmarks/lookup.py [--scores data/processed/default/scores-2024-07-01.parquet]
         [--rounds 3] [--requests 1000] [--doc docs/lookup.md]
 
-The scores default to `make run`'s batch. Goal (the scored person's rights and the brand's
-controls): p99 under 5 ms with keys on, at one client.
+The scores default to `make run`'s batch.
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ def publish(scores: Path, releases: Path, env: dict) -> None:
 
 
 @contextmanager
-def serving(releases: Path, env: dict, keys: bool):
+def serving(releases: Path, env: dict, keys: bool, workers: int = 1):
     """`clout release serve` on a free loopback port: yields its URL and the headers a
     request sends (a key of its own key file, when `keys`, at a rate no client here reaches:
     the checks are measured, not the limit)."""
@@ -57,7 +60,8 @@ def serving(releases: Path, env: dict, keys: bool):
                                path=releases.parent / f"keys-{port}.json")
         headers, access = {"X-API-Key": key}, ["--keys", str(path)]
     server = subprocess.Popen([str(CLOUT), "release", "serve", str(EXPERIMENT), "--dir",
-                               str(releases), "--port", str(port), *access], env=env,
+                               str(releases), "--port", str(port), "--workers",
+                               str(workers), *access], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -102,6 +106,29 @@ def lookup_latency(scores: Path, folder: Path, env: dict, requests: int, keys: b
         return latencies(url, headers, ids)
 
 
+def concurrent(scores: Path, folder: Path, env: dict, requests: int, workers: int,
+               clients: int) -> tuple[list[float], float]:
+    """`clients` processes sending `requests` GETs between them, each one at a time, to the
+    lookup with `workers` processes: every latency, and the requests a second."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    ids = pd.read_parquet(scores)["account_id"].sample(requests, random_state=1, replace=True)
+    shares = np.array_split(ids.to_numpy(), clients)
+    with serving(folder / "releases", env, True, workers) as (url, headers), \
+            ProcessPoolExecutor(clients) as pool:
+        list(pool.map(latencies, [url] * clients, [headers] * clients,
+                      [share[:5] for share in shares]))  # every client connected once
+        start = time.perf_counter()
+        took = [t for part in pool.map(latencies, [url] * clients, [headers] * clients, shares)
+                for t in part]
+        return took, requests / (time.perf_counter() - start)
+
+
+def percentiles(took: list[float]) -> dict[str, str]:
+    return {f"{name}, ms": f"{1000 * np.quantile(took, q):.2f}"
+            for name, q in (("median", 0.5), ("p95", 0.95), ("p99", 0.99))}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scores", type=Path, default=SCORES)
@@ -119,13 +146,20 @@ def main() -> None:
                 took += lookup_latency(args.scores, Path(tmp), env, args.requests, keys)
                 print(f"round {round_ + 1}, {mode}: p99 "
                       f"{1000 * np.quantile(took[-args.requests:], 0.99):.2f} ms", flush=True)
-    table = pd.DataFrame([{"service": mode, "requests": len(took),
-                           **{f"{name}, ms": f"{1000 * np.quantile(took, q):.2f}"
-                              for name, q in (("median", 0.5), ("p95", 0.95), ("p99", 0.99))},
+        loads = []
+        for workers in (1, 2):
+            for clients in (1, 8):
+                took, rate = concurrent(args.scores, Path(tmp), env, args.requests, workers,
+                                        clients)
+                loads.append({"workers": workers, "clients": clients, "requests": len(took),
+                              **percentiles(took), "requests/s": f"{rate:.0f}"})
+                print(loads[-1], flush=True)
+    table = pd.DataFrame([{"service": mode, "requests": len(took), **percentiles(took),
                            "max, ms": f"{1000 * max(took):.1f}"}
                           for mode, took in measured.items()])
     text = "\n".join(markdown_table(table))
-    print(text)
+    load = "\n".join(markdown_table(pd.DataFrame(loads)))
+    print(text, load, sep="\n\n")
     if args.doc:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                                 text=True, cwd=ROOT).stdout.strip()
@@ -134,9 +168,12 @@ def main() -> None:
             f"Written by `python benchmarks/lookup.py --rounds {args.rounds} --requests "
             f"{args.requests} --doc {args.doc}` at {commit}, {datetime.now(UTC):%Y-%m-%d}, on "
             f"this project's 2-core machine: `make run`'s batch ({args.scores.name}) published "
-            f"as a release; {args.rounds} rounds, each serving it without keys and then with "
-            "them, one client sending one-account GETs one at a time on loopback.\n\n"
-            f"{text}\n")
+            f"as a release; {args.rounds} rounds, each serving it (one worker) without keys "
+            "and then with them, one client sending one-account GETs one at a time on "
+            f"loopback.\n\n{text}\n\n## Concurrent callers\n\nWith keys; 1 or 8 client "
+            f"processes sending {args.requests} GETs between them, each one at a time, to 1 or "
+            "2 worker processes (`clout release serve --workers`, 2 by default), on the same 2 "
+            f"cores as the clients.\n\n{load}\n")
 
 
 if __name__ == "__main__":

@@ -1261,6 +1261,9 @@ def release_serve(
         help="Port (make ui has 5000, clout serve 5001).")] = 5002,
     keys: KeysFile = None,
     no_keys: NoKeys = False,
+    workers: Annotated[int, typer.Option(
+        min=1, help="Processes sharing the port: concurrent callers do not queue behind "
+                    "one (docs/lookup.md measures 1 and 8 clients).")] = 2,
 ) -> None:
     """Serve the current release's scores by account id over HTTP (GET /accounts/ID,
     /accounts?ids=1,2, /release) to callers with an API key (clout keys create): what
@@ -1278,7 +1281,7 @@ def release_serve(
                   f"model {info.get('model_version', 'unknown')}")
     console.print(f"serving {releases.directory} ({served}) at http://{host}:{port}/accounts/ID"
                   f"{_keys_said(access)} (Ctrl+C stops)")
-    serve_release(releases, access, host, port)
+    serve_release(releases, access, host, port, workers)
 
 
 def _keys_said(access) -> str:

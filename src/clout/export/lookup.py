@@ -36,8 +36,11 @@ served release, without a restart. No release served is a 503 naming the command
 
 from __future__ import annotations
 
+import json
+import os
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 import uvicorn
@@ -50,6 +53,7 @@ from clout.export.release import Releases
 from clout.scoring.score import Recipe, parse_weights
 
 LOOKUP_PORT = 5002  # the MLflow UI has 5000, `clout serve` 5001
+WORKER_SPEC = "CLOUT_LOOKUP_WORKER"  # what each worker process of the lookup serves (JSON)
 MAX_IDS = 1000
 
 
@@ -244,6 +248,22 @@ def lookup_app(releases: Releases, access: Access | None = None) -> FastAPI:
     return guard(app, access)
 
 
+def app_from_environment() -> FastAPI:
+    """The lookup each worker process builds when `serve_release` runs several: the release
+    directory and the key file (null: --no-keys) from `WORKER_SPEC`."""
+    spec = json.loads(os.environ[WORKER_SPEC])
+    access = None if spec["keys"] is None else Access(Path(spec["keys"]))
+    return lookup_app(Releases(spec["directory"]), access)
+
+
 def serve_release(releases: Releases, access: Access | None, host: str = "127.0.0.1",
-                  port: int = LOOKUP_PORT) -> None:
-    uvicorn.run(lookup_app(releases, access), host=host, port=port, log_level="warning")
+                  port: int = LOOKUP_PORT, workers: int = 1) -> None:
+    """Serve the lookup; with `workers` above 1, that many processes share the port, so that
+    concurrent callers do not queue behind one (each keeps its own rate buckets)."""
+    if workers <= 1:
+        uvicorn.run(lookup_app(releases, access), host=host, port=port, log_level="warning")
+        return
+    os.environ[WORKER_SPEC] = json.dumps({"directory": str(releases.directory),
+                                          "keys": None if access is None else str(access.path)})
+    uvicorn.run(f"{__name__}:app_from_environment", factory=True, workers=workers, host=host,
+                port=port, log_level="warning")
