@@ -98,13 +98,13 @@ class ServedRelease:
 
     def row(self, account_id: int, recipe: Recipe | None = None) -> dict | None:
         try:
-            found = self.rows.loc[[account_id]]
+            found = self.rows.loc[account_id]  # a Series: 0.06 ms, a one-row frame 0.4
         except (KeyError, OverflowError, TypeError):
             return None
-        if recipe is not None and recipe is not self.recipe:
-            found = recipe.rescore(found)
+        if recipe is not None and recipe is not self.recipe:  # other weights than served
+            found = recipe.rescore(found.to_frame().T).iloc[0]
         weights = {} if recipe is None else {"weights": recipe.weights}
-        return {"account_id": account_id, **_plain(found.iloc[0].to_dict()), **weights,
+        return {"account_id": account_id, **_plain(found.to_dict()), **weights,
                 "release": self.number, "topics": self.by_account.get(account_id, [])}
 
     def about(self, topic: str, n: int) -> list[dict] | None:
