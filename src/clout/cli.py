@@ -1171,8 +1171,6 @@ def report(
                   f"at {uri}")
 
 
-
-
 def beside(scores: Path, what: str) -> Path:
     """What `clout score` writes beside its scores and `release publish` reads: `topics`,
     `features` (Parquet) or `model` (a saved model's folder)."""
