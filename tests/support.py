@@ -90,7 +90,8 @@ def hand_built_model() -> tuple[InfluenceModel, pd.DataFrame]:
             column("label_posts_{h}d", horizon=14): horizon_posts,
             "label_engagers_credible_14d": rng.poisson(2 * np.exp(quality), n)})
         standing = np.exp(0.3 * quality + rng.normal(0, 0.2, n))
-        frame["audience_standing"] = np.where(frame["followers"] > 0, standing, 0.0)
+        frame["follower_standing"] = np.where(frame["credible_engagers_90d"] > 0, standing,
+                                              np.nan)
         frame["label_engaged_followers_credible_14d"] = rng.binomial(
             frame["label_engagers_credible_14d"], 0.7)
         frame["label_engager_standing_14d"] = np.where(

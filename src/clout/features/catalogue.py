@@ -182,12 +182,6 @@ FEATURES: list[Feature] = [
       "the longest window times its credibility: the audience that reacts. Followers that "
       "never reacted (bought, or followed back in follow-for-follow churn) weigh nothing.",
       (EVENTS, FOLLOWS)),
-    F("audience_standing", "network", "log(1 + accounts)",
-      "Mean standing (as engager_standing) of every follower at the cutoff, whether it has "
-      "reacted to the account yet or not, weighted by its credibility: the people the "
-      "account's posts can reach (0 without any). Bought followers have no credibility and "
-      "weigh nothing.",
-      (EVENTS, FOLLOWS)),
     F("engager_pagerank_{w}d", "network", "x mean",
       "Event-weighted mean PageRank of the accounts that engaged in the window: are the engagers "
       "themselves influential?", (EVENTS,), buyable=True),

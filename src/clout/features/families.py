@@ -500,14 +500,6 @@ def _engager_features(p: Partials, pairs: pl.DataFrame, rows: pl.DataFrame, cuto
             out["follower_standing"] = weighted_count(
                 followee, active * graph.standing[follower], n_accounts) / weighted_count(
                 followee, active, n_accounts)
-            # every credible follower, reacting yet or not: whom the account's posts can reach
-            # (bought followers have no credibility, so they weigh nothing); none: 0, the
-            # standing of an audience of nobody (not missing: trees would place it anywhere)
-            credible = np.nan_to_num(graph.credibility[follower])
-            audience = weighted_count(followee, credible, n_accounts)
-            out["audience_standing"] = np.divide(
-                weighted_count(followee, credible * graph.standing[follower], n_accounts),
-                audience, out=np.zeros(n_accounts), where=audience > 0)
         for w in windows:
             c = counts[w]
             active = c > 0
@@ -650,8 +642,7 @@ register_family(Family(
     "engagers", ("unique_engagers_{w}d", "engaged_follower_share_{w}d", "pagerank",
                  "engager_pagerank_{w}d", "engager_selectivity_{w}d",
                  "engager_concentration_{w}d", "reciprocity_{w}d",
-                 "traded_engagement_share_{w}d", "silent_follower_share", "follower_standing",
-                 "audience_standing"),
+                 "traded_engagement_share_{w}d", "silent_follower_share", "follower_standing"),
     lambda at: _engager_features(at.p, at.pairs, at.rows, at.day, at.windows,
                                  len(at.tables.ids), at.follows, at.graph),
     ("pair_days", "first_pairs", "follow_days")))

@@ -104,8 +104,8 @@ class Target:
         return replace(self, credible=False)
 
     @property
-    def inputs(self) -> tuple[str, ...] | None:
-        """The only features its head learns from (None: every feature)."""
+    def family(self) -> str | None:
+        """The catalogue family its head learns from alone (None: every feature)."""
         return None
 
     def exposed(self, frame: pd.DataFrame) -> np.ndarray:
@@ -139,10 +139,11 @@ class StandingTarget(Target):
 
     @property
     def history(self) -> str:
-        """The standing of every credible follower, the audience the posts can reach: a mean
-        already, over no exposure of its own. It ranks true network better than the standing
-        of the followers who have engaged (follower_standing; on world 8, 0.95 against 0.92)."""
-        return column("audience_standing")
+        """The standing of the followers who engage anywhere, the audience that might react: a
+        mean already, over no exposure of its own. The past engagers' standing
+        (engager_standing) is a poorer start: a few engagers' (on the small world, the head's
+        rank against true network 0.88 starting from it, 0.90 from this)."""
+        return column("follower_standing")
 
     @property
     def received(self) -> str:
@@ -168,12 +169,12 @@ class StandingTarget(Target):
         return self
 
     @property
-    def inputs(self) -> tuple[str, ...]:
-        """The standing of the audience and of the followers who engage, the account's own
-        credibility and trust. Not the past engagers' standing (engager_standing): it fits the
-        noise of the few engagers a label shares with the past (on worlds 7 and 8, the
-        component's rank against true network 0.907 with it, 0.911 without)."""
-        return ("audience_standing", "follower_standing", "credibility", "trustrank")
+    def family(self) -> str:
+        """The network features alone: the standing of those who engage and who follow, the
+        account's own credibility and trust. On the small world its rank against true
+        network is 0.91 from them, 0.89 from every feature (the rest fit the noise of a few
+        engagers' standing)."""
+        return "network"
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from clout.data.config import Seed
 from clout.errors import ConfigError, DataError
+from clout.features.catalogue import column_features
 from clout.features.schema import FeatureSchema, Target
 from clout.models.heads import Boosting, HeadSpec, HistoryOffset, lgb_params
 
@@ -149,9 +150,11 @@ class ModelSpec(BaseModel):
                   num_threads: int | None) -> HeadSpec:
         """How to fit the head of `target` on `features`; it starts from the account's
         history when `history_offset` is on and the table holds that history. A target that
-        learns from some features only sees those of `features`."""
-        if target.inputs is not None:
-            features = [f for f in features if f in target.inputs]
+        learns from one feature family sees only those of `features`."""
+        if target.family is not None:
+            catalogue = column_features(schema.windows)
+            features = [f for f in features if f in catalogue
+                        and catalogue[f].family == target.family]
         offset = None
         if self.history_offset:
             history = HistoryOffset.for_target(target, self.prior_posts,

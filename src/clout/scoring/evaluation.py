@@ -74,7 +74,7 @@ def component_histories(model: InfluenceModel, frame: pd.DataFrame
     """Each component from history alone, on its own footing: amplification as the history
     index (each kind's own rate over the longest window over its base rate), and with
     component heads reach (credible engagers over the longest window) and network (the
-    standing of every credible follower: `audience_standing`)."""
+    standing of the followers who engage: `follower_standing`)."""
     rates = {k: own_history(frame, h.target.plain) for k, h in model.heads.items()}
     out = {}
     if all(r is not None for r in rates.values()):
