@@ -17,7 +17,7 @@ from clout.gaming import FEW_POSTED, GOAL_MEAN, LOW_SCORE, SIZES, false_positive
 
 SIZE = 4
 #: attacks by someone who has read the defences: under every published threshold
-DOC_AWARE = ("aged", "lent", "aged_followers", "pod_turns", "spread")
+DOC_AWARE = ("aged", "lent", "aged_followers", "lent_followers", "pod_turns", "spread")
 
 
 @pytest.fixture(scope="module")

@@ -37,7 +37,8 @@ SIZES: dict[str, tuple[int, ...]] = {
     "one_way": (5, 20, 50, 500), "dormant": (5, 50), "warmed": (5, 50), "followers": (100, 1000),
     "ring": (3, 5, 10), "pod": (3, 5, 10), "sybil": (10, 50), "burst": (50, 500),
     "churn": (100, 1000), "new_poster": (1, 20), "new_ring": (5, 10), "noise": (2,),
-    "aged": (1, 3, 15, 50), "lent": (3, 15), "aged_followers": (15,), "pod_turns": (5, 10),
+    "aged": (1, 3, 15, 50), "lent": (3, 15), "aged_followers": (15,), "lent_followers": (15,),
+    "pod_turns": (5, 10),
     "spread": (50,),
 }
 #: attack -> sizes also measured on accounts that posted once or twice in the attack's window:

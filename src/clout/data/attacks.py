@@ -39,6 +39,8 @@ honest posts by others, during the attack):
   with honest histories.
 - `aged_followers`: the `aged` accounts also follow every target (followers and engagement
   bought from the same accounts).
+- `lent_followers`: the `lent` accounts also follow every target: an audience of established
+  accounts, which is what the network component reads.
 - `pod_turns`: `pod` (established accounts taking turns, never both ways), each member
   engaging a random 60 % of the posts of those it engages.
 - `spread`: `size` aged accounts spread thin: each engages a random 20 % (`SPREAD_SHARE`) of
@@ -445,6 +447,7 @@ ATTACKS: dict[str, Callable] = {
     "aged": lambda w, targets, size: Tactic("aged", size).play(w, targets),
     "lent": lambda w, targets, size: Tactic("lent", size).play(w, targets),
     "aged_followers": lambda w, targets, size: Tactic("aged", size, follow=True).play(w, targets),
+    "lent_followers": lambda w, targets, size: Tactic("lent", size, follow=True).play(w, targets),
     "spread": lambda w, targets, size: Tactic("aged", size, SPREAD_SHARE).play(w, targets),
     "pod_turns": _pod_turns,
 }
