@@ -1,17 +1,19 @@
 """Scoring speed: batch throughput on a million feature rows, and served latency for one account.
 
-    python benchmarks/scoring.py [--rows 1000000] [--requests 300]
+    python benchmarks/scoring.py [--rows 1000000] [--requests 300] [--doc docs/scoring.md]
 
 Uses the default experiment's model and feature table in data/processed/default (trains it first,
 without MLflow, when absent). Prints:
 1. batch: accounts per second for `InfluenceModel.score` (validation, every head and component,
    calibration, the map) on 1 million rows drawn from the test cutoff's feature rows, beside
    LightGBM's own `predict` of the same boosters on the same rows (the floor: the trees alone),
-   and the same score through ONNX Runtime;
+   the same trees compiled (lleaves) alone and scoring, with their parity, and the same score
+   through ONNX Runtime;
 2. served: median and p99 latency of one-account requests to `mlflow models serve
    --env-manager local` on loopback (the model logged to a temporary MLflow store), as JSON
    (`dataframe_split`) and as CSV.
-Goals: batch within 2x of bare LightGBM predict; served p99 under 50 ms.
+Goals: batch within 2x of bare LightGBM predict; compiled trees at least 3x faster than it with
+identical integer scores; served p99 under 50 ms.
 """
 
 from __future__ import annotations
@@ -25,10 +27,13 @@ import sys
 import tempfile
 import time
 import urllib.request
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from clout.quality import markdown_table
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "data" / "processed" / "default"
@@ -58,21 +63,46 @@ def timed(function, repeat: int = 3) -> float:
     return best
 
 
+def trees_alone(model, rows: pd.DataFrame) -> float:
+    """Seconds for every booster's raw predictions on `rows`: the trees alone."""
+    heads = list(model._booster_files().values())
+    matrices = [rows[h.features].to_numpy(np.float64) for h in heads]
+    return timed(lambda: [h.booster.predict(X, raw_score=True)
+                          for h, X in zip(heads, matrices, strict=True)])
+
+
 def batch(model, rows: pd.DataFrame) -> list[dict]:
     from clout.export.onnx import export_onnx, load_onnx_model
+    from clout.scoring.score import InfluenceModel
 
-    boosters = [head.booster for head in model._booster_files().values()]
-    features = [head.features for head in model._booster_files().values()]
-    bare = timed(lambda: [b.predict(rows[f]) for b, f in zip(boosters, features, strict=True)])
+    bare = trees_alone(model, rows)
     clout = timed(lambda: model.score(rows))
     with tempfile.TemporaryDirectory() as tmp:
         onnx_model = load_onnx_model(export_onnx(OUT / "model", Path(tmp) / "onnx"))
         onnx = timed(lambda: onnx_model.score(rows), repeat=1)
-    n = len(rows)
-    return [{"path": f"LightGBM predict, {len(boosters)} boosters (floor)", "seconds": bare,
+        start = time.perf_counter()
+        compiled = InfluenceModel.load(OUT / "model").compile_trees(Path(tmp) / "compiled")
+        compile_s = time.perf_counter() - start
+        compiled_trees = trees_alone(compiled, rows)
+        compiled_score = timed(lambda: compiled.score(rows))
+        same = compiled.score(rows)
+    reference = model.score(rows)
+    expected = [c for c in reference if c.startswith("expected_")]
+    relative = max(float(np.max(np.abs(same[c] - reference[c]) / np.maximum(
+        np.abs(reference[c]), 1e-300))) for c in expected)
+    parity = (f"Compiled trees: compiled in {compile_s:.1f} s (once per model and machine); "
+              "integer scores identical on every row: "
+              f"{'yes' if (same['score'] == reference['score']).all() else 'NO'}; expected "
+              f"engagement's largest relative difference {relative:.1e}.")
+    n, boosters = len(rows), len(model._booster_files())
+    return parity, [{"path": f"LightGBM predict, {boosters} boosters (floor)", "seconds": bare,
              "accounts_per_s": n / bare, "x_floor": 1.0},
+            {"path": f"compiled trees (lleaves), {boosters} boosters", "seconds": compiled_trees,
+             "accounts_per_s": n / compiled_trees, "x_floor": compiled_trees / bare},
             {"path": "clout score (LightGBM)", "seconds": clout, "accounts_per_s": n / clout,
              "x_floor": clout / bare},
+            {"path": "clout score (compiled trees)", "seconds": compiled_score,
+             "accounts_per_s": n / compiled_score, "x_floor": compiled_score / bare},
             {"path": "clout score (ONNX Runtime)", "seconds": onnx, "accounts_per_s": n / onnx,
              "x_floor": onnx / bare}]
 
@@ -135,15 +165,30 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--doc", type=Path, help="also write the tables into this Markdown file")
     args = parser.parse_args()
     model, test = trained()
     rows = test.sample(args.rows, replace=True, random_state=0).reset_index(drop=True)
-    print(f"batch scoring, {len(rows):,} feature rows")
-    print(pd.DataFrame(batch(model, rows)).to_string(
-        index=False, float_format=lambda v: f"{v:,.2f}"))
+    parity, speeds = batch(model, rows)
+    speeds = pd.DataFrame(speeds).round({"seconds": 2, "accounts_per_s": 0, "x_floor": 2})
+    print(f"batch scoring, {len(rows):,} feature rows", speeds.to_string(index=False), parity,
+          sep="\n")
+    latencies = pd.DataFrame(served(model, test, args.requests)).round(1)
     print("\nserved, one account per request, mlflow models serve on loopback")
-    print(pd.DataFrame(served(model, test, args.requests)).to_string(
-        index=False, float_format=lambda v: f"{v:.1f}"))
+    print(latencies.to_string(index=False))
+    if args.doc:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                                text=True, cwd=ROOT).stdout.strip()
+        args.doc.write_text(
+            "# Scoring speed\n\n"
+            f"Written by `python benchmarks/scoring.py --rows {args.rows} --requests "
+            f"{args.requests} --doc {args.doc}` at {commit}, {datetime.now(UTC):%Y-%m-%d}, on "
+            "this project's 2-core machine, with `make run`'s model (data/processed/default).\n\n"
+            f"## Batch: {len(rows):,} feature rows\n\nEach path's best of 3 (ONNX: 1); "
+            "x_floor: its time over LightGBM's own predict of the same boosters.\n\n"
+            + "\n".join(markdown_table(speeds)) + f"\n\n{parity}\n\n"
+            "## Served: one account per request, `mlflow models serve` on loopback\n\n"
+            + "\n".join(markdown_table(latencies)) + "\n")
 
 
 if __name__ == "__main__":

@@ -575,13 +575,17 @@ def score(
              "scores-<cutoff>.parquet).")
     ] = None,
     no_cache: NoCache = False,
+    compiled: Annotated[bool, typer.Option(
+        help="Score with the trees compiled to machine code (lleaves; cached in "
+             "data/interim/cache/compiled), the same scores faster; LightGBM where they "
+             "do not compile.")] = True,
 ) -> None:
     """Score every account at a cutoff with a trained model; writes Parquet with versions."""
     say(LOADING)
     from mlflow.exceptions import MlflowException
 
     from clout import tracking
-    from clout.cache import Cache
+    from clout.cache import Cache, default_root
     from clout.compute import session
     from clout.export.mlflow_model import load_influence_model
     from clout.features.build import load_tables
@@ -602,6 +606,9 @@ def score(
                 model = f"runs:/{run}/{tracking.RUN.model}"
             say(f"model {model}")
             influence = load_influence_model(model)
+        if compiled:
+            say("compiling the trees (once per model and machine)")
+            influence.compile_trees(default_root() / "compiled")
         cache = Cache(rebuild=no_cache, say=say)
         say(f"data: {spec.data.source}")
         source = load_source(spec.data, cache)

@@ -39,6 +39,7 @@ from clout.features.config import FeatureConfig
 from clout.features.schema import FeatureSchema, Target
 from clout.files import replacing_folder
 from clout.models.calibration import Calibrator
+from clout.models.compiled import compile_booster
 from clout.models.heads import Columns, Head, HistoryOffset
 
 SCORE_MIN, SCORE_MAX = 1, 100
@@ -338,6 +339,13 @@ class InfluenceModel:
         if weights is None:
             return self
         return replace(self, weights=normalise_weights(list(self.heads), weights, said))
+
+    def compile_trees(self, cache: Path) -> InfluenceModel:
+        """Score with every booster's trees compiled to machine code (`models.compiled`,
+        cached in `cache`), where they compile; the same scores, faster in batches."""
+        for head in self.every_head.values():
+            head.booster = compile_booster(head.booster, cache)
+        return self
 
     @cached_property
     def _counts(self) -> tuple[list[int], list[str]]:
