@@ -406,7 +406,8 @@ class InfluenceModel:
         and the versions of the model and of the score map that produced them."""
         outputs = self.outputs(self.columns(frame))
         values = self.component_values(outputs)
-        out = frame[[c for c in ("account_id", "cutoff") if c in frame.columns]].copy()
+        out = {c: frame[c].reset_index(drop=True) for c in ("account_id", "cutoff")
+               if c in frame.columns}
         reasons = silence_reasons(frame, self.targets.values())
         silent = reasons != ""
         points = self.recipe.points(values, silent)
@@ -415,8 +416,7 @@ class InfluenceModel:
         out["why_score_1"] = np.where(~silent & (out["score"] == SCORE_MIN),
                                       "expected influence at or below the scale's low end",
                                       reasons)
-        for name, column in points.items():
-            out[name] = column
+        out |= points
         # nothing shown, nothing expected: the heads' extrapolation for such an account is not
         # what its score stands for
         out["expected_engagement"] = np.where(silent, 0.0, values["amplification"])
@@ -425,9 +425,10 @@ class InfluenceModel:
                 out[column] = np.where(silent, 0.0, values[name])
         for kind in self.heads:
             out[f"expected_{kind}_per_post"] = np.where(silent, 0.0, outputs[kind])
-        out["model_version"] = self.version
-        out["score_version"] = self.score_map.id
-        return out.reset_index(drop=True)
+        out["model_version"], out["score_version"] = self.version, self.score_map.id
+        # built once from its columns: a column at a time costs more than the trees for a
+        # request's few rows
+        return pd.DataFrame(out)
 
     # -- persistence: one JSON file and LightGBM's own text format per booster -----------------
 
