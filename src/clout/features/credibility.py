@@ -57,7 +57,7 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
-from clout.features.network import pagerank
+from clout.features.network import member, pagerank
 
 ESTABLISHED_DAYS = 90
 TRUST_DAMPING = 0.85
@@ -150,16 +150,16 @@ def circles(engaged: np.ndarray, engager: np.ndarray, new: np.ndarray, n_account
     pair is new (as for `lockstep`); every pair engaged in the longest window once."""
     small = small_accounts(engaged, new, n_accounts)
     key = engaged.astype(np.int64) * n_accounts + engager
-    traded = np.isin(engager.astype(np.int64) * n_accounts + engaged, key)
+    traded = member(engager.astype(np.int64) * n_accounts + engaged, key)
     one_way = new & ~traded
     among_small = one_way & small[engaged] & small[engager]
     graph = sparse.csr_matrix((np.ones(among_small.sum()),
                                (engager[among_small], engaged[among_small])),
                               shape=(n_accounts, n_accounts))
     _, component = connected_components(graph, directed=True, connection="strong")
-    member = np.bincount(component)[component] >= 2
+    in_circle = np.bincount(component)[component] >= 2
     # a member too large to be small: engaged by a member and engaging one, both newly
-    engaged_by_member = np.bincount(engaged[one_way & member[engager]], minlength=n_accounts)
-    engaging_member = np.bincount(engager[one_way & member[engaged]], minlength=n_accounts)
-    member |= (engaged_by_member > 0) & (engaging_member > 0)
-    return one_way & member[engaged] & member[engager]
+    engaged_by_member = np.bincount(engaged[one_way & in_circle[engager]], minlength=n_accounts)
+    engaging_member = np.bincount(engager[one_way & in_circle[engaged]], minlength=n_accounts)
+    in_circle |= (engaged_by_member > 0) & (engaging_member > 0)
+    return one_way & in_circle[engaged] & in_circle[engager]

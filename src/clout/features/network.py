@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import polars as pl
 import scipy.sparse as sp
 
 
@@ -39,3 +40,9 @@ def pagerank(source: np.ndarray, target: np.ndarray, weight: np.ndarray, n_nodes
         if done:
             break
     return rank * n_nodes
+
+
+def member(query: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """query[i] in keys, for integer keys such as pair keys (a hash set: several times faster
+    than a binary search, and tens of times faster than np.isin, which sorts both)."""
+    return pl.Series(query).is_in(pl.Series(keys, dtype=pl.Int64).implode()).to_numpy()
