@@ -545,8 +545,8 @@ def _credible_engagement(p: Partials, pairs: pl.DataFrame, rows: pl.DataFrame, t
     events = in_window(p.actor_events, cutoff - max(windows), cutoff)
     engaged, engager = events["account_id"].to_numpy(), events["actor_id"].to_numpy()
     day, n = events["day"].to_numpy(), events["n"].to_numpy().astype(float)
-    kind = events["kind"].cast(pl.String).to_numpy()
-    of_kind = {k: kind == k for k in kinds}
+    # compared as categories by Polars: strings in NumPy would cost more than the sums
+    of_kind = {k: (events["kind"] == k).to_numpy() for k in kinds}
     engager_credibility = np.nan_to_num(graph.credibility[engager])
     nodes = rows["account_id"].to_numpy()
     out = {"credibility": graph.credibility, "trustrank": graph.trust}
