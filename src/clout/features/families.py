@@ -545,8 +545,12 @@ def _credible_engagement(p: Partials, pairs: pl.DataFrame, rows: pl.DataFrame, t
     events = in_window(p.actor_events, cutoff - max(windows), cutoff)
     engaged, engager = events["account_id"].to_numpy(), events["actor_id"].to_numpy()
     day, n = events["day"].to_numpy(), events["n"].to_numpy().astype(float)
-    # compared as categories by Polars: strings in NumPy would cost more than the sums
-    of_kind = {k: (events["kind"] == k).to_numpy() for k in kinds}
+    # each event's (engaged account, kind), one bin per pair of them: the kinds' sums in one
+    # bincount (an event of a kind not counted falls in a last bin, never read)
+    kind_code = np.full(len(events), len(kinds), np.int64)
+    for i, k in enumerate(kinds):  # compared as categories by Polars, not NumPy strings
+        kind_code[(events["kind"] == k).to_numpy()] = i
+    by_kind = engaged.astype(np.int64) * (len(kinds) + 1) + kind_code
     engager_credibility = np.nan_to_num(graph.credibility[engager])
     nodes = rows["account_id"].to_numpy()
     out = {"credibility": graph.credibility, "trustrank": graph.trust}
@@ -588,8 +592,10 @@ def _credible_engagement(p: Partials, pairs: pl.DataFrame, rows: pl.DataFrame, t
                                                                        / received)
             out[column("coordinated_engagement_share_{w}d", window=w)] = (
                 per_account(counted * coordinated) / received)
-            for k in kinds:
-                total = per_account(np.where(of_kind[k], credible, 0.0))
+            totals = np.bincount(by_kind, weights=credible,
+                                 minlength=n_accounts * (len(kinds) + 1)).reshape(n_accounts, -1)
+            for i, k in enumerate(kinds):
+                total = totals[:, i]
                 plural = KINDS.plural(k)
                 out[column("credible_{kinds}_{w}d", window=w, kind=plural)] = total
                 if posts is not None:
