@@ -468,10 +468,7 @@ def _engager_features(p: Partials, pairs: pl.DataFrame, rows: pl.DataFrame, cuto
     def per_account(values):
         return np.bincount(engaged, weights=values, minlength=n_accounts)
 
-    # row of the reverse pair (the engaged account engaging the engager), -1 when none
-    reverse = (pl.DataFrame({"pair": engager * n_accounts + engaged})
-               .join(pairs.select("pair").with_row_index("row"), on="pair", how="left",
-                     maintain_order="left")["row"].fill_null(-1).to_numpy().astype(np.int64))
+    reverse = reverse_rows(pairs, engaged, engager, n_accounts)
     has_reverse = reverse >= 0
     out = {"pagerank": rank}
     if follows is not None:
@@ -522,16 +519,28 @@ def weighted_count(index: np.ndarray, weights: np.ndarray, n: int) -> np.ndarray
     return np.bincount(index, weights=weights, minlength=n).astype(np.float64)
 
 
+def reverse_rows(pairs: pl.DataFrame, engaged: np.ndarray, engager: np.ndarray,
+                 n_accounts: int) -> np.ndarray:
+    """The row in `pairs` (`window_pairs`, sorted by key) of each pair's reverse, the engaged
+    account engaging its engager; -1 when there is none."""
+    keys = pairs["pair"].to_numpy()
+    reverse = engager.astype(np.int64) * n_accounts + engaged
+    if not len(keys):
+        return np.full(len(reverse), -1)
+    at = np.minimum(np.searchsorted(keys, reverse), len(keys) - 1)
+    return np.where(keys[at] == reverse, at, -1)
+
+
+def active_rows(pairs: pl.DataFrame, rows: np.ndarray, window: int) -> np.ndarray:
+    """Whether the pairs at `rows` of `pairs` (-1: none) engaged in the window."""
+    return (rows >= 0) & (pairs[f"n@{window}"].to_numpy()[rows] > 0)
+
+
 def reverse_active(pairs: pl.DataFrame, engaged: np.ndarray, engager: np.ndarray,
                    n_accounts: int, window: int) -> np.ndarray:
     """Whether the engaged account engaged its engager back in the window (`pairs`:
     `window_pairs`, sorted by key): that engagement is traded, not credible."""
-    keys = pairs["pair"].to_numpy()
-    reverse = engager.astype(np.int64) * n_accounts + engaged
-    if not len(keys):
-        return np.zeros(len(reverse), bool)
-    at = np.minimum(np.searchsorted(keys, reverse), len(keys) - 1)
-    return (keys[at] == reverse) & (pairs[f"n@{window}"].to_numpy()[at] > 0)
+    return active_rows(pairs, reverse_rows(pairs, engaged, engager, n_accounts), window)
 
 
 def _credible_engagement(p: Partials, pairs: pl.DataFrame, rows: pl.DataFrame, tables: Tables,
@@ -561,6 +570,7 @@ def _credible_engagement(p: Partials, pairs: pl.DataFrame, rows: pl.DataFrame, t
     # pair is said of its events, looked up once rather than once a window
     of_pair = np.searchsorted(pair, engaged.astype(np.int64) * n_accounts + engager)
     coordinated = pair_coordinated[of_pair]
+    reverse = reverse_rows(pairs, pair_engaged, pair_engager, n_accounts)  # once, not a window
     posts = None
     if POSTS in tables.offers:
         posts = window_sums(p.received_days, cutoff, windows, ["event_posts"])
@@ -573,7 +583,7 @@ def _credible_engagement(p: Partials, pairs: pl.DataFrame, rows: pl.DataFrame, t
 
     with np.errstate(divide="ignore", invalid="ignore"):  # 0/0 -> NaN -> null below
         for w in windows:
-            traded = reverse_active(pairs, pair_engaged, pair_engager, n_accounts, w)
+            traded = active_rows(pairs, reverse, w)
             engagers = (pairs[f"n@{w}"].to_numpy() > 0) & ~pair_coordinated & ~traded
             counted_engagers = np.where(engagers, np.nan_to_num(
                 graph.credibility[pair_engager]), 0.0)
