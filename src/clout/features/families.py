@@ -602,8 +602,8 @@ def _credible_engagement(p: Partials, pairs: pl.DataFrame, rows: pl.DataFrame, t
                                                                        / received)
             out[column("coordinated_engagement_share_{w}d", window=w)] = (
                 per_account(counted * coordinated) / received)
-            totals = np.bincount(by_kind, weights=credible,
-                                 minlength=n_accounts * (len(kinds) + 1)).reshape(n_accounts, -1)
+            totals = weighted_count(by_kind, credible,
+                                    n_accounts * (len(kinds) + 1)).reshape(n_accounts, -1)
             for i, k in enumerate(kinds):
                 total = totals[:, i]
                 plural = KINDS.plural(k)
