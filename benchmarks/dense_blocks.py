@@ -33,7 +33,8 @@ from clout.data.attacks import inject
 from clout.data.validation import validate
 from clout.features.build import load_tables
 from clout.features.days import to_day
-from clout.features.dense_blocks import dense_blocks, engagement_matrix
+from clout.features.dense_blocks import dense_blocks
+from clout.features.families import discount_partials, window_pairs
 from clout.gaming import attack_date, few_posts_accounts, genuine_accounts
 from clout.prepare import load_source
 from clout.quality import markdown_table
@@ -42,6 +43,20 @@ from clout.quality import markdown_table
 ATTACKS = [("pod_turns", 10, "low"), ("pod", 10, "few"), ("pod_turns", 10, "few"),
            ("aged", 1, "low"), ("aged", 15, "low"), ("lent", 15, "low"), ("spread", 50, "low")]
 ATTACK_SHARE = 0.5  # a block whose engagers are more than half the attack's is the attack's
+
+
+def engagement_matrix(tables, config, cutoff: int):
+    """Engagers x engaged accounts (dense indices), one edge per pair that engaged in the
+    longest window before `cutoff` (a day number)."""
+    import numpy as np
+    import polars as pl
+    from scipy import sparse
+
+    n = len(tables.ids)
+    window = max(config.windows)
+    pairs = window_pairs(discount_partials(tables, config, cutoff), cutoff, config.windows)
+    key = pairs.filter(pl.col(f"n@{window}") > 0)["pair"].to_numpy()
+    return sparse.csr_matrix((np.ones(len(key)), (key % n, key // n)), shape=(n, n))
 
 
 def low_engagement_accounts(dataset, genuine, end, n: int = 20, seed: int = 0):

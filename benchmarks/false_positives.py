@@ -1,5 +1,5 @@
 """What the defences cost genuine accounts: the share of each account's engagement that the
-discount rules take (coordinated, lockstep, circle), on clean simulated worlds (engagement
+discount rules take (coordinated, lockstep, circle, group), on clean simulated worlds (engagement
 among their genuine accounts) and on real data (every account's engagement by the others:
 Congress members retweeting, quoting, replying to and mentioning one another; Higgs).
 

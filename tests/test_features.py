@@ -257,6 +257,44 @@ def test_a_circle_is_small_accounts_newly_taking_one_another_up():
         flagged += flags.sum()
     assert flagged > 0
 
+def _group_world(camouflage: int = 0, seed: int = 0):
+    """New pairs (engaged, engager) among 400 small authors: 300 honest engagers taking up 1-3
+    authors at random, a star of 40 engagers of author 0, and a group of 30 engagers (1000+)
+    each taking up a random 30 % of authors 380-399, plus `camouflage` honest authors each."""
+    rng = np.random.default_rng(seed)
+    pairs = [(a, e) for e in range(400, 700)
+             for a in rng.choice(380, rng.integers(1, 4), replace=False)]
+    pairs += [(0, e) for e in range(700, 740)]
+    group = [(a, e) for e in range(1000, 1030)
+             for a in 380 + np.flatnonzero(rng.random(20) < 0.3)]
+    group += [(a, e) for e in range(1000, 1030)
+              for a in rng.choice(380, camouflage, replace=False)]
+    pairs = np.unique(np.array(pairs + group), axis=0)
+    in_group = pairs[:, 1] >= 1000
+    return pairs[:, 0], pairs[:, 1], in_group
+
+
+def test_a_group_is_many_accounts_each_taking_up_a_few_of_the_same_small_accounts():
+    from clout.features.credibility import groups, lockstep
+
+    for camouflage in (0, 10):  # camouflage, honest pairs of the group, does not hide it
+        engaged, engager, in_group = _group_world(camouflage)
+        new = np.ones(len(engaged), dtype=bool)
+        flags = groups(engaged, engager, new, 1100)
+        # every engager of the group took up two of its authors or more: all caught, with
+        # its camouflage; no honest engager, the star's neither
+        took = np.bincount(engager[in_group & (engaged >= 380)], minlength=1100)
+        assert (took[1000:1030] >= 2).all()
+        assert flags[in_group].all() and not flags[~in_group].any()
+        # each pair of them shares too few authors to be in lockstep
+        assert not lockstep(engaged, engager, new, 1100)[in_group & (engaged >= 380)].any()
+    # the same pairs, none new: no group
+    assert not groups(engaged, engager, np.zeros(len(engaged), bool), 1100).any()
+    # honest engagers alone form none
+    honest = ~in_group
+    assert not groups(engaged[honest], engager[honest], new[honest], 1100).any()
+
+
 def test_traded_engagement_share_by_hand(three_rows):
     # by 4 Jan: account 1 got a click (from 2) and a retweet (from 3), and liked 3's post, so
     # half of its engagement was traded back; all of account 3's (1's like) was

@@ -22,12 +22,7 @@ import heapq
 from dataclasses import dataclass
 
 import numpy as np
-import polars as pl
 from scipy import sparse
-
-from clout.features.config import FeatureConfig
-from clout.features.families import discount_partials, window_pairs
-from clout.features.tables import Tables
 
 #: d + COLUMN_SMOOTHING inside the log of an engaged account's edge weight (the paper's 5)
 COLUMN_SMOOTHING = 5.0
@@ -106,12 +101,3 @@ def dense_blocks(graph: sparse.spmatrix, blocks: int) -> list[Block]:
             weights.data[row] = list(np.asarray(weights.data[row])[keep])
     return found
 
-
-def engagement_matrix(tables: Tables, config: FeatureConfig, cutoff: int) -> sparse.csr_matrix:
-    """Engagers x engaged accounts (dense indices), one edge per pair that engaged in the
-    longest window before `cutoff` (a day number)."""
-    n = len(tables.ids)
-    window = max(config.windows)
-    pairs = window_pairs(discount_partials(tables, config, cutoff), cutoff, config.windows)
-    key = pairs.filter(pl.col(f"n@{window}") > 0)["pair"].to_numpy()
-    return sparse.csr_matrix((np.ones(len(key)), (key % n, key // n)), shape=(n, n))
