@@ -770,6 +770,9 @@ def redteam(
     budget: Annotated[float, typer.Option(help="Actions an attacker may spend per target.")] =
         2000,
     trials: Annotated[int, typer.Option(help="Tactics to try (Optuna).")] = 30,
+    world: Annotated[int | None, typer.Option(
+        help="The simulated world (data seed) to attack (default: the experiment's); keep the "
+             "worlds the defences were tuned on apart.")] = None,
     data_path: DataPath = None,
     tracking_uri: TrackingUri = None,
     log: Annotated[bool, typer.Option(help="Record the search as an MLflow run.")] = True,
@@ -789,6 +792,8 @@ def redteam(
     from clout.redteam import log_red_team, red_team
 
     spec = _experiment(experiment, data_path)
+    if world is not None:
+        spec = spec.model_copy(update={"data": spec.data.model_copy(update={"seed": world})})
     prepared = prepare(spec, say=say)
     genuine = genuine_accounts(prepared.source.truth)  # refused before training without truth
     model = fit_model(spec, prepared.table, prepared.split, say=say)
@@ -806,7 +811,8 @@ def redteam(
         doc.parent.mkdir(parents=True, exist_ok=True)
         doc.write_text("\n".join([
             "# The best attack a red team found", "",
-            f"`clout redteam {experiment} --budget {budget:g} --trials {trials}` on "
+            f"`clout redteam {experiment} --budget {budget:g} --trials {trials}"
+            f"{'' if world is None else f' --world {world}'}` on "
             f"{pd.Timestamp.now(tz='UTC').date()}, commit `{tracking.git_commit()[:12]}`, "
             f"model `{model.version}`: {said}.", "",
             *markdown_table(shown.head(10).round(2))]) + "\n")
