@@ -17,7 +17,8 @@ from clout.gaming import FEW_POSTED, GOAL_MEAN, LOW_SCORE, SIZES, false_positive
 
 SIZE = 4
 #: attacks by someone who has read the defences: under every published threshold
-DOC_AWARE = ("aged", "lent", "aged_followers", "lent_followers", "pod_turns", "spread")
+DOC_AWARE = ("aged", "lent", "aged_followers", "lent_followers", "pod_turns", "spread",
+             "lent_spread")
 
 
 @pytest.fixture(scope="module")
@@ -222,6 +223,40 @@ def test_lockstep_catches_lent_accounts_once_the_data_cover_the_longest_window(w
     # they cover 56 days: the three accounts, newly taking up the same small accounts
     # together, are in lockstep
     assert (discounted(lent, 56) - discounted(dataset, 56)).mean() > 0.2 and any(judged)
+
+
+def test_the_group_rule_catches_lent_accounts_spread_thin_over_one_or_two_post_accounts(
+        tiny_world, monkeypatch):
+    import clout.features.families as families
+    from clout.features.build import load_tables
+    from clout.features.days import to_day
+    from clout.features.families import discount_partials, discounted_pairs
+    from clout.gaming import attack_date, few_posts_accounts, genuine_accounts
+
+    dataset, truth = tiny_world
+    end = attack_date(dataset)
+    targets = few_posts_accounts(dataset, genuine_accounts(truth), end, 28)
+    attack = inject(dataset, "lent_spread", targets, 15, end)
+    config = FeatureConfig(windows=(7, 28, 56))  # the tiny world's 70 days cover 56
+
+    def rules(data):  # the rule on each pair of a target's, by its engager
+        tables = load_tables(validate(data, as_of=end)[0])
+        day = to_day(end)
+        pairs = discounted_pairs(discount_partials(tables, config, day), tables, day,
+                                 config.windows).to_pandas()
+        ids = tables.ids.to_numpy()
+        pairs = pairs.assign(engaged=ids[pairs["engaged"]], engager=ids[pairs["engager"]])
+        return pairs[pairs["engaged"].isin(attack.targets)].set_index("engager")["rule"]
+    lent = attack.attacked.engagements.merge(dataset.engagements, how="left", indicator=True)
+    lent = lent.loc[lent["_merge"] == "left_only", "actor_id"].unique()
+    # their pairs with the targets are discounted (on the tiny world, with few targets, some
+    # of them share enough to be in step too)
+    assert (rules(attack.attacked).loc[lent] != "").mean() > 0.9
+    # without the lockstep rule, the group rule alone catches them, and finds no group
+    # without them
+    monkeypatch.setattr(families, "lockstep", lambda engaged, *_: np.zeros(len(engaged), bool))
+    assert (rules(attack.attacked).loc[lent] == "group").mean() > 0.9
+    assert not (rules(dataset) == "group").any()
 
 
 def test_false_positives_count_genuine_engagement_the_rules_discount(tiny_world):

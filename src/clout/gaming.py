@@ -39,12 +39,12 @@ SIZES: dict[str, tuple[int, ...]] = {
     "churn": (100, 1000), "new_poster": (1, 20), "new_ring": (5, 10), "noise": (2,),
     "aged": (1, 3, 15, 50), "lent": (3, 15), "aged_followers": (15,), "lent_followers": (15,),
     "pod_turns": (5, 10),
-    "spread": (50,),
+    "spread": (50,), "lent_spread": (40,),
 }
 #: attack -> sizes also measured on accounts that posted once or twice in the attack's window:
 #: too few posts for a rule about the share of posts engaged to see anything
 FEW_POSTS: dict[str, tuple[int, ...]] = {"pod": (10,), "pod_turns": (10,), "aged": (15,),
-                                         "lent": (15,)}
+                                         "lent": (15,), "lent_spread": (40,)}
 LOW_SCORE, FEW_POSTED = "low score", "1-2 posts"  # what the targets are
 Say = Callable[[str], None]
 #: The goal (issue: a score that cannot be bought), in points: mean gain at most GOAL_MEAN and

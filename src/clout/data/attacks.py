@@ -45,6 +45,9 @@ honest posts by others, during the attack):
   engaging a random 60 % of the posts of those it engages.
 - `spread`: `size` aged accounts spread thin: each engages a random 20 % (`SPREAD_SHARE`) of
   every target's posts, so that no pair stands out.
+- `lent_spread`: `size` lent accounts spread thin the same way, following every target: the red
+  team's best tactic on world 7 (37 of them on accounts that posted once or twice, +19 points
+  before the group rule of `features.credibility`).
 """
 
 from __future__ import annotations
@@ -449,6 +452,8 @@ ATTACKS: dict[str, Callable] = {
     "aged_followers": lambda w, targets, size: Tactic("aged", size, follow=True).play(w, targets),
     "lent_followers": lambda w, targets, size: Tactic("lent", size, follow=True).play(w, targets),
     "spread": lambda w, targets, size: Tactic("aged", size, SPREAD_SHARE).play(w, targets),
+    "lent_spread": lambda w, targets, size: Tactic("lent", size, SPREAD_SHARE,
+                                                   follow=True).play(w, targets),
     "pod_turns": _pod_turns,
 }
 
