@@ -248,7 +248,8 @@ def test_the_group_rule_catches_lent_accounts_spread_thin_over_one_or_two_post_a
         pairs = pairs.assign(engaged=ids[pairs["engaged"]], engager=ids[pairs["engager"]])
         return pairs[pairs["engaged"].isin(attack.targets)].set_index("engager")["rule"]
     lent = attack.attacked.engagements.merge(dataset.engagements, how="left", indicator=True)
-    lent = lent.loc[lent["_merge"] == "left_only", "actor_id"].unique()
+    lent = lent.loc[(lent["_merge"] == "left_only") & lent["account_id"].isin(attack.targets),
+                    "actor_id"].unique()
     # their pairs with the targets are discounted (on the tiny world, with few targets, some
     # of them share enough to be in step too)
     assert (rules(attack.attacked).loc[lent] != "").mean() > 0.9
