@@ -18,7 +18,8 @@ block that its edges make denser: then its pairs are in a block, but not in its 
 many honest blocks are denser: a density threshold that caught the attack would flag those
 honest blocks first. The clean world's row
 gives the honest blocks alone. Seed 7 was used to write the detector (the tuning world); it is
-not measured here.
+not measured here. What is built into the score (`features.credibility.groups`) peels another
+graph, the new pairs on small accounts, and judges a block by its engagement against chance.
 """
 
 from __future__ import annotations
