@@ -181,9 +181,13 @@ def test_evaluate_tables_what_each_attack_buys_and_bought_accounts_buy_nothing(e
     bought = table[table["attack"].isin(["one_way", "dormant", "sybil", "burst", "new_ring",
                                          "new_poster", "followers"])]
     assert (bought["gain"] <= 1).all(), bought
-    # posting more without more people reacting raises nothing
+    # posting more without more people reacting raises nothing: it lowers the score; at most
+    # one account moves up a point, where the extra posts take a fan that engaged nearly every
+    # post below the coordinated rule's share (its engagement counts again: the rule's share is
+    # of all posts, because a share of engaged posts alone discounts a tenth of genuine
+    # accounts, docs/false_positives.md)
     noise = table[table["attack"] == "noise"]
-    assert (noise["gain_max"] <= 0).all(), noise
+    assert (noise["gain"] < 0).all() and (noise["gain_max"] <= 1).all(), noise
     # engagement on every post is coordinated, even from established accounts (pods) and
     # accounts warmed up as readers for months, and followers who never react (bought, or
     # followed back) are nobody's audience: no such attack buys more than the goal's 2 points

@@ -181,7 +181,8 @@ FEATURES: list[Feature] = [
       "Mean standing (as engager_standing) of the followers at the cutoff who have engaged "
       "with the account before it, each weighted by how many accounts it engaged with over "
       "the longest window times its credibility: the audience that reacts. Followers that "
-      "never reacted (bought, or followed back in follow-for-follow churn) weigh nothing.",
+      "never reacted (bought, or followed back in follow-for-follow churn), or whose "
+      "reactions are discounted (coordinated_engagement_share), weigh nothing.",
       (EVENTS, FOLLOWS)),
     F("engager_pagerank_{w}d", "network", "x mean",
       "Event-weighted mean PageRank of the accounts that engaged in the window: are the engagers "
@@ -203,8 +204,9 @@ FEATURES: list[Feature] = [
     F("follower_following_ratio", "audience", "ratio",
       "Followers / (following + 1) at the cutoff.", (FOLLOWS,), buyable=True),
     F("silent_follower_share", "audience", "share",
-      "Share of followers at the cutoff who never engaged with the account before it (bought "
-      "followers stay silent).", (EVENTS, FOLLOWS), buyable=True),
+      "Share of followers at the cutoff who never engaged with the account before it, or "
+      "whose engagement is discounted (bought followers stay silent).", (EVENTS, FOLLOWS),
+      buyable=True),
     # content
     F("link_share_{w}d", "content", "share", "Share of the window's posts with a link.",
       (POSTS,)),

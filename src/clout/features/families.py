@@ -478,7 +478,9 @@ def _engager_features(p: Partials, pairs: pl.DataFrame, rows: pl.DataFrame, cuto
             pl.col("followee_id"), pl.col("follower_id"), n_accounts)).to_series().to_numpy()
         is_follower = member(key, follow_keys)
         ever = p.first_pairs.filter(pl.col("first_day") < cutoff)["pair"].to_numpy()
-        silent = ~member(follow_keys, ever)
+        # a follower whose reactions a rule discounts has not credibly reacted: followers and
+        # engagement bought from the same accounts buy no audience either
+        silent = ~member(follow_keys, ever) | member(follow_keys, graph.coordinated)
         # the followers who have reacted to the account, weighted by how actively and
         # credibly they engage anywhere: its audience. Followers who never react weigh
         # nothing, bought or followed back (follow-for-follow churn)
