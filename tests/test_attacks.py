@@ -229,39 +229,68 @@ def test_lockstep_catches_lent_accounts_once_the_data_cover_the_longest_window(w
     assert (discounted(lent, 56) - discounted(dataset, 56)).mean() > 0.2 and any(judged)
 
 
-def test_the_group_rule_catches_lent_accounts_spread_thin_over_one_or_two_post_accounts(
-        tiny_world, monkeypatch):
-    import clout.features.families as families
+def _rules_on(data, targets, end) -> pd.Series:
+    """The rule on each pair of a target's in `data` at `end`, by its engager, with windows
+    7, 28 and 56 days (the tiny world's 70 days cover 56)."""
     from clout.features.build import load_tables
     from clout.features.days import to_day
     from clout.features.families import discount_partials, discounted_pairs
+
+    config = FeatureConfig(windows=(7, 28, 56))
+    tables = load_tables(validate(data, as_of=end)[0])
+    day = to_day(end)
+    pairs = discounted_pairs(discount_partials(tables, config, day), tables, day,
+                             config.windows).to_pandas()
+    ids = tables.ids.to_numpy()
+    pairs = pairs.assign(engaged=ids[pairs["engaged"]], engager=ids[pairs["engager"]])
+    return pairs[pairs["engaged"].isin(targets)].set_index("engager")["rule"]
+
+
+def _attackers(attack, dataset, end) -> np.ndarray:
+    """The accounts whose new engagement is on the attack's targets."""
+    rows = attack.attacked.engagements.merge(dataset.engagements, how="left", indicator=True)
+    return rows.loc[(rows["_merge"] == "left_only") & rows["account_id"].isin(attack.targets),
+                    "actor_id"].unique()
+
+
+def test_the_group_rule_catches_lent_accounts_spread_thin_over_one_or_two_post_accounts(
+        tiny_world, monkeypatch):
+    import clout.features.families as families
     from clout.gaming import attack_date, few_posts_accounts, genuine_accounts
 
     dataset, truth = tiny_world
     end = attack_date(dataset)
     targets = few_posts_accounts(dataset, genuine_accounts(truth), end, 28)
     attack = inject(dataset, "lent_spread", targets, 15, end)
-    config = FeatureConfig(windows=(7, 28, 56))  # the tiny world's 70 days cover 56
-
-    def rules(data):  # the rule on each pair of a target's, by its engager
-        tables = load_tables(validate(data, as_of=end)[0])
-        day = to_day(end)
-        pairs = discounted_pairs(discount_partials(tables, config, day), tables, day,
-                                 config.windows).to_pandas()
-        ids = tables.ids.to_numpy()
-        pairs = pairs.assign(engaged=ids[pairs["engaged"]], engager=ids[pairs["engager"]])
-        return pairs[pairs["engaged"].isin(attack.targets)].set_index("engager")["rule"]
-    lent = attack.attacked.engagements.merge(dataset.engagements, how="left", indicator=True)
-    lent = lent.loc[(lent["_merge"] == "left_only") & lent["account_id"].isin(attack.targets),
-                    "actor_id"].unique()
+    lent = _attackers(attack, dataset, end)
     # their pairs with the targets are discounted (on the tiny world, with few targets, some
     # of them share enough to be in step too)
-    assert (rules(attack.attacked).loc[lent] != "").mean() > 0.9
+    assert (_rules_on(attack.attacked, targets, end).loc[lent] != "").mean() > 0.9
     # without the lockstep rule, the group rule alone catches them, and finds no group
     # without them
     monkeypatch.setattr(families, "lockstep", lambda engaged, *_: np.zeros(len(engaged), bool))
-    assert (rules(attack.attacked).loc[lent] == "group").mean() > 0.9
-    assert not (rules(dataset) == "group").any()
+    assert (_rules_on(attack.attacked, targets, end).loc[lent] == "group").mean() > 0.9
+    assert not (_rules_on(dataset, targets, end) == "group").any()
+
+
+def test_the_spree_rule_catches_one_aged_account_engaging_many_targets(tiny_world):
+    from clout.features.credibility import SPREE_AUTHORS
+    from clout.gaming import attack_date, genuine_accounts
+
+    dataset, truth = tiny_world
+    end = attack_date(dataset)
+    posted = dataset.posts.loc[dataset.posts["created_at"] >= end - pd.Timedelta(days=28),
+                               "account_id"]
+    targets = np.intersect1d(genuine_accounts(truth), posted)[:24]
+    attack = inject(dataset, "aged", targets, 1, end)
+    (aged,) = _attackers(attack, dataset, end)
+    # alone, it has no partner to be in step with; its pairs with the targets that few engaged
+    # before are on a spree (17 of its 22 on the tiny world; 2 more engage every post)
+    rules = _rules_on(attack.attacked, targets, end)
+    assert (rules.loc[[aged]] == "spree").sum() >= SPREE_AUTHORS
+    # and no genuine engager of the targets is
+    assert not (rules.drop(aged) == "spree").any()
+    assert not (_rules_on(dataset, targets, end) == "spree").any()
 
 
 def test_false_positives_count_genuine_engagement_the_rules_discount(tiny_world):

@@ -295,6 +295,31 @@ def test_a_group_is_many_accounts_each_taking_up_a_few_of_the_same_small_account
     assert not groups(engaged[honest], engager[honest], new[honest], 1100).any()
 
 
+def test_a_spree_is_one_account_taking_up_many_small_accounts_each_heavily():
+    from clout.features.credibility import COORDINATED_POSTS, SPREE_AUTHORS, sprees
+
+    # honest engagers (400-699) take up 1-3 of 380 small authors, a few posts each at most;
+    # one busy reader (800) takes up 40 of them lightly and SPREE_AUTHORS - 1 heavily; one
+    # account (900) takes up SPREE_AUTHORS authors on COORDINATED_POSTS posts each, and likes a
+    # post of 30 others (camouflage)
+    rng = np.random.default_rng(0)
+    honest = [(a, e, rng.integers(1, COORDINATED_POSTS + 1)) for e in range(400, 700)
+              for a in rng.choice(380, rng.integers(1, 4), replace=False)]
+    busy = [(a, 800, COORDINATED_POSTS if i < SPREE_AUTHORS - 1 else 1)
+            for i, a in enumerate(rng.choice(380, 40, replace=False))]
+    spree = [(a, 900, COORDINATED_POSTS) for a in range(SPREE_AUTHORS)]
+    spree += [(a, 900, 1) for a in range(100, 130)]
+    engaged, engager, posts = np.array(honest + busy + spree).T
+    new = np.ones(len(engaged), bool)
+    flags = sprees(engaged, engager, new, 1000, posts)
+    # all of the spree's new pairs, its camouflage too; none of anyone else's
+    assert flags[engager == 900].all() and not flags[engager != 900].any()
+    # one heavy author fewer is no spree; pairs not new never are
+    fewer = ~((engager == 900) & (engaged == 0))
+    assert not sprees(engaged[fewer], engager[fewer], new[fewer], 1000, posts[fewer]).any()
+    assert not sprees(engaged, engager, ~new, 1000, posts).any()
+
+
 def test_traded_engagement_share_by_hand(three_rows):
     # by 4 Jan: account 1 got a click (from 2) and a retweet (from 3), and liked 3's post, so
     # half of its engagement was traded back; all of account 3's (1's like) was

@@ -164,13 +164,15 @@ FEATURES: list[Feature] = [
       "Share of the window's engagement that is credible (credible_{kinds} over all kinds "
       "/ all engagement received).", (EVENTS,), buyable=True),
     F("coordinated_engagement_share_{w}d", "audience", "share",
-      "Share of the window's engagement that is coordinated, in lockstep, in a circle or in a "
-      "group (see `credibility`): from engagers that engage (nearly) every post of the "
-      "account, or of most accounts they engage, as bought engagement and pods do, that newly "
-      "took up the same small accounts together, as a bought group does, that newly took one "
-      "another up in a circle of small accounts, as a pod taking turns does, or that are one "
-      "of many accounts each newly taking up a few of the same small accounts, as lent "
-      "accounts spread thin are; it counts in no credible_ feature.", (EVENTS,),
+      "Share of the window's engagement that is coordinated, in lockstep, in a circle, in a "
+      "group or on a spree (see `credibility`): from engagers that engage (nearly) every post "
+      "of the account, or of most accounts they engage, as bought engagement and pods do, "
+      "that newly took up the same small accounts together, as a bought group does, that "
+      "newly took one another up in a circle of small accounts, as a pod taking turns does, "
+      "that are one of many accounts each newly taking up a few of the same small accounts, "
+      "as lent accounts spread thin are, or that newly took up many small accounts at once, "
+      "each heavily, as one aged account serving many targets does; it counts in no "
+      "credible_ feature.", (EVENTS,),
       buyable=True),
     F("engager_standing_{w}d", "network", "log(1 + accounts)",
       "Mean standing of the window's credible engagers (those counted in credible_engagers, "

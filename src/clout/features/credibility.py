@@ -50,6 +50,14 @@ small joins its circle when a member newly engages it and it newly engages a mem
 pair between two members is in the circle. On the default simulated worlds genuine accounts
 close no such circle.
 
+Nor does engagement on a *spree* (`sprees`): one account that newly took up at least
+`SPREE_AUTHORS` (8) small accounts (as for `lockstep`), engaging at least `COORDINATED_POSTS` of
+each one's posts, has every new pair on a small account discounted: a single aged or lent account
+serving many targets, with no partner to be in step with (one aged account engaging a random 60 %
+of the posts of 20 low-score accounts bought +4.5 points). Genuine readers newly take up many
+small accounts, but lightly: on the tuning worlds 7, 11 and 12, at most 3, 7 and 6 of them on
+three posts or more (of up to 21-38 newly taken up).
+
 Nor does engagement in a *group* (`groups`): many accounts that newly took up the same small
 accounts, each only a few of them, so that no two share `LOCKSTEP_SHARED` (the red team's
 best tactic: 37 lent accounts each engaging a random fifth of the posts of 20 accounts that
@@ -88,11 +96,13 @@ LOCKSTEP_SHARED = 7  # small authors two engagers newly engaged both: in step
 GROUP_BLOCKS = 10  # dense blocks peeled from the new pairs on small accounts
 GROUP_LIFT = 10.0  # a block's engagement over what as many engagers drawn at random give
 GROUP_SHARING = 1.5  # pairs of engagers sharing a pair of authors, per account in a block
+SPREE_AUTHORS = 8  # small accounts one engager newly took up, each on COORDINATED_POSTS posts
 #: what each rule that discounts engagement catches, in words (explanations and the report)
 DISCOUNT_RULES = {"coordinated": "engaging nearly every post",
                   "lockstep": "taking up the same small accounts together with others",
                   "circle": "small accounts newly taking one another up in a circle",
-                  "group": "a group newly taking up the same small accounts, each a few"}
+                  "group": "a group newly taking up the same small accounts, each a few",
+                  "spree": "one account newly taking up many small accounts, each heavily"}
 
 
 def rules_said() -> str:
@@ -192,6 +202,17 @@ def groups(engaged: np.ndarray, engager: np.ndarray, new: np.ndarray, n_accounts
             # with a few edges inside): one is a fan's, two are the group's
             in_group[rows[graph[:, block.engaged].getnnz(axis=1) >= 2]] = True
     return new & in_group[engager]
+
+
+def sprees(engaged: np.ndarray, engager: np.ndarray, new: np.ndarray, n_accounts: int,
+           engaged_posts: np.ndarray) -> np.ndarray:
+    """Which (engaged, engager) pairs of account indices are new pairs on small accounts of an
+    engager on a spree (pairs as for `lockstep`), from the posts of its author each pair
+    engaged (`engaged_posts`)."""
+    new_small = new & small_accounts(engaged, new, n_accounts)[engaged]
+    heavy = new_small & (engaged_posts >= COORDINATED_POSTS)
+    on_spree = np.bincount(engager[heavy], minlength=n_accounts) >= SPREE_AUTHORS
+    return new_small & on_spree[engager]
 
 
 def circles(engaged: np.ndarray, engager: np.ndarray, new: np.ndarray, n_accounts: int

@@ -27,7 +27,7 @@ from clout.features.catalogue import (
     unregister_feature,
 )
 from clout.features.config import FeatureConfig
-from clout.features.credibility import circles, coordinated, credibility, groups, lockstep
+from clout.features.credibility import circles, coordinated, credibility, groups, lockstep, sprees
 from clout.features.network import member, pagerank
 from clout.features.partials import (
     PARTIALS,
@@ -387,14 +387,19 @@ def engagement_graph(pairs: pl.DataFrame, coverage: pl.DataFrame, nodes: np.ndar
     flagged = covered[coordinated(covered % n_accounts, coverage["engaged_posts"].to_numpy(),
                                   coverage["span"].to_numpy(), n_accounts)]
     by_rule = {"coordinated": flagged}
-    # and in lockstep, in a circle or in a group: new pairs (in the recent window, not before
-    # it within the longest), which only an engager seen over the whole longest window can tell
-    # from old ones (on a young dataset, or a timeline cut at its latest posts, every pair would
-    # look new)
+    # and in lockstep, in a circle, in a group or on a spree: new pairs (in the recent window,
+    # not before it within the longest), which only an engager seen over the whole longest
+    # window can tell from old ones (on a young dataset, or a timeline cut at its latest posts,
+    # every pair would look new)
     if len(windows) > 1:
         recent, active = pairs[f"n@{sorted(windows)[-2]}"].to_numpy(), weight > 0
         new = (recent == weight) & (active_since[engager] <= cutoff - max(windows))
-        for rule, judge in (("lockstep", lockstep), ("circle", circles), ("group", groups)):
+        at = np.minimum(np.searchsorted(covered, key), max(len(covered) - 1, 0))
+        engaged_posts = np.where(covered[at] == key, coverage["engaged_posts"].to_numpy()[at], 0
+                                 ) if len(covered) else np.zeros(len(key), np.int64)
+        for rule, judge in (("lockstep", lockstep), ("circle", circles), ("group", groups),
+                            ("spree", lambda *new_pairs: sprees(*new_pairs,
+                                                                engaged_posts[active]))):
             by_rule[rule] = np.setdiff1d(key[active][judge(
                 engaged[active], engager[active], new[active], n_accounts)], flagged)
             flagged = np.union1d(flagged, by_rule[rule])

@@ -18,8 +18,8 @@ one with which half of the posts (even ids) best predict the other half's engage
 where an account's own topic evidence says little, it is trusted little, and one lucky post does
 not make an expert. Engagement is counted as the amplification heads count it: each kind by its
 weight in the score over its base rate, each engager by its credibility, discounted
-(coordinated, lockstep, circle, group) and traded engagement left out (`features.credibility`); a
-source known only by counts counts its posts' settled counts.
+(coordinated, lockstep, circle, group, spree) and traded engagement left out
+(`features.credibility`); a source known only by counts counts its posts' settled counts.
 
 **Over whom.** The account's credible engagers in the longest window: how many, how many of
 them are influential themselves (score at least `INFLUENTIAL_SCORE`), and which topic each
