@@ -216,10 +216,10 @@ def test_the_report_says_whose_engagement_counts_for_nothing(tiny_run):
     text = build_report(result.run_id)
     assert f"{ring['discounted']:.0%} of the engagement it received" in text
     assert f"<code>clout explain {ring['account_id']}</code>" in text
-    # an account nobody discounted is not said to be
-    median = next(e for e in examples if e["why"] == "median score")
-    assert not median["discounted"] and text.count("counts for nothing") == sum(
-        bool(e["discounted"]) for e in examples)
+    # an account nobody discounted is not said to be (which example that is depends on the
+    # model: the median-scoring account can be a ring's)
+    assert not all(e["discounted"] for e in examples)
+    assert text.count("counts for nothing") == sum(bool(e["discounted"]) for e in examples)
 
 
 def test_the_report_says_what_accounts_are_influential_about(tiny_run):
