@@ -394,6 +394,7 @@ def engagement_graph(pairs: pl.DataFrame, coverage: pl.DataFrame, nodes: np.ndar
     if len(windows) > 1:
         recent, active = pairs[f"n@{sorted(windows)[-2]}"].to_numpy(), weight > 0
         new = (recent == weight) & (active_since[engager] <= cutoff - max(windows))
+        # each pair's posts engaged (coverage holds only the pairs that engaged posts)
         at = np.minimum(np.searchsorted(covered, key), max(len(covered) - 1, 0))
         engaged_posts = np.where(covered[at] == key, coverage["engaged_posts"].to_numpy()[at], 0
                                  ) if len(covered) else np.zeros(len(key), np.int64)
