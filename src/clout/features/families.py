@@ -394,10 +394,8 @@ def engagement_graph(pairs: pl.DataFrame, coverage: pl.DataFrame, nodes: np.ndar
     if len(windows) > 1:
         recent, active = pairs[f"n@{sorted(windows)[-2]}"].to_numpy(), weight > 0
         new = (recent == weight) & (active_since[engager] <= cutoff - max(windows))
-        # each pair's posts engaged (coverage holds only the pairs that engaged posts)
-        at = np.minimum(np.searchsorted(covered, key), max(len(covered) - 1, 0))
-        engaged_posts = np.where(covered[at] == key, coverage["engaged_posts"].to_numpy()[at], 0
-                                 ) if len(covered) else np.zeros(len(key), np.int64)
+        # each pair's posts engaged (coverage holds only the pairs that engaged posts: 0)
+        engaged_posts = np.append(coverage["engaged_posts"].to_numpy(), 0)[key_rows(covered, key)]
         for rule, judge in (("lockstep", lockstep), ("circle", circles), ("group", groups),
                             ("spree", lambda *new_pairs: sprees(*new_pairs,
                                                                 engaged_posts[active]))):
@@ -532,12 +530,15 @@ def reverse_rows(pairs: pl.DataFrame, engaged: np.ndarray, engager: np.ndarray,
                  n_accounts: int) -> np.ndarray:
     """The row in `pairs` (`window_pairs`, sorted by key) of each pair's reverse, the engaged
     account engaging its engager; -1 when there is none."""
-    keys = pairs["pair"].to_numpy()
-    reverse = engager.astype(np.int64) * n_accounts + engaged
+    return key_rows(pairs["pair"].to_numpy(), engager.astype(np.int64) * n_accounts + engaged)
+
+
+def key_rows(keys: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """The row of each `query` key in the sorted `keys`; -1 where it is not there."""
     if not len(keys):
-        return np.full(len(reverse), -1)
-    at = np.minimum(np.searchsorted(keys, reverse), len(keys) - 1)
-    return np.where(keys[at] == reverse, at, -1)
+        return np.full(len(query), -1)
+    at = np.minimum(np.searchsorted(keys, query), len(keys) - 1)
+    return np.where(keys[at] == query, at, -1)
 
 
 def active_rows(pairs: pl.DataFrame, rows: np.ndarray, window: int) -> np.ndarray:
