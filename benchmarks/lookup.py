@@ -5,7 +5,9 @@ without (`--no-keys`), then under concurrent callers. A scored batch is publishe
    key per request, `X-API-Key`) and sending `--requests` one-account GETs from one client, one
    at a time (goal: p99 under 5 ms with keys on);
 2. with keys, for 1 and 2 worker processes (`--workers`), 1 and 8 client processes sending
-   `--requests` GETs between them, each one at a time (goal: p99 at most 5 ms at 8 clients).
+   `--requests` GETs between them, each one at a time, each on one connection it keeps open (as
+   an HTTP client's session does) or on a new connection per request (goal: p99 at most 5 ms
+   at 8 clients).
 
     python benchmarks/lookup.py [--scores data/processed/default/scores-2024-07-01.parquet]
         [--rounds 3] [--requests 1000] [--doc docs/lookup.md]
@@ -16,6 +18,7 @@ The scores default to `make run`'s batch.
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import subprocess
@@ -84,7 +87,7 @@ def serving(releases: Path, env: dict, keys: bool, workers: int = 1):
 
 
 def latencies(url: str, headers: dict, ids) -> list[float]:
-    """Seconds for each one-account GET, one after the other."""
+    """Seconds for each one-account GET, one after the other, each on a new connection."""
     took = []
     for account in ids:
         start = time.perf_counter()
@@ -92,6 +95,22 @@ def latencies(url: str, headers: dict, ids) -> list[float]:
         with urllib.request.urlopen(request) as got:
             json.loads(got.read())
         took.append(time.perf_counter() - start)
+    return took
+
+
+def kept_latencies(url: str, headers: dict, ids) -> list[float]:
+    """`latencies` on one connection kept open."""
+    host, port = url.removeprefix("http://").split(":")
+    connection, took = http.client.HTTPConnection(host, int(port)), []
+    for account in ids:
+        start = time.perf_counter()
+        connection.request("GET", f"/accounts/{account}", headers=headers)
+        with connection.getresponse() as got:
+            if got.status != 200:
+                raise SystemExit(f"GET /accounts/{account}: {got.status}")
+            json.loads(got.read())
+        took.append(time.perf_counter() - start)
+    connection.close()
     return took
 
 
@@ -107,9 +126,10 @@ def lookup_latency(scores: Path, folder: Path, env: dict, requests: int, keys: b
 
 
 def concurrent(scores: Path, folder: Path, env: dict, requests: int, workers: int,
-               clients: int) -> tuple[list[float], float]:
-    """`clients` processes sending `requests` GETs between them, each one at a time, to the
-    lookup with `workers` processes: every latency, and the requests a second."""
+               clients: int, keep: bool) -> tuple[list[float], float]:
+    """`clients` processes sending `requests` GETs between them, each one at a time (on a
+    connection it keeps, with `keep`), to the lookup with `workers` processes: every latency,
+    and the requests a second."""
     from concurrent.futures import ProcessPoolExecutor
 
     ids = pd.read_parquet(scores)["account_id"].sample(requests, random_state=1, replace=True)
@@ -118,10 +138,11 @@ def concurrent(scores: Path, folder: Path, env: dict, requests: int, workers: in
             ProcessPoolExecutor(clients) as pool:
         # every client connected, and every worker has read the release (on its first
         # request that needs it), before the clock starts
-        list(pool.map(latencies, [url] * clients, [headers] * clients,
+        send = kept_latencies if keep else latencies
+        list(pool.map(send, [url] * clients, [headers] * clients,
                       [np.resize(share, 50) for share in shares]))
         start = time.perf_counter()
-        took = [t for part in pool.map(latencies, [url] * clients, [headers] * clients, shares)
+        took = [t for part in pool.map(send, [url] * clients, [headers] * clients, shares)
                 for t in part]
         return took, requests / (time.perf_counter() - start)
 
@@ -149,12 +170,15 @@ def main() -> None:
                 print(f"round {round_ + 1}, {mode}: p99 "
                       f"{1000 * np.quantile(took[-args.requests:], 0.99):.2f} ms", flush=True)
         loads = []
-        for workers in (1, 2):
-            for clients in (1, 8):
-                took, rate = concurrent(args.scores, Path(tmp), env, args.requests, workers,
-                                        clients)
-                loads.append({"workers": workers, "clients": clients, "requests": len(took),
-                              **percentiles(took), "requests/s": f"{rate:.0f}"})
+        for keep in (True, False):
+            for workers in (1, 2):
+                for clients in (1, 8):
+                    took, rate = concurrent(args.scores, Path(tmp), env, args.requests,
+                                            workers, clients, keep)
+                    loads.append({"connection": "kept" if keep else "new per request",
+                                  "workers": workers, "clients": clients,
+                                  "requests": len(took), **percentiles(took),
+                                  "requests/s": f"{rate:.0f}"})
                 print(loads[-1], flush=True)
     table = pd.DataFrame([{"service": mode, "requests": len(took), **percentiles(took),
                            "max, ms": f"{1000 * max(took):.1f}"}
@@ -175,7 +199,9 @@ def main() -> None:
             f"loopback.\n\n{text}\n\n## Concurrent callers\n\nWith keys; 1 or 8 client "
             f"processes sending {args.requests} GETs between them, each one at a time, to 1 or "
             "2 worker processes (`clout release serve --workers`, 2 by default), on the same 2 "
-            f"cores as the clients.\n\n{load}\n")
+            "cores as the clients; each client on one connection it keeps open (as an HTTP "
+            "client's session does: requests.Session, httpx.Client) or on a new connection per "
+            f"request (urllib's way).\n\n{load}\n")
 
 
 if __name__ == "__main__":

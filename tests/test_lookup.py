@@ -50,6 +50,11 @@ def test_an_account_is_looked_up_in_the_served_release(scored):
         assert status == 404 and "not in release 1" in missing["detail"]
         assert get_json(f"{url}/accounts/abc")[0] == 422
         assert get_json(f"{url}/accounts/{2**70}")[0] == 404
+        # ids the plain route's pattern does not match are the declared route's, which also
+        # documents the lookup
+        assert get_json(f"{url}/accounts/-5")[0] == 404
+        documented = get_json(f"{url}/openapi.json")[1]["paths"]["/accounts/{account_id}"]
+        assert {p["name"] for p in documented["get"]["parameters"]} == {"account_id", "weights"}
 
 
 def test_a_publish_and_a_rollback_are_served_from_the_next_request(scored):

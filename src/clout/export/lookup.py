@@ -44,7 +44,9 @@ from pathlib import Path
 
 import pandas as pd
 import uvicorn
-from fastapi import FastAPI, HTTPException, Query
+from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
+from starlette.routing import Route
 
 from clout.audit.changes import score_changes
 from clout.errors import ConfigError, NotFound
@@ -64,6 +66,7 @@ TOPIC_FIELDS = ("topic", "topic_score", "posts")  # of an account's topic, as se
 class ServedRelease:
     number: int
     rows: pd.DataFrame  # indexed by account_id
+    values: dict  # each column of rows as NumPy, dates as ISO text: one row's dict in microseconds
     topics: pd.DataFrame  # account_id, topic, topic_score, ...: best first within each topic
     by_account: dict  # account_id -> its topics (TOPIC_FIELDS), best first
     recipe: Recipe | None  # how its scores combine; None: published without it
@@ -80,8 +83,10 @@ class ServedRelease:
                                         ascending=[True, False, False], kind="stable")
         by_account = {account: [_plain(t) for t in group[list(TOPIC_FIELDS)].to_dict(
             "records")] for account, group in best_first.groupby("account_id", sort=False)}
-        return cls(number, releases.scores(number).set_index("account_id"), topics, by_account,
-                   releases.recipe(number))
+        rows = releases.scores(number).set_index("account_id")
+        values = {c: (rows[c].map(pd.Timestamp.isoformat) if isinstance(
+            rows[c].dtype, pd.DatetimeTZDtype) else rows[c]).to_numpy() for c in rows}
+        return cls(number, rows, values, topics, by_account, releases.recipe(number))
 
     def recipe_for(self, weights: str | None) -> Recipe | None:
         """The recipe under the `weights` query parameter (None: the release's own)."""
@@ -98,13 +103,15 @@ class ServedRelease:
 
     def row(self, account_id: int, recipe: Recipe | None = None) -> dict | None:
         try:
-            found = self.rows.loc[account_id]  # a Series: 0.06 ms, a one-row frame 0.4
+            at = self.rows.index.get_loc(account_id)
         except (KeyError, OverflowError, TypeError):
             return None
         if recipe is not None and recipe is not self.recipe:  # other weights than served
-            found = recipe.rescore(found.to_frame().T).iloc[0]
+            found = recipe.rescore(self.rows.iloc[[at]]).iloc[0].to_dict()
+        else:  # not pandas' row: a tenth of the lookup's time instead of half
+            found = {column: values[at] for column, values in self.values.items()}
         weights = {} if recipe is None else {"weights": recipe.weights}
-        return {"account_id": account_id, **_plain(found.to_dict()), **weights,
+        return {"account_id": account_id, **_plain(found), **weights,
                 "release": self.number, "topics": self.by_account.get(account_id, [])}
 
     def about(self, topic: str, n: int) -> list[dict] | None:
@@ -131,21 +138,33 @@ def _plain(values: dict) -> dict:
 
 
 class ReleaseReader:
-    """The served release, re-read when `CURRENT` names another one."""
+    """The served release, re-read when `CURRENT` names another one. `CURRENT` is switched by
+    replacing the file, so its inode and time tell whether to read it again: on every request,
+    a stat costs a sixth of opening and reading it."""
 
     def __init__(self, releases: Releases):
         self.releases = releases
+        self._current = str(releases.directory / "CURRENT")
+        self._stamp: tuple | None = None
         self._served: ServedRelease | None = None
         self._lock = threading.Lock()
 
     def served(self) -> ServedRelease:
-        number = self.releases.current
-        if number is None:
-            raise HTTPException(503, f"no release is served from {self.releases.directory} "
-                                     "(clout release publish EXPERIMENT SCORES)")
+        try:
+            stat = os.stat(self._current)
+            stamp = (stat.st_ino, stat.st_mtime_ns)
+        except FileNotFoundError:
+            stamp = None
         with self._lock:
-            if self._served is None or self._served.number != number:
-                self._served = ServedRelease.read(self.releases, number)
+            if stamp is None or stamp != self._stamp:
+                number = self.releases.current
+                if number is None:
+                    raise HTTPException(503, f"no release is served from "
+                                             f"{self.releases.directory} (clout release "
+                                             "publish EXPERIMENT SCORES)")
+                if self._served is None or self._served.number != number:
+                    self._served = ServedRelease.read(self.releases, number)
+                self._stamp = stamp
             return self._served
 
 
@@ -185,13 +204,24 @@ def lookup_app(releases: Releases, access: Access | None = None) -> FastAPI:
     weights_query = Query(None, description="the amplification heads' weights, like "
                                             "likes:1,replies:3 (default: the trained ones)")
 
-    @app.get("/accounts/{account_id}")
-    def account(account_id: int, weights: str | None = weights_query) -> dict:
+    def one_account(account_id: int, weights: str | None) -> JSONResponse:
         served = reader.served()
         recipe = served.recipe_for(weights)
         if (row := served.row(account_id, recipe)) is None:
             raise missing(account_id, f"release {served.number}")
-        return row
+        return JSONResponse(row)  # not FastAPI's encoding of the dict: a quarter of the time
+
+    @app.get("/accounts/{account_id}")
+    async def account(account_id: int, weights: str | None = weights_query) -> JSONResponse:
+        return one_account(account_id, weights)
+
+    # Every caller's hot path: a plain route ahead of the declared one above, which documents
+    # it and answers the ids its pattern does not match ("-1", "x": 422). FastAPI's parameter
+    # handling would double the time a lookup takes in the app (0.10 ms instead of 0.05).
+    async def account_by_plain_route(request: Request) -> JSONResponse:
+        return one_account(request.path_params["account_id"],
+                           request.query_params.get("weights"))
+    app.router.routes.insert(0, Route("/accounts/{account_id:int}", account_by_plain_route))
 
     @app.get("/accounts/{account_id}/history")
     def history(account_id: int) -> dict:
