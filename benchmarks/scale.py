@@ -103,7 +103,7 @@ def stages(size: str) -> None:
     from clout.config import load_experiment
     from clout.features.build import load_tables
     from clout.features.days import to_day, weekly_cutoffs
-    from clout.features.families import engagement_graph, features_at, window_pairs
+    from clout.features.families import Cutoff, engagement_graph, features_at, window_pairs
     from clout.features.partials import partials
     from clout.features.window import population
     from clout.prepare import load_source
@@ -117,7 +117,7 @@ def stages(size: str) -> None:
     stage1 = time.perf_counter() - start
     day = to_day(weekly_cutoffs(tables, 1, 0)[0])  # the latest Monday, features only
     start = time.perf_counter()
-    frame = features_at(p, tables, day, config)
+    frame = features_at(Cutoff(p, tables, day, config))
     stage2 = time.perf_counter() - start
     start = time.perf_counter()
     edges = window_pairs(p, day, config.windows)  # what PageRank runs on, on the client

@@ -14,7 +14,7 @@ from clout.data.dataset import Dataset
 from clout.errors import ConfigError, DataError
 from clout.features.config import FeatureConfig
 from clout.features.days import from_day, to_day
-from clout.features.families import Graph, cutoff_graph, features_at
+from clout.features.families import Cutoff, Graph, features_at
 from clout.features.labels import labels_at
 from clout.features.partials import Partials, partials
 from clout.features.tables import Tables, tables_from_dataset, tables_from_directory
@@ -24,10 +24,10 @@ def cutoff_table(p: Partials, tables: Tables, day: int, config: FeatureConfig, l
                  graph: Graph | None = None) -> pl.DataFrame:
     """One cutoff's rows: features, then labels when asked, and the cutoff. `graph`: the whole
     engagement graph's, when `p` is one account partition's (Dask)."""
-    graph = graph or cutoff_graph(p, tables, day, config.windows)
-    frame = features_at(p, tables, day, config, graph)
+    at = Cutoff(p, tables, day, config, graph)  # the pairs and graph, once for both
+    frame = features_at(at)
     if labels:
-        frame = frame.join(labels_at(p, tables, day, config, graph), on="account_id",
+        frame = frame.join(labels_at(p, tables, day, config, at.graph), on="account_id",
                            how="left")
     return frame.with_columns(cutoff=pl.lit(from_day(day)).dt.cast_time_unit("us"))
 

@@ -77,8 +77,16 @@ class Cutoff:
         return window_pairs(self.p, self.day, self.windows)
 
     @cached_property
+    def reverse(self) -> np.ndarray:
+        """The row in `pairs` of each pair's reverse (-1: none): engagement traded back."""
+        key, n_accounts = self.pairs["pair"].to_numpy(), len(self.tables.ids)
+        return reverse_rows(self.pairs, key // n_accounts, key % n_accounts, n_accounts)
+
+    @cached_property
     def graph(self) -> Graph | None:
-        return self._graph or cutoff_graph(self.p, self.tables, self.day, self.windows)
+        if self._graph is None and EVENTS in self.tables.offers:  # pairs need events
+            return cutoff_graph(self.p, self.tables, self.day, self.windows, self.pairs)
+        return self._graph
 
 
 @dataclass(frozen=True)
@@ -143,12 +151,10 @@ def registered_family(family: Family, features: Sequence[Feature] = (),
         unregister_family(family.name)
 
 
-def features_at(p: Partials, tables: Tables, cutoff: int, config: FeatureConfig,
-                graph: Graph | None = None) -> pl.DataFrame:
-    """Every applicable catalogue feature for the accounts that exist at `cutoff` (a day), one
-    registered family after another. `graph`: the whole engagement graph's part, when `p` is
-    one account partition's."""
-    at = Cutoff(p, tables, cutoff, config, graph)
+def features_at(at: Cutoff) -> pl.DataFrame:
+    """Every applicable catalogue feature for the accounts that exist at the cutoff, one
+    registered family after another."""
+    tables, config = at.tables, at.config
     out = at.rows
     for family in FAMILIES.values():
         if applicable(family.entries(), tables, config.include_leaking):
@@ -443,22 +449,26 @@ def discounted_pairs(p: Partials, tables: Tables, cutoff: int, windows) -> pl.Da
                          "rule": rule}).filter(pl.col("engagements") > 0)
 
 
-def cutoff_graph(p: Partials, tables: Tables, cutoff: int, windows) -> Graph | None:
-    """The Graph at a cutoff, from the whole dataset's partials (None without events)."""
+def cutoff_graph(p: Partials, tables: Tables, cutoff: int, windows,
+                 pairs: pl.DataFrame | None = None) -> Graph | None:
+    """The Graph at a cutoff, from the whole dataset's partials (None without events).
+    `pairs`: `window_pairs` at the cutoff, when already computed."""
     if EVENTS not in tables.offers:
         return None
     nodes = population(p.first_seen, cutoff)["account_id"].to_numpy()
     n_accounts = len(tables.ids)
-    return engagement_graph(window_pairs(p, cutoff, windows),
+    pairs = window_pairs(p, cutoff, windows) if pairs is None else pairs
+    return engagement_graph(pairs,
                             pair_coverage(p, cutoff, max(windows), n_accounts), nodes, windows,
                             n_accounts, first_active(p.first_active, n_accounts), cutoff)
 
 
-def _engager_features(p: Partials, pairs: pl.DataFrame, rows: pl.DataFrame, cutoff, windows,
-                      n_accounts: int, follows: pl.DataFrame | None, graph: Graph
-                      ) -> pl.DataFrame:
+def _engager_features(p: Partials, pairs: pl.DataFrame, reverse: np.ndarray, rows: pl.DataFrame,
+                      cutoff, windows, n_accounts: int, follows: pl.DataFrame | None,
+                      graph: Graph) -> pl.DataFrame:
     """Who engages: reach, their rank, selectivity, concentration, reciprocity, and (with a
-    follower graph) which of them follow. `pairs`: `window_pairs` at the cutoff; `follows`: the
+    follower graph) which of them follow. `pairs`: `window_pairs` at the cutoff, `reverse` the
+    row of each one's reverse (`Cutoff.reverse`); `follows`: the
     follows made before it; `graph`: the whole engagement graph's (on Dask, `p` and `pairs` hold
     only some accounts').
 
@@ -473,7 +483,6 @@ def _engager_features(p: Partials, pairs: pl.DataFrame, rows: pl.DataFrame, cuto
     def per_account(values):
         return np.bincount(engaged, weights=values, minlength=n_accounts)
 
-    reverse = reverse_rows(pairs, engaged, engager, n_accounts)
     has_reverse = reverse >= 0
     out = {"pagerank": rank}
     if follows is not None:
@@ -553,8 +562,9 @@ def reverse_active(pairs: pl.DataFrame, engaged: np.ndarray, engager: np.ndarray
     return active_rows(pairs, reverse_rows(pairs, engaged, engager, n_accounts), window)
 
 
-def _credible_engagement(p: Partials, pairs: pl.DataFrame, rows: pl.DataFrame, tables: Tables,
-                         cutoff, windows, graph: Graph) -> pl.DataFrame:
+def _credible_engagement(p: Partials, pairs: pl.DataFrame, reverse: np.ndarray,
+                         rows: pl.DataFrame, tables: Tables, cutoff, windows, graph: Graph
+                         ) -> pl.DataFrame:
     """Engagement and engagers received in each window counted by the engagers' credibility
     at the cutoff, none traded back in the window nor coordinated; its share of all
     engagement; the coordinated share; the engagers' mean credibility; the account's own
@@ -580,7 +590,6 @@ def _credible_engagement(p: Partials, pairs: pl.DataFrame, rows: pl.DataFrame, t
     # pair is said of its events, looked up once rather than once a window
     of_pair = np.searchsorted(pair, engaged.astype(np.int64) * n_accounts + engager)
     coordinated = pair_coordinated[of_pair]
-    reverse = reverse_rows(pairs, pair_engaged, pair_engager, n_accounts)  # once, not a window
     posts = None
     if POSTS in tables.offers:
         posts = window_sums(p.received_days, cutoff, windows, ["event_posts"])
@@ -664,7 +673,7 @@ register_family(Family(
                  "engager_pagerank_{w}d", "engager_selectivity_{w}d",
                  "engager_concentration_{w}d", "reciprocity_{w}d",
                  "traded_engagement_share_{w}d", "silent_follower_share", "follower_standing"),
-    lambda at: _engager_features(at.p, at.pairs, at.rows, at.day, at.windows,
+    lambda at: _engager_features(at.p, at.pairs, at.reverse, at.rows, at.day, at.windows,
                                  len(at.tables.ids), at.follows, at.graph),
     ("pair_days", "first_pairs", "follow_days")))
 register_family(Family(
@@ -673,8 +682,8 @@ register_family(Family(
                             "credible_{kinds}_per_post_{w}d", "credibility", "trustrank",
                             "engager_credibility_{w}d", "credible_engagement_share_{w}d",
                             "coordinated_engagement_share_{w}d"),
-    lambda at: _credible_engagement(at.p, at.pairs, at.rows, at.tables, at.day, at.windows,
-                                    at.graph),
+    lambda at: _credible_engagement(at.p, at.pairs, at.reverse, at.rows, at.tables, at.day,
+                                    at.windows, at.graph),
     ("actor_events", "pair_days", "pair_posts", "received_days", "first_active")))
 register_family(Family("age", ("account_age_days",), _age))
 register_family(Family("snapshot", ("snapshot_followers", "snapshot_following",
