@@ -347,6 +347,12 @@ class Graph:
     by_rule: dict[str, np.ndarray]  # rule of `DISCOUNT_RULES` -> the keys it discounts first
 
     @cached_property
+    def credit(self) -> np.ndarray:
+        """What each account's engagement counts for: its credibility, 0 where it has none
+        (NaN: not in the graph). Once per cutoff, not once per engagement looked up."""
+        return np.nan_to_num(self.credibility)
+
+    @cached_property
     def coordinated(self) -> np.ndarray:
         """The keys of the pairs any rule discounts."""
         return reduce(np.union1d, self.by_rule.values())
@@ -499,7 +505,7 @@ def _engager_features(p: Partials, pairs: pl.DataFrame, reverse: np.ndarray, row
         # nothing, bought or followed back (follow-for-follow churn)
         follower = follow_keys % n_accounts
         active = (graph.targets[max(windows)][follower]
-                  * np.nan_to_num(graph.credibility[follower]) * ~silent)
+                  * graph.credit[follower] * ~silent)
         followee = follow_keys // n_accounts
     with np.errstate(divide="ignore", invalid="ignore"):  # 0/0 -> NaN -> null below
         if follows is not None:
@@ -580,7 +586,7 @@ def _credible_engagement(p: Partials, pairs: pl.DataFrame, reverse: np.ndarray,
     for i, k in enumerate(kinds):  # compared as categories by Polars, not NumPy strings
         kind_code[(events["kind"] == k).to_numpy()] = i
     by_kind = engaged.astype(np.int64) * (len(kinds) + 1) + kind_code
-    engager_credibility = np.nan_to_num(graph.credibility[engager])
+    engager_credibility = graph.credit[engager]
     nodes = rows["account_id"].to_numpy()
     out = {"credibility": graph.credibility, "trustrank": graph.trust}
     pair = pairs["pair"].to_numpy()
@@ -604,8 +610,7 @@ def _credible_engagement(p: Partials, pairs: pl.DataFrame, reverse: np.ndarray,
         for w in windows:
             traded = active_rows(pairs, reverse, w)
             engagers = (pairs[f"n@{w}"].to_numpy() > 0) & ~pair_coordinated & ~traded
-            counted_engagers = np.where(engagers, np.nan_to_num(
-                graph.credibility[pair_engager]), 0.0)
+            counted_engagers = np.where(engagers, graph.credit[pair_engager], 0.0)
             credible_engagers = weighted_count(pair_engaged, counted_engagers, n_accounts)
             out[column("credible_engagers_{w}d", window=w)] = credible_engagers
             out[column("engager_standing_{w}d", window=w)] = weighted_count(

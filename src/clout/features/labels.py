@@ -47,7 +47,7 @@ def _credible_labels(p: Partials, out: pl.DataFrame, cutoff: int, end: int,
               .with_columns(traded=pair_key(pl.col("actor_id"), pl.col("account_id"), n_accounts)
                             .is_in(author_engaged.implode())))
     engaged, engager = events["account_id"].to_numpy(), events["actor_id"].to_numpy()
-    weight = (events["n"].to_numpy() * np.nan_to_num(graph.credibility[engager])
+    weight = (events["n"].to_numpy() * graph.credit[engager]
               * (~events["traded"].to_numpy() & ~graph.is_coordinated(engaged, engager,
                                                                       n_accounts)))
     of_kind = {k: (events["kind"] == k).to_numpy() for k in kinds}  # as categories: fast
@@ -58,7 +58,7 @@ def _credible_labels(p: Partials, out: pl.DataFrame, cutoff: int, end: int,
     credited = weight > 0
     pair = np.unique(engaged[credited].astype(np.int64) * n_accounts + engager[credited])
     pair_engaged, pair_engager = pair // n_accounts, pair % n_accounts
-    counted = np.nan_to_num(graph.credibility[pair_engager])
+    counted = graph.credit[pair_engager]
     engagers = weighted_count(pair_engaged, counted, n_accounts)
     if follows is not None:
         follow_keys = follows.select(pair_key(pl.col("followee_id"), pl.col("follower_id"),

@@ -223,7 +223,7 @@ def credible_engagers(tables: Tables, config: FeatureConfig, cutoff: int
     engaged, engager = key // n, key % n
     counted = (~graph.is_coordinated(engaged, engager, n)
                & ~reverse_active(pairs, engaged, engager, n, window))
-    credibility = np.nan_to_num(graph.credibility)
+    credibility = graph.credit
     return pl.DataFrame({"account_id": engaged.astype(np.int32), "engager": engager.astype(
         np.int32), "credibility": np.where(counted, credibility[engager], 0.0),
         "pair": key}), credibility
