@@ -97,13 +97,21 @@ def run(size: str, engine_name: str) -> dict:
 def stages(size: str) -> None:
     """Where a daily run's feature time goes, on this machine, for one cutoff: stage 1
     (partials), stage 2 (the cutoff's rows; both per partition on Dask) and the graph step
-    that stays on the client (PageRank and target counts, on the window's distinct pairs).
+    that stays on the client (PageRank, target counts, credibility and the discount rules, on
+    the window's distinct pairs and their coverage of the authors' posts).
     The figures behind the estimate for 100 million accounts in docs/export.md."""
     from clout.cache import NO_CACHE
     from clout.config import load_experiment
     from clout.features.build import load_tables
     from clout.features.days import to_day, weekly_cutoffs
-    from clout.features.families import Cutoff, engagement_graph, features_at, window_pairs
+    from clout.features.families import (
+        Cutoff,
+        engagement_graph,
+        features_at,
+        first_active,
+        pair_coverage,
+        window_pairs,
+    )
     from clout.features.partials import partials
     from clout.features.window import population
     from clout.prepare import load_source
@@ -119,10 +127,12 @@ def stages(size: str) -> None:
     start = time.perf_counter()
     frame = features_at(Cutoff(p, tables, day, config))
     stage2 = time.perf_counter() - start
+    # what the client receives from the workers on Dask, then the step it runs alone
+    n, windows = len(tables.ids), config.windows
+    edges, coverage = window_pairs(p, day, windows), pair_coverage(p, day, max(windows), n)
     start = time.perf_counter()
-    edges = window_pairs(p, day, config.windows)  # what PageRank runs on, on the client
-    graph = engagement_graph(edges, population(p.first_seen, day)["account_id"].to_numpy(),
-                             config.windows, len(tables.ids))
+    graph = engagement_graph(edges, coverage, population(p.first_seen, day)["account_id"]
+                             .to_numpy(), windows, n, first_active(p.first_active, n), day)
     pagerank_s = time.perf_counter() - start
     events = len(tables.events)
     print(pd.DataFrame([{
