@@ -474,9 +474,8 @@ def _engager_features(p: Partials, pairs: pl.DataFrame, reverse: np.ndarray, row
                       graph: Graph) -> pl.DataFrame:
     """Who engages: reach, their rank, selectivity, concentration, reciprocity, and (with a
     follower graph) which of them follow. `pairs`: `window_pairs` at the cutoff, `reverse` the
-    row of each one's reverse (`Cutoff.reverse`); `follows`: the
-    follows made before it; `graph`: the whole engagement graph's (on Dask, `p` and `pairs` hold
-    only some accounts').
+    row of each one's reverse (`Cutoff.reverse`); `follows`: the follows made before it;
+    `graph`: the whole engagement graph's (on Dask, `p` and `pairs` hold only some accounts').
 
     Works on (engaged, engager) pair keys with NumPy: per-account sums are bincounts and
     membership tests are hash look-ups of pair keys."""
