@@ -29,9 +29,10 @@ release published, the same number every reader of the release sees.
 Every route wants an API key, within its rate (`clout.export.access`), unless served with
 --no-keys on loopback.
 
-The served release is read once and indexed by account id. Each request first reads
-`CURRENT` (a few bytes): after a publish or a rollback the next request answers from the newly
-served release, without a restart. No release served is a 503 naming the command to publish.
+The served release is read once and indexed by account id. Each request first looks at
+`CURRENT` (a stat; read again once replaced): after a publish or a rollback the next request
+answers from the newly served release, without a restart. No release served is a 503 naming
+the command to publish.
 """
 
 from __future__ import annotations
