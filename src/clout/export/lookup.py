@@ -85,8 +85,8 @@ class ServedRelease:
         by_account = {account: [_plain(t) for t in group[list(TOPIC_FIELDS)].to_dict(
             "records")] for account, group in best_first.groupby("account_id", sort=False)}
         rows = releases.scores(number).set_index("account_id")
-        values = {c: (rows[c].map(pd.Timestamp.isoformat) if isinstance(
-            rows[c].dtype, pd.DatetimeTZDtype) else rows[c]).to_numpy() for c in rows}
+        values = {c: (rows[c].map(pd.Timestamp.isoformat) if pd.api.types.is_datetime64_any_dtype(
+            rows[c]) else rows[c]).to_numpy() for c in rows}  # dates with a zone or without
         return cls(number, rows, values, topics, by_account, releases.recipe(number))
 
     def recipe_for(self, weights: str | None) -> Recipe | None:
