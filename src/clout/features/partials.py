@@ -62,9 +62,9 @@ def partials(tables: Tables, config: FeatureConfig, only: Collection[str] | None
     named too), computed one at a time in registration order, each planned on the earlier
     ones as computed, on Polars' streaming engine. Collected together, their intermediates
     add up (10.5 GiB at the peak on the large world, 59M events, against 8.7 GiB one at a
-    time); and the streaming engine's group-bys take a third of the in-memory engine's time
-    on the two largest (pair_posts, actor_events: 16.5 s against about 50 s each, peak 7 GiB
-    against 11.5 measured alone), with the same rows."""
+    time). The streaming engine gives the same rows; measured alone on the large world, the two
+    largest (pair_posts, actor_events) took 16.5 s each on it against 27-50 s in memory, at a
+    peak of 7.0-7.7 GiB against 11.1-11.5."""
     done = Partials()
     for partial in PARTIALS.values():
         if only is not None and partial.name not in only:
