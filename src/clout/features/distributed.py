@@ -83,7 +83,8 @@ def _own_pairs(p: Partials, k: int, partitions: int, n_accounts: int, day: int, 
     their window counts and their coverage."""
     def own(frame):
         return frame.filter(partition_of(pl.col("pair") // n_accounts, partitions) == k)
-    return (own(window_pairs(p, day, windows)),
+    counts = window_pairs(p, day, windows).select("pair", *(f"n@{w}" for w in windows))
+    return (own(counts),  # the graph reads the counts in all, not per kind
             own(pair_coverage(p, day, max(windows), n_accounts)))
 
 

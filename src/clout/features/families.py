@@ -300,8 +300,10 @@ def _follow_features(before: pl.DataFrame, cutoff, windows) -> pl.DataFrame:
 
 
 def window_pairs(p: Partials, cutoff: int, windows) -> pl.DataFrame:
-    """Engagements per (engaged, engager) pair in each window before the cutoff, by pair."""
-    return window_sums(p.pair_days, cutoff, windows, ["n"], by=("pair",)).sort("pair")
+    """Engagements per (engaged, engager) pair in each window before the cutoff, in all
+    (`n@<w>`) and per event kind (`<kinds>@<w>`), by pair."""
+    counts = [c for c in p.pair_days.columns if c not in ("pair", "day")]
+    return window_sums(p.pair_days, cutoff, windows, counts, by=("pair",)).sort("pair")
 
 
 def pair_coverage(p: Partials, cutoff: int, window: int, n_accounts: int) -> pl.DataFrame:
@@ -573,28 +575,17 @@ def _credible_engagement(p: Partials, pairs: pl.DataFrame, reverse: np.ndarray,
     """Engagement and engagers received in each window counted by the engagers' credibility
     at the cutoff, none traded back in the window nor coordinated; its share of all
     engagement; the coordinated share; the engagers' mean credibility; the account's own
-    credibility and trust. NumPy bincounts over the sorted partial: the same sums in the same
-    order every time."""
+    credibility and trust. Everything said of an engagement is said of its pair (engager,
+    credibility, discount), so the sums run over the window's pairs and their counts per kind
+    (`window_pairs`), not over its events: NumPy bincounts in the pairs' sorted order, the same
+    sums in the same order every time."""
     n_accounts, kinds = len(tables.ids), tables.event_kinds
-    events = in_window(p.actor_events, cutoff - max(windows), cutoff)
-    engaged, engager = events["account_id"].to_numpy(), events["actor_id"].to_numpy()
-    day, n = events["day"].to_numpy(), events["n"].to_numpy().astype(float)
-    # each event's (engaged account, kind), one bin per pair of them: the kinds' sums in one
-    # bincount (an event of a kind not counted falls in a last bin, never read)
-    kind_code = np.full(len(events), len(kinds), np.int64)
-    for i, k in enumerate(kinds):  # compared as categories by Polars, not NumPy strings
-        kind_code[(events["kind"] == k).to_numpy()] = i
-    by_kind = engaged.astype(np.int64) * (len(kinds) + 1) + kind_code
-    engager_credibility = graph.credit[engager]
     nodes = rows["account_id"].to_numpy()
     out = {"credibility": graph.credibility, "trustrank": graph.trust}
     pair = pairs["pair"].to_numpy()
-    pair_engaged, pair_engager = pair // n_accounts, pair % n_accounts
-    pair_coordinated = graph.is_coordinated(pair_engaged, pair_engager, n_accounts)
-    # each event's own pair (every event of the longest window has one): what is said of the
-    # pair is said of its events, looked up once rather than once a window
-    of_pair = np.searchsorted(pair, engaged.astype(np.int64) * n_accounts + engager)
-    coordinated = pair_coordinated[of_pair]
+    engaged, engager = pair // n_accounts, pair % n_accounts
+    coordinated = graph.is_coordinated(engaged, engager, n_accounts)
+    credit = graph.credit[engager]
     posts = None
     if POSTS in tables.offers:
         posts = window_sums(p.received_days, cutoff, windows, ["event_posts"])
@@ -608,28 +599,23 @@ def _credible_engagement(p: Partials, pairs: pl.DataFrame, reverse: np.ndarray,
     with np.errstate(divide="ignore", invalid="ignore"):  # 0/0 -> NaN -> null below
         for w in windows:
             traded = active_rows(pairs, reverse, w)
-            engagers = (pairs[f"n@{w}"].to_numpy() > 0) & ~pair_coordinated & ~traded
-            counted_engagers = np.where(engagers, graph.credit[pair_engager], 0.0)
-            credible_engagers = weighted_count(pair_engaged, counted_engagers, n_accounts)
+            counted = pairs[f"n@{w}"].to_numpy().astype(float)
+            credited = np.where(~coordinated & ~traded, credit, 0.0)  # what one engagement counts
+            counted_engagers = np.where(counted > 0, credited, 0.0)
+            credible_engagers = per_account(counted_engagers)
             out[column("credible_engagers_{w}d", window=w)] = credible_engagers
-            out[column("engager_standing_{w}d", window=w)] = weighted_count(
-                pair_engaged, counted_engagers * graph.standing[pair_engager],
-                n_accounts) / credible_engagers
-            inside = day >= cutoff - w
-            counted = np.where(inside, n, 0.0)
+            out[column("engager_standing_{w}d", window=w)] = per_account(
+                counted_engagers * graph.standing[engager]) / credible_engagers
             received = per_account(counted)
-            credible = counted * engager_credibility * (~coordinated & ~traded[of_pair])
-            out[column("engager_credibility_{w}d", window=w)] = (
-                per_account(counted * engager_credibility) / received)
-            out[column("credible_engagement_share_{w}d", window=w)] = (per_account(credible)
-                                                                       / received)
+            out[column("engager_credibility_{w}d", window=w)] = (per_account(counted * credit)
+                                                                 / received)
+            out[column("credible_engagement_share_{w}d", window=w)] = (
+                per_account(counted * credited) / received)
             out[column("coordinated_engagement_share_{w}d", window=w)] = (
                 per_account(counted * coordinated) / received)
-            totals = weighted_count(by_kind, credible,
-                                    n_accounts * (len(kinds) + 1)).reshape(n_accounts, -1)
-            for i, k in enumerate(kinds):
-                total = totals[:, i]
+            for k in kinds:
                 plural = KINDS.plural(k)
+                total = per_account(pairs[f"{plural}@{w}"].to_numpy() * credited)
                 out[column("credible_{kinds}_{w}d", window=w, kind=plural)] = total
                 if posts is not None:
                     out[column("credible_{kinds}_per_post_{w}d", window=w, kind=plural)] = (
@@ -688,7 +674,7 @@ register_family(Family(
                             "coordinated_engagement_share_{w}d"),
     lambda at: _credible_engagement(at.p, at.pairs, at.reverse, at.rows, at.tables, at.day,
                                     at.windows, at.graph),
-    ("actor_events", "pair_days", "pair_posts", "received_days", "first_active")))
+    ("pair_days", "pair_posts", "received_days", "first_active")))
 register_family(Family("age", ("account_age_days",), _age))
 register_family(Family("snapshot", ("snapshot_followers", "snapshot_following",
                                     "snapshot_listed", "snapshot_posts"), _snapshot))
