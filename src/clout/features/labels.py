@@ -56,7 +56,8 @@ def _credible_labels(p: Partials, out: pl.DataFrame, cutoff: int, end: int,
     # of them who follow the account (its own audience: people a retweet brought are the
     # retweeter's), or of every one without a follower graph
     credited = weight > 0
-    pair = np.unique(engaged[credited].astype(np.int64) * n_accounts + engager[credited])
+    pair = (pl.Series(engaged[credited].astype(np.int64) * n_accounts + engager[credited])
+            .unique().sort().to_numpy())  # as np.unique, a tenth of the time
     pair_engaged, pair_engager = pair // n_accounts, pair % n_accounts
     counted = graph.credit[pair_engager]
     engagers = weighted_count(pair_engaged, counted, n_accounts)
