@@ -301,10 +301,12 @@ def _follow_features(before: pl.DataFrame, cutoff, windows) -> pl.DataFrame:
 
 
 def window_pairs(p: Partials, cutoff: int, windows) -> pl.DataFrame:
-    """Engagements per (engaged, engager) pair in each window before the cutoff, in all
-    (`n@<w>`) and per event kind (`<kinds>@<w>`), by pair."""
-    counts = [c for c in p.pair_days.columns if c not in ("pair", "day")]
-    return window_sums(p.pair_days, cutoff, windows, counts, by=("pair",)).sort("pair")
+    """Engagements per (engaged, engager) pair in each window before the cutoff, per event
+    kind (`<kinds>@<w>`) and in all (`n@<w>`), by pair."""
+    kinds = [c for c in p.pair_days.columns if c not in ("pair", "day")]
+    return window_sums(p.pair_days, cutoff, windows, kinds, by=("pair",)).sort("pair").with_columns(
+        pl.sum_horizontal(f"{k}@{w}" for k in kinds).cast(pl.Int64).alias(f"n@{w}")
+        for w in windows)
 
 
 def pair_coverage(p: Partials, cutoff: int, window: int, n_accounts: int) -> pl.DataFrame:

@@ -95,29 +95,30 @@ def pair_key(engaged: pl.Expr, engager: pl.Expr, n_accounts: int) -> pl.Expr:
 
 
 def _pair_days(events: pl.LazyFrame, n_accounts: int, kinds: tuple[str, ...]) -> pl.LazyFrame:
-    """Engagements per (engaged, engager, day), self-engagement left out, sorted by pair then
-    day: in all (`n`) and per kind (its plural, e.g. `retweets`), so that a cutoff's window
-    counts per pair and kind come from one pass over the window's pairs rather than over its
-    events. Packs the four into one int64 and counts runs after a sort: several times faster
-    than a multi-key group-by."""
+    """Engagements per (engaged, engager, day) and kind (its plural, e.g. `retweets`; Int32),
+    self-engagement left out, sorted by pair then day: a cutoff's window counts per pair and
+    kind then come from one pass over the window's pairs rather than over its events. Packs
+    the four into one int64 and counts runs after a sort: several times faster than a
+    multi-key group-by."""
     code = pl.col("kind").to_physical().cast(pl.Int64)  # the kind's place in KINDS
     pairs = events.filter(pl.col("actor_id") != pl.col("account_id")).select(
         pair_key(pl.col("account_id"), pl.col("actor_id"), n_accounts).alias("pair"), "day",
         code.alias("code"))
-    per_kind = [pl.col("n").filter(pl.col("code") == list(KINDS).index(k)).sum().cast(pl.Int32)
-                .alias(KINDS.plural(k)) for k in kinds]
+    codes = {KINDS.plural(k): list(KINDS).index(k) for k in kinds}
     if len(KINDS) > 2**_KIND_BITS or n_accounts >= 2 ** ((63 - _DAY_BITS - _KIND_BITS) // 2):
-        counts = pairs.group_by("pair", "day", "code").len("n")  # keys would overflow
-    else:
-        runs = (pairs.select((pl.col("pair") * 2**_DAY_BITS + pl.col("day")) * 2**_KIND_BITS
-                             + pl.col("code")).sort("pair").select(pl.col("pair").rle())
-                .unnest("pair"))
-        counts = runs.select((pl.col("value") // 2**(_DAY_BITS + _KIND_BITS)).alias("pair"),
-                             (pl.col("value") // 2**_KIND_BITS % 2**_DAY_BITS).alias("day"),
-                             (pl.col("value") % 2**_KIND_BITS).alias("code"),
-                             pl.col("len").alias("n"))
-    return counts.group_by("pair", "day").agg(pl.col("n").sum().cast(pl.Int64), *per_kind
-                                              ).with_columns(pl.col("day").cast(pl.Int32))
+        return pairs.group_by("pair", "day").agg(  # keys would overflow: the slow way
+            (pl.col("code") == c).sum().cast(pl.Int32).alias(k) for k, c in codes.items())
+    runs = (pairs.select((pl.col("pair") * 2**_DAY_BITS + pl.col("day")) * 2**_KIND_BITS
+                         + pl.col("code")).sort("pair").select(pl.col("pair").rle()).unnest("pair"))
+    # a (pair, day)'s kinds are neighbours: grouped on the sorted path, then unpacked
+    pair_day = pl.col("value") // 2**_KIND_BITS
+    return (runs.select(pair_day.set_sorted().alias("pair_day"),
+                        (pl.col("value") % 2**_KIND_BITS).alias("code"), "len")
+            .group_by("pair_day").agg(pl.col("len").filter(pl.col("code") == c).sum()
+                                      .cast(pl.Int32).alias(k) for k, c in codes.items())
+            .select((pl.col("pair_day") // 2**_DAY_BITS).alias("pair"),
+                    (pl.col("pair_day") % 2**_DAY_BITS).cast(pl.Int32).alias("day"),
+                    *codes))
 
 
 def _pair_posts(events: pl.LazyFrame, posts: pl.LazyFrame, n_accounts: int) -> pl.LazyFrame:
@@ -289,10 +290,12 @@ register_partial(Partial(
 register_partial(Partial(
     "pair_days", lambda t, c, done: None if t.events is None else _pair_days(
         _events(t), len(t.ids), t.event_kinds), ("pair", "day"), halo=True,
-    meaning="pair (engaged x n + engager), day, n, and n per event kind (<kinds>)"))
+    meaning="pair (engaged x n + engager), day, engagements per event kind (<kinds>)"))
 register_partial(Partial(
     "first_pairs", lambda t, c, done: None if done["pair_days"] is None else (
-        done["pair_days"].lazy().group_by("pair").agg(pl.col("day").min().alias("first_day"))),
+        # pair_days is sorted by pair then day: each pair's first row holds its first day
+        done["pair_days"].lazy().filter(pl.col("pair").diff().fill_null(1) != 0)
+        .select("pair", pl.col("day").alias("first_day"))),
     ("pair",), halo=True, meaning="pair, first_day"))
 register_partial(Partial(
     "pair_posts", _with_posts_and_events(
