@@ -4,8 +4,11 @@ from dataclasses import replace
 
 import numpy as np
 import pandas as pd
+import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
+from clout.data.kinds import KINDS
 from clout.data.schema import conform
 from clout.data.simulator import preset, simulate
 from clout.data.validation import validate
@@ -15,6 +18,7 @@ from clout.features.config import FeatureConfig
 from clout.features.days import weekly_cutoffs
 from clout.features.families import feature_columns
 from clout.features.labels import label_columns
+from clout.features.partials import in_order, pair_key, partials
 from reference import REFERENCE_FEATURES, reference_features
 from support import ROOT, utc
 
@@ -375,6 +379,29 @@ def test_same_input_same_features_to_the_last_bit():
     cutoffs = weekly_cutoffs(tables, 4, 14)
     pd.testing.assert_frame_equal(build_features(tables, cutoffs), build_features(tables, cutoffs),
                                   check_exact=True)
+
+
+def test_packed_partials_count_what_their_definitions_count(tiny_world):
+    """pair_days and pair_posts pack their keys into one int64 where they fit: their rows are
+    those of the plain group-bys that define them, also when post ids are too large to pack."""
+    tables = load_tables(tiny_world[0])
+    others = tables.events.lazy().filter(pl.col("actor_id") != pl.col("account_id"))
+    pair = pair_key(pl.col("account_id"), pl.col("actor_id"), len(tables.ids)).alias("pair")
+    pair_days = others.group_by(pair, "day").agg(
+        (pl.col("kind") == k).sum().cast(pl.Int32).alias(KINDS.plural(k))
+        for k in tables.event_kinds)
+    pair_posts = (others.drop_nulls("post_id").group_by("account_id", "actor_id", "post_id")
+                  .agg(pl.col("day").min())
+                  .join(tables.posts.lazy().select("post_id", pl.col("day").alias("post_day")),
+                        on="post_id")
+                  .group_by(pair, "post_day", "day").len("posts"))
+    far = pl.col("post_id") + 2**62
+    shifted = replace(tables, posts=tables.posts.with_columns(far),
+                      events=tables.events.with_columns(far))
+    for source in (tables, shifted):
+        got = partials(source, FeatureConfig(), ("pair_days", "pair_posts"))
+        assert_frame_equal(got.pair_days, in_order("pair_days", pair_days).collect())
+        assert_frame_equal(got.pair_posts, in_order("pair_posts", pair_posts).collect())
 
 
 def test_built_columns_are_exactly_the_catalogued_ones(tiny_world):

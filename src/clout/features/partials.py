@@ -121,12 +121,41 @@ def _pair_days(events: pl.LazyFrame, n_accounts: int, kinds: tuple[str, ...]) ->
                     *codes))
 
 
-def _pair_posts(events: pl.LazyFrame, posts: pl.LazyFrame, n_accounts: int) -> pl.LazyFrame:
-    first = (events.filter(pl.col("actor_id") != pl.col("account_id")).drop_nulls("post_id")
-             .group_by("account_id", "actor_id", "post_id").agg(pl.col("day").min())
-             .join(posts.select("post_id", pl.col("day").alias("post_day")), on="post_id"))
-    return first.group_by(pair_key(pl.col("account_id"), pl.col("actor_id"), n_accounts)
-                          .alias("pair"), "post_day", "day").len("posts")
+def _pair_posts(tables: Tables, n_accounts: int) -> pl.LazyFrame:
+    """Each engager's first engagement of each post, counted per (pair, post_day, day). Both
+    steps pack their keys into one int64 where they fit (a one-key group-by, then a sort and
+    run lengths: on the large world 10 s against 25 s for the multi-key group-bys); days are
+    counted from the data's first day, in as many bits as its span needs."""
+    events, posts = tables.events.lazy(), tables.posts.lazy()
+    others = events.filter(pl.col("actor_id") != pl.col("account_id")).drop_nulls("post_id")
+    ids = tables.posts["post_id"]
+    if ids.dtype.is_integer() and len(ids) and ids.min() >= 0 \
+            and (ids.max() + 1) * n_accounts < 2**63:
+        post_engager = pl.col("post_id").cast(pl.Int64) * n_accounts + pl.col("actor_id")
+        # the engaged account is the post's author (the contract checks it)
+        first = (others.group_by(post_engager.alias("key")).agg(pl.col("day").min())
+                 .select((pl.col("key") // n_accounts).alias("post_id"),
+                         (pl.col("key") % n_accounts).alias("actor_id"), "day")
+                 .join(posts.select("post_id", "account_id", pl.col("day").alias("post_day")),
+                       on="post_id"))
+    else:
+        first = (others.group_by("account_id", "actor_id", "post_id").agg(pl.col("day").min())
+                 .join(posts.select("post_id", pl.col("day").alias("post_day")), on="post_id"))
+    pair = pair_key(pl.col("account_id"), pl.col("actor_id"), n_accounts)
+    slow = first.group_by(pair.alias("pair"), "post_day", "day").len("posts")
+    if not len(tables.events) or not len(ids):  # nothing to pack (a Dask partition)
+        return slow
+    origin = tables.first_day
+    bits = max(tables.last_day - origin, 1).bit_length()
+    if n_accounts**2 >= 2 ** (63 - 2 * bits):  # keys would overflow
+        return slow
+    packed = ((pair * 2**bits + pl.col("post_day") - origin) * 2**bits + pl.col("day") - origin)
+    runs = first.select(packed.alias("key")).sort("key").select(pl.col("key").rle()).unnest("key")
+    return runs.select((pl.col("value") // 2 ** (2 * bits)).alias("pair"),
+                       (pl.col("value") // 2**bits % 2**bits + origin).cast(pl.Int32)
+                       .alias("post_day"),
+                       (pl.col("value") % 2**bits + origin).cast(pl.Int32).alias("day"),
+                       pl.col("len").alias("posts"))
 
 
 def _first_seen(tables: Tables) -> pl.LazyFrame:
@@ -298,8 +327,7 @@ register_partial(Partial(
         .select("pair", pl.col("day").alias("first_day"))),
     ("pair",), halo=True, meaning="pair, first_day"))
 register_partial(Partial(
-    "pair_posts", _with_posts_and_events(
-        lambda t, posts, events: _pair_posts(events, posts, len(t.ids))),
+    "pair_posts", _with_posts_and_events(lambda t, posts, events: _pair_posts(t, len(t.ids))),
     ("pair", "post_day", "day"), halo=True,
     meaning="posts each engager engaged with: pair, post_day, day (of its first engagement on "
             "the post), posts: how much of an author's output an engager engages"))
