@@ -132,8 +132,11 @@ def _pair_posts(tables: Tables, n_accounts: int) -> pl.LazyFrame:
     if ids.dtype.is_integer() and len(ids) and ids.min() >= 0 \
             and (ids.max() + 1) * n_accounts < 2**63:
         post_engager = pl.col("post_id").cast(pl.Int64) * n_accounts + pl.col("actor_id")
-        # the engaged account is the post's author (the contract checks it)
-        first = (others.group_by(post_engager.alias("key")).agg(pl.col("day").min())
+        # the engaged account is the post's author (the contract checks it); an engagement of
+        # a post not in the posts table counts for none (as the join below), so one out of
+        # their ids' range is left out before its key could overflow
+        first = (others.filter(pl.col("post_id").is_between(ids.min(), ids.max()))
+                 .group_by(post_engager.alias("key")).agg(pl.col("day").min())
                  .select((pl.col("key") // n_accounts).alias("post_id"),
                          (pl.col("key") % n_accounts).alias("actor_id"), "day")
                  .join(posts.select("post_id", "account_id", pl.col("day").alias("post_day")),
